@@ -1,0 +1,50 @@
+"""The jupyter-server extension: routes, settings and shutdown."""
+
+from __future__ import annotations
+
+from jupyter_server.extension.application import ExtensionApp
+from jupyter_server.utils import url_path_join
+from traitlets import Float, List, Unicode
+
+from . import events
+from .backends import default_backends
+from .handlers import ROUTES
+from .manager import ClusterManager
+from .profiles import ProfileStore
+
+
+class ClusterLauncherApp(ExtensionApp):
+    name = "dask_cluster_launcher"
+
+    allowed_backends = List(
+        Unicode(),
+        default_value=["local", "slurm", "sge", "saturn"],
+        help="Backends users may launch; the others are hidden.",
+    ).tag(config=True)
+
+    start_timeout = Float(
+        300.0, help="Seconds a cluster may take to start before it is marked failed."
+    ).tag(config=True)
+
+    def initialize_settings(self) -> None:
+        event_logger = self.serverapp.event_logger
+        events.register(event_logger)
+        backends = {k: v for k, v in default_backends().items() if k in self.allowed_backends}
+        self.manager = ClusterManager(
+            backends,
+            ProfileStore(),
+            events.ClusterEventPublisher(event_logger),
+            base_url=self.serverapp.base_url,
+            start_timeout=self.start_timeout,
+        )
+        self.settings["dask_cluster_launcher_manager"] = self.manager
+
+    def initialize_handlers(self) -> None:
+        # ExtensionApp prefixes the server's base_url
+        self.handlers.extend(
+            (url_path_join("/dask-cluster-launcher", path), handler) for path, handler in ROUTES
+        )
+
+    async def stop_extension(self) -> None:
+        self.log.info("Stopping every Dask cluster this server launched")
+        await self.manager.close_all()

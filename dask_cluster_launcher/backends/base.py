@@ -1,0 +1,179 @@
+"""What every backend shares: options validated against its schema, mapped to the keyword
+arguments of a real cluster class, started asynchronously and watched.
+
+A backend subclass names its schema and cluster class and maps options to arguments; batch
+backends add job scripts and batched job-state queries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from .. import schemas
+from ..errors import InvalidRequest
+
+if TYPE_CHECKING:
+    from ..manager import LaunchedCluster
+
+
+class Backend(ABC):
+    """One kind of cluster (local, SLURM, SGE, Saturn)."""
+
+    name: str
+    title: str
+    schema_file: str
+    #: Import path shown in reproduce-in-code previews, e.g. ``dask_jobqueue.SLURMCluster``.
+    cluster_class_path: str
+
+    # --- describing the form --------------------------------------------------------------
+    def unavailable_reason(self) -> str | None:
+        """Why this backend cannot launch here, or ``None`` when it can."""
+        return None
+
+    def static_schema(self) -> dict[str, Any]:
+        schema = copy.deepcopy(schemas.load(self.schema_file))
+        schema.pop("x-ui", None)
+        return schema
+
+    def ui_schema(self) -> dict[str, Any]:
+        return copy.deepcopy(schemas.load(self.schema_file).get("x-ui", {}))
+
+    async def form_schema(self) -> dict[str, Any]:
+        """The schema sent to the sidebar; batch backends add live site choices."""
+        schema = self.static_schema()
+        for key, value in self.defaults().items():
+            if key in schema.get("properties", {}):
+                schema["properties"][key]["default"] = value
+        return schema
+
+    def defaults(self) -> dict[str, Any]:
+        """Default option values: the schema's, overridden by the user's dask config."""
+        properties = self.static_schema().get("properties", {})
+        return {k: v["default"] for k, v in properties.items() if "default" in v}
+
+    async def describe(self) -> dict[str, Any]:
+        reason = self.unavailable_reason()
+        return {
+            "name": self.name,
+            "title": self.title,
+            "available": reason is None,
+            "reason": reason,
+            "schema": await self.form_schema(),
+            "ui_schema": self.ui_schema(),
+            "defaults": self.defaults(),
+        }
+
+    # --- validating and mapping options ---------------------------------------------------
+    async def validate(self, options: dict[str, Any]) -> dict[str, Any]:
+        """Schema-checked options with defaults filled in; raises InvalidRequest naming the field."""
+        schemas.check(options, self.schema_file, prefix="options")
+        complete = {**self.defaults(), **options}
+        await self.check_consistency(complete)
+        return complete
+
+    async def check_consistency(self, options: dict[str, Any]) -> None:
+        """Checks that span fields or need the site (sizes, limits); raise InvalidRequest."""
+
+    @abstractmethod
+    def cluster_kwargs(self, options: dict[str, Any], *, cluster_name: str) -> dict[str, Any]:
+        """Keyword arguments for the cluster class, from validated options."""
+
+    @abstractmethod
+    def cluster_class(self) -> type:
+        """The real cluster class (imported lazily so the server starts fast)."""
+
+    def job_script(self, kwargs: dict[str, Any]) -> str | None:
+        """The batch job script these arguments produce (batch backends only)."""
+        return None
+
+    # --- lifecycle --------------------------------------------------------------------------
+    async def start(self, kwargs: dict[str, Any]) -> Any:
+        """Create the cluster in the server's event loop; close what was created on failure."""
+        cluster = self.cluster_class()(asynchronous=True, **kwargs)
+        try:
+            await cluster
+        except BaseException:
+            await self.close(cluster)
+            raise
+        return cluster
+
+    async def scale(self, cluster: Any, n: int) -> None:
+        with contextlib.suppress(AttributeError):
+            cluster._adaptive.stop()
+        result = cluster.scale(n)
+        if asyncio.iscoroutine(result):
+            await result
+
+    async def adapt(self, cluster: Any, minimum: int, maximum: int) -> None:
+        cluster.adapt(minimum=minimum, maximum=maximum)
+
+    async def close(self, cluster: Any) -> None:
+        result = cluster.close()
+        if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
+            await result
+
+    # --- watching -----------------------------------------------------------------------------
+    def addresses(self, cluster: Any) -> tuple[str | None, str | None]:
+        """(scheduler address, direct dashboard link)."""
+        return cluster.scheduler_address, cluster.dashboard_link
+
+    async def workers(self, cluster: Any) -> list[dict[str, Any]]:
+        """Workers as the scheduler sees them.
+
+        The scheduler of local and batch clusters runs in this process: read its live state.
+        Otherwise use ``scheduler_info``, which the cluster's own comm keeps current.
+        """
+        scheduler_workers = getattr(getattr(cluster, "scheduler", None), "workers", None)
+        if isinstance(scheduler_workers, Mapping):
+            rows = [
+                _worker_row(ws.address, ws.name, ws.host, ws.nthreads, ws.memory_limit, ws.status)
+                for ws in scheduler_workers.values()
+            ]
+        else:
+            info = getattr(cluster, "scheduler_info", None) or {}
+            rows = [
+                _worker_row(
+                    address,
+                    w.get("name", address),
+                    w.get("host", ""),
+                    w.get("nthreads", 0),
+                    w.get("memory_limit", 0),
+                    w.get("status", "running"),
+                )
+                for address, w in info.get("workers", {}).items()
+            ]
+        for row in rows:
+            row["job_id"] = self.worker_job_id(cluster, row["name"])
+        return sorted(rows, key=lambda row: row["address"])
+
+    def worker_job_id(self, cluster: Any, worker_name: str) -> str | None:
+        return None
+
+    async def poll_jobs(self, launched: Iterable[LaunchedCluster]) -> dict[str, list[dict[str, Any]]]:
+        """Batch job states per cluster id; one batched query for all clusters of this backend."""
+        return {}
+
+
+def require(condition: bool, field: str, message: str) -> None:
+    """Raise InvalidRequest for ``field`` unless ``condition`` holds."""
+    if not condition:
+        raise InvalidRequest(f"{field}: {message}", field=field)
+
+
+def _worker_row(
+    address: str, name: Any, host: str, nthreads: int, memory_limit: int, status: Any
+) -> dict[str, Any]:
+    return {
+        "name": str(name),
+        "address": address,
+        "host": host,
+        "nthreads": int(nthreads or 0),
+        "memory_limit": int(memory_limit or 0),
+        "status": getattr(status, "name", str(status)),
+        "job_id": None,
+    }

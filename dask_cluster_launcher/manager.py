@@ -1,0 +1,318 @@
+"""ClusterManager: the lifecycle of the clusters this server launched.
+
+``starting -> running -> stopping -> stopped`` (then forgotten), or ``failed`` with the reason.
+Launching returns at once; the cluster starts in a background task. Every change (state,
+workers, batch jobs) is published through ``on_change`` so the sidebar sees it within a second.
+Nothing here knows about HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from . import schemas, snippets
+from .backends import Backend
+from .errors import ClusterNotFound, ConflictError, InvalidRequest
+from .profiles import ProfileStore
+
+log = logging.getLogger(__name__)
+
+ChangeCallback = Callable[[str, str, "dict[str, Any] | None"], None]
+
+
+@dataclass
+class LaunchedCluster:
+    id: str
+    name: str
+    backend: Backend
+    options: dict[str, Any]
+    kwargs: dict[str, Any]
+    scaling: dict[str, Any]
+    profile: str | None = None
+    state: str = "starting"
+    error: str | None = None
+    cluster: Any = None
+    scheduler_address: str | None = None
+    dashboard_link: str | None = None
+    workers: list[dict[str, Any]] = field(default_factory=list)
+    jobs: list[dict[str, Any]] = field(default_factory=list)
+    created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat())
+    task: asyncio.Task[None] | None = None
+
+
+def proxied_dashboard_url(base_url: str, dashboard_link: str | None) -> str | None:
+    """The dashboard through jupyter-server-proxy on this server: ``{base_url}proxy/PORT/status``."""
+    if not dashboard_link:
+        return None
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(dashboard_link)
+    if parts.hostname in ("127.0.0.1", "localhost", "0.0.0.0", "::1", None) or not parts.port:
+        target = str(parts.port or 80)
+    else:
+        target = f"{parts.hostname}:{parts.port}"
+    path = parts.path.lstrip("/") or "status"
+    return f"{base_url.rstrip('/')}/proxy/{target}/{path}"
+
+
+class ClusterManager:
+    def __init__(
+        self,
+        backends: dict[str, Backend],
+        profiles: ProfileStore,
+        on_change: ChangeCallback | None = None,
+        *,
+        base_url: str = "/",
+        start_timeout: float = 300.0,
+        worker_poll_interval: float = 0.2,
+        job_poll_interval: float = 1.0,
+    ) -> None:
+        self.backends = backends
+        self.profiles = profiles
+        self.base_url = base_url
+        self.start_timeout = start_timeout
+        self.worker_poll_interval = worker_poll_interval
+        self.job_poll_interval = job_poll_interval
+        self._on_change = on_change
+        self._clusters: dict[str, LaunchedCluster] = {}
+        self._watchers: list[asyncio.Task[None]] = []
+        self._counter = 0
+
+    # --- queries ------------------------------------------------------------------------------
+    def list(self) -> list[LaunchedCluster]:
+        return list(self._clusters.values())
+
+    def get(self, cluster_id: str) -> LaunchedCluster:
+        try:
+            return self._clusters[cluster_id]
+        except KeyError:
+            raise ClusterNotFound(f"no cluster with id {cluster_id!r}") from None
+
+    def model(self, launched: LaunchedCluster) -> dict[str, Any]:
+        return {
+            "id": launched.id,
+            "name": launched.name,
+            "backend": launched.backend.name,
+            "profile": launched.profile,
+            "state": launched.state,
+            "error": launched.error,
+            "scheduler_address": launched.scheduler_address,
+            "dashboard_link": launched.dashboard_link,
+            "dashboard_url": proxied_dashboard_url(self.base_url, launched.dashboard_link),
+            "scaling": copy.deepcopy(launched.scaling),
+            "workers": copy.deepcopy(launched.workers),
+            "jobs": copy.deepcopy(launched.jobs),
+            "created": launched.created,
+        }
+
+    def snippet(self, cluster_id: str) -> str:
+        launched = self.get(cluster_id)
+        if launched.state != "running" or not launched.scheduler_address:
+            raise ConflictError(f"cluster {launched.name!r} is {launched.state}, not running")
+        return snippets.client_code(launched.scheduler_address, launched.name)
+
+    # --- resolving requests ---------------------------------------------------------------------
+    def backend(self, name: str) -> Backend:
+        backend = self.backends.get(name)
+        if backend is None:
+            known = ", ".join(sorted(self.backends))
+            raise InvalidRequest(f"backend: unknown backend {name!r} (known: {known})", "backend")
+        reason = backend.unavailable_reason()
+        if reason:
+            raise InvalidRequest(f"backend: {backend.title} is not available: {reason}", "backend")
+        return backend
+
+    async def resolve(self, request: dict[str, Any]) -> tuple[Backend, dict[str, Any], dict[str, Any]]:
+        """(backend, validated options, scaling) for a launch or preview request."""
+        options: dict[str, Any] = {}
+        scaling: dict[str, Any] = {"workers": 1}
+        if "profile" in request:
+            profile = self.profiles.get(request["profile"])
+            backend = self.backend(profile.backend)
+            options.update(profile.options)
+            scaling = profile.scaling
+        else:
+            backend = self.backend(request["backend"])
+        options.update(request.get("options") or {})
+        scaling = copy.deepcopy(request.get("scaling") or scaling)
+        check_scaling(scaling, "scaling")
+        return backend, await backend.validate(options), scaling
+
+    async def preview(self, request: dict[str, Any]) -> dict[str, Any]:
+        backend, options, scaling = await self.resolve(request)
+        kwargs = backend.cluster_kwargs(options, cluster_name="preview")
+        return {
+            "code": snippets.reproduce_code(backend.cluster_class_path, kwargs, scaling),
+            "job_script": backend.job_script(kwargs),
+        }
+
+    # --- lifecycle ------------------------------------------------------------------------------
+    async def launch(self, request: dict[str, Any]) -> LaunchedCluster:
+        """Validate, register the cluster as ``starting`` and start it in the background."""
+        backend, options, scaling = await self.resolve(request)
+        self._counter += 1
+        cluster_id = uuid.uuid4().hex[:12]
+        name = request.get("name") or f"{backend.title} {self._counter}"
+        launched = LaunchedCluster(
+            id=cluster_id,
+            name=name,
+            backend=backend,
+            options=options,
+            kwargs=backend.cluster_kwargs(options, cluster_name=name),
+            scaling=scaling,
+            profile=request.get("profile"),
+        )
+        self._clusters[cluster_id] = launched
+        self._ensure_watchers()
+        launched.task = asyncio.create_task(self._start(launched))
+        self._publish(launched)
+        return launched
+
+    async def _start(self, launched: LaunchedCluster) -> None:
+        try:
+            cluster = await asyncio.wait_for(
+                launched.backend.start(launched.kwargs), self.start_timeout
+            )
+            launched.cluster = cluster
+            await self._apply_scaling(launched, launched.scaling)
+            launched.scheduler_address, launched.dashboard_link = launched.backend.addresses(
+                cluster
+            )
+            launched.state = "running"
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("Cluster %r failed to start", launched.name, exc_info=True)
+            launched.state = "failed"
+            launched.error = _reason(exc)
+            if launched.cluster is not None:
+                await self._close_quietly(launched)
+        self._publish(launched)
+
+    async def _apply_scaling(self, launched: LaunchedCluster, scaling: dict[str, Any]) -> None:
+        if "adapt" in scaling:
+            adapt = scaling["adapt"]
+            await launched.backend.adapt(launched.cluster, adapt["minimum"], adapt["maximum"])
+        else:
+            await launched.backend.scale(launched.cluster, scaling["workers"])
+        launched.scaling = scaling
+
+    async def rescale(self, cluster_id: str, scaling: dict[str, Any]) -> LaunchedCluster:
+        launched = self.get(cluster_id)
+        check_scaling(scaling, "")
+        if launched.state != "running":
+            raise ConflictError(f"cluster {launched.name!r} is {launched.state}, not running")
+        await self._apply_scaling(launched, scaling)
+        self._publish(launched)
+        return launched
+
+    async def stop(self, cluster_id: str) -> None:
+        """Stop a cluster, free its workers and jobs, and forget it."""
+        launched = self.get(cluster_id)
+        if launched.state == "stopping":
+            raise ConflictError(f"cluster {launched.name!r} is already stopping")
+        launched.state = "stopping"
+        self._publish(launched)
+        if launched.task is not None and not launched.task.done():
+            launched.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await launched.task
+        await self._close_quietly(launched)
+        launched.state = "stopped"
+        self._clusters.pop(cluster_id, None)
+        self._emit("removed", launched.id, None)
+
+    async def close_all(self) -> None:
+        """Stop every cluster (server shutdown): no process and no batch job left behind."""
+        await asyncio.gather(
+            *(self.stop(c.id) for c in self.list() if c.state != "stopping"),
+            return_exceptions=True,
+        )
+        for watcher in self._watchers:
+            watcher.cancel()
+        self._watchers.clear()
+
+    async def _close_quietly(self, launched: LaunchedCluster) -> None:
+        cluster = launched.cluster
+        if cluster is None:
+            return
+        try:
+            await asyncio.wait_for(launched.backend.close(cluster), 60)
+        except Exception:
+            log.warning("Closing cluster %r failed", launched.name, exc_info=True)
+
+    # --- watching workers and jobs --------------------------------------------------------------
+    def _ensure_watchers(self) -> None:
+        if not self._watchers:
+            self._watchers = [
+                asyncio.create_task(self._watch_workers()),
+                asyncio.create_task(self._watch_jobs()),
+            ]
+
+    async def _watch_workers(self) -> None:
+        while True:
+            await asyncio.sleep(self.worker_poll_interval)
+            for launched in self.list():
+                if launched.state != "running" or launched.cluster is None:
+                    continue
+                try:
+                    workers = await launched.backend.workers(launched.cluster)
+                except Exception:
+                    log.debug("Reading workers of %r failed", launched.name, exc_info=True)
+                    continue
+                if workers != launched.workers:
+                    launched.workers = workers
+                    self._publish(launched)
+
+    async def _watch_jobs(self) -> None:
+        while True:
+            await asyncio.sleep(self.job_poll_interval)
+            by_backend: dict[str, list[LaunchedCluster]] = {}
+            for launched in self.list():
+                if launched.cluster is not None and launched.state in ("running", "stopping"):
+                    by_backend.setdefault(launched.backend.name, []).append(launched)
+            for name, group in by_backend.items():
+                try:
+                    jobs = await self.backends[name].poll_jobs(group)
+                except Exception:
+                    log.warning("Polling %s jobs failed", name, exc_info=True)
+                    continue
+                for launched in group:
+                    current = jobs.get(launched.id, [])
+                    if current != launched.jobs:
+                        launched.jobs = current
+                        self._publish(launched)
+
+    # --- publishing -----------------------------------------------------------------------------
+    def _publish(self, launched: LaunchedCluster) -> None:
+        if launched.id in self._clusters:
+            self._emit("updated", launched.id, self.model(launched))
+
+    def _emit(self, action: str, cluster_id: str, model: dict[str, Any] | None) -> None:
+        if self._on_change is not None:
+            try:
+                self._on_change(action, cluster_id, model)
+            except Exception:
+                log.warning("Publishing a cluster change failed", exc_info=True)
+
+
+def check_scaling(scaling: Any, prefix: str) -> None:
+    schemas.check(scaling, "scaling.yaml", prefix=prefix)
+    if "adapt" in scaling and scaling["adapt"]["minimum"] > scaling["adapt"]["maximum"]:
+        field = ".".join(p for p in (prefix, "adapt", "minimum") if p)
+        raise InvalidRequest(f"{field}: must not be greater than the maximum", field=field)
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, asyncio.TimeoutError):
+        return "the cluster did not start in time"
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -1,0 +1,64 @@
+"""Python code for notebooks: connecting a client, and reproducing a cluster in code.
+
+Every value is rendered with ``repr`` (or validated to be an identifier), so no user input can
+change the structure of the code: a cluster name with quotes or newlines stays a string.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _call(callee: str, kwargs: dict[str, Any]) -> str:
+    if not kwargs:
+        return f"{callee}()"
+    for key in kwargs:
+        if not key.isidentifier():
+            raise ValueError(f"not a keyword argument name: {key!r}")
+    lines = "".join(f"    {key}={value!r},\n" for key, value in kwargs.items())
+    return f"{callee}(\n{lines})"
+
+
+def scaling_code(variable: str, scaling: dict[str, Any]) -> str:
+    if "adapt" in scaling:
+        adapt = scaling["adapt"]
+        return f"{variable}.adapt(minimum={int(adapt['minimum'])!r}, maximum={int(adapt['maximum'])!r})"
+    return f"{variable}.scale({int(scaling['workers'])!r})"
+
+
+def reproduce_code(class_path: str, kwargs: dict[str, Any], scaling: dict[str, Any]) -> str:
+    """The Python that creates the same cluster without the launcher."""
+    module, _, class_name = class_path.rpartition(".")
+    return (
+        f"from {module} import {class_name}\n"
+        "from dask.distributed import Client\n\n"
+        f"cluster = {_call(class_name, kwargs)}\n"
+        f"{scaling_code('cluster', scaling)}\n"
+        "client = Client(cluster)\n"
+        "client\n"
+    )
+
+
+def client_code(
+    scheduler_address: str, cluster_name: str, security: dict[str, str] | None = None
+) -> str:
+    """Connect a notebook to a running cluster's scheduler.
+
+    ``security`` holds ``Security`` keyword arguments (file paths or inline PEM) for TLS schedulers.
+    """
+    comment = "# Dask cluster " + repr(cluster_name)
+    if security:
+        return (
+            f"{comment}\n"
+            "from dask.distributed import Client\n"
+            "from distributed.security import Security\n\n"
+            f"security = {_call('Security', {**security, 'require_encryption': True})}\n"
+            f"client = Client({scheduler_address!r}, security=security)\n"
+            "client\n"
+        )
+    return (
+        f"{comment}\n"
+        "from dask.distributed import Client\n\n"
+        f"client = Client({scheduler_address!r})\n"
+        "client\n"
+    )
