@@ -1,0 +1,218 @@
+import { caretDownIcon, caretRightIcon } from '@jupyterlab/ui-components';
+import React from 'react';
+import {
+  clusterTotals,
+  dashboardHref,
+  formatScaling,
+  formatTotals,
+  isActive
+} from '../format';
+import { ICluster } from '../types';
+import { ErrorBox, IErrorInfo } from './ErrorBox';
+import { JobTable, WorkerTable } from './WorkerTable';
+
+/** What a card can ask for; the sidebar wires these to the model/commands. */
+export interface IClusterActions {
+  insertCode(id: string): Promise<void>;
+  copyCode(id: string): Promise<void>;
+  scale(id: string, workers: number): Promise<void>;
+  adapt(id: string, minimum: number, maximum: number): Promise<void>;
+  stop(id: string): Promise<void>;
+}
+
+export interface IClusterCardProps {
+  cluster: ICluster;
+  actions: IClusterActions;
+  baseUrl: string;
+}
+
+function toInt(value: string, fallback: number): number {
+  const n = parseInt(value, 10);
+  return isNaN(n) ? fallback : n;
+}
+
+/** One launched cluster: state, totals, links and actions. */
+export function ClusterCard(props: IClusterCardProps): JSX.Element {
+  const { cluster, actions, baseUrl } = props;
+  const [expanded, setExpanded] = React.useState(false);
+  const [error, setError] = React.useState<IErrorInfo | null>(null);
+  const [busy, setBusy] = React.useState(false);
+  const current = cluster.scaling;
+  const [workers, setWorkers] = React.useState(
+    'workers' in current ? current.workers : cluster.workers.length
+  );
+  const [minimum, setMinimum] = React.useState(
+    'adapt' in current ? current.adapt.minimum : 0
+  );
+  const [maximum, setMaximum] = React.useState(
+    'adapt' in current ? current.adapt.maximum : Math.max(workers, 1)
+  );
+
+  const run = (action: () => Promise<void>) => async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      await action();
+    } catch (e) {
+      const err = e as Error & { field?: string | null };
+      setError({ message: err.message, field: err.field ?? null });
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const active = isActive(cluster.state);
+  const running = cluster.state === 'running';
+  const dashboard = dashboardHref(cluster.dashboard_url, baseUrl);
+  const Caret = expanded ? caretDownIcon : caretRightIcon;
+
+  return (
+    <div
+      className={`dcl-ClusterCard dcl-mod-${cluster.state}`}
+      data-cluster-name={cluster.name}
+      data-cluster-id={cluster.id}
+    >
+      <div className="dcl-ClusterCard-header">
+        <button
+          className="dcl-ClusterCard-expand"
+          data-testid="dcl-expand"
+          aria-expanded={expanded}
+          title={expanded ? 'Hide workers' : 'Show workers'}
+          onClick={() => setExpanded(!expanded)}
+        >
+          <Caret.react tag="span" />
+        </button>
+        <span className="dcl-ClusterCard-name">{cluster.name}</span>
+        <span
+          className={`dcl-state dcl-state-${cluster.state}`}
+          data-testid="dcl-state"
+        >
+          {cluster.state}
+        </span>
+      </div>
+      <div className="dcl-ClusterCard-meta">
+        {cluster.backend}
+        {cluster.profile && cluster.profile !== cluster.backend
+          ? ` · profile ${cluster.profile}`
+          : ''}
+        {cluster.scaling ? ` · ${formatScaling(cluster.scaling)}` : ''}
+      </div>
+      {cluster.state === 'failed' && cluster.error && (
+        <pre className="dcl-ClusterCard-error" data-testid="dcl-cluster-error">
+          {cluster.error}
+        </pre>
+      )}
+      <div className="dcl-totals" data-testid="dcl-totals">
+        {formatTotals(clusterTotals(cluster))}
+      </div>
+      {(dashboard || cluster.dashboard_link) && (
+        <div className="dcl-ClusterCard-links">
+          {dashboard && (
+            <a
+              href={dashboard}
+              target="_blank"
+              rel="noopener noreferrer"
+              data-testid="dcl-dashboard"
+            >
+              Dashboard
+            </a>
+          )}
+          {cluster.dashboard_link && (
+            <a
+              href={cluster.dashboard_link}
+              target="_blank"
+              rel="noopener noreferrer"
+              data-testid="dcl-dashboard-direct"
+              title={cluster.dashboard_link}
+            >
+              direct link
+            </a>
+          )}
+        </div>
+      )}
+      {cluster.scheduler_address && (
+        <div className="dcl-ClusterCard-address" title="Scheduler address">
+          {cluster.scheduler_address}
+        </div>
+      )}
+      <div className="dcl-ClusterCard-buttons">
+        <button
+          className="jp-mod-styled jp-mod-accept"
+          data-testid="dcl-insert"
+          disabled={!running || busy}
+          onClick={run(() => actions.insertCode(cluster.id))}
+        >
+          Insert client code
+        </button>
+        <button
+          className="jp-mod-styled"
+          data-testid="dcl-copy"
+          disabled={!running || busy}
+          onClick={run(() => actions.copyCode(cluster.id))}
+        >
+          Copy client code
+        </button>
+      </div>
+      <div className="dcl-ClusterCard-scale">
+        <input
+          type="number"
+          min={0}
+          className="jp-mod-styled"
+          aria-label="workers"
+          data-testid="dcl-scale-input"
+          value={workers}
+          onChange={e => setWorkers(toInt(e.target.value, 0))}
+        />
+        <button
+          className="jp-mod-styled"
+          data-testid="dcl-scale"
+          disabled={!active || busy}
+          onClick={run(() => actions.scale(cluster.id, workers))}
+        >
+          Scale
+        </button>
+        <input
+          type="number"
+          min={0}
+          className="jp-mod-styled"
+          aria-label="minimum"
+          data-testid="dcl-adapt-min-input"
+          value={minimum}
+          onChange={e => setMinimum(toInt(e.target.value, 0))}
+        />
+        <input
+          type="number"
+          min={0}
+          className="jp-mod-styled"
+          aria-label="maximum"
+          data-testid="dcl-adapt-max-input"
+          value={maximum}
+          onChange={e => setMaximum(toInt(e.target.value, 0))}
+        />
+        <button
+          className="jp-mod-styled"
+          data-testid="dcl-adapt"
+          disabled={!active || busy}
+          onClick={run(() => actions.adapt(cluster.id, minimum, maximum))}
+        >
+          Adapt
+        </button>
+        <button
+          className="jp-mod-styled jp-mod-warn"
+          data-testid="dcl-stop"
+          disabled={cluster.state === 'stopping' || busy}
+          onClick={run(() => actions.stop(cluster.id))}
+        >
+          {cluster.state === 'failed' ? 'Remove' : 'Stop'}
+        </button>
+      </div>
+      {error && <ErrorBox testId="dcl-card-error" error={error} />}
+      {expanded && (
+        <div className="dcl-ClusterCard-details">
+          <WorkerTable workers={cluster.workers} />
+          <JobTable jobs={cluster.jobs} />
+        </div>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,150 @@
+import {
+  ILayoutRestorer,
+  JupyterFrontEnd,
+  JupyterFrontEndPlugin
+} from '@jupyterlab/application';
+import { Clipboard, ICommandPalette, Notification } from '@jupyterlab/apputils';
+import { INotebookTracker } from '@jupyterlab/notebook';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { ReadonlyPartialJSONObject } from '@lumino/coreutils';
+import { IClusterActions } from './components/ClusterCard';
+import { ClusterSidebar } from './components/Sidebar';
+import { daskClusterIcon } from './icons';
+import { ClusterModel } from './model';
+import { insertCodeCell } from './notebook';
+
+const PLUGIN_ID = 'dask-cluster-launcher:plugin';
+const SIDEBAR_ID = 'dask-cluster-launcher-sidebar';
+const CATEGORY = 'Dask Clusters';
+
+export namespace CommandIDs {
+  export const openSidebar = 'dask-cluster-launcher:open-sidebar';
+  export const insertClientCode = 'dask-cluster-launcher:insert-client-code';
+  export const copyClientCode = 'dask-cluster-launcher:copy-client-code';
+  export const stopCluster = 'dask-cluster-launcher:stop-cluster';
+}
+
+const plugin: JupyterFrontEndPlugin<void> = {
+  id: PLUGIN_ID,
+  description: 'A sidebar to launch, watch and use Dask clusters.',
+  autoStart: true,
+  optional: [
+    ICommandPalette,
+    ILayoutRestorer,
+    INotebookTracker,
+    ISettingRegistry
+  ],
+  activate: async (
+    app: JupyterFrontEnd,
+    palette: ICommandPalette | null,
+    restorer: ILayoutRestorer | null,
+    notebooks: INotebookTracker | null,
+    settingRegistry: ISettingRegistry | null
+  ) => {
+    const { commands, serviceManager } = app;
+    const model = new ClusterModel({ events: serviceManager.events });
+
+    let defaultProfile = 'local';
+    if (settingRegistry) {
+      try {
+        const settings = await settingRegistry.load(PLUGIN_ID);
+        defaultProfile = settings.composite.defaultProfile as string;
+      } catch (reason) {
+        console.warn('dask-cluster-launcher: settings not loaded', reason);
+      }
+    }
+
+    /** The cluster a command is about: its `id`, or the latest running one. */
+    const clusterId = (args: ReadonlyPartialJSONObject): string => {
+      const id = (args.id as string) || model.latestRunning()?.id;
+      if (!id) {
+        throw new Error('No running cluster: launch one first.');
+      }
+      return id;
+    };
+    const notifyErrors =
+      (fn: (args: ReadonlyPartialJSONObject) => Promise<void>) =>
+      async (args: ReadonlyPartialJSONObject) => {
+        try {
+          await fn(args);
+        } catch (error) {
+          Notification.error((error as Error).message, { autoClose: 5000 });
+          throw error;
+        }
+      };
+
+    commands.addCommand(CommandIDs.openSidebar, {
+      label: 'Open the Clusters sidebar',
+      icon: daskClusterIcon,
+      execute: () => app.shell.activateById(SIDEBAR_ID)
+    });
+    commands.addCommand(CommandIDs.insertClientCode, {
+      label: 'Insert Dask client code into the notebook',
+      isEnabled: () => !!notebooks,
+      execute: notifyErrors(async args => {
+        const code = await model.snippet(clusterId(args));
+        if (!notebooks) {
+          throw new Error('Notebooks are not available.');
+        }
+        insertCodeCell(notebooks, code);
+      })
+    });
+    commands.addCommand(CommandIDs.copyClientCode, {
+      label: 'Copy Dask client code',
+      execute: notifyErrors(async args => {
+        const code = await model.snippet(clusterId(args));
+        Clipboard.copyToSystem(code);
+        Notification.success('Client code copied.', { autoClose: 2000 });
+      })
+    });
+    commands.addCommand(CommandIDs.stopCluster, {
+      label: 'Stop a Dask cluster',
+      execute: notifyErrors(async args => {
+        await model.stop(clusterId(args));
+      })
+    });
+    if (palette) {
+      for (const command of Object.values(CommandIDs)) {
+        palette.addItem({ command, category: CATEGORY });
+      }
+    }
+
+    // Card buttons: errors are shown on the card itself.
+    const actions: IClusterActions = {
+      insertCode: async id => {
+        const code = await model.snippet(id);
+        if (!notebooks) {
+          throw new Error('Notebooks are not available.');
+        }
+        insertCodeCell(notebooks, code);
+      },
+      copyCode: async id => {
+        Clipboard.copyToSystem(await model.snippet(id));
+        Notification.success('Client code copied.', { autoClose: 2000 });
+      },
+      scale: async (id, workers) => {
+        await model.scale(id, workers);
+      },
+      adapt: async (id, minimum, maximum) => {
+        await model.adapt(id, minimum, maximum);
+      },
+      stop: id => model.stop(id)
+    };
+
+    const sidebar = new ClusterSidebar({
+      model,
+      actions,
+      baseUrl: serviceManager.serverSettings.baseUrl,
+      defaultProfile
+    });
+    sidebar.id = SIDEBAR_ID;
+    sidebar.title.icon = daskClusterIcon;
+    sidebar.title.caption = 'Clusters';
+    app.shell.add(sidebar, 'left', { rank: 200 });
+    restorer?.add(sidebar, SIDEBAR_ID);
+
+    void model.refresh();
+  }
+};
+
+export default plugin;

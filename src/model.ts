@@ -1,0 +1,319 @@
+import { Event } from '@jupyterlab/services';
+import { ISignal, Signal } from '@lumino/signaling';
+import { jsonBody, requestAPI } from './request';
+import {
+  CLUSTER_EVENT_SCHEMA,
+  IBackend,
+  ICluster,
+  IClusterEvent,
+  ILaunchRequest,
+  IPreview,
+  IProfile,
+  IScaling,
+  ISnippet
+} from './types';
+
+/** A read-only map of clusters by id. */
+export type ClusterMap = ReadonlyMap<string, ICluster>;
+
+/**
+ * Apply one cluster event to a map of clusters (pure: returns a new map, or
+ * the same map when nothing changed).
+ */
+export function applyClusterEvent(
+  clusters: ClusterMap,
+  event: IClusterEvent
+): ClusterMap {
+  if (event.action === 'removed') {
+    if (!clusters.has(event.cluster_id)) {
+      return clusters;
+    }
+    const next = new Map(clusters);
+    next.delete(event.cluster_id);
+    return next;
+  }
+  if (event.action === 'updated' && event.cluster) {
+    const next = new Map(clusters);
+    next.set(event.cluster_id, event.cluster);
+    return next;
+  }
+  return clusters;
+}
+
+/** Turn an event-bus emission into a cluster event, or null if it is not one. */
+export function toClusterEvent(
+  emission: Event.Emission | Record<string, any>
+): IClusterEvent | null {
+  const schemaId = (emission as any).schema_id;
+  if (typeof schemaId !== 'string' || !isClusterSchema(schemaId)) {
+    return null;
+  }
+  const { action, cluster_id, cluster } = emission as any;
+  if (
+    (action !== 'updated' && action !== 'removed') ||
+    typeof cluster_id !== 'string'
+  ) {
+    return null;
+  }
+  return { action, cluster_id, cluster: cluster ?? undefined };
+}
+
+function isClusterSchema(schemaId: string): boolean {
+  // Accept a trailing version path or slash, so the id may be versioned.
+  return (
+    schemaId === CLUSTER_EVENT_SCHEMA ||
+    schemaId.replace(/\/(v\d+)?$/, '') === CLUSTER_EVENT_SCHEMA
+  );
+}
+
+/** Clusters in the order the sidebar shows them: newest first. */
+export function sortClusters(clusters: Iterable<ICluster>): ICluster[] {
+  return Array.from(clusters).sort((a, b) =>
+    a.created === b.created
+      ? a.id.localeCompare(b.id)
+      : a.created < b.created
+        ? 1
+        : -1
+  );
+}
+
+/** The most recently created running cluster, if any. */
+export function latestRunning(clusters: Iterable<ICluster>): ICluster | null {
+  return sortClusters(clusters).find(c => c.state === 'running') ?? null;
+}
+
+/**
+ * The sidebar's state: the catalog (backends, profiles) and the clusters,
+ * kept live from the server's cluster events.
+ */
+export class ClusterModel {
+  constructor(options: ClusterModel.IOptions = {}) {
+    this._events = options.events ?? null;
+    this._events?.stream.connect(this._onEmission, this);
+  }
+
+  /** Emitted whenever the clusters change. */
+  get clustersChanged(): ISignal<this, void> {
+    return this._clustersChanged;
+  }
+
+  /** Emitted when backends or profiles were (re)loaded. */
+  get catalogChanged(): ISignal<this, void> {
+    return this._catalogChanged;
+  }
+
+  get clusters(): ClusterMap {
+    return this._clusters;
+  }
+
+  /** Clusters, newest first. */
+  get sortedClusters(): ICluster[] {
+    return sortClusters(this._clusters.values());
+  }
+
+  get backends(): IBackend[] {
+    return this._backends;
+  }
+
+  get profiles(): IProfile[] {
+    return this._profiles;
+  }
+
+  /** Error of the last catalog or cluster load, if it failed. */
+  get loadError(): string | null {
+    return this._loadError;
+  }
+
+  get isDisposed(): boolean {
+    return this._isDisposed;
+  }
+
+  dispose(): void {
+    if (this._isDisposed) {
+      return;
+    }
+    this._isDisposed = true;
+    this._events?.stream.disconnect(this._onEmission, this);
+    Signal.clearData(this);
+  }
+
+  cluster(id: string): ICluster | undefined {
+    return this._clusters.get(id);
+  }
+
+  latestRunning(): ICluster | null {
+    return latestRunning(this._clusters.values());
+  }
+
+  /** Load backends, profiles and clusters. */
+  async refresh(): Promise<void> {
+    await Promise.all([this.refreshCatalog(), this.refreshClusters()]);
+  }
+
+  async refreshCatalog(): Promise<void> {
+    try {
+      const [backends, profiles] = await Promise.all([
+        requestAPI<IBackend[]>('backends'),
+        requestAPI<IProfile[]>('profiles')
+      ]);
+      this._backends = backends ?? [];
+      this._profiles = profiles ?? [];
+      this._loadError = null;
+    } catch (error) {
+      this._loadError = `Could not load backends: ${(error as Error).message}`;
+    }
+    this._catalogChanged.emit();
+  }
+
+  /**
+   * GET the clusters once; events that arrive meanwhile are queued and
+   * applied on top, so nothing newer is overwritten by the snapshot.
+   */
+  async refreshClusters(): Promise<void> {
+    this._pending = [];
+    try {
+      const list = await requestAPI<ICluster[]>('clusters');
+      let clusters: ClusterMap = new Map(
+        list.filter(c => !this._removed.has(c.id)).map(c => [c.id, c])
+      );
+      for (const event of this._pending) {
+        clusters = applyClusterEvent(clusters, event);
+      }
+      this._setClusters(clusters);
+    } catch (error) {
+      this._loadError = `Could not load clusters: ${(error as Error).message}`;
+      this._clustersChanged.emit();
+    } finally {
+      this._pending = null;
+    }
+  }
+
+  /** Launch a cluster; the card shows at once (state `starting`). */
+  async launch(request: ILaunchRequest): Promise<ICluster> {
+    const cluster = await requestAPI<ICluster>(
+      'clusters',
+      jsonBody('POST', request)
+    );
+    // An event may already have brought a newer state: keep it.
+    if (!this._clusters.has(cluster.id)) {
+      this._upsert(cluster);
+    }
+    return cluster;
+  }
+
+  async preview(
+    backend: string,
+    options: Record<string, any>
+  ): Promise<IPreview> {
+    return requestAPI<IPreview>(
+      'preview',
+      jsonBody('POST', { backend, options })
+    );
+  }
+
+  async scale(id: string, workers: number): Promise<ICluster> {
+    return this._patch(id, { workers });
+  }
+
+  async adapt(id: string, minimum: number, maximum: number): Promise<ICluster> {
+    return this._patch(id, { adapt: { minimum, maximum } });
+  }
+
+  /** Stop a cluster; it disappears once the server has stopped it. */
+  async stop(id: string): Promise<void> {
+    const current = this._clusters.get(id);
+    if (current && current.state !== 'failed') {
+      this._upsert({ ...current, state: 'stopping' });
+    }
+    try {
+      await requestAPI<void>(`clusters/${encodeURIComponent(id)}`, {
+        method: 'DELETE'
+      });
+    } catch (error) {
+      // Show the server's state again rather than a stale "stopping".
+      const now = this._clusters.get(id);
+      if (current && now?.state === 'stopping') {
+        this._upsert(current);
+      }
+      throw error;
+    }
+    this.applyEvent({ action: 'removed', cluster_id: id });
+  }
+
+  /** Client code for notebooks, made by the server. */
+  async snippet(id: string): Promise<string> {
+    const result = await requestAPI<ISnippet>(
+      `clusters/${encodeURIComponent(id)}/snippet`
+    );
+    return result.code;
+  }
+
+  /** Apply a cluster event (public for tests). */
+  applyEvent(event: IClusterEvent): void {
+    if (this._pending) {
+      this._pending.push(event);
+    }
+    // A late "updated" event must not bring back a cluster already removed.
+    if (event.action === 'removed') {
+      this._removed.add(event.cluster_id);
+    } else if (this._removed.has(event.cluster_id)) {
+      return;
+    }
+    this._setClusters(applyClusterEvent(this._clusters, event));
+  }
+
+  private async _patch(id: string, body: IScaling): Promise<ICluster> {
+    const cluster = await requestAPI<ICluster>(
+      `clusters/${encodeURIComponent(id)}`,
+      jsonBody('PATCH', body)
+    );
+    this._upsert(cluster);
+    return cluster;
+  }
+
+  private _onEmission(_: Event.IManager, emission: Event.Emission): void {
+    const event = toClusterEvent(emission);
+    if (event) {
+      this.applyEvent(event);
+    }
+  }
+
+  private _upsert(cluster: ICluster): void {
+    if (this._removed.has(cluster.id)) {
+      return;
+    }
+    this._setClusters(
+      applyClusterEvent(this._clusters, {
+        action: 'updated',
+        cluster_id: cluster.id,
+        cluster
+      })
+    );
+  }
+
+  private _setClusters(clusters: ClusterMap): void {
+    if (clusters === this._clusters) {
+      return;
+    }
+    this._clusters = clusters;
+    this._clustersChanged.emit();
+  }
+
+  private _events: Event.IManager | null;
+  private _clusters: ClusterMap = new Map();
+  private _backends: IBackend[] = [];
+  private _profiles: IProfile[] = [];
+  private _loadError: string | null = null;
+  private _pending: IClusterEvent[] | null = null;
+  private _removed = new Set<string>();
+  private _isDisposed = false;
+  private _clustersChanged = new Signal<this, void>(this);
+  private _catalogChanged = new Signal<this, void>(this);
+}
+
+export namespace ClusterModel {
+  export interface IOptions {
+    /** The server's event bus (app.serviceManager.events). */
+    events?: Event.IManager;
+  }
+}

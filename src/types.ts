@@ -1,0 +1,100 @@
+/**
+ * Types of the server extension's REST API and events (the contract with
+ * dask_cluster_launcher/handlers.py).
+ */
+
+export type ClusterState =
+  'starting' | 'running' | 'stopping' | 'stopped' | 'failed';
+
+export interface IAdapt {
+  minimum: number;
+  maximum: number;
+}
+
+export type IScaling = { workers: number } | { adapt: IAdapt };
+
+export interface IWorker {
+  name: string;
+  address: string;
+  host: string;
+  nthreads: number;
+  /** Bytes. */
+  memory_limit: number;
+  status: string;
+  job_id: string | null;
+}
+
+export interface IJob {
+  job_id: string;
+  state: string;
+  reason: string | null;
+}
+
+export interface ICluster {
+  id: string;
+  name: string;
+  backend: string;
+  profile: string | null;
+  state: ClusterState;
+  error: string | null;
+  scheduler_address: string | null;
+  /** Direct dashboard URL (may be unreachable from the browser). */
+  dashboard_link: string | null;
+  /** Dashboard proxied through the Jupyter server: a path under base_url. */
+  dashboard_url: string | null;
+  scaling: IScaling;
+  workers: IWorker[];
+  jobs: IJob[];
+  /** ISO date. */
+  created: string;
+}
+
+export interface IBackend {
+  name: string;
+  title: string;
+  available: boolean;
+  reason: string | null;
+  schema: Record<string, any>;
+  ui_schema: Record<string, any>;
+  defaults: Record<string, any>;
+}
+
+export type ProfileSource = 'builtin' | 'site' | 'user';
+
+export interface IProfile {
+  name: string;
+  title: string;
+  description: string;
+  backend: string;
+  options: Record<string, any>;
+  scaling: IScaling | null;
+  source: ProfileSource;
+  error: string | null;
+}
+
+export interface ILaunchRequest {
+  backend?: string;
+  profile?: string;
+  name?: string;
+  options: Record<string, any>;
+  scaling: IScaling;
+}
+
+export interface IPreview {
+  code: string;
+  job_script: string | null;
+}
+
+export interface ISnippet {
+  code: string;
+}
+
+/** Schema id of the server's cluster events (jupyter_events). */
+export const CLUSTER_EVENT_SCHEMA =
+  'https://schema.dask-cluster-launcher.org/events/cluster';
+
+export interface IClusterEvent {
+  action: 'updated' | 'removed';
+  cluster_id: string;
+  cluster?: ICluster;
+}
