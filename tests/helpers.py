@@ -1,0 +1,22 @@
+"""Small helpers shared by the test modules."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+
+async def wait_for(
+    predicate: Callable[[], Awaitable[Any]], timeout: float = 60.0, interval: float = 0.1
+) -> Any:
+    """Poll an async predicate until it returns something truthy; fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s (last value {value!r})")
+        await asyncio.sleep(interval)
