@@ -95,8 +95,3 @@ export function dashboardHref(
   }
   return basePath + url.replace(/^\/+/, '');
 }
-
-/** "options.threads_per_worker" -> "threads_per_worker" (as rjsf names it). */
-export function fieldLabel(field: string): string {
-  return field.replace(/^options\./, '');
-}

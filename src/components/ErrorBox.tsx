@@ -6,6 +6,14 @@ export interface IErrorInfo {
   field: string | null;
 }
 
+/** The message without a leading "field: " that repeats the field. */
+export function messageWithoutField(error: IErrorInfo): string {
+  const prefix = error.field ? `${error.field}: ` : null;
+  return prefix && error.message.startsWith(prefix)
+    ? error.message.slice(prefix.length)
+    : error.message;
+}
+
 /** An error from the server, naming the field it is about. */
 export function ErrorBox(props: {
   error: IErrorInfo;
@@ -19,7 +27,7 @@ export function ErrorBox(props: {
           {error.field}:{' '}
         </span>
       )}
-      <span className="dcl-Error-message">{error.message}</span>
+      <span className="dcl-Error-message">{messageWithoutField(error)}</span>
     </div>
   );
 }

@@ -1,11 +1,10 @@
 import { FormComponent } from '@jupyterlab/ui-components';
 import validator from '@rjsf/validator-ajv8';
 import React from 'react';
-import { fieldLabel } from '../format';
 import { ClusterModel } from '../model';
 import { APIError } from '../request';
 import { IBackend, IPreview, IProfile, IScaling } from '../types';
-import { ErrorBox, IErrorInfo } from './ErrorBox';
+import { ErrorBox, IErrorInfo, messageWithoutField } from './ErrorBox';
 import { ProfilePicker, Selection, parseSelection } from './ProfilePicker';
 import { ScalingControl } from './ScalingControl';
 
@@ -55,7 +54,7 @@ function extraErrorsFor(error: IErrorInfo | null): Record<string, any> {
     node[key] = {};
     node = node[key];
   }
-  node.__errors = [error.message];
+  node.__errors = [messageWithoutField(error)];
   return root;
 }
 
@@ -204,13 +203,7 @@ export function LaunchPanel(props: ILaunchPanelProps): JSX.Element {
         </>
       )}
       {error && (
-        <ErrorBox
-          testId="dcl-form-error"
-          error={{
-            message: error.message,
-            field: error.field ? fieldLabel(error.field) : null
-          }}
-        />
+        <ErrorBox testId="dcl-form-error" error={error} />
       )}
       {preview && (
         <div className="dcl-Preview" data-testid="dcl-preview-output">

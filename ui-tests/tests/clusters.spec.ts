@@ -1,0 +1,108 @@
+import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
+import type { Locator } from '@playwright/test';
+
+const SIDEBAR_ID = 'dask-cluster-launcher-sidebar';
+
+async function openSidebar(page: IJupyterLabPageFixture): Promise<Locator> {
+  await page.sidebar.openTab(SIDEBAR_ID);
+  const sidebar = page.locator(`#${SIDEBAR_ID}`);
+  await expect(sidebar).toBeVisible();
+  // The default profile ("Local") is preselected once the catalog is loaded.
+  await expect(sidebar.getByTestId('dcl-picker')).toHaveValue('profile:local');
+  return sidebar;
+}
+
+async function shot(page: IJupyterLabPageFixture, name: string): Promise<void> {
+  await page.screenshot({ path: test.info().outputPath(`${name}.png`) });
+}
+
+/** Record every state a cluster card shows, so short-lived ones are seen too. */
+async function recordStates(page: IJupyterLabPageFixture): Promise<void> {
+  await page.evaluate(() => {
+    const seen: string[] = [];
+    (window as any).__dclStates = seen;
+    const record = () => {
+      document.querySelectorAll('.dcl-ClusterCard .dcl-state').forEach(el => {
+        const state = el.textContent ?? '';
+        if (seen[seen.length - 1] !== state) {
+          seen.push(state);
+        }
+      });
+    };
+    new MutationObserver(record).observe(document.body, {
+      subtree: true,
+      childList: true,
+      characterData: true
+    });
+  });
+}
+
+test.describe('Clusters sidebar', () => {
+  test('launch a local cluster, use it from a notebook, stop it', async ({
+    page
+  }) => {
+    const name = `golden-${Date.now()}`;
+    const sidebar = await openSidebar(page);
+    await sidebar.getByTestId('dcl-picker').selectOption('profile:local');
+    await sidebar.getByTestId('dcl-scaling-fixed').check();
+    await sidebar.getByTestId('dcl-workers').fill('2');
+    await sidebar.getByTestId('dcl-name').fill(name);
+    await shot(page, '01-form');
+
+    await recordStates(page);
+    await sidebar.getByTestId('dcl-launch').click();
+    const card = sidebar.locator(`.dcl-ClusterCard[data-cluster-name="${name}"]`);
+    await expect(card).toHaveCount(1);
+    await expect(card.locator('.dcl-state')).toHaveText(/starting|running/);
+    await shot(page, '02-starting');
+    await expect(card.locator('.dcl-state')).toHaveText('running');
+    const states: string[] = await page.evaluate(
+      () => (window as any).__dclStates
+    );
+    expect(states[0]).toBe('starting');
+    expect(states).toContain('running');
+    expect(states).not.toContain('failed');
+
+    await card.getByTestId('dcl-expand').click();
+    await expect(card.locator('.dcl-WorkerRow')).toHaveCount(2);
+    await expect(card.getByTestId('dcl-totals')).toContainText('2 workers');
+    await expect(card.getByTestId('dcl-dashboard')).toHaveAttribute(
+      'href',
+      /\/proxy\/\d+\/status/
+    );
+    await shot(page, '03-running-workers');
+
+    await page.notebook.createNew('cluster.ipynb');
+    await page.sidebar.openTab(SIDEBAR_ID);
+    await card.getByTestId('dcl-insert').click();
+    await expect
+      .poll(async () => (await page.notebook.getCellTextInput(1)) ?? '')
+      .toContain('Client(');
+    await page.notebook.runCell(1);
+    const output = page.locator('.jp-Notebook .jp-Cell').nth(1).locator('.jp-OutputArea-output');
+    await expect(output.first()).toContainText('Client');
+    await shot(page, '04-client-output');
+
+    await card.getByTestId('dcl-stop').click();
+    await expect(card).toHaveCount(0, { timeout: 60000 });
+    await shot(page, '05-stopped');
+  });
+
+  test('a schema-violating option names the field and launches nothing', async ({
+    page
+  }) => {
+    const sidebar = await openSidebar(page);
+    const before = await sidebar.locator('.dcl-ClusterCard').count();
+    const threads = sidebar.locator('#root_threads_per_worker');
+    await threads.fill('0');
+    await sidebar.getByTestId('dcl-launch').click();
+    const error = sidebar.getByTestId('dcl-form-error');
+    await expect(error).toBeVisible();
+    await expect(error).toContainText('options.threads_per_worker');
+    await shot(page, 'bad-value');
+    // Give a wrongly launched cluster time to show up before checking.
+    await page.waitForTimeout(1000);
+    await expect(sidebar.locator('.dcl-ClusterCard')).toHaveCount(before);
+  });
+});
+
