@@ -28,5 +28,11 @@ module.exports = {
   ],
   coverageReporters: ['lcov', 'text'],
   testRegex: 'src/.*/.*.spec.ts[x]?$',
+  modulePathIgnorePatterns: [
+    '<rootDir>/.venv',
+    '<rootDir>/dask_cluster_launcher',
+    '<rootDir>/ui-tests',
+    '<rootDir>/lib'
+  ],
   transformIgnorePatterns: [`/node_modules/(?!${esModules}).*`]
 };

@@ -113,6 +113,7 @@ export function ClusterCard(props: IClusterCardProps): JSX.Element {
               target="_blank"
               rel="noopener noreferrer"
               data-testid="dcl-dashboard"
+              title="Dask dashboard, through the Jupyter server"
             >
               Dashboard
             </a>
@@ -154,15 +155,17 @@ export function ClusterCard(props: IClusterCardProps): JSX.Element {
         </button>
       </div>
       <div className="dcl-ClusterCard-scale">
-        <input
-          type="number"
-          min={0}
-          className="jp-mod-styled"
-          aria-label="workers"
-          data-testid="dcl-scale-input"
-          value={workers}
-          onChange={e => setWorkers(toInt(e.target.value, 0))}
-        />
+        <label>
+          Workers
+          <input
+            type="number"
+            min={0}
+            className="jp-mod-styled"
+            data-testid="dcl-scale-input"
+            value={workers}
+            onChange={e => setWorkers(toInt(e.target.value, 0))}
+          />
+        </label>
         <button
           className="jp-mod-styled"
           data-testid="dcl-scale"
@@ -171,24 +174,30 @@ export function ClusterCard(props: IClusterCardProps): JSX.Element {
         >
           Scale
         </button>
-        <input
-          type="number"
-          min={0}
-          className="jp-mod-styled"
-          aria-label="minimum"
-          data-testid="dcl-adapt-min-input"
-          value={minimum}
-          onChange={e => setMinimum(toInt(e.target.value, 0))}
-        />
-        <input
-          type="number"
-          min={0}
-          className="jp-mod-styled"
-          aria-label="maximum"
-          data-testid="dcl-adapt-max-input"
-          value={maximum}
-          onChange={e => setMaximum(toInt(e.target.value, 0))}
-        />
+      </div>
+      <div className="dcl-ClusterCard-scale">
+        <label>
+          Adapt
+          <input
+            type="number"
+            min={0}
+            className="jp-mod-styled"
+            aria-label="minimum workers"
+            data-testid="dcl-adapt-min-input"
+            value={minimum}
+            onChange={e => setMinimum(toInt(e.target.value, 0))}
+          />
+          –
+          <input
+            type="number"
+            min={0}
+            className="jp-mod-styled"
+            aria-label="maximum workers"
+            data-testid="dcl-adapt-max-input"
+            value={maximum}
+            onChange={e => setMaximum(toInt(e.target.value, 0))}
+          />
+        </label>
         <button
           className="jp-mod-styled"
           data-testid="dcl-adapt"
@@ -198,7 +207,7 @@ export function ClusterCard(props: IClusterCardProps): JSX.Element {
           Adapt
         </button>
         <button
-          className="jp-mod-styled jp-mod-warn"
+          className="jp-mod-styled jp-mod-warn dcl-ClusterCard-stop"
           data-testid="dcl-stop"
           disabled={cluster.state === 'stopping' || busy}
           onClick={run(() => actions.stop(cluster.id))}

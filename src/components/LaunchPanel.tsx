@@ -202,9 +202,7 @@ export function LaunchPanel(props: ILaunchPanelProps): JSX.Element {
           </div>
         </>
       )}
-      {error && (
-        <ErrorBox testId="dcl-form-error" error={error} />
-      )}
+      {error && <ErrorBox testId="dcl-form-error" error={error} />}
       {preview && (
         <div className="dcl-Preview" data-testid="dcl-preview-output">
           <h4>Python</h4>

@@ -51,7 +51,9 @@ test.describe('Clusters sidebar', () => {
 
     await recordStates(page);
     await sidebar.getByTestId('dcl-launch').click();
-    const card = sidebar.locator(`.dcl-ClusterCard[data-cluster-name="${name}"]`);
+    const card = sidebar.locator(
+      `.dcl-ClusterCard[data-cluster-name="${name}"]`
+    );
     await expect(card).toHaveCount(1);
     await expect(card.locator('.dcl-state')).toHaveText(/starting|running/);
     await shot(page, '02-starting');
@@ -79,7 +81,10 @@ test.describe('Clusters sidebar', () => {
       .poll(async () => (await page.notebook.getCellTextInput(1)) ?? '')
       .toContain('Client(');
     await page.notebook.runCell(1);
-    const output = page.locator('.jp-Notebook .jp-Cell').nth(1).locator('.jp-OutputArea-output');
+    const output = page
+      .locator('.jp-Notebook .jp-Cell')
+      .nth(1)
+      .locator('.jp-OutputArea-output');
     await expect(output.first()).toContainText('Client');
     await shot(page, '04-client-output');
 
@@ -105,4 +110,3 @@ test.describe('Clusters sidebar', () => {
     await expect(sidebar.locator('.dcl-ClusterCard')).toHaveCount(before);
   });
 });
-

@@ -1,0 +1,264 @@
+import { Stream } from '@lumino/signaling';
+import {
+  applyClusterEvent,
+  ClusterModel,
+  latestRunning,
+  sortClusters,
+  toClusterEvent
+} from '../model';
+import { requestAPI } from '../request';
+import { CLUSTER_EVENT_SCHEMA, ICluster } from '../types';
+
+jest.mock('../request', () => {
+  const actual = jest.requireActual('../request');
+  return { ...actual, requestAPI: jest.fn() };
+});
+const mockedRequest = requestAPI as jest.MockedFunction<typeof requestAPI>;
+
+function cluster(overrides: Partial<ICluster> = {}): ICluster {
+  return {
+    id: 'c1',
+    name: 'one',
+    backend: 'local',
+    profile: null,
+    state: 'starting',
+    error: null,
+    scheduler_address: null,
+    dashboard_link: null,
+    dashboard_url: null,
+    scaling: { workers: 2 },
+    workers: [],
+    jobs: [],
+    created: '2026-01-01T00:00:00Z',
+    ...overrides
+  };
+}
+
+/** A stand-in for JupyterLab's event manager. */
+class FakeEvents {
+  readonly serverSettings = {} as any;
+  readonly stream = new Stream<any, any>(this);
+  isDisposed = false;
+  dispose(): void {
+    this.isDisposed = true;
+  }
+  async emit(): Promise<void> {
+    // not used
+  }
+  send(data: Record<string, any>, schema_id = CLUSTER_EVENT_SCHEMA): void {
+    this.stream.emit({ schema_id, ...data });
+  }
+}
+
+describe('applyClusterEvent', () => {
+  it('upserts on updated and deletes on removed', () => {
+    const empty = new Map<string, ICluster>();
+    const one = applyClusterEvent(empty, {
+      action: 'updated',
+      cluster_id: 'c1',
+      cluster: cluster()
+    });
+    expect(one.get('c1')?.state).toBe('starting');
+    expect(empty.size).toBe(0);
+
+    const running = applyClusterEvent(one, {
+      action: 'updated',
+      cluster_id: 'c1',
+      cluster: cluster({ state: 'running' })
+    });
+    expect(running.get('c1')?.state).toBe('running');
+    expect(one.get('c1')?.state).toBe('starting');
+
+    const gone = applyClusterEvent(running, {
+      action: 'removed',
+      cluster_id: 'c1'
+    });
+    expect(gone.size).toBe(0);
+  });
+
+  it('returns the same map when nothing changes', () => {
+    const empty = new Map<string, ICluster>();
+    expect(
+      applyClusterEvent(empty, { action: 'removed', cluster_id: 'x' })
+    ).toBe(empty);
+    expect(
+      applyClusterEvent(empty, { action: 'updated', cluster_id: 'x' })
+    ).toBe(empty);
+  });
+});
+
+describe('toClusterEvent', () => {
+  it('accepts the cluster schema only', () => {
+    const data = { action: 'removed', cluster_id: 'c1' };
+    expect(
+      toClusterEvent({ schema_id: CLUSTER_EVENT_SCHEMA, ...data })
+    ).toEqual({ action: 'removed', cluster_id: 'c1', cluster: undefined });
+    expect(
+      toClusterEvent({ schema_id: `${CLUSTER_EVENT_SCHEMA}/v1`, ...data })
+    ).not.toBeNull();
+    expect(
+      toClusterEvent({
+        schema_id: 'https://events.jupyter.org/jupyter_server/contents',
+        ...data
+      })
+    ).toBeNull();
+    expect(
+      toClusterEvent({ schema_id: CLUSTER_EVENT_SCHEMA, action: 'nope' })
+    ).toBeNull();
+  });
+});
+
+describe('ordering', () => {
+  it('sorts newest first and finds the latest running cluster', () => {
+    const a = cluster({
+      id: 'a',
+      created: '2026-01-01T00:00:00Z',
+      state: 'running'
+    });
+    const b = cluster({
+      id: 'b',
+      created: '2026-01-02T00:00:00Z',
+      state: 'running'
+    });
+    const c = cluster({
+      id: 'c',
+      created: '2026-01-03T00:00:00Z',
+      state: 'starting'
+    });
+    expect(sortClusters([a, b, c]).map(x => x.id)).toEqual(['c', 'b', 'a']);
+    expect(latestRunning([a, b, c])?.id).toBe('b');
+    expect(latestRunning([c])).toBeNull();
+  });
+});
+
+describe('ClusterModel', () => {
+  beforeEach(() => mockedRequest.mockReset());
+
+  it('applies events from the event stream', () => {
+    const events = new FakeEvents();
+    const model = new ClusterModel({ events: events as any });
+    const changed = jest.fn();
+    model.clustersChanged.connect(changed);
+
+    events.send({ action: 'updated', cluster_id: 'c1', cluster: cluster() });
+    expect(model.cluster('c1')?.state).toBe('starting');
+    events.send({
+      action: 'updated',
+      cluster_id: 'c1',
+      cluster: cluster({ state: 'running' })
+    });
+    expect(model.cluster('c1')?.state).toBe('running');
+    events.send({ action: 'updated', cluster_id: 'x' }, 'other-schema');
+    expect(changed).toHaveBeenCalledTimes(2);
+
+    events.send({ action: 'removed', cluster_id: 'c1' });
+    expect(model.clusters.size).toBe(0);
+    // A late update of a removed cluster does not bring it back.
+    events.send({
+      action: 'updated',
+      cluster_id: 'c1',
+      cluster: cluster({ state: 'stopped' })
+    });
+    expect(model.clusters.size).toBe(0);
+
+    model.dispose();
+    events.send({
+      action: 'updated',
+      cluster_id: 'c2',
+      cluster: cluster({ id: 'c2' })
+    });
+    expect(model.clusters.size).toBe(0);
+  });
+
+  it('applies events that arrive during the first GET on top of it', async () => {
+    const events = new FakeEvents();
+    const model = new ClusterModel({ events: events as any });
+    let answer: (value: ICluster[]) => void = () => undefined;
+    mockedRequest.mockImplementationOnce(
+      () => new Promise<any>(resolve => (answer = resolve))
+    );
+    const loading = model.refreshClusters();
+    events.send({
+      action: 'updated',
+      cluster_id: 'c1',
+      cluster: cluster({ state: 'running' })
+    });
+    events.send({ action: 'removed', cluster_id: 'c2' });
+    answer([
+      cluster({ state: 'starting' }),
+      cluster({ id: 'c2', state: 'running' })
+    ]);
+    await loading;
+    expect(model.cluster('c1')?.state).toBe('running');
+    expect(model.cluster('c2')).toBeUndefined();
+  });
+
+  it('keeps a newer event state over the launch answer', async () => {
+    const events = new FakeEvents();
+    const model = new ClusterModel({ events: events as any });
+    mockedRequest.mockImplementationOnce(async () => {
+      events.send({
+        action: 'updated',
+        cluster_id: 'c1',
+        cluster: cluster({ state: 'running' })
+      });
+      return cluster({ state: 'starting' });
+    });
+    const launched = await model.launch({
+      profile: 'local',
+      options: {},
+      scaling: { workers: 2 }
+    });
+    expect(launched.state).toBe('starting');
+    expect(model.cluster('c1')?.state).toBe('running');
+    expect(mockedRequest).toHaveBeenCalledWith(
+      'clusters',
+      expect.objectContaining({ method: 'POST' })
+    );
+  });
+
+  it('removes a stopped cluster, and restores it when stopping fails', async () => {
+    const model = new ClusterModel();
+    model.applyEvent({
+      action: 'updated',
+      cluster_id: 'c1',
+      cluster: cluster({ state: 'running' })
+    });
+    mockedRequest.mockRejectedValueOnce(new Error('409 conflict'));
+    await expect(model.stop('c1')).rejects.toThrow('409 conflict');
+    expect(model.cluster('c1')?.state).toBe('running');
+
+    mockedRequest.mockResolvedValueOnce(undefined);
+    await model.stop('c1');
+    expect(mockedRequest).toHaveBeenLastCalledWith('clusters/c1', {
+      method: 'DELETE'
+    });
+    expect(model.cluster('c1')).toBeUndefined();
+  });
+
+  it('sends scale and adapt requests', async () => {
+    const model = new ClusterModel();
+    mockedRequest.mockResolvedValue(cluster({ scaling: { workers: 5 } }));
+    await model.scale('c1', 5);
+    expect(mockedRequest).toHaveBeenLastCalledWith(
+      'clusters/c1',
+      expect.objectContaining({ method: 'PATCH', body: '{"workers":5}' })
+    );
+    await model.adapt('c1', 1, 3);
+    expect(mockedRequest).toHaveBeenLastCalledWith(
+      'clusters/c1',
+      expect.objectContaining({
+        method: 'PATCH',
+        body: '{"adapt":{"minimum":1,"maximum":3}}'
+      })
+    );
+    expect(model.cluster('c1')?.scaling).toEqual({ workers: 5 });
+  });
+
+  it('reports a failed catalog load', async () => {
+    const model = new ClusterModel();
+    mockedRequest.mockRejectedValue(new Error('boom'));
+    await model.refreshCatalog();
+    expect(model.loadError).toContain('boom');
+  });
+});
