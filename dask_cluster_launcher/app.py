@@ -27,6 +27,7 @@ class ClusterLauncherApp(ExtensionApp):
     ).tag(config=True)
 
     def initialize_settings(self) -> None:
+        assert self.serverapp is not None
         event_logger = self.serverapp.event_logger
         events.register(event_logger)
         backends = {k: v for k, v in default_backends().items() if k in self.allowed_backends}

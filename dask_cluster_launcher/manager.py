@@ -49,7 +49,7 @@ class LaunchedCluster:
 
 
 def proxied_dashboard_url(base_url: str, dashboard_link: str | None) -> str | None:
-    """The dashboard through jupyter-server-proxy on this server: ``{base_url}proxy/PORT/status``."""
+    """The dashboard through jupyter-server-proxy: ``{base_url}proxy/PORT/status``."""
     if not dashboard_link:
         return None
     from urllib.parse import urlsplit
@@ -130,7 +130,9 @@ class ClusterManager:
             raise InvalidRequest(f"backend: {backend.title} is not available: {reason}", "backend")
         return backend
 
-    async def resolve(self, request: dict[str, Any]) -> tuple[Backend, dict[str, Any], dict[str, Any]]:
+    async def resolve(
+        self, request: dict[str, Any]
+    ) -> tuple[Backend, dict[str, Any], dict[str, Any]]:
         """(backend, validated options, scaling) for a launch or preview request."""
         options: dict[str, Any] = {}
         scaling: dict[str, Any] = {"workers": 1}

@@ -22,7 +22,8 @@ def _call(callee: str, kwargs: dict[str, Any]) -> str:
 def scaling_code(variable: str, scaling: dict[str, Any]) -> str:
     if "adapt" in scaling:
         adapt = scaling["adapt"]
-        return f"{variable}.adapt(minimum={int(adapt['minimum'])!r}, maximum={int(adapt['maximum'])!r})"
+        minimum, maximum = int(adapt["minimum"]), int(adapt["maximum"])
+        return f"{variable}.adapt(minimum={minimum!r}, maximum={maximum!r})"
     return f"{variable}.scale({int(scaling['workers'])!r})"
 
 

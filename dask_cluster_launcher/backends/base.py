@@ -70,7 +70,7 @@ class Backend(ABC):
 
     # --- validating and mapping options ---------------------------------------------------
     async def validate(self, options: dict[str, Any]) -> dict[str, Any]:
-        """Schema-checked options with defaults filled in; raises InvalidRequest naming the field."""
+        """Schema-checked options with defaults filled in; InvalidRequest names the bad field."""
         schemas.check(options, self.schema_file, prefix="options")
         complete = {**self.defaults(), **options}
         await self.check_consistency(complete)
@@ -78,6 +78,7 @@ class Backend(ABC):
 
     async def check_consistency(self, options: dict[str, Any]) -> None:
         """Checks that span fields or need the site (sizes, limits); raise InvalidRequest."""
+        return None
 
     @abstractmethod
     def cluster_kwargs(self, options: dict[str, Any], *, cluster_name: str) -> dict[str, Any]:
@@ -154,7 +155,9 @@ class Backend(ABC):
     def worker_job_id(self, cluster: Any, worker_name: str) -> str | None:
         return None
 
-    async def poll_jobs(self, launched: Iterable[LaunchedCluster]) -> dict[str, list[dict[str, Any]]]:
+    async def poll_jobs(
+        self, launched: Iterable[LaunchedCluster]
+    ) -> dict[str, list[dict[str, Any]]]:
         """Batch job states per cluster id; one batched query for all clusters of this backend."""
         return {}
 

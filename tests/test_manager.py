@@ -1,0 +1,119 @@
+"""ClusterManager without a server: lifecycle, change events, validation, no leftovers."""
+
+from __future__ import annotations
+
+import pytest
+
+from dask_cluster_launcher.backends import default_backends
+from dask_cluster_launcher.errors import ClusterNotFound, ConflictError, InvalidRequest
+from dask_cluster_launcher.manager import ClusterManager, proxied_dashboard_url
+from dask_cluster_launcher.profiles import ProfileStore
+from tests.helpers import wait_for
+
+THREADS = {"backend": "local", "options": {"processes": False}, "scaling": {"workers": 2}}
+
+
+class Recorder:
+    def __init__(self):
+        self.events: list[tuple[str, str, dict | None]] = []
+
+    def __call__(self, action, cluster_id, model):
+        self.events.append((action, cluster_id, model))
+
+    def states(self, cluster_id):
+        return [m["state"] for a, i, m in self.events if i == cluster_id and m]
+
+
+@pytest.fixture
+def recorder():
+    return Recorder()
+
+
+@pytest.fixture
+def manager(recorder, jp_asyncio_loop):
+    manager = ClusterManager(default_backends(), ProfileStore(), recorder, base_url="/user/x/")
+    yield manager
+    jp_asyncio_loop.run_until_complete(manager.close_all())
+
+
+async def _running(manager, cluster_id, workers):
+    async def check():
+        launched = manager.get(cluster_id)
+        running = [w for w in launched.workers if w["status"] == "running"]
+        return launched.state == "running" and len(running) == workers
+
+    await wait_for(check, timeout=60)
+
+
+async def test_launch_is_immediate_then_running_with_workers(manager, recorder):
+    launched = await manager.launch(THREADS)
+    assert launched.state == "starting"
+    assert recorder.events[0][0] == "updated" and recorder.states(launched.id) == ["starting"]
+    await _running(manager, launched.id, 2)
+    model = manager.model(launched)
+    assert model["scheduler_address"].startswith("tcp://127.0.0.1:")
+    assert model["dashboard_url"].startswith("/user/x/proxy/")
+    assert "running" in recorder.states(launched.id)
+
+    await manager.rescale(launched.id, {"workers": 1})
+    await _running(manager, launched.id, 1)
+    await manager.stop(launched.id)
+    assert recorder.events[-1][:2] == ("removed", launched.id)
+    assert "stopping" in recorder.states(launched.id)
+    with pytest.raises(ClusterNotFound):
+        manager.get(launched.id)
+
+
+async def test_stop_while_starting_cancels_the_start(manager, recorder):
+    launched = await manager.launch(THREADS)
+    await manager.stop(launched.id)
+    assert manager.list() == []
+    assert recorder.events[-1][0] == "removed"
+
+
+async def test_failed_start_records_the_reason(recorder):
+    manager = ClusterManager(default_backends(), ProfileStore(), recorder, start_timeout=0.001)
+    launched = await manager.launch(THREADS)
+
+    async def failed():
+        return launched.state == "failed"
+
+    await wait_for(failed, timeout=10)
+    assert launched.error == "the cluster did not start in time"
+    with pytest.raises(ConflictError):
+        await manager.rescale(launched.id, {"workers": 1})
+    await manager.close_all()
+    assert manager.list() == []
+
+
+async def test_profiles_fill_options_and_requests_override_them(manager):
+    backend, options, scaling = await manager.resolve(
+        {"profile": "local", "options": {"threads_per_worker": 3}}
+    )
+    assert backend.name == "local"
+    assert options == {"threads_per_worker": 3, "processes": True, "memory_limit": "auto"}
+    assert scaling == {"workers": 2}
+
+
+@pytest.mark.parametrize(
+    "options, field",
+    [
+        ({"memory_limit": "0 GB"}, "options.memory_limit"),
+        ({"memory_limit": "lots"}, "options.memory_limit"),
+        ({"processes": "yes"}, "options.processes"),
+    ],
+)
+async def test_invalid_options_name_the_field(manager, options, field):
+    with pytest.raises(InvalidRequest) as info:
+        await manager.launch({"backend": "local", "options": options})
+    assert info.value.field == field
+    assert manager.list() == []
+
+
+def test_proxied_dashboard_url():
+    assert proxied_dashboard_url("/", "http://127.0.0.1:4567/status") == "/proxy/4567/status"
+    assert (
+        proxied_dashboard_url("/base/", "http://10.1.2.3:8787/status")
+        == "/base/proxy/10.1.2.3:8787/status"
+    )
+    assert proxied_dashboard_url("/", None) is None
