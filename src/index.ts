@@ -11,7 +11,7 @@ import { IClusterActions } from './components/ClusterCard';
 import { ClusterSidebar } from './components/Sidebar';
 import { daskClusterIcon } from './icons';
 import { ClusterModel } from './model';
-import { insertCodeCell } from './notebook';
+import { insertCodeCell, targetNotebook } from './notebook';
 
 const PLUGIN_ID = 'dask-cluster-launcher:plugin';
 const SIDEBAR_ID = 'dask-cluster-launcher-sidebar';
@@ -78,15 +78,19 @@ const plugin: JupyterFrontEndPlugin<void> = {
       icon: daskClusterIcon,
       execute: () => app.shell.activateById(SIDEBAR_ID)
     });
+    /** Insert a cluster's client code below the active notebook cell. */
+    const insertCode = async (id: string): Promise<void> => {
+      targetNotebook(notebooks);
+      const code = await model.snippet(id);
+      // The snippet request took a moment: use the notebook current now.
+      insertCodeCell(targetNotebook(notebooks), code);
+    };
+
     commands.addCommand(CommandIDs.insertClientCode, {
       label: 'Insert Dask client code into the notebook',
-      isEnabled: () => !!notebooks,
       execute: notifyErrors(async args => {
-        const code = await model.snippet(clusterId(args));
-        if (!notebooks) {
-          throw new Error('Notebooks are not available.');
-        }
-        insertCodeCell(notebooks, code);
+        targetNotebook(notebooks);
+        await insertCode(clusterId(args));
       })
     });
     commands.addCommand(CommandIDs.copyClientCode, {
@@ -111,13 +115,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
 
     // Card buttons: errors are shown on the card itself.
     const actions: IClusterActions = {
-      insertCode: async id => {
-        const code = await model.snippet(id);
-        if (!notebooks) {
-          throw new Error('Notebooks are not available.');
-        }
-        insertCodeCell(notebooks, code);
-      },
+      insertCode,
       copyCode: async id => {
         Clipboard.copyToSystem(await model.snippet(id));
         Notification.success('Client code copied.', { autoClose: 2000 });

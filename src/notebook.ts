@@ -1,22 +1,25 @@
-import { Notification } from '@jupyterlab/apputils';
-import { INotebookTracker, NotebookActions } from '@jupyterlab/notebook';
+import {
+  INotebookTracker,
+  NotebookActions,
+  NotebookPanel
+} from '@jupyterlab/notebook';
 
-/**
- * Insert `code` as a new code cell below the active cell of the current
- * notebook. Returns false (and tells the user) when no notebook is open.
- */
-export function insertCodeCell(
-  tracker: INotebookTracker,
-  code: string
-): boolean {
-  const panel = tracker.currentWidget;
+export const NO_NOTEBOOK =
+  'No notebook is open: open one first, the client code goes below its active cell.';
+
+/** The notebook code goes into; throws (with a message for the user) if none is open. */
+export function targetNotebook(
+  tracker: INotebookTracker | null
+): NotebookPanel {
+  const panel = tracker?.currentWidget ?? null;
   if (!panel || !panel.content.model) {
-    Notification.warning(
-      'Open a notebook first: the client code goes below its active cell.',
-      { autoClose: 5000 }
-    );
-    return false;
+    throw new Error(NO_NOTEBOOK);
   }
+  return panel;
+}
+
+/** Insert `code` as a new code cell below the notebook's active cell. */
+export function insertCodeCell(panel: NotebookPanel, code: string): void {
   const notebook = panel.content;
   if (notebook.activeCellIndex < 0 || notebook.widgets.length === 0) {
     // An empty notebook has no cell to insert below.
@@ -25,9 +28,5 @@ export function insertCodeCell(
     NotebookActions.insertBelow(notebook);
   }
   NotebookActions.changeCellType(notebook, 'code');
-  const cell = notebook.activeCell;
-  if (cell) {
-    cell.model.sharedModel.setSource(code);
-  }
-  return true;
+  notebook.activeCell?.model.sharedModel.setSource(code);
 }

@@ -165,7 +165,13 @@ export function LaunchPanel(props: ILaunchPanelProps): JSX.Element {
             extraErrors={extraErrorsFor(error) as any}
             showErrorList={false}
             compact={true}
-            onChange={e => setFormData((e.formData ?? {}) as any)}
+            onChange={e => {
+              setFormData((e.formData ?? {}) as any);
+              // A field error is about the old value.
+              if (error?.field) {
+                setError(null);
+              }
+            }}
           />
         </div>
       )}

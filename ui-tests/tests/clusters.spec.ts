@@ -74,6 +74,19 @@ test.describe('Clusters sidebar', () => {
     );
     await shot(page, '03-running-workers');
 
+    // Scaling shows the new worker live (cluster events, no polling).
+    await card.getByTestId('dcl-scale-input').fill('3');
+    await card.getByTestId('dcl-scale').click();
+    await expect(card.locator('.dcl-WorkerRow')).toHaveCount(3);
+    await expect(card.getByTestId('dcl-totals')).toContainText('3 workers');
+
+    // Without a notebook, the user is told so.
+    await card.getByTestId('dcl-insert').click();
+    await expect(card.getByTestId('dcl-card-error')).toContainText(
+      'No notebook is open'
+    );
+    await shot(page, '03b-no-notebook');
+
     await page.notebook.createNew('cluster.ipynb');
     await page.sidebar.openTab(SIDEBAR_ID);
     await card.getByTestId('dcl-insert').click();
@@ -104,6 +117,10 @@ test.describe('Clusters sidebar', () => {
     const error = sidebar.getByTestId('dcl-form-error');
     await expect(error).toBeVisible();
     await expect(error).toContainText('options.threads_per_worker');
+    // The form marks the field itself too.
+    await expect(sidebar.getByTestId('dcl-options-form')).toContainText(
+      'less than the minimum of 1'
+    );
     await shot(page, 'bad-value');
     // Give a wrongly launched cluster time to show up before checking.
     await page.waitForTimeout(1000);
