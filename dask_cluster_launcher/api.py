@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any
 
 from .backends import default_backends
@@ -20,10 +21,14 @@ def _resolve(profile: str, overrides: dict[str, Any], scaling: dict[str, Any] | 
     return asyncio.run(manager.resolve(request))
 
 
+def _new_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
 def make_cluster(profile: str = "local", **overrides: Any) -> Any:
     """Create the cluster a profile (or bare backend name) describes, without scaling it."""
     backend, options, _ = _resolve(profile, overrides, None)
-    kwargs = backend.cluster_kwargs(options, cluster_name=profile)
+    kwargs = backend.cluster_kwargs(options, cluster_id=_new_id(), cluster_name=profile)
     return backend.cluster_class()(**kwargs)
 
 
@@ -50,7 +55,8 @@ def quick_connect(
     else:
         scaling = None
     backend, options, scaling = _resolve(profile, overrides, scaling)
-    cluster = backend.cluster_class()(**backend.cluster_kwargs(options, cluster_name=profile))
+    kwargs = backend.cluster_kwargs(options, cluster_id=_new_id(), cluster_name=profile)
+    cluster = backend.cluster_class()(**kwargs)
     try:
         if "adapt" in scaling:
             cluster.adapt(minimum=scaling["adapt"]["minimum"], maximum=scaling["adapt"]["maximum"])

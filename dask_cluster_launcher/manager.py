@@ -150,7 +150,7 @@ class ClusterManager:
 
     async def preview(self, request: dict[str, Any]) -> dict[str, Any]:
         backend, options, scaling = await self.resolve(request)
-        kwargs = backend.cluster_kwargs(options, cluster_name="preview")
+        kwargs = backend.cluster_kwargs(options, cluster_id="preview", cluster_name="preview")
         return {
             "code": snippets.reproduce_code(backend.cluster_class_path, kwargs, scaling),
             "job_script": backend.job_script(kwargs),
@@ -168,7 +168,7 @@ class ClusterManager:
             name=name,
             backend=backend,
             options=options,
-            kwargs=backend.cluster_kwargs(options, cluster_name=name),
+            kwargs=backend.cluster_kwargs(options, cluster_id=cluster_id, cluster_name=name),
             scaling=scaling,
             profile=request.get("profile"),
         )
@@ -185,6 +185,7 @@ class ClusterManager:
             )
             launched.cluster = cluster
             await self._apply_scaling(launched, launched.scaling)
+            await launched.backend.submitted(cluster)
             launched.scheduler_address, launched.dashboard_link = launched.backend.addresses(
                 cluster
             )

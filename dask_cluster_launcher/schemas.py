@@ -6,11 +6,12 @@ The same files drive the sidebar's forms and the server's validation, so the two
 from __future__ import annotations
 
 import functools
+import posixpath
 from pathlib import Path
 from typing import Any
 
 import yaml
-from jsonschema import Draft202012Validator, validators
+from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
@@ -42,13 +43,12 @@ _REGISTRY: Registry = Registry(retrieve=_retrieve)  # type: ignore[call-arg]
 
 @functools.cache
 def _validator(relative_path: str, pointer: str = "") -> Any:
-    if pointer:
-        schema: dict[str, Any] = {"$ref": f"{relative_path}#{pointer}"}
-        cls: Any = Draft202012Validator
-    else:
-        schema = load(relative_path)
-        cls = validators.validator_for(schema, default=Draft202012Validator)
-    return cls(schema, registry=_REGISTRY, format_checker=cls.FORMAT_CHECKER)
+    # Referencing the file (rather than passing its contents) gives it a base URI, so that
+    # relative references such as "jobqueue.yaml#/$defs/cores" resolve next to it.
+    schema = {"$ref": f"{relative_path}#{pointer}"}
+    return Draft202012Validator(
+        schema, registry=_REGISTRY, format_checker=Draft202012Validator.FORMAT_CHECKER
+    )
 
 
 def field_path(error: ValidationError, prefix: str = "") -> str:
@@ -86,3 +86,25 @@ def check(instance: Any, relative_path: str, pointer: str = "", prefix: str = ""
 def check_request(body: Any, component: str) -> None:
     """Validate a request body against ``components/schemas/<component>`` of the OpenAPI file."""
     check(body, "openapi.yaml", f"/components/schemas/{component}")
+
+
+def inline_refs(node: Any, base: str = "") -> Any:
+    """A copy of ``node`` with references to other schema files replaced by their targets.
+
+    ``base`` is the path of the file ``node`` comes from. The sidebar's form renderer resolves
+    only local references, so the server sends each form self-contained.
+    """
+    if isinstance(node, list):
+        return [inline_refs(item, base) for item in node]
+    if not isinstance(node, dict):
+        return node
+    ref = node.get("$ref")
+    if isinstance(ref, str) and not ref.startswith("#"):
+        relative_path, _, pointer = ref.partition("#")
+        relative_path = posixpath.join(posixpath.dirname(base), relative_path)
+        target: Any = load(relative_path)
+        for part in filter(None, pointer.split("/")):
+            target = target[part]
+        siblings = {k: v for k, v in node.items() if k != "$ref"}
+        return inline_refs({**target, **siblings}, relative_path)
+    return {key: inline_refs(value, base) for key, value in node.items()}

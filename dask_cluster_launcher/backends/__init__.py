@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from .base import Backend
 from .local import LocalBackend
+from .sge import SGEBackend
+from .slurm import SLURMBackend
 
 
 def default_backends() -> dict[str, Backend]:
-    backends: list[Backend] = [LocalBackend()]
+    backends: list[Backend] = [LocalBackend(), SLURMBackend(), SGEBackend()]
     return {backend.name: backend for backend in backends}
 
 

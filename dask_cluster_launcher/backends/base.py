@@ -36,7 +36,7 @@ class Backend(ABC):
         return None
 
     def static_schema(self) -> dict[str, Any]:
-        schema = copy.deepcopy(schemas.load(self.schema_file))
+        schema = schemas.inline_refs(schemas.load(self.schema_file), self.schema_file)
         schema.pop("x-ui", None)
         return schema
 
@@ -81,7 +81,9 @@ class Backend(ABC):
         return None
 
     @abstractmethod
-    def cluster_kwargs(self, options: dict[str, Any], *, cluster_name: str) -> dict[str, Any]:
+    def cluster_kwargs(
+        self, options: dict[str, Any], *, cluster_id: str, cluster_name: str
+    ) -> dict[str, Any]:
         """Keyword arguments for the cluster class, from validated options."""
 
     @abstractmethod
@@ -102,6 +104,11 @@ class Backend(ABC):
             await self.close(cluster)
             raise
         return cluster
+
+    async def submitted(self, cluster: Any) -> None:
+        """Wait until the first scaling request has been handed to the cluster's resource
+        manager, so that a launch whose jobs are refused fails with the refusal."""
+        return None
 
     async def scale(self, cluster: Any, n: int) -> None:
         with contextlib.suppress(AttributeError):

@@ -29,7 +29,9 @@ class LocalBackend(Backend):
                 ok = False
             require(ok, "options.memory_limit", "must be 'auto' or a size such as '2 GiB'")
 
-    def cluster_kwargs(self, options: dict[str, Any], *, cluster_name: str) -> dict[str, Any]:
+    def cluster_kwargs(
+        self, options: dict[str, Any], *, cluster_id: str, cluster_name: str
+    ) -> dict[str, Any]:
         return {
             "n_workers": 0,
             "threads_per_worker": options["threads_per_worker"],

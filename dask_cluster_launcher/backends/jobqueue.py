@@ -1,0 +1,309 @@
+"""The part of the SLURM and SGE backends that is the same: dask-jobqueue clusters.
+
+A subclass names its dask-jobqueue classes, how to discover the site's queues, and how to read
+job states with one batched command per poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import sys
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import dask.config
+import yaml
+from dask.utils import parse_bytes, parse_timedelta
+
+from . import commands, network
+from .base import Backend, require
+
+if TYPE_CHECKING:
+    from ..manager import LaunchedCluster
+
+JOB_NAME_PREFIX = "dcl-"
+"""Every batch job is named ``dcl-<cluster id>``: leftovers can be found and reaped by name."""
+
+# dask config keys (jobqueue.<system>.*) that pre-fill the form, and their old names
+_CONFIG_KEYS = {
+    "cores": None,
+    "processes": None,
+    "memory": None,
+    "walltime": None,
+    "queue": None,
+    "account": None,
+    "project": None,
+    "resource-spec": None,
+    "interface": None,
+    "python": None,
+    "local-directory": None,
+    "log-directory": None,
+    "death-timeout": None,
+    "job-extra-directives": "job-extra",
+    "job-script-prologue": "env-extra",
+    "worker-extra-args": "extra",
+    "job-directives-skip": "header-skip",
+}
+
+
+@dataclass
+class Queue:
+    """A partition (SLURM) or queue (SGE) and its limits; ``None`` means no limit known."""
+
+    name: str
+    state: str = "up"
+    time_limit: float | None = None  # seconds
+    cpus: int | None = None  # per node
+    memory: int | None = None  # bytes per node
+    default: bool = False
+
+    def title(self) -> str:
+        limit = "no time limit" if self.time_limit is None else f"max {_hms(self.time_limit)}"
+        parts = [self.state, limit]
+        if self.cpus:
+            parts.append(f"{self.cpus} CPUs")
+        if self.memory:
+            parts.append(f"{self.memory / 2**30:.1f} GiB")
+        return f"{self.name} ({', '.join(parts)})"
+
+
+def job_name(cluster_id: str) -> str:
+    return f"{JOB_NAME_PREFIX}{cluster_id}"
+
+
+def walltime_seconds(walltime: str) -> int:
+    days, _, clock = walltime.rpartition("-")
+    hours, minutes, seconds = (int(part) for part in clock.split(":"))
+    return int(days or 0) * 86400 + hours * 3600 + minutes * 60 + seconds
+
+
+def _hms(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+class JobQueueBackend(Backend):
+    config_name: str  # "slurm" / "sge"
+    queue_field_title: str = "queue"
+    required_commands: tuple[str, ...]
+    site_cache_seconds = 10.0
+
+    def __init__(self) -> None:
+        self._site: list[Queue] = []
+        self._site_error: str | None = None
+        self._site_time = -math.inf
+        self._site_lock = asyncio.Lock()
+
+    # --- the site -------------------------------------------------------------------------
+    def unavailable_reason(self) -> str | None:
+        missing = commands.missing_commands(*self.required_commands)
+        if missing:
+            return f"{', '.join(missing)} not found on this server's PATH"
+        return None
+
+    async def discover_queues(self) -> list[Queue]:
+        raise NotImplementedError
+
+    async def queues(self) -> list[Queue]:
+        """The site's queues, read at most every few seconds."""
+        async with self._site_lock:
+            if time.monotonic() - self._site_time > self.site_cache_seconds:
+                try:
+                    self._site, self._site_error = await self.discover_queues(), None
+                except commands.BatchCommandError as exc:
+                    self._site, self._site_error = [], str(exc)
+                self._site_time = time.monotonic()
+            return self._site
+
+    async def form_schema(self) -> dict[str, Any]:
+        schema = await super().form_schema()
+        properties = schema["properties"]
+        queues = await self.queues()
+        if queues:
+            properties["queue"]["oneOf"] = [{"const": "", "title": "(site default)"}] + [
+                {"const": q.name, "title": q.title()} for q in queues
+            ]
+        elif self._site_error:
+            properties["queue"]["description"] += f" Could not list them: {self._site_error}"
+        interfaces = network.ipv4_interfaces()
+        properties["scheduler_interface"]["oneOf"] = [
+            {"const": name, "title": f"{name} ({address})"} for name, address in interfaces.items()
+        ]
+        return schema
+
+    def defaults(self) -> dict[str, Any]:
+        values = super().defaults()
+        values["python"] = sys.executable
+        values["scheduler_interface"] = network.default_interface(network.ipv4_interfaces())
+        values.update(self.config_defaults())
+        return values
+
+    def config_defaults(self) -> dict[str, Any]:
+        """Values from the user's dask config (``jobqueue.<system>.*``) that differ from
+        dask-jobqueue's own defaults; old key names are read too."""
+        import dask_jobqueue
+
+        shipped_path = os.path.join(os.path.dirname(dask_jobqueue.__file__), "jobqueue.yaml")
+        with open(shipped_path, encoding="utf-8") as f:
+            shipped = yaml.safe_load(f)["jobqueue"].get(self.config_name, {})
+        properties = self.static_schema()["properties"]
+        found: dict[str, Any] = {}
+        for key, old_key in _CONFIG_KEYS.items():
+            field = key.replace("-", "_")
+            if field not in properties:
+                continue
+            for config_key in filter(None, (key, old_key)):
+                value = dask.config.get(f"jobqueue.{self.config_name}.{config_key}", None)
+                if value not in (None, [], "") and value != shipped.get(config_key):
+                    found[field] = value
+                    break
+        return found
+
+    # --- validation ---------------------------------------------------------------------------
+    async def check_consistency(self, options: dict[str, Any]) -> None:
+        cores, processes = options["cores"], options["processes"]
+        require(
+            cores % processes == 0,
+            "options.processes",
+            f"must divide the cores per job ({cores}) so each worker gets whole cores",
+        )
+        if options["lifetime_stagger"]:
+            require(
+                bool(options["lifetime"]), "options.lifetime_stagger", "needs a worker lifetime"
+            )
+        walltime = walltime_seconds(options["walltime"])
+        require(walltime > 0, "options.walltime", "must be longer than zero")
+        if options["lifetime"]:
+            require(
+                parse_timedelta(options["lifetime"]) < walltime,
+                "options.lifetime",
+                f"must be shorter than the walltime ({options['walltime']})",
+            )
+        interfaces = network.ipv4_interfaces()
+        chosen = options["scheduler_interface"]
+        require(
+            not chosen or chosen in interfaces,
+            "options.scheduler_interface",
+            f"this server has no interface {chosen!r} with an IPv4 address "
+            f"(it has {', '.join(interfaces)})",
+        )
+        await self._check_queue(options, walltime)
+
+    async def _check_queue(self, options: dict[str, Any], walltime: int) -> None:
+        queues = await self.queues()
+        if not queues:
+            return
+        by_name = {q.name: q for q in queues}
+        name = options["queue"]
+        require(
+            not name or name in by_name,
+            "options.queue",
+            f"the site has no {self.queue_field_title} {name!r} (it has {', '.join(by_name)})",
+        )
+        queue = by_name.get(name) or next((q for q in queues if q.default), None)
+        if queue is None:
+            return
+        if queue.time_limit is not None:
+            require(
+                walltime <= queue.time_limit,
+                "options.walltime",
+                f"is longer than the {queue.name} {self.queue_field_title}'s limit "
+                f"({_hms(queue.time_limit)})",
+            )
+        if queue.cpus is not None:
+            require(
+                options["cores"] <= queue.cpus,
+                "options.cores",
+                f"is more than a node of {queue.name} has ({queue.cpus})",
+            )
+        if queue.memory is not None:
+            require(
+                parse_bytes(options["memory"]) <= queue.memory,
+                "options.memory",
+                f"is more than a node of {queue.name} has ({queue.memory / 2**30:.1f} GiB)",
+            )
+
+    # --- building the cluster -----------------------------------------------------------------
+    def worker_args(self, options: dict[str, Any]) -> list[str]:
+        args = list(options["worker_extra_args"])
+        if options["lifetime"]:
+            args += ["--lifetime", options["lifetime"], "--lifetime-restart"]
+        if options["lifetime_stagger"]:
+            args += ["--lifetime-stagger", options["lifetime_stagger"]]
+        return args
+
+    def common_kwargs(self, options: dict[str, Any], cluster_id: str) -> dict[str, Any]:
+        interfaces = network.ipv4_interfaces()
+        log_directory = options["log_directory"] or os.path.join(
+            "~", ".dask-cluster-launcher", "logs", cluster_id
+        )
+        kwargs: dict[str, Any] = {
+            "cores": options["cores"],
+            "processes": options["processes"],
+            "memory": options["memory"],
+            "walltime": options["walltime"],
+            "job_name": job_name(cluster_id),
+            "worker_extra_args": self.worker_args(options),
+            "job_script_prologue": list(options["job_script_prologue"]),
+            "log_directory": os.path.expanduser(log_directory),
+            "local_directory": options["local_directory"],
+            "python": options["python"],
+            "death_timeout": options["death_timeout"],
+            "job_directives_skip": list(options["job_directives_skip"]),
+            "scheduler_options": {
+                "interface": options["scheduler_interface"]
+                or network.default_interface(interfaces),
+                "port": 0,
+                "dashboard_address": ":0",
+            },
+        }
+        if options["interface"]:
+            kwargs["interface"] = options["interface"]
+        return {key: value for key, value in kwargs.items() if value != []}
+
+    def job_script(self, kwargs: dict[str, Any]) -> str | None:
+        """The script each job runs, built by dask-jobqueue itself from the same arguments."""
+        cluster_only = {"scheduler_options", "shared_temp_directory", "security", "protocol"}
+        job_kwargs = {k: v for k, v in kwargs.items() if k not in cluster_only}
+        job_cls: Any = self.cluster_class().job_cls  # type: ignore[attr-defined]
+        job = job_cls("tcp://<scheduler-address>:0", name="<worker-name>", **job_kwargs)
+        return str(job.job_script())
+
+    # --- lifecycle and watching -----------------------------------------------------------------
+    async def submitted(self, cluster: Any) -> None:
+        # SpecCluster submits jobs in the background and only logs failures: wait for the
+        # submission so a refused job (bad account, queue...) fails the launch with sbatch's words.
+        await cluster._correct_state()
+
+    async def close(self, cluster: Any) -> None:
+        try:
+            await super().close(cluster)
+        finally:
+            await self.reap(cluster.job_name)
+
+    async def reap(self, name: str) -> None:
+        """Cancel every job still queued under this job name (belt and braces after close)."""
+        raise NotImplementedError
+
+    def worker_job_id(self, cluster: Any, worker_name: str) -> str | None:
+        for spec_name, job in list(getattr(cluster, "workers", {}).items()):
+            if worker_name == spec_name or worker_name.startswith(f"{spec_name}-"):
+                return getattr(job, "job_id", None)
+        return None
+
+    async def job_states(self, names: list[str]) -> dict[str, list[dict[str, Any]]]:
+        """Job name -> jobs ``{job_id, state, reason}``, from ONE batched command."""
+        raise NotImplementedError
+
+    async def poll_jobs(
+        self, launched: Iterable[LaunchedCluster]
+    ) -> dict[str, list[dict[str, Any]]]:
+        by_name = {job_name(c.id): c.id for c in launched}
+        if not by_name:
+            return {}
+        states = await self.job_states(list(by_name))
+        return {cluster_id: states.get(name, []) for name, cluster_id in by_name.items()}

@@ -1,0 +1,151 @@
+"""Grid Engine: dask_jobqueue.SGECluster, queues from qconf, job states from qstat -xml."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from typing import Any
+
+from dask.utils import parse_bytes
+
+from . import commands
+from .base import require
+from .jobqueue import JobQueueBackend, Queue, walltime_seconds
+
+_STATE_NAMES = {"qw": "PENDING", "hqw": "HELD", "r": "RUNNING", "t": "STARTING", "Eqw": "ERROR"}
+
+
+def sge_seconds(value: str) -> float | None:
+    """qconf's h_rt ("INFINITY", "0:30:0", "1800") in seconds."""
+    if value.upper() == "INFINITY":
+        return None
+    if ":" in value:
+        return walltime_seconds(":".join(p.zfill(2) for p in value.split(":")))
+    return float(value)
+
+
+def resource_value(resource_spec: str, key: str) -> str | None:
+    for item in filter(None, resource_spec.split(",")):
+        name, _, value = item.partition("=")
+        if name == key:
+            return value
+    return None
+
+
+class SGEBackend(JobQueueBackend):
+    name = "sge"
+    title = "SGE"
+    schema_file = "backends/sge.yaml"
+    cluster_class_path = "dask_jobqueue.SGECluster"
+    config_name = "sge"
+    required_commands = ("qsub", "qstat", "qdel", "qconf")
+    #: The site's memory resource (h_vmem, mem_free, ...); derived from the memory field.
+    memory_resource = "h_vmem"
+
+    def cluster_class(self) -> type:
+        from dask_jobqueue import SGECluster
+
+        return SGECluster
+
+    async def discover_queues(self) -> list[Queue]:
+        names = (await commands.run("qconf", "-sql")).split()
+        queues = []
+        for name in names:
+            config = dict(
+                line.split(None, 1)
+                for line in (await commands.run("qconf", "-sq", name)).splitlines()
+                if len(line.split(None, 1)) == 2
+            )
+            slots = re.findall(r"\d+", config.get("slots", ""))
+            queues.append(
+                Queue(
+                    name=name,
+                    time_limit=sge_seconds(config.get("h_rt", "INFINITY").strip()),
+                    cpus=max(int(s) for s in slots) if slots else None,
+                )
+            )
+        return queues
+
+    async def parallel_environments(self) -> list[str]:
+        out = await commands.run("qconf", "-spl", check=False)
+        return out.split()
+
+    async def form_schema(self) -> dict[str, Any]:
+        schema = await super().form_schema()
+        environments = await self.parallel_environments()
+        schema["properties"]["parallel_environment"]["oneOf"] = [
+            {"const": "", "title": "(none)"}
+        ] + [{"const": pe, "title": pe} for pe in environments]
+        return schema
+
+    async def check_consistency(self, options: dict[str, Any]) -> None:
+        await super().check_consistency(options)
+        spec_memory = resource_value(options["resource_spec"], self.memory_resource)
+        if spec_memory is not None:
+            per_job = parse_bytes(options["memory"])
+            require(
+                parse_bytes(spec_memory) >= per_job,
+                "options.resource_spec",
+                f"{self.memory_resource}={spec_memory} is less than the memory per job "
+                f"({options['memory']}); the jobs would be killed",
+            )
+        pe = options["parallel_environment"]
+        if pe:
+            environments = await self.parallel_environments()
+            require(
+                pe in environments,
+                "options.parallel_environment",
+                f"the site has no parallel environment {pe!r} (it has {', '.join(environments)})",
+            )
+
+    def cluster_kwargs(
+        self, options: dict[str, Any], *, cluster_id: str, cluster_name: str
+    ) -> dict[str, Any]:
+        kwargs = self.common_kwargs(options, cluster_id)
+        resource_spec = options["resource_spec"]
+        if resource_value(resource_spec, self.memory_resource) is None:
+            # Dask's memory limit alone does not reserve memory on SGE: ask for it too.
+            gigabytes = parse_bytes(options["memory"]) / 1e9
+            derived = f"{self.memory_resource}={gigabytes:g}G"
+            resource_spec = f"{resource_spec},{derived}" if resource_spec else derived
+        kwargs["resource_spec"] = resource_spec
+        for field in ("queue", "project"):
+            if options[field]:
+                kwargs[field] = options[field]
+        directives = list(options["job_extra_directives"])
+        if options["parallel_environment"]:
+            directives.append(f"-pe {options['parallel_environment']} {options['cores']}")
+        if directives:
+            kwargs["job_extra_directives"] = directives
+        return kwargs
+
+    async def job_states(self, names: list[str]) -> dict[str, list[dict[str, Any]]]:
+        wanted = set(names)
+        root = ET.fromstring(await commands.run("qstat", "-xml", "-u", "*"))
+        states: dict[str, list[dict[str, Any]]] = {}
+        for job in root.iter("job_list"):
+            name = job.findtext("JB_name", "")
+            if name not in wanted:
+                continue
+            code = job.findtext("state", "")
+            queue = job.findtext("queue_name") or ""
+            states.setdefault(name, []).append(
+                {
+                    "job_id": job.findtext("JB_job_number", ""),
+                    "state": _STATE_NAMES.get(code, code),
+                    "reason": await self._error_reason(job) if "E" in code else None,
+                    "host": queue.partition("@")[2] or None,
+                }
+            )
+        return states
+
+    async def _error_reason(self, job: ET.Element) -> str | None:
+        """Grid Engine's message for a job in error state (one extra call, error jobs only)."""
+        out = await commands.run("qstat", "-j", job.findtext("JB_job_number", ""), check=False)
+        for line in out.splitlines():
+            if line.startswith("error reason"):
+                return line.split(":", 1)[1].strip()
+        return "error"
+
+    async def reap(self, name: str) -> None:
+        await commands.run("qdel", name, check=False)
