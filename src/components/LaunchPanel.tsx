@@ -68,6 +68,12 @@ export function LaunchPanel(props: ILaunchPanelProps): JSX.Element {
   const [error, setError] = React.useState<IErrorInfo | null>(null);
   const [preview, setPreview] = React.useState<IPreview | null>(null);
   const [busy, setBusy] = React.useState(false);
+  const previewRef = React.useRef<HTMLDivElement>(null);
+
+  // The form can be long: bring a fresh preview into view.
+  React.useEffect(() => {
+    previewRef.current?.scrollIntoView?.({ block: 'nearest' });
+  }, [preview]);
 
   const select = (next: Selection) => {
     const resolved = resolveSelection(model, next);
@@ -210,7 +216,11 @@ export function LaunchPanel(props: ILaunchPanelProps): JSX.Element {
       )}
       {error && <ErrorBox testId="dcl-form-error" error={error} />}
       {preview && (
-        <div className="dcl-Preview" data-testid="dcl-preview-output">
+        <div
+          className="dcl-Preview"
+          data-testid="dcl-preview-output"
+          ref={previewRef}
+        >
           <h4>Python</h4>
           <pre data-testid="dcl-preview-code">{preview.code}</pre>
           {preview.job_script && (

@@ -126,4 +126,16 @@ test.describe('Clusters sidebar', () => {
     await page.waitForTimeout(1000);
     await expect(sidebar.locator('.dcl-ClusterCard')).toHaveCount(before);
   });
+
+  test('preview shows the code that reproduces the cluster', async ({
+    page
+  }) => {
+    const sidebar = await openSidebar(page);
+    await sidebar.getByTestId('dcl-preview').click();
+    await expect(sidebar.getByTestId('dcl-preview-code')).toContainText(
+      'LocalCluster('
+    );
+    await expect(sidebar.getByTestId('dcl-preview-job-script')).toHaveCount(0);
+    await shot(page, 'preview');
+  });
 });
