@@ -142,6 +142,12 @@ const plugin: JupyterFrontEndPlugin<void> = {
     restorer?.add(sidebar, SIDEBAR_ID);
 
     void model.refresh();
+    // Events missed while the tab slept (or the socket reconnected): resync.
+    document.addEventListener('visibilitychange', () => {
+      if (!document.hidden && !model.isDisposed) {
+        void model.refreshClusters();
+      }
+    });
   }
 };
 

@@ -1,6 +1,6 @@
 import { Event } from '@jupyterlab/services';
 import { ISignal, Signal } from '@lumino/signaling';
-import { jsonBody, requestAPI } from './request';
+import { APIError, jsonBody, requestAPI } from './request';
 import {
   CLUSTER_EVENT_SCHEMA,
   IBackend,
@@ -230,6 +230,11 @@ export class ClusterModel {
         method: 'DELETE'
       });
     } catch (error) {
+      if (error instanceof APIError && error.status === 404) {
+        // Already gone on the server (e.g. after a server restart).
+        this.applyEvent({ action: 'removed', cluster_id: id });
+        return;
+      }
       // Show the server's state again rather than a stale "stopping".
       const now = this._clusters.get(id);
       if (current && now?.state === 'stopping') {

@@ -6,7 +6,7 @@ import {
   sortClusters,
   toClusterEvent
 } from '../model';
-import { requestAPI } from '../request';
+import { APIError, requestAPI } from '../request';
 import { CLUSTER_EVENT_SCHEMA, ICluster } from '../types';
 
 jest.mock('../request', () => {
@@ -233,6 +233,18 @@ describe('ClusterModel', () => {
     expect(mockedRequest).toHaveBeenLastCalledWith('clusters/c1', {
       method: 'DELETE'
     });
+    expect(model.cluster('c1')).toBeUndefined();
+  });
+
+  it('drops a cluster the server no longer knows when stopping it', async () => {
+    const model = new ClusterModel();
+    model.applyEvent({
+      action: 'updated',
+      cluster_id: 'c1',
+      cluster: cluster({ state: 'running' })
+    });
+    mockedRequest.mockRejectedValueOnce(new APIError('unknown cluster', 404));
+    await model.stop('c1');
     expect(model.cluster('c1')).toBeUndefined();
   });
 
