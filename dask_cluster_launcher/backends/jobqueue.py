@@ -81,6 +81,13 @@ def walltime_seconds(walltime: str) -> int:
     return int(days or 0) * 86400 + hours * 3600 + minutes * 60 + seconds
 
 
+def _most(limits: Iterable[float | None]) -> Any:
+    """The most generous of several limits; ``None`` (no limit) when any is unlimited."""
+    values = list(limits)
+    known = [v for v in values if v is not None]
+    return None if len(known) < len(values) else max(known, default=None)
+
+
 def _hms(seconds: float) -> str:
     seconds = int(seconds)
     return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
@@ -204,27 +211,31 @@ class JobQueueBackend(Backend):
             "options.queue",
             f"the site has no {self.queue_field_title} {name!r} (it has {', '.join(by_name)})",
         )
-        queue = by_name.get(name) or next((q for q in queues if q.default), None)
-        if queue is None:
-            return
-        if queue.time_limit is not None:
+        default = [q for q in queues if q.default]
+        # the named queue, else the default one, else any queue may take the jobs
+        candidates = [by_name[name]] if name else default or queues
+        label = candidates[0].name if len(candidates) == 1 else "any"
+        what = f"the {label} {self.queue_field_title}"
+        time_limit = _most(q.time_limit for q in candidates)
+        if time_limit is not None:
             require(
-                walltime <= queue.time_limit,
+                walltime <= time_limit,
                 "options.walltime",
-                f"is longer than the {queue.name} {self.queue_field_title}'s limit "
-                f"({_hms(queue.time_limit)})",
+                f"is longer than {what}'s limit ({_hms(time_limit)})",
             )
-        if queue.cpus is not None:
+        cpus = _most(q.cpus for q in candidates)
+        if cpus is not None:
             require(
-                options["cores"] <= queue.cpus,
+                options["cores"] <= cpus,
                 "options.cores",
-                f"is more than a node of {queue.name} has ({queue.cpus})",
+                f"is more than a node of {what} has ({cpus})",
             )
-        if queue.memory is not None:
+        memory = _most(q.memory for q in candidates)
+        if memory is not None:
             require(
-                parse_bytes(options["memory"]) <= queue.memory,
+                parse_bytes(options["memory"]) <= memory,
                 "options.memory",
-                f"is more than a node of {queue.name} has ({queue.memory / 2**30:.1f} GiB)",
+                f"is more than a node of {what} has ({memory / 2**30:.1f} GiB)",
             )
 
     # --- building the cluster -----------------------------------------------------------------
@@ -280,10 +291,23 @@ class JobQueueBackend(Backend):
         await cluster._correct_state()
 
     async def close(self, cluster: Any) -> None:
+        self._drop_unsubmitted_jobs(cluster)
         try:
             await super().close(cluster)
         finally:
             await self.reap(cluster.job_name)
+
+    @staticmethod
+    def _drop_unsubmitted_jobs(cluster: Any) -> None:
+        """Forget jobs that never reached the queue (a refused submission leaves them behind,
+        and SpecCluster.close would fail on them); reaping by name catches any in flight."""
+        from distributed.core import Status
+
+        for name, job in list(cluster.workers.items()):
+            if getattr(job, "job_id", None) is None:
+                job.status = Status.failed
+                cluster.workers.pop(name, None)
+                cluster.worker_spec.pop(name, None)
 
     async def reap(self, name: str) -> None:
         """Cancel every job still queued under this job name (belt and braces after close)."""

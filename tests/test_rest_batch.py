@@ -1,0 +1,306 @@
+"""SLURM and SGE through the REST API, against the real local test beds."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from tests.helpers import wait_for
+from tests.test_rest_local import run_snippet
+
+BASE_OPTIONS = {
+    "slurm": {"walltime": "00:20:00", "memory": "1 GB", "cores": 1},
+    "sge": {"walltime": "00:20:00", "memory": "1 GB", "cores": 1, "resource_spec": "h_vmem=1G"},
+}
+PREFIX = "dcl-"
+
+
+@pytest.fixture(params=["slurm", "sge"])
+def bed(request):
+    return request.getfixturevalue(f"{request.param}_testbed")
+
+
+LAUNCHER_JOB = re.compile(r"^dcl-[0-9a-f]{12}$")
+
+
+async def queued(bed, prefix=PREFIX):
+    """Jobs the launcher submitted (named dcl-<cluster id>) whose name starts with prefix."""
+    jobs = await asyncio.to_thread(bed.queue_jobs, prefix)
+    return [job for job in jobs if LAUNCHER_JOB.match(job.name)]
+
+
+async def wait_no_jobs(bed, prefix=PREFIX, timeout=60):
+    async def empty():
+        return not await queued(bed, prefix)
+
+    await wait_for(empty, timeout=timeout, interval=0.3)
+
+
+async def wait_cluster(launcher_api, cluster_id, predicate, timeout=120):
+    async def check():
+        _, model = await launcher_api("clusters", cluster_id)
+        return model if predicate(model) else None
+
+    return await wait_for(check, timeout=timeout, interval=0.2)
+
+
+def running_workers(model):
+    return [w for w in model["workers"] if w["status"] == "running"]
+
+
+async def test_golden_path_jobs_workers_snippet_scale_adapt_cancel_stop(launcher_api, bed):
+    kind = bed.kind
+    await wait_no_jobs(bed)
+    code, cluster = await launcher_api(
+        "clusters",
+        method="POST",
+        body={"backend": kind, "options": BASE_OPTIONS[kind], "scaling": {"workers": 2}},
+    )
+    assert code == 202 and cluster["state"] == "starting"
+    cluster_id = cluster["id"]
+
+    # jobs show up under the launcher's name, then workers with their job ids
+    model = await wait_cluster(launcher_api, cluster_id, lambda m: len(m["jobs"]) == 2)
+    assert {j["state"] for j in model["jobs"]} <= {"PENDING", "RUNNING", "STARTING"}
+    assert {j.name for j in await queued(bed)} == {f"{PREFIX}{cluster_id}"}
+    model = await wait_cluster(launcher_api, cluster_id, lambda m: len(running_workers(m)) == 2)
+    job_ids = {j["job_id"] for j in model["jobs"]}
+    assert {w["job_id"] for w in model["workers"]} == job_ids
+
+    _, snippet = await launcher_api("clusters", cluster_id, "snippet")
+    out = await run_snippet(
+        snippet["code"],
+        "\nprint(client.submit(lambda x: x * 2, 21).result(), len(client.nthreads()))",
+    )
+    assert out.split() == ["42", "2"]
+
+    code, _ = await launcher_api("clusters", cluster_id, method="PATCH", body={"workers": 4})
+    assert code == 200
+    await wait_cluster(launcher_api, cluster_id, lambda m: len(running_workers(m)) == 4)
+
+    code, _ = await launcher_api(
+        "clusters", cluster_id, method="PATCH", body={"adapt": {"minimum": 1, "maximum": 3}}
+    )
+    assert code == 200
+    model = await wait_cluster(launcher_api, cluster_id, lambda m: len(running_workers(m)) <= 3)
+
+    # a job cancelled outside the sidebar: its worker leaves the card, adaptive replaces it
+    victim = running_workers(model)[0]
+    await asyncio.to_thread(bed.cancel, [victim["job_id"]])
+    await wait_cluster(
+        launcher_api,
+        cluster_id,
+        lambda m: victim["name"] not in {w["name"] for w in m["workers"]},
+        timeout=30,
+    )
+    await wait_cluster(launcher_api, cluster_id, lambda m: len(running_workers(m)) >= 1, 90)
+
+    code, _ = await launcher_api("clusters", cluster_id, method="DELETE")
+    assert code == 204
+    await wait_no_jobs(bed, timeout=30)
+
+
+async def test_preview_shows_the_exact_job_script(launcher_api, bed):
+    options = {**BASE_OPTIONS[bed.kind], "cores": 2, "processes": 2, "lifetime": "15m"}
+    options["job_extra_directives"] = (
+        ["--hint=multithread"] if bed.kind == "slurm" else ["-l h_rt=0:20:0"]
+    )
+    code, preview = await launcher_api(
+        "preview", method="POST", body={"backend": bed.kind, "options": options}
+    )
+    assert code == 200, preview
+    script = preview["job_script"]
+    marker = "#SBATCH" if bed.kind == "slurm" else "#$"
+    directive = options["job_extra_directives"][0]
+    assert f"{marker} {directive}" in script.splitlines()
+    assert "--lifetime 15m" in script and "--nworkers 2" in script
+    assert f"{marker} -N {PREFIX}preview" in script or f"{marker} -J {PREFIX}preview" in script
+    assert "Cluster(" in preview["code"]
+    compile(preview["code"], "preview", "exec")
+
+
+HOSTILE = [
+    "x\n#SBATCH --exclusive",
+    "x\r\n#$ -l h_vmem=100G",
+    "x; rm -rf ~",
+    "$(touch /tmp/dcl-pwned)",
+    "`id`",
+    "a | b",
+    "ünïcødé",
+    "x" * 5000,
+]
+STRING_FIELDS = {
+    "slurm": ["queue", "account"],
+    "sge": ["queue", "project", "resource_spec", "parallel_environment"],
+}
+COMMON_FIELDS = [
+    "memory",
+    "walltime",
+    "interface",
+    "scheduler_interface",
+    "lifetime",
+    "log_directory",
+    "local_directory",
+    "python",
+]
+LIST_FIELDS = ["job_extra_directives", "worker_extra_args", "job_directives_skip"]
+
+
+async def test_hostile_strings_get_400_naming_the_field_and_submit_nothing(launcher_api, bed):
+    before = await queued(bed)
+    fields = STRING_FIELDS[bed.kind] + COMMON_FIELDS
+    for field in fields + LIST_FIELDS + ["job_script_prologue"]:
+        for value in HOSTILE:
+            if field == "job_script_prologue" and "\n" not in value and len(value) < 500:
+                continue  # prologue lines are shell commands by design; one line each
+            is_list = field in LIST_FIELDS or field == "job_script_prologue"
+            options = {**BASE_OPTIONS[bed.kind], field: [value] if is_list else value}
+            code, error = await launcher_api(
+                "clusters", method="POST", body={"backend": bed.kind, "options": options}
+            )
+            expected = f"options.{field}.0" if is_list else f"options.{field}"
+            assert code == 400, (field, value, error)
+            assert error["field"] == expected, (field, value, error)
+    _, clusters = await launcher_api("clusters")
+    assert clusters == []
+    assert await queued(bed) == before
+    assert not os.path.exists("/tmp/dcl-pwned")
+
+
+@pytest.mark.parametrize(
+    "field, values",
+    [
+        ("cores", [-1, 0, 10**9, 1.5, "2", None]),
+        ("processes", [-1, 0, 10**6, 0.5, "1"]),
+        ("death_timeout", [-5, 0, 10**12, 2.5]),
+    ],
+)
+async def test_bad_numbers_get_400_naming_the_field(launcher_api, bed, field, values):
+    for value in values:
+        options = {**BASE_OPTIONS[bed.kind], field: value}
+        code, error = await launcher_api(
+            "clusters", method="POST", body={"backend": bed.kind, "options": options}
+        )
+        assert code == 400 and error["field"] == f"options.{field}", (value, error)
+    assert await queued(bed) == []
+
+
+async def test_site_limits_are_checked_before_submitting(launcher_api, bed):
+    cases = [
+        ({"queue": bed.short_queue, "walltime": "01:00:00"}, "options.walltime"),
+        ({"queue": "no-such-queue"}, "options.queue"),
+        ({"cores": 64}, "options.cores"),
+        ({"cores": 3, "processes": 2}, "options.processes"),
+        ({"lifetime": "30m"}, "options.lifetime"),
+        ({"lifetime_stagger": "4m"}, "options.lifetime_stagger"),
+        ({"scheduler_interface": "nope0"}, "options.scheduler_interface"),
+    ]
+    if bed.kind == "slurm":
+        cases.append(({"memory": "64 GB"}, "options.memory"))
+    else:
+        cases.append(({"resource_spec": "h_vmem=512M"}, "options.resource_spec"))
+        cases.append(({"parallel_environment": "nope"}, "options.parallel_environment"))
+    for overrides, field in cases:
+        options = {**BASE_OPTIONS[bed.kind], **overrides}
+        code, error = await launcher_api(
+            "clusters", method="POST", body={"backend": bed.kind, "options": options}
+        )
+        assert code == 400 and error["field"] == field, (overrides, error)
+    assert await queued(bed) == []
+
+
+async def test_form_lists_the_sites_queues_with_limits(launcher_api, bed):
+    _, backends = await launcher_api("backends")
+    backend = next(b for b in backends if b["name"] == bed.kind)
+    assert backend["available"] is True
+    choices = {c["const"]: c["title"] for c in backend["schema"]["properties"]["queue"]["oneOf"]}
+    assert set(bed.queues) <= set(choices)
+    assert "max 00:30:00" in choices[bed.short_queue]
+    interfaces = backend["schema"]["properties"]["scheduler_interface"]["oneOf"]
+    assert any(c["const"] == "lo" and "127.0.0.1" in c["title"] for c in interfaces)
+
+
+async def test_refused_job_fails_the_launch_with_the_reason_and_leaves_no_job(
+    launcher_api, bed, jp_serverapp
+):
+    bogus = ["--gres=bogus:1"] if bed.kind == "slurm" else ["-l bogus_resource=1"]
+    options = {**BASE_OPTIONS[bed.kind], "job_extra_directives": bogus}
+    code, cluster = await launcher_api(
+        "clusters", method="POST", body={"backend": bed.kind, "options": options}
+    )
+    assert code == 202
+    model = await wait_cluster(launcher_api, cluster["id"], lambda m: m["state"] == "failed", 60)
+    assert ("sbatch" if bed.kind == "slurm" else "qsub") in model["error"]
+    await wait_no_jobs(bed, timeout=30)
+    manager = jp_serverapp.web_app.settings["dask_cluster_launcher_manager"]
+    assert manager.get(cluster["id"]).cluster.status.name == "closed"  # scheduler shut down
+    code, _ = await launcher_api("clusters", cluster["id"], method="DELETE")
+    assert code == 204
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _call(port: int, token: str, path: str, body: dict | None = None) -> dict:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/dask-cluster-launcher/{path}",
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Authorization": f"token {token}"},
+        method="POST" if body is not None else "GET",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def test_sigterm_of_the_server_leaves_no_job(bed, tmp_path):
+    port, token = _free_port(), "sigterm-test"
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "jupyter",
+            "server",
+            "--no-browser",
+            "--allow-root",
+            f"--port={port}",
+            f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={tmp_path}",
+        ],
+        env={**os.environ, **bed.env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                _call(port, token, "clusters")
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "server did not start"
+                time.sleep(0.3)
+        body = {"backend": bed.kind, "options": BASE_OPTIONS[bed.kind], "scaling": {"workers": 2}}
+        cluster = _call(port, token, "clusters", body)
+        deadline = time.monotonic() + 60
+        while len(bed.queue_jobs(PREFIX + cluster["id"])) < 2:
+            assert time.monotonic() < deadline, "jobs were not submitted"
+            time.sleep(0.3)
+        server.send_signal(signal.SIGTERM)
+        server.wait(60)
+        bed.wait_queue_empty(timeout=30, name_prefix=PREFIX + cluster["id"])
+    finally:
+        if server.poll() is None:
+            server.kill()
