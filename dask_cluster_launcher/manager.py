@@ -117,7 +117,8 @@ class ClusterManager:
         launched = self.get(cluster_id)
         if launched.state != "running" or not launched.scheduler_address:
             raise ConflictError(f"cluster {launched.name!r} is {launched.state}, not running")
-        return snippets.client_code(launched.scheduler_address, launched.name)
+        security = launched.backend.client_security(launched.cluster)
+        return snippets.client_code(launched.scheduler_address, launched.name, security)
 
     # --- resolving requests ---------------------------------------------------------------------
     def backend(self, name: str) -> Backend:

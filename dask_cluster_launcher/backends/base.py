@@ -162,6 +162,11 @@ class Backend(ABC):
     def worker_job_id(self, cluster: Any, worker_name: str) -> str | None:
         return None
 
+    def client_security(self, cluster: Any) -> dict[str, str] | None:
+        """``distributed.security.Security`` keyword arguments a notebook needs to connect
+        (TLS schedulers); ``None`` for plain tcp."""
+        return None
+
     async def poll_jobs(
         self, launched: Iterable[LaunchedCluster]
     ) -> dict[str, list[dict[str, Any]]]:
