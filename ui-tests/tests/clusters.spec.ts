@@ -74,10 +74,36 @@ test.describe('Clusters sidebar', () => {
     );
     await shot(page, '03-running-workers');
 
-    // Scaling shows the new worker live (cluster events, no polling).
+    // Scaling shows the new worker live (cluster events, no polling): the
+    // row appears right after the server's event announcing the worker.
+    await page.evaluate(() => {
+      const w = window as any;
+      w.__dclTimes = {};
+      w.jupyterapp.serviceManager.events.stream.connect(
+        (_: unknown, e: any) => {
+          if ((e.cluster?.workers?.length ?? 0) >= 3 && !w.__dclTimes.event) {
+            w.__dclTimes.event = performance.now();
+          }
+        }
+      );
+      new MutationObserver(() => {
+        if (
+          document.querySelectorAll('.dcl-WorkerRow').length >= 3 &&
+          !w.__dclTimes.row
+        ) {
+          w.__dclTimes.row = performance.now();
+        }
+      }).observe(document.body, { subtree: true, childList: true });
+    });
     await card.getByTestId('dcl-scale-input').fill('3');
     await card.getByTestId('dcl-scale').click();
     await expect(card.locator('.dcl-WorkerRow')).toHaveCount(3);
+    const times = await page.evaluate(() => (window as any).__dclTimes);
+    expect(times.event).toBeGreaterThan(0);
+    console.log(
+      `worker event -> row: ${(times.row - times.event).toFixed(1)} ms`
+    );
+    expect(times.row - times.event).toBeLessThan(1000);
     await expect(card.getByTestId('dcl-totals')).toContainText('3 workers');
 
     // Without a notebook, the user is told so.
