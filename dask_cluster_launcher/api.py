@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import uuid
 from typing import Any
 
@@ -12,13 +13,24 @@ from .profiles import ProfileStore
 
 
 def _resolve(profile: str, overrides: dict[str, Any], scaling: dict[str, Any] | None):
-    manager = ClusterManager(default_backends(), ProfileStore())
+    backends = default_backends()
+    manager = ClusterManager(backends, ProfileStore.for_backends(backends))
     known_profiles = {p.name for p in manager.profiles.list()}
     request: dict[str, Any] = {"options": overrides}
     request["profile" if profile in known_profiles else "backend"] = profile
     if scaling is not None:
         request["scaling"] = scaling
-    return asyncio.run(manager.resolve(request))
+    return run_sync(manager.resolve(request))
+
+
+def run_sync(coroutine: Any) -> Any:
+    """Run a coroutine to completion, also from a notebook whose kernel runs an event loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def _new_id() -> str:

@@ -10,7 +10,7 @@ from . import events
 from .backends import default_backends
 from .handlers import ROUTES
 from .manager import ClusterManager
-from .profiles import ProfileStore
+from .profiles import ProfileStore, default_site_dirs
 
 
 class ClusterLauncherApp(ExtensionApp):
@@ -22,6 +22,18 @@ class ClusterLauncherApp(ExtensionApp):
         help="Backends users may launch; the others are hidden.",
     ).tag(config=True)
 
+    site_profile_dirs = List(
+        Unicode(),
+        default_value=default_site_dirs(),
+        help="Directories of site profiles (YAML or JSON files), read-only for users.",
+    ).tag(config=True)
+
+    user_profile_dir = Unicode(
+        help="Directory where users' own profiles are saved (default: in the Jupyter data dir)."
+    ).tag(config=True)
+
+    default_profile = Unicode("local", help="Profile the sidebar preselects.").tag(config=True)
+
     start_timeout = Float(
         300.0, help="Seconds a cluster may take to start before it is marked failed."
     ).tag(config=True)
@@ -31,9 +43,14 @@ class ClusterLauncherApp(ExtensionApp):
         event_logger = self.serverapp.event_logger
         events.register(event_logger)
         backends = {k: v for k, v in default_backends().items() if k in self.allowed_backends}
+        profiles = ProfileStore.for_backends(
+            backends,
+            site_dirs=self.site_profile_dirs,
+            user_dir=self.user_profile_dir or None,
+        )
         self.manager = ClusterManager(
             backends,
-            ProfileStore(),
+            profiles,
             events.ClusterEventPublisher(event_logger),
             base_url=self.serverapp.base_url,
             start_timeout=self.start_timeout,

@@ -20,7 +20,9 @@ class InvalidRequest(LauncherError):
     status = 400
 
 
-class ClusterNotFound(LauncherError):
+class NotFound(LauncherError):
+    """Unknown cluster or profile."""
+
     status = 404
 
 

@@ -62,6 +62,25 @@ class ProfilesHandler(LauncherHandler):
     async def get(self) -> None:
         self.finish(json.dumps([p.to_model() for p in self.manager.profiles.list()]))
 
+    @web.authenticated
+    async def post(self) -> None:
+        profile = self.manager.profiles.save(self.json_body("ProfileRequest"))
+        self.set_status(201)
+        self.finish(json.dumps(profile.to_model()))
+
+
+class ProfileHandler(LauncherHandler):
+    @web.authenticated
+    async def put(self, name: str) -> None:
+        profile = self.manager.profiles.save(self.json_body("ProfileRequest"), replace=name)
+        self.finish(json.dumps(profile.to_model()))
+
+    @web.authenticated
+    async def delete(self, name: str) -> None:
+        self.manager.profiles.delete(name)
+        self.set_status(204)
+        self.finish()
+
 
 class ClustersHandler(LauncherHandler):
     @web.authenticated
@@ -109,6 +128,7 @@ _ID = r"(?P<cluster_id>[^/]+)"
 ROUTES: list[tuple[str, type[LauncherHandler]]] = [
     ("backends", BackendsHandler),
     ("profiles", ProfilesHandler),
+    ("profiles/(?P<name>[^/]+)", ProfileHandler),
     ("clusters", ClustersHandler),
     (f"clusters/{_ID}", ClusterHandler),
     (f"clusters/{_ID}/snippet", SnippetHandler),

@@ -20,7 +20,7 @@ from typing import Any
 
 from . import schemas, snippets
 from .backends import Backend
-from .errors import ClusterNotFound, ConflictError, InvalidRequest
+from .errors import ConflictError, InvalidRequest, NotFound
 from .profiles import ProfileStore
 
 log = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ class ClusterManager:
         try:
             return self._clusters[cluster_id]
         except KeyError:
-            raise ClusterNotFound(f"no cluster with id {cluster_id!r}") from None
+            raise NotFound(f"no cluster with id {cluster_id!r}") from None
 
     def model(self, launched: LaunchedCluster) -> dict[str, Any]:
         return {

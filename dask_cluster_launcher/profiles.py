@@ -1,29 +1,59 @@
-"""Cluster presets ("profiles"): a backend, its options and a scaling, under a name."""
+"""Cluster presets ("profiles"): a backend, its options and a scaling, under a name.
+
+Profiles come from three places: built-in (shipped with the package), site (directories an
+administrator configures; read-only) and user (saved from the sidebar, under the user's Jupyter
+data directory). A user profile may not reuse a built-in or site name. A broken file is listed
+with its error and never hides the others.
+"""
 
 from __future__ import annotations
 
 import copy
+import os
+import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from .errors import InvalidRequest
+import yaml
+
+from . import schemas
+from .errors import ConflictError, InvalidRequest, LauncherError, NotFound
+
+BUILTIN_DIR = Path(__file__).parent / "builtin_profiles"
+SOURCES = ("builtin", "site", "user")
+_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def default_site_dirs() -> list[str]:
+    return [
+        os.path.join(sys.prefix, "share", "dask-cluster-launcher", "profiles"),
+        "/etc/dask-cluster-launcher/profiles",
+    ]
+
+
+def default_user_dir() -> str:
+    from jupyter_core.paths import jupyter_data_dir
+
+    return os.path.join(jupyter_data_dir(), "dask-cluster-launcher", "profiles")
 
 
 @dataclass
 class Profile:
     name: str
-    title: str
     backend: str
+    title: str = ""
     options: dict[str, Any] = field(default_factory=dict)
     scaling: dict[str, Any] = field(default_factory=lambda: {"workers": 1})
     description: str | None = None
     source: str = "builtin"
+    path: str | None = None
     error: str | None = None
 
     def to_model(self) -> dict[str, Any]:
         return {
             "name": self.name,
-            "title": self.title,
+            "title": self.title or self.name,
             "description": self.description,
             "backend": self.backend,
             "options": copy.deepcopy(self.options),
@@ -32,32 +62,135 @@ class Profile:
             "error": self.error,
         }
 
+    def to_file(self) -> dict[str, Any]:
+        data = {k: v for k, v in self.to_model().items() if k not in ("source", "error")}
+        return {k: v for k, v in data.items() if v is not None}
 
-BUILTIN_PROFILES = [
-    Profile(
-        name="local",
-        title="Local",
-        description="Two single-threaded worker processes on the Jupyter server's machine.",
-        backend="local",
-        options={"threads_per_worker": 1, "processes": True, "memory_limit": "auto"},
-        scaling={"workers": 2},
-    ),
-]
+
+def check_profile(data: Any, backend_schemas: dict[str, str]) -> None:
+    """Raise InvalidRequest (naming the field) unless ``data`` is a valid profile."""
+    if not isinstance(data, dict):
+        raise InvalidRequest("profile: must be a mapping", field="profile")
+    schemas.check(data, "profile.yaml")
+    schema_file = backend_schemas.get(data["backend"])
+    if schema_file is None:
+        raise InvalidRequest(f"backend: {data['backend']!r} is not enabled here", "backend")
+    schemas.check(data.get("options", {}), schema_file, prefix="options")
+
+
+def read_profile(path: Path, source: str, backend_schemas: dict[str, str]) -> Profile:
+    """The profile in ``path``, or a placeholder carrying the reason it is broken."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = yaml.safe_load(f)
+        check_profile(data, backend_schemas)
+    except (OSError, yaml.YAMLError, LauncherError) as exc:
+        reason = exc.message if isinstance(exc, LauncherError) else str(exc).splitlines()[0]
+        return Profile(name=path.stem, backend="", source=source, path=str(path), error=reason)
+    return Profile(
+        name=data["name"],
+        title=data.get("title", ""),
+        description=data.get("description"),
+        backend=data["backend"],
+        options=data.get("options", {}),
+        scaling=data.get("scaling", {"workers": 1}),
+        source=source,
+        path=str(path),
+    )
 
 
 class ProfileStore:
-    """Looks profiles up by name."""
+    """Finds, reads and writes profiles; files are re-read on every listing (they are small,
+    and an administrator's edit shows without restarting the server)."""
 
-    def __init__(self, profiles: list[Profile] | None = None) -> None:
-        self._profiles = {p.name: p for p in (profiles or BUILTIN_PROFILES)}
+    def __init__(
+        self,
+        backend_schemas: dict[str, str],
+        site_dirs: list[str] | None = None,
+        user_dir: str | None = None,
+    ) -> None:
+        self.backend_schemas = backend_schemas
+        self.site_dirs = [
+            Path(d) for d in (default_site_dirs() if site_dirs is None else site_dirs)
+        ]
+        self.user_dir = Path(user_dir or default_user_dir())
+
+    @classmethod
+    def for_backends(cls, backends: dict[str, Any], **dirs: Any) -> ProfileStore:
+        return cls({name: b.schema_file for name, b in backends.items()}, **dirs)
+
+    def _files(self) -> list[tuple[str, Path]]:
+        places = [("builtin", BUILTIN_DIR)] + [("site", d) for d in self.site_dirs]
+        places.append(("user", self.user_dir))
+        found = []
+        for source, directory in places:
+            if directory.is_dir():
+                files = sorted(p for p in directory.iterdir() if p.suffix in _SUFFIXES)
+                found += [(source, path) for path in files]
+        return found
 
     def list(self) -> list[Profile]:
-        return list(self._profiles.values())
+        """Every profile; when names clash the earlier source (built-in, then site) wins."""
+        profiles: dict[str, Profile] = {}
+        for source, path in self._files():
+            profile = read_profile(path, source, self.backend_schemas)
+            key = profile.name if not profile.error else f"{source}:{path}"
+            profiles.setdefault(key, profile)
+        return list(profiles.values())
+
+    def find(self, name: str) -> Profile | None:
+        return next((p for p in self.list() if p.name == name and not p.error), None)
 
     def get(self, name: str) -> Profile:
-        profile = self._profiles.get(name)
+        profile = next((p for p in self.list() if p.name == name), None)
         if profile is None:
             raise InvalidRequest(f"profile: unknown profile {name!r}", field="profile")
         if profile.error:
             raise InvalidRequest(f"profile: {name!r} is broken: {profile.error}", field="profile")
+        return profile
+
+    # --- user profiles ----------------------------------------------------------------------
+    def save(self, data: dict[str, Any], *, replace: str | None = None) -> Profile:
+        """Write a user profile (``replace``: the name of the user profile it updates)."""
+        check_profile(data, self.backend_schemas)
+        existing = next((p for p in self.list() if p.name == data["name"]), None)
+        if existing is not None and existing.source != "user":
+            raise ConflictError(
+                f"name: {data['name']!r} is a {existing.source} profile; choose another name",
+                field="name",
+            )
+        if existing is not None and replace != data["name"]:
+            raise ConflictError(f"name: a profile {data['name']!r} exists already", field="name")
+        if replace is not None:
+            old = self._user_profile(replace)
+            if replace != data["name"] and old.path:
+                os.remove(old.path)
+        profile = Profile(
+            name=data["name"],
+            title=data.get("title", ""),
+            description=data.get("description"),
+            backend=data["backend"],
+            options=data.get("options", {}),
+            scaling=data.get("scaling", {"workers": 1}),
+            source="user",
+        )
+        self.user_dir.mkdir(parents=True, exist_ok=True)
+        path = self.user_dir / f"{profile.name}.yaml"
+        tmp = path.with_suffix(".yaml.tmp")
+        tmp.write_text(yaml.safe_dump(profile.to_file(), sort_keys=False), encoding="utf-8")
+        os.replace(tmp, path)
+        profile.path = str(path)
+        return profile
+
+    def delete(self, name: str) -> None:
+        profile = self._user_profile(name)
+        if profile.path:
+            os.remove(profile.path)
+
+    def _user_profile(self, name: str) -> Profile:
+        profile = next((p for p in self.list() if p.name == name), None)
+        if profile is None:
+            raise NotFound(f"no profile named {name!r}")
+        if profile.source != "user":
+            raise ConflictError(f"{profile.source} profile {name!r} is read-only")
         return profile

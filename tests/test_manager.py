@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 
 from dask_cluster_launcher.backends import default_backends
-from dask_cluster_launcher.errors import ClusterNotFound, ConflictError, InvalidRequest
+from dask_cluster_launcher.errors import ConflictError, InvalidRequest, NotFound
 from dask_cluster_launcher.manager import ClusterManager, proxied_dashboard_url
 from dask_cluster_launcher.profiles import ProfileStore
 from tests.helpers import wait_for
 
+BACKENDS = default_backends()
 THREADS = {"backend": "local", "options": {"processes": False}, "scaling": {"workers": 2}}
 
 
@@ -31,7 +32,9 @@ def recorder():
 
 @pytest.fixture
 def manager(recorder, jp_asyncio_loop):
-    manager = ClusterManager(default_backends(), ProfileStore(), recorder, base_url="/user/x/")
+    manager = ClusterManager(
+        BACKENDS, ProfileStore.for_backends(BACKENDS), recorder, base_url="/user/x/"
+    )
     yield manager
     jp_asyncio_loop.run_until_complete(manager.close_all())
 
@@ -60,7 +63,7 @@ async def test_launch_is_immediate_then_running_with_workers(manager, recorder):
     await manager.stop(launched.id)
     assert recorder.events[-1][:2] == ("removed", launched.id)
     assert "stopping" in recorder.states(launched.id)
-    with pytest.raises(ClusterNotFound):
+    with pytest.raises(NotFound):
         manager.get(launched.id)
 
 
@@ -72,7 +75,9 @@ async def test_stop_while_starting_cancels_the_start(manager, recorder):
 
 
 async def test_failed_start_records_the_reason(recorder):
-    manager = ClusterManager(default_backends(), ProfileStore(), recorder, start_timeout=0.001)
+    manager = ClusterManager(
+        BACKENDS, ProfileStore.for_backends(BACKENDS), recorder, start_timeout=0.001
+    )
     launched = await manager.launch(THREADS)
 
     async def failed():

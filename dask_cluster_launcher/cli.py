@@ -1,0 +1,90 @@
+"""``dask-cluster-launcher``: profiles from the command line, for users and site administrators."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+import yaml
+
+from .api import run_sync
+from .backends import default_backends
+from .errors import LauncherError
+from .manager import ClusterManager
+from .profiles import ProfileStore
+
+
+def _manager() -> ClusterManager:
+    backends = default_backends()
+    return ClusterManager(backends, ProfileStore.for_backends(backends))
+
+
+def list_profiles(manager: ClusterManager, _: argparse.Namespace) -> int:
+    for profile in manager.profiles.list():
+        state = f"BROKEN: {profile.error}" if profile.error else profile.title or profile.name
+        print(f"{profile.name:24} {profile.source:8} {profile.backend or '-':7} {state}")
+    return 0
+
+
+def show(manager: ClusterManager, args: argparse.Namespace) -> int:
+    profile = manager.profiles.get(args.profile)
+    print(f"# {profile.source} profile from {profile.path}")
+    print(yaml.safe_dump(profile.to_file(), sort_keys=False), end="")
+    return 0
+
+
+def script(manager: ClusterManager, args: argparse.Namespace) -> int:
+    preview = run_sync(manager.preview({"profile": args.profile}))
+    print(preview["job_script"] if args.kind == "job" else preview["code"], end="")
+    if args.kind == "job" and preview["job_script"] is None:
+        print(f"{args.profile} runs no batch jobs; use --python for its code", file=sys.stderr)
+    return 0
+
+
+def check(manager: ClusterManager, _: argparse.Namespace) -> int:
+    failures = 0
+    for profile in manager.profiles.list():
+        if profile.error:
+            failures += 1
+            print(f"FAIL {profile.path}: {profile.error}")
+        else:
+            print(f"ok   {profile.path}")
+    return 1 if failures else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="dask-cluster-launcher", description="Dask cluster profiles (built-in, site, user)."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("profiles", help="list every profile with its source").set_defaults(
+        run=list_profiles
+    )
+    show_parser = commands.add_parser("show", help="print a profile")
+    show_parser.add_argument("profile")
+    show_parser.set_defaults(run=show)
+    script_parser = commands.add_parser("script", help="print the job script a profile submits")
+    script_parser.add_argument("profile")
+    script_parser.add_argument(
+        "--python",
+        dest="kind",
+        action="store_const",
+        const="python",
+        default="job",
+        help="print the equivalent Python code instead",
+    )
+    script_parser.set_defaults(run=script)
+    commands.add_parser("check", help="validate every profile (exit 1 on errors)").set_defaults(
+        run=check
+    )
+    args: Any = parser.parse_args(argv)
+    try:
+        return int(args.run(_manager(), args))
+    except LauncherError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

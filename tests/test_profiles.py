@@ -1,0 +1,126 @@
+"""Profiles: loading, precedence, validation, saving; the command line."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from dask_cluster_launcher import cli
+from dask_cluster_launcher.backends import default_backends
+from dask_cluster_launcher.errors import ConflictError, InvalidRequest, NotFound
+from dask_cluster_launcher.profiles import ProfileStore
+
+SITE_SGE = {
+    "name": "eddie",
+    "title": "Eddie (SGE)",
+    "backend": "sge",
+    "options": {"memory": "8 G", "resource_spec": "h_vmem=8G", "walltime": "00:30:00"},
+    "scaling": {"adapt": {"minimum": 390, "maximum": 400}},
+}
+
+
+@pytest.fixture
+def dirs(tmp_path):
+    site, user = tmp_path / "site", tmp_path / "user"
+    site.mkdir()
+    (site / "eddie.yaml").write_text(yaml.safe_dump(SITE_SGE))
+    (site / "broken-yaml.yaml").write_text("name: [unclosed\n")
+    (site / "bad-backend.yaml").write_text(yaml.safe_dump({"name": "x", "backend": "pbs"}))
+    bad_option = {
+        "name": "y",
+        "backend": "slurm",
+        "options": {"cores": "many", "walltime": "01:00:00"},
+    }
+    (site / "bad-option.yml").write_text(yaml.safe_dump(bad_option))
+    (site / "notes.txt").write_text("not a profile")
+    return site, user
+
+
+@pytest.fixture
+def store(dirs):
+    site, user = dirs
+    return ProfileStore.for_backends(default_backends(), site_dirs=[str(site)], user_dir=str(user))
+
+
+def test_three_sources_and_broken_files_listed_with_their_error(store):
+    profiles = {(p.source, p.name): p for p in store.list()}
+    assert ("builtin", "local") in profiles and ("builtin", "sge-example") in profiles
+    assert profiles[("site", "eddie")].scaling == SITE_SGE["scaling"]
+    errors = {p.name: p.error for p in store.list() if p.error}
+    assert set(errors) == {"broken-yaml", "bad-backend", "bad-option"}
+    assert "backend" in errors["bad-backend"]
+    assert errors["bad-option"].startswith("options.cores")
+    with pytest.raises(InvalidRequest, match="broken"):
+        store.get("bad-option")
+
+
+def test_user_profiles_are_saved_edited_and_deleted(store, dirs):
+    _, user = dirs
+    mine = {"name": "mine", "backend": "local", "options": {"threads_per_worker": 2}}
+    saved = store.save(mine)
+    assert saved.source == "user" and (user / "mine.yaml").exists()
+    assert store.get("mine").options == {"threads_per_worker": 2}
+    with pytest.raises(ConflictError):
+        store.save(mine)  # exists already
+    store.save({**mine, "name": "renamed", "title": "Renamed"}, replace="mine")
+    assert store.find("mine") is None and store.get("renamed").title == "Renamed"
+    store.delete("renamed")
+    assert store.find("renamed") is None
+    with pytest.raises(NotFound):
+        store.delete("renamed")
+
+
+def test_site_and_builtin_profiles_are_read_only(store):
+    with pytest.raises(ConflictError):
+        store.delete("eddie")
+    with pytest.raises(ConflictError):
+        store.save({**SITE_SGE, "title": "mine now"}, replace="eddie")
+    with pytest.raises(ConflictError, match="builtin"):
+        store.save({"name": "local", "backend": "local"})
+
+
+def test_saving_refuses_invalid_profiles_naming_the_field(store):
+    with pytest.raises(InvalidRequest) as info:
+        store.save({"name": "x", "backend": "local", "options": {"threads_per_worker": 0}})
+    assert info.value.field == "options.threads_per_worker"
+    with pytest.raises(InvalidRequest) as info:
+        store.save({"name": "../escape", "backend": "local"})
+    assert info.value.field == "name"
+
+
+def _run_cli(capsys, monkeypatch, store, *argv):
+    monkeypatch.setattr(cli, "_manager", lambda: _manager_for(store))
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _manager_for(store):
+    from dask_cluster_launcher.manager import ClusterManager
+
+    return ClusterManager(default_backends(), store)
+
+
+def test_cli_lists_shows_checks_and_prints_scripts(store, capsys, monkeypatch):
+    code, out, _ = _run_cli(capsys, monkeypatch, store, "profiles")
+    assert code == 0
+    line = next(line for line in out.splitlines() if line.startswith("eddie "))
+    assert line.split()[1:3] == ["site", "sge"]
+    assert "BROKEN" in next(line for line in out.splitlines() if line.startswith("bad-option"))
+
+    code, out, _ = _run_cli(capsys, monkeypatch, store, "show", "eddie")
+    assert code == 0 and yaml.safe_load(out)["options"]["resource_spec"] == "h_vmem=8G"
+
+    code, out, _ = _run_cli(capsys, monkeypatch, store, "script", "slurm-example")
+    assert code == 0
+    assert out.startswith("#!/usr/bin/env bash") and "#SBATCH -t 04:00:00" in out
+
+    code, out, _ = _run_cli(capsys, monkeypatch, store, "script", "--python", "local")
+    assert code == 0 and "LocalCluster(" in out
+
+    code, out, _ = _run_cli(capsys, monkeypatch, store, "check")
+    assert code == 1
+    assert sum(line.startswith("FAIL") for line in out.splitlines()) == 3
+
+    code, _, err = _run_cli(capsys, monkeypatch, store, "show", "nope")
+    assert code == 2 and "unknown profile" in err
