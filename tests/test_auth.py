@@ -26,6 +26,7 @@ def test_every_route_is_enumerated() -> None:
     assert paths == {
         "backends",
         "profiles",
+        "profiles/some-id",
         "clusters",
         "clusters/some-id",
         "clusters/some-id/snippet",
