@@ -38,15 +38,36 @@ class ClusterLauncherApp(ExtensionApp):
         300.0, help="Seconds a cluster may take to start before it is marked failed."
     ).tag(config=True)
 
+    saturn_base_url = Unicode(
+        "", help="Saturn Cloud's base URL for the Saturn backend (default: $SATURN_BASE_URL)."
+    ).tag(config=True)
+
+    saturn_token = Unicode(
+        "",
+        help="Saturn Cloud API token (default: $SATURN_TOKEN). Never sent to the browser; "
+        "exported to this server's environment, where dask_saturn reads it.",
+    ).tag(config=True)
+
+    saturn_call_timeout = Float(
+        30.0, help="Seconds each Saturn Cloud API call (other than starting) may take."
+    ).tag(config=True)
+
     def initialize_settings(self) -> None:
         assert self.serverapp is not None
         event_logger = self.serverapp.event_logger
         events.register(event_logger)
-        backends = {k: v for k, v in default_backends().items() if k in self.allowed_backends}
+        backends = default_backends(
+            saturn_base_url=self.saturn_base_url,
+            saturn_token=self.saturn_token,
+            saturn_call_timeout=self.saturn_call_timeout,
+            start_timeout=self.start_timeout,
+        )
+        backends = {k: v for k, v in backends.items() if k in self.allowed_backends}
         profiles = ProfileStore.for_backends(
             backends,
             site_dirs=self.site_profile_dirs,
             user_dir=self.user_profile_dir or None,
+            default_name=self.default_profile,
         )
         self.manager = ClusterManager(
             backends,

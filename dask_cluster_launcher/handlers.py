@@ -60,7 +60,7 @@ class BackendsHandler(LauncherHandler):
 class ProfilesHandler(LauncherHandler):
     @web.authenticated
     async def get(self) -> None:
-        self.finish(json.dumps([p.to_model() for p in self.manager.profiles.list()]))
+        self.finish(json.dumps(self.manager.profiles.models()))
 
     @web.authenticated
     async def post(self) -> None:

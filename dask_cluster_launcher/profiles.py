@@ -108,8 +108,10 @@ class ProfileStore:
         backend_schemas: dict[str, str],
         site_dirs: list[str] | None = None,
         user_dir: str | None = None,
+        default_name: str = "local",
     ) -> None:
         self.backend_schemas = backend_schemas
+        self.default_name = default_name
         self.site_dirs = [
             Path(d) for d in (default_site_dirs() if site_dirs is None else site_dirs)
         ]
@@ -137,6 +139,10 @@ class ProfileStore:
             key = profile.name if not profile.error else f"{source}:{path}"
             profiles.setdefault(key, profile)
         return list(profiles.values())
+
+    def models(self) -> list[dict[str, Any]]:
+        """Every profile as the REST API shows it; ``default`` marks the preselected one."""
+        return [{**p.to_model(), "default": p.name == self.default_name} for p in self.list()]
 
     def find(self, name: str) -> Profile | None:
         return next((p for p in self.list() if p.name == name and not p.error), None)

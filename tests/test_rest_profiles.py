@@ -36,7 +36,8 @@ async def test_profiles_are_listed_with_their_source_and_errors(launcher_api):
     code, profiles = await launcher_api("profiles")
     assert code == 200
     by_name = {p["name"]: p for p in profiles}
-    assert by_name["local"]["source"] == "builtin"
+    assert by_name["local"]["source"] == "builtin" and by_name["local"]["default"] is True
+    assert by_name["site-local"]["default"] is False
     assert by_name["site-local"]["source"] == "site"
     assert by_name["site-local"]["options"] == {"threads_per_worker": 2}
     assert by_name["broken"]["error"]
