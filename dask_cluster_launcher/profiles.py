@@ -8,6 +8,7 @@ with its error and never hides the others.
 
 from __future__ import annotations
 
+import builtins
 import copy
 import os
 import sys
@@ -140,7 +141,7 @@ class ProfileStore:
             profiles.setdefault(key, profile)
         return list(profiles.values())
 
-    def models(self) -> list[dict[str, Any]]:
+    def models(self) -> builtins.list[dict[str, Any]]:
         """Every profile as the REST API shows it; ``default`` marks the preselected one."""
         return [{**p.to_model(), "default": p.name == self.default_name} for p in self.list()]
 
