@@ -3,7 +3,19 @@
 !! Never use this configuration in production because it
 opens the server to the world and provides access to JupyterLab
 JavaScript objects through the global window variable.
+
+One server serves every spec file, so it is made ready for every backend here:
+
+- local: nothing to do;
+- SLURM / SGE: the local test beds (``testbeds/start-slurm.sh``, ``testbeds/start-sge.sh``; ``make
+  test`` starts them before the UI tests) must be running; SGE clients get their environment;
+- Saturn: a :class:`SaturnEmulator` (real Dask behind a local copy of Saturn's API) runs in a
+  background thread of this process, and ``SATURN_*`` point the extension at it. It is stopped at
+  exit, which also closes every Dask cluster it started.
 """
+
+import atexit
+import os
 
 from jupyterlab.galata import configure_jupyter_server
 
@@ -14,3 +26,20 @@ configure_jupyter_server(c)  # noqa: F821
 c.LabApp.news_url = None  # noqa: F821
 c.LabApp.check_for_updates_class = "jupyterlab.NeverCheckForUpdate"  # noqa: F821
 c.ServerApp.allow_root = True  # noqa: F821
+
+# --- Grid Engine: where the client commands find the cell (test bed values) -------------------
+os.environ.setdefault("SGE_ROOT", "/var/lib/gridengine")
+os.environ.setdefault("SGE_CELL", "default")
+
+# --- Saturn: a local emulator, started before the server extension loads -----------------------
+# The config file is executed before any server extension is imported, and dask_saturn reads
+# SATURN_* at each call, so setting them here is enough. Internal mode = plain tcp:// scheduler.
+if os.environ.get("DCL_UI_TEST_NO_SATURN_EMULATOR") != "1":
+    from dask_cluster_launcher.testing.saturn_emulator import SaturnEmulator
+
+    _saturn = SaturnEmulator(token="ui-test-token").start()
+    atexit.register(_saturn.stop)
+    os.environ["SATURN_BASE_URL"] = _saturn.url
+    os.environ["SATURN_TOKEN"] = _saturn.token
+    os.environ.setdefault("SATURN_IS_INTERNAL", "true")
+    print(f"[ui-tests] Saturn emulator on {_saturn.url} (internal mode)", flush=True)
