@@ -118,6 +118,12 @@ class SnippetHandler(LauncherHandler):
         self.finish(json.dumps({"code": self.manager.snippet(cluster_id)}))
 
 
+class JobLogHandler(LauncherHandler):
+    @web.authenticated
+    async def get(self, cluster_id: str, job_id: str) -> None:
+        self.finish(json.dumps(await self.manager.job_log(cluster_id, job_id)))
+
+
 class PreviewHandler(LauncherHandler):
     @web.authenticated
     async def post(self) -> None:
@@ -132,5 +138,6 @@ ROUTES: list[tuple[str, type[LauncherHandler]]] = [
     ("clusters", ClustersHandler),
     (f"clusters/{_ID}", ClusterHandler),
     (f"clusters/{_ID}/snippet", SnippetHandler),
+    (f"clusters/{_ID}/jobs/(?P<job_id>[^/]+)/log", JobLogHandler),
     ("preview", PreviewHandler),
 ]

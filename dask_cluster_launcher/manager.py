@@ -120,6 +120,15 @@ class ClusterManager:
         security = launched.backend.client_security(launched.cluster)
         return snippets.client_code(launched.scheduler_address, launched.name, security)
 
+    async def job_log(self, cluster_id: str, job_id: str, limit: int = 64 * 1024) -> dict[str, Any]:
+        """The tail of a batch job's output files, for reading why a worker did not start."""
+        launched = self.get(cluster_id)
+        paths = launched.backend.job_log_files(launched.kwargs, job_id)
+        if not paths or not job_id.isdigit():
+            raise NotFound(f"cluster {launched.name!r} has no batch job {job_id!r}")
+        files = await asyncio.to_thread(_tails, paths, limit)
+        return {"job_id": job_id, "files": files}
+
     # --- resolving requests ---------------------------------------------------------------------
     def backend(self, name: str) -> Backend:
         backend = self.backends.get(name)
@@ -306,6 +315,20 @@ class ClusterManager:
                 self._on_change(action, cluster_id, model)
             except Exception:
                 log.warning("Publishing a cluster change failed", exc_info=True)
+
+
+def _tails(paths: list[str], limit: int) -> list[dict[str, Any]]:
+    files = []
+    for path in paths:
+        try:
+            with open(path, "rb") as f:
+                size = f.seek(0, 2)
+                f.seek(max(0, size - limit))
+                text: str | None = f.read().decode(errors="replace")
+        except FileNotFoundError:
+            text = None
+        files.append({"path": path, "text": text})
+    return files
 
 
 def check_scaling(scaling: Any, prefix: str) -> None:

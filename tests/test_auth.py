@@ -30,6 +30,7 @@ def test_every_route_is_enumerated() -> None:
         "clusters",
         "clusters/some-id",
         "clusters/some-id/snippet",
+        "clusters/some-id/jobs/some-id/log",
         "preview",
     }
 

@@ -72,10 +72,19 @@ async def test_golden_path_jobs_workers_snippet_scale_adapt_cancel_stop(launcher
     # jobs show up under the launcher's name, then workers with their job ids
     model = await wait_cluster(launcher_api, cluster_id, lambda m: len(m["jobs"]) == 2)
     assert {j["state"] for j in model["jobs"]} <= {"PENDING", "RUNNING", "STARTING"}
-    assert {j.name for j in await queued(bed)} == {f"{PREFIX}{cluster_id}"}
+    assert len(await queued(bed, f"{PREFIX}{cluster_id}")) == 2
     model = await wait_cluster(launcher_api, cluster_id, lambda m: len(running_workers(m)) == 2)
     job_ids = {j["job_id"] for j in model["jobs"]}
     assert {w["job_id"] for w in model["workers"]} == job_ids
+
+    # the job's output files are one click away (why did a worker not start?)
+    async def worker_log():
+        _, log = await launcher_api("clusters", cluster_id, "jobs", sorted(job_ids)[0], "log")
+        return any(f["text"] and "Start worker" in f["text"] for f in log["files"])
+
+    await wait_for(worker_log, timeout=30)
+    code, error = await launcher_api("clusters", cluster_id, "jobs", "..%2F1", "log")
+    assert code == 404 and "no batch job" in error["message"]
 
     _, snippet = await launcher_api("clusters", cluster_id, "snippet")
     out = await run_snippet(

@@ -162,6 +162,10 @@ class Backend(ABC):
     def worker_job_id(self, cluster: Any, worker_name: str) -> str | None:
         return None
 
+    def job_log_files(self, kwargs: dict[str, Any], job_id: str) -> list[str]:
+        """Paths of a batch job's output files (batch backends only)."""
+        return []
+
     def client_security(self, cluster: Any) -> dict[str, str] | None:
         """``distributed.security.Security`` keyword arguments a notebook needs to connect
         (TLS schedulers); ``None`` for plain tcp."""

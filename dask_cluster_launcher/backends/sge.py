@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import xml.etree.ElementTree as ET
 from typing import Any
@@ -146,6 +147,10 @@ class SGEBackend(JobQueueBackend):
             if line.startswith("error reason"):
                 return line.split(":", 1)[1].strip()
         return "error"
+
+    def job_log_files(self, kwargs: dict[str, Any], job_id: str) -> list[str]:
+        stem = os.path.join(kwargs["log_directory"], kwargs["job_name"])
+        return [f"{stem}.o{job_id}", f"{stem}.e{job_id}"]
 
     async def reap(self, name: str) -> None:
         await commands.run("qdel", name, check=False)

@@ -97,5 +97,9 @@ class SLURMBackend(JobQueueBackend):
             )
         return states
 
+    def job_log_files(self, kwargs: dict[str, Any], job_id: str) -> list[str]:
+        stem = os.path.join(kwargs["log_directory"], f"{kwargs['job_name']}-{job_id}")
+        return [f"{stem}.out", f"{stem}.err"]
+
     async def reap(self, name: str) -> None:
         await commands.run("scancel", "--name", name, check=False)
