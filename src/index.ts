@@ -9,6 +9,7 @@ import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 import { IClusterActions } from './components/ClusterCard';
 import { ClusterSidebar } from './components/Sidebar';
+import { DaskDashboardBridge } from './daskDashboard';
 import { daskClusterIcon } from './icons';
 import { ClusterModel } from './model';
 import { insertCodeCell, targetNotebook } from './notebook';
@@ -22,6 +23,7 @@ export namespace CommandIDs {
   export const insertClientCode = 'dask-cluster-launcher:insert-client-code';
   export const copyClientCode = 'dask-cluster-launcher:copy-client-code';
   export const stopCluster = 'dask-cluster-launcher:stop-cluster';
+  export const openDashboard = 'dask-cluster-launcher:open-dashboard';
 }
 
 const plugin: JupyterFrontEndPlugin<void> = {
@@ -43,6 +45,12 @@ const plugin: JupyterFrontEndPlugin<void> = {
   ) => {
     const { commands, serviceManager } = app;
     const model = new ClusterModel({ events: serviceManager.events });
+    const dashboards = new DaskDashboardBridge({
+      commands,
+      shell: app.shell,
+      model,
+      baseUrl: serviceManager.serverSettings.baseUrl
+    });
 
     let defaultProfile = 'local';
     if (settingRegistry) {
@@ -107,6 +115,14 @@ const plugin: JupyterFrontEndPlugin<void> = {
         await model.stop(clusterId(args));
       })
     });
+    commands.addCommand(CommandIDs.openDashboard, {
+      label: 'Open the Dask dashboard in JupyterLab (dask-labextension)',
+      isVisible: () => dashboards.available,
+      isEnabled: () => dashboards.available && !!model.latestRunning(),
+      execute: notifyErrors(async args => {
+        await dashboards.open(clusterId(args));
+      })
+    });
     if (palette) {
       for (const command of Object.values(CommandIDs)) {
         palette.addItem({ command, category: CATEGORY });
@@ -126,14 +142,16 @@ const plugin: JupyterFrontEndPlugin<void> = {
       adapt: async (id, minimum, maximum) => {
         await model.adapt(id, minimum, maximum);
       },
-      stop: id => model.stop(id)
+      stop: id => model.stop(id),
+      openDashboard: id => dashboards.open(id)
     };
 
     const sidebar = new ClusterSidebar({
       model,
       actions,
       baseUrl: serviceManager.serverSettings.baseUrl,
-      defaultProfile
+      defaultProfile,
+      dashboards
     });
     sidebar.id = SIDEBAR_ID;
     sidebar.title.icon = daskClusterIcon;

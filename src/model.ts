@@ -9,6 +9,7 @@ import {
   ILaunchRequest,
   IPreview,
   IProfile,
+  IProfileRequest,
   IScaling,
   ISnippet
 } from './types';
@@ -201,14 +202,49 @@ export class ClusterModel {
     return cluster;
   }
 
+  /** The code (and job script) a launch would use, with its scaling. */
   async preview(
     backend: string,
-    options: Record<string, any>
+    options: Record<string, any>,
+    scaling?: IScaling
   ): Promise<IPreview> {
     return requestAPI<IPreview>(
       'preview',
-      jsonBody('POST', { backend, options })
+      jsonBody('POST', { backend, options, ...(scaling ? { scaling } : {}) })
     );
+  }
+
+  /** Reload the profiles only (after saving or deleting one). */
+  async refreshProfiles(): Promise<void> {
+    this._profiles = (await requestAPI<IProfile[]>('profiles')) ?? [];
+    this._catalogChanged.emit();
+  }
+
+  /**
+   * Save a user profile: a new one (POST), or over the user profile
+   * `replaces` (PUT; the body's name may rename it). The profiles are
+   * reloaded before this resolves, so the saved one can be selected.
+   */
+  async saveProfile(
+    request: IProfileRequest,
+    replaces?: string
+  ): Promise<IProfile> {
+    const saved = replaces
+      ? await requestAPI<IProfile>(
+          `profiles/${encodeURIComponent(replaces)}`,
+          jsonBody('PUT', request)
+        )
+      : await requestAPI<IProfile>('profiles', jsonBody('POST', request));
+    await this.refreshProfiles();
+    return saved;
+  }
+
+  /** Delete a user profile (built-in and site ones answer 409). */
+  async deleteProfile(name: string): Promise<void> {
+    await requestAPI<void>(`profiles/${encodeURIComponent(name)}`, {
+      method: 'DELETE'
+    });
+    await this.refreshProfiles();
   }
 
   async scale(id: string, workers: number): Promise<ICluster> {

@@ -72,12 +72,29 @@ export interface IProfile {
   error: string | null;
 }
 
+/** Body of `POST profiles` and `PUT profiles/{name}` (schema/profile.yaml). */
+export interface IProfileRequest {
+  name: string;
+  title?: string;
+  description?: string | null;
+  backend: string;
+  options: Record<string, any>;
+  scaling: IScaling;
+}
+
 export interface ILaunchRequest {
   backend?: string;
   profile?: string;
   name?: string;
   options: Record<string, any>;
   scaling: IScaling;
+}
+
+export interface IPreviewRequest {
+  backend: string;
+  options: Record<string, any>;
+  /** Shown as `cluster.scale(n)` / `cluster.adapt(...)` in the code. */
+  scaling?: IScaling;
 }
 
 export interface IPreview {

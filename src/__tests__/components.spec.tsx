@@ -1,7 +1,10 @@
 import React, { act } from 'react';
 import { createRoot, Root } from 'react-dom/client';
 import { ClusterCard, IClusterActions } from '../components/ClusterCard';
+import { ProfileActions } from '../components/ProfileActions';
 import { ProfilePicker } from '../components/ProfilePicker';
+import { ClusterModel } from '../model';
+import { APIError } from '../request';
 import { IBackend, ICluster, IProfile } from '../types';
 
 function cluster(overrides: Partial<ICluster> = {}): ICluster {
@@ -209,5 +212,202 @@ describe('ProfilePicker', () => {
       'option[value="profile:eddie"]'
     ) as HTMLOptionElement;
     expect(eddie.textContent).toContain('slurm commands not found');
+  });
+});
+
+describe('ClusterCard dashboard in JupyterLab', () => {
+  const render = (canOpenDashboard: boolean, state: ICluster['state']) => {
+    const actions = { ...noActions, openDashboard: jest.fn(async () => {}) };
+    act(() =>
+      root.render(
+        <ClusterCard
+          cluster={cluster({ state })}
+          actions={actions}
+          baseUrl="/"
+          canOpenDashboard={canOpenDashboard}
+          dashboardShown={true}
+        />
+      )
+    );
+    return actions;
+  };
+  const button = () =>
+    container.querySelector(
+      '[data-testid="dcl-open-dashboard"]'
+    ) as HTMLButtonElement | null;
+
+  it('offers the panes on a running card when dask-labextension is there', async () => {
+    const actions = render(true, 'running');
+    await act(async () => button()!.click());
+    expect(actions.openDashboard).toHaveBeenCalledWith('c1');
+    expect(
+      container.querySelector('[data-testid="dcl-dashboard-shown"]')
+    ).not.toBeNull();
+  });
+
+  it('hides the button without dask-labextension or when not running', () => {
+    render(false, 'running');
+    expect(button()).toBeNull();
+    render(true, 'starting');
+    expect(button()).toBeNull();
+  });
+});
+
+describe('ProfilePicker broken and unavailable profiles', () => {
+  it('disables them and shows why', () => {
+    const broken = {
+      ...profile('broken', 'user'),
+      error: 'options.x: not allowed'
+    };
+    act(() =>
+      root.render(
+        <ProfilePicker
+          backends={[backend('local'), backend('sge', false)]}
+          profiles={[broken, profile('grid', 'site', 'sge')]}
+          selection=""
+          onSelect={() => undefined}
+        />
+      )
+    );
+    const option = (v: string) =>
+      container.querySelector(`option[value="${v}"]`) as HTMLOptionElement;
+    expect(option('profile:broken').disabled).toBe(true);
+    expect(option('profile:broken').title).toBe('options.x: not allowed');
+    expect(option('profile:grid').disabled).toBe(true);
+    expect(option('profile:grid').textContent).toContain(
+      'sge commands not found'
+    );
+  });
+});
+
+describe('ProfileActions', () => {
+  function fakeModel(overrides: Partial<ClusterModel> = {}): ClusterModel {
+    return {
+      saveProfile: jest.fn(async (request: any) => ({
+        ...profile(request.name, 'user'),
+        title: request.title
+      })),
+      deleteProfile: jest.fn(async () => undefined),
+      ...overrides
+    } as any;
+  }
+  const byTestId = (id: string) =>
+    container.querySelector(`[data-testid="${id}"]`) as HTMLElement | null;
+  const type = (id: string, value: string) => {
+    const input = byTestId(id) as HTMLInputElement;
+    const setter = Object.getOwnPropertyDescriptor(
+      HTMLInputElement.prototype,
+      'value'
+    )!.set!;
+    act(() => {
+      setter.call(input, value);
+      input.dispatchEvent(new Event('input', { bubbles: true }));
+    });
+  };
+
+  it('saves the form as a new profile and selects it', async () => {
+    const model = fakeModel();
+    const onSaved = jest.fn();
+    act(() =>
+      root.render(
+        <ProfileActions
+          model={model}
+          profile={profile('local', 'builtin')}
+          backend="local"
+          options={{ threads_per_worker: 2 }}
+          scaling={{ workers: 3 }}
+          onSaved={onSaved}
+          onDeleted={() => undefined}
+        />
+      )
+    );
+    // Built-in profiles are read-only.
+    expect(byTestId('dcl-profile-update')).toBeNull();
+    expect(byTestId('dcl-profile-delete')).toBeNull();
+    act(() => byTestId('dcl-profile-save-as')!.click());
+    type('dcl-profile-name', 'mine');
+    type('dcl-profile-title', 'Mine');
+    await act(async () => byTestId('dcl-profile-save')!.click());
+    expect(model.saveProfile).toHaveBeenCalledWith({
+      name: 'mine',
+      title: 'Mine',
+      description: null,
+      backend: 'local',
+      options: { threads_per_worker: 2 },
+      scaling: { workers: 3 }
+    });
+    expect(onSaved).toHaveBeenCalledWith('mine');
+    expect(byTestId('dcl-profile-editor')).toBeNull();
+  });
+
+  it('shows the server error naming the field', async () => {
+    const model = fakeModel({
+      saveProfile: jest.fn(async () => {
+        throw new APIError('name: "local" is a built-in profile', 409, 'name');
+      }) as any
+    });
+    act(() =>
+      root.render(
+        <ProfileActions
+          model={model}
+          profile={null}
+          backend="local"
+          options={{}}
+          scaling={{ workers: 1 }}
+          onSaved={() => undefined}
+          onDeleted={() => undefined}
+        />
+      )
+    );
+    act(() => byTestId('dcl-profile-save-as')!.click());
+    type('dcl-profile-name', 'local');
+    await act(async () => byTestId('dcl-profile-save')!.click());
+    expect(byTestId('dcl-profile-error')!.textContent).toBe(
+      'name: "local" is a built-in profile'
+    );
+    expect(byTestId('dcl-profile-name')!.className).toContain(
+      'dcl-mod-invalid'
+    );
+    expect(byTestId('dcl-profile-editor')).not.toBeNull();
+  });
+
+  it('updates and, once confirmed, deletes a user profile', async () => {
+    const model = fakeModel();
+    const onDeleted = jest.fn();
+    const confirm = jest
+      .fn()
+      .mockResolvedValueOnce(false)
+      .mockResolvedValueOnce(true);
+    act(() =>
+      root.render(
+        <ProfileActions
+          model={model}
+          profile={{ ...profile('mine', 'user'), title: 'Mine' }}
+          backend="local"
+          options={{ n: 1 }}
+          scaling={{ adapt: { minimum: 0, maximum: 2 } }}
+          onSaved={() => undefined}
+          onDeleted={onDeleted}
+          confirm={confirm}
+        />
+      )
+    );
+    await act(async () => byTestId('dcl-profile-update')!.click());
+    expect(model.saveProfile).toHaveBeenCalledWith(
+      {
+        name: 'mine',
+        title: 'Mine',
+        description: null,
+        backend: 'local',
+        options: { n: 1 },
+        scaling: { adapt: { minimum: 0, maximum: 2 } }
+      },
+      'mine'
+    );
+    await act(async () => byTestId('dcl-profile-delete')!.click());
+    expect(model.deleteProfile).not.toHaveBeenCalled();
+    await act(async () => byTestId('dcl-profile-delete')!.click());
+    expect(model.deleteProfile).toHaveBeenCalledWith('mine');
+    expect(onDeleted).toHaveBeenCalled();
   });
 });

@@ -274,3 +274,98 @@ describe('ClusterModel', () => {
     expect(model.loadError).toContain('boom');
   });
 });
+
+describe('ClusterModel profiles and preview', () => {
+  beforeEach(() => mockedRequest.mockReset());
+
+  const saved = {
+    name: 'mine',
+    title: 'Mine',
+    description: '',
+    backend: 'local',
+    options: { threads_per_worker: 2 },
+    scaling: { workers: 3 },
+    source: 'user' as const,
+    error: null
+  };
+
+  it('saves a new profile (POST) and reloads the profiles', async () => {
+    const model = new ClusterModel();
+    const changed = jest.fn();
+    model.catalogChanged.connect(changed);
+    mockedRequest.mockResolvedValueOnce(saved).mockResolvedValueOnce([saved]);
+    const body = {
+      name: 'mine',
+      title: 'Mine',
+      backend: 'local',
+      options: { threads_per_worker: 2 },
+      scaling: { workers: 3 }
+    };
+    await model.saveProfile(body);
+    expect(mockedRequest).toHaveBeenNthCalledWith(1, 'profiles', {
+      method: 'POST',
+      body: JSON.stringify(body),
+      headers: { 'Content-Type': 'application/json' }
+    });
+    expect(mockedRequest).toHaveBeenNthCalledWith(2, 'profiles');
+    expect(model.profiles).toEqual([saved]);
+    expect(changed).toHaveBeenCalled();
+  });
+
+  it('updates (PUT) over the old name and deletes', async () => {
+    const model = new ClusterModel();
+    mockedRequest.mockResolvedValueOnce(saved).mockResolvedValueOnce([saved]);
+    await model.saveProfile(
+      { ...saved, name: 'renamed', scaling: { workers: 1 } },
+      'mine'
+    );
+    expect(mockedRequest.mock.calls[0][0]).toBe('profiles/mine');
+    expect((mockedRequest.mock.calls[0][1] as RequestInit).method).toBe('PUT');
+    mockedRequest.mockResolvedValueOnce(undefined).mockResolvedValueOnce([]);
+    await model.deleteProfile('mine');
+    expect(mockedRequest).toHaveBeenCalledWith('profiles/mine', {
+      method: 'DELETE'
+    });
+    expect(model.profiles).toEqual([]);
+  });
+
+  it('passes a server error on with its field and keeps the profiles', async () => {
+    const model = new ClusterModel();
+    mockedRequest.mockRejectedValueOnce(
+      new APIError('name: already exists', 409, 'name')
+    );
+    await expect(
+      model.saveProfile({
+        name: 'local',
+        backend: 'local',
+        options: {},
+        scaling: { workers: 1 }
+      })
+    ).rejects.toMatchObject({ status: 409, field: 'name' });
+    expect(mockedRequest).toHaveBeenCalledTimes(1);
+  });
+
+  it('sends the scaling with the preview', async () => {
+    const model = new ClusterModel();
+    mockedRequest.mockResolvedValue({
+      code: 'cluster.adapt(...)',
+      job_script: null
+    });
+    await model.preview(
+      'local',
+      { n_workers: 0 },
+      {
+        adapt: { minimum: 1, maximum: 4 }
+      }
+    );
+    expect(mockedRequest).toHaveBeenLastCalledWith('preview', {
+      method: 'POST',
+      body: JSON.stringify({
+        backend: 'local',
+        options: { n_workers: 0 },
+        scaling: { adapt: { minimum: 1, maximum: 4 } }
+      }),
+      headers: { 'Content-Type': 'application/json' }
+    });
+  });
+});

@@ -18,12 +18,18 @@ export interface IClusterActions {
   scale(id: string, workers: number): Promise<void>;
   adapt(id: string, minimum: number, maximum: number): Promise<void>;
   stop(id: string): Promise<void>;
+  /** Open the dashboard's panes in JupyterLab (dask-labextension). */
+  openDashboard?(id: string): Promise<void>;
 }
 
 export interface IClusterCardProps {
   cluster: ICluster;
   actions: IClusterActions;
   baseUrl: string;
+  /** dask-labextension is there: offer its panes for this dashboard. */
+  canOpenDashboard?: boolean;
+  /** dask-labextension shows this cluster's dashboard now. */
+  dashboardShown?: boolean;
 }
 
 function toInt(value: string, fallback: number): number {
@@ -33,7 +39,7 @@ function toInt(value: string, fallback: number): number {
 
 /** One launched cluster: state, totals, links and actions. */
 export function ClusterCard(props: IClusterCardProps): JSX.Element {
-  const { cluster, actions, baseUrl } = props;
+  const { cluster, actions, baseUrl, canOpenDashboard, dashboardShown } = props;
   const [expanded, setExpanded] = React.useState(false);
   const [error, setError] = React.useState<IErrorInfo | null>(null);
   const [busy, setBusy] = React.useState(false);
@@ -128,6 +134,27 @@ export function ClusterCard(props: IClusterCardProps): JSX.Element {
             >
               direct link
             </a>
+          )}
+        </div>
+      )}
+      {canOpenDashboard && running && dashboard && actions.openDashboard && (
+        <div className="dcl-ClusterCard-labDashboard">
+          <button
+            className="jp-mod-styled"
+            data-testid="dcl-open-dashboard"
+            disabled={busy}
+            title="Open the Dask dashboard's plots as JupyterLab panes (dask-labextension)"
+            onClick={run(() => actions.openDashboard!(cluster.id))}
+          >
+            Open dashboard in JupyterLab
+          </button>
+          {dashboardShown && (
+            <span
+              className="dcl-ClusterCard-shown"
+              data-testid="dcl-dashboard-shown"
+            >
+              shown in JupyterLab
+            </span>
           )}
         </div>
       )}

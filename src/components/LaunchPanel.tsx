@@ -5,6 +5,7 @@ import { ClusterModel } from '../model';
 import { APIError } from '../request';
 import { IBackend, IPreview, IProfile, IScaling } from '../types';
 import { ErrorBox, IErrorInfo, messageWithoutField } from './ErrorBox';
+import { ProfileActions } from './ProfileActions';
 import { ProfilePicker, Selection, parseSelection } from './ProfilePicker';
 import { ScalingControl } from './ScalingControl';
 
@@ -84,11 +85,8 @@ export function LaunchPanel(props: ILaunchPanelProps): JSX.Element {
     setPreview(null);
   };
 
-  // Preselect the default profile once the catalog is there.
-  React.useEffect(() => {
-    if (selection || model.backends.length === 0) {
-      return;
-    }
+  /** The default profile, or else the first available backend. */
+  const selectDefault = () => {
     const profile = model.profiles.find(
       p => p.name === defaultProfile && !p.error
     );
@@ -98,6 +96,14 @@ export function LaunchPanel(props: ILaunchPanelProps): JSX.Element {
     } else if (backend) {
       select(`backend:${backend.name}`);
     }
+  };
+
+  // Preselect the default profile once the catalog is there.
+  React.useEffect(() => {
+    if (selection || model.backends.length === 0) {
+      return;
+    }
+    selectDefault();
   }, [model.backends, model.profiles, defaultProfile]);
 
   const { backend, profile } = resolveSelection(model, selection);
@@ -124,7 +130,7 @@ export function LaunchPanel(props: ILaunchPanelProps): JSX.Element {
         return;
       }
       setPreview(null);
-      setPreview(await model.preview(backend.name, formData));
+      setPreview(await model.preview(backend.name, formData, scaling));
     });
 
   const onLaunch = () =>
@@ -214,6 +220,17 @@ export function LaunchPanel(props: ILaunchPanelProps): JSX.Element {
           </div>
         </>
       )}
+      {backend && (
+        <ProfileActions
+          model={model}
+          profile={profile}
+          backend={backend.name}
+          options={formData}
+          scaling={scaling}
+          onSaved={saved => select(`profile:${saved}`)}
+          onDeleted={selectDefault}
+        />
+      )}
       {error && <ErrorBox testId="dcl-form-error" error={error} />}
       {preview && (
         <div
@@ -221,11 +238,11 @@ export function LaunchPanel(props: ILaunchPanelProps): JSX.Element {
           data-testid="dcl-preview-output"
           ref={previewRef}
         >
-          <h4>Python</h4>
+          <h4>Python (reproduce in code)</h4>
           <pre data-testid="dcl-preview-code">{preview.code}</pre>
           {preview.job_script && (
             <>
-              <h4>Job script</h4>
+              <h4>Job script (submitted for each worker job)</h4>
               <pre data-testid="dcl-preview-job-script">
                 {preview.job_script}
               </pre>

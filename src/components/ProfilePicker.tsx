@@ -52,12 +52,16 @@ export function ProfilePicker(props: IProfilePickerProps): JSX.Element {
                 const backend = available.get(p.backend);
                 const reason =
                   p.error ??
-                  (backend && !backend.available ? backend.reason : null);
+                  (!backend
+                    ? `unknown backend ${p.backend}`
+                    : !backend.available
+                      ? (backend.reason ?? `${backend.title} is not available`)
+                      : null);
                 return (
                   <option
                     key={p.name}
                     value={`profile:${p.name}`}
-                    disabled={!!p.error || !backend}
+                    disabled={!!reason}
                     title={reason ?? p.description}
                   >
                     {p.title}

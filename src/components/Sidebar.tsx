@@ -1,6 +1,8 @@
 import { ReactWidget, UseSignal } from '@jupyterlab/apputils';
 import { refreshIcon } from '@jupyterlab/ui-components';
+import { ISignal } from '@lumino/signaling';
 import React from 'react';
+import { DaskDashboardBridge } from '../daskDashboard';
 import { ClusterModel } from '../model';
 import { ClusterCard, IClusterActions } from './ClusterCard';
 import { LaunchPanel } from './LaunchPanel';
@@ -10,6 +12,8 @@ export interface ISidebarOptions {
   actions: IClusterActions;
   baseUrl: string;
   defaultProfile: string;
+  /** Dashboards in JupyterLab through dask-labextension (null: not offered). */
+  dashboards?: DaskDashboardBridge | null;
 }
 
 /** The "Clusters" sidebar: launch form on top, one card per cluster below. */
@@ -21,7 +25,8 @@ export class ClusterSidebar extends ReactWidget {
   }
 
   render(): JSX.Element {
-    const { model, actions, baseUrl, defaultProfile } = this._options;
+    const { model, actions, baseUrl, defaultProfile, dashboards } =
+      this._options;
     return (
       <div className="dcl-Sidebar-content">
         <div className="dcl-Sidebar-header">
@@ -48,24 +53,39 @@ export class ClusterSidebar extends ReactWidget {
           )}
         </UseSignal>
         <UseSignal signal={model.clustersChanged}>
-          {() => {
-            const clusters = model.sortedClusters;
-            return (
-              <div className="dcl-ClusterList" data-testid="dcl-clusters">
-                {clusters.length === 0 && (
-                  <p className="dcl-Empty">No clusters running.</p>
-                )}
-                {clusters.map(cluster => (
-                  <ClusterCard
-                    key={cluster.id}
-                    cluster={cluster}
-                    actions={actions}
-                    baseUrl={baseUrl}
-                  />
-                ))}
-              </div>
-            );
-          }}
+          {() => (
+            <UseSignal
+              signal={
+                (dashboards?.changed ?? model.clustersChanged) as ISignal<
+                  unknown,
+                  void
+                >
+              }
+            >
+              {() => {
+                const clusters = model.sortedClusters;
+                return (
+                  <div className="dcl-ClusterList" data-testid="dcl-clusters">
+                    {clusters.length === 0 && (
+                      <p className="dcl-Empty">No clusters running.</p>
+                    )}
+                    {clusters.map(cluster => (
+                      <ClusterCard
+                        key={cluster.id}
+                        cluster={cluster}
+                        actions={actions}
+                        baseUrl={baseUrl}
+                        canOpenDashboard={dashboards?.available ?? false}
+                        dashboardShown={
+                          dashboards?.shownClusterId === cluster.id
+                        }
+                      />
+                    ))}
+                  </div>
+                );
+              }}
+            </UseSignal>
+          )}
         </UseSignal>
       </div>
     );

@@ -1,0 +1,264 @@
+import { URLExt } from '@jupyterlab/coreutils';
+import { ServerConnection } from '@jupyterlab/services';
+import { CommandRegistry } from '@lumino/commands';
+import { ISignal, Signal } from '@lumino/signaling';
+import { Widget } from '@lumino/widgets';
+import { dashboardHref } from './format';
+import { ClusterModel } from './model';
+import { API_NAMESPACE } from './request';
+
+/**
+ * Public commands of dask-labextension (7.x) that this project uses. Nothing
+ * else of it is touched, except closing its dashboard panes (found by their
+ * CSS class) in the main area.
+ */
+export namespace DaskCommandIDs {
+  /** args `{url}`: sets the dashboard URL of dask-labextension's sidebar. */
+  export const populateDashboardUrl = 'dask:populate-dashboard-url';
+  /** Opens the panes of its `defaultLayout` setting; enabled once a URL is live. */
+  export const launchLayout = 'dask:launch-layout';
+}
+
+/** CSS class of dask-labextension's dashboard panes (MainAreaWidget). */
+export const DASK_PANE_CLASS = 'dask-DaskDashboard-widget';
+
+/**
+ * Where dask-labextension is pointed when no cluster of ours is shown: a path
+ * under this server that never hosts a dashboard. Its URL box cannot be
+ * emptied through its commands (an empty `url` makes it probe the kernel), so
+ * after the shown cluster stops it would otherwise keep polling the dead
+ * proxied port, which another process may reuse.
+ */
+export const NO_DASHBOARD_PATH = `${API_NAMESPACE}/no-dashboard/`;
+
+/**
+ * The dashboard URL to hand to dask-labextension: the proxied one (through
+ * jupyter-server-proxy, under the server's base URL, so it works behind
+ * JupyterHub), absolute, without the trailing `status` page.
+ *
+ * dask-labextension checks a URL under the base URL from the browser with
+ * the user's credentials (ServerConnection); only other URLs go to its
+ * server-side `dask/dashboard-check/`, which sends no credentials and so
+ * cannot see an authenticated proxied dashboard.
+ */
+export function labextensionDashboardUrl(
+  dashboardUrl: string | null | undefined,
+  baseUrl: string
+): string | null {
+  const href = dashboardHref(dashboardUrl, baseUrl);
+  if (!href) {
+    return null;
+  }
+  const base = new URL(baseUrl, window.location.href);
+  return new URL(href, base).href.replace(/\/status\/?$/, '/');
+}
+
+/** Resolve once `condition()` holds; reject with `message` after `timeout` ms. */
+export async function waitFor(
+  condition: () => boolean | Promise<boolean>,
+  timeout: number,
+  interval: number,
+  message: string
+): Promise<void> {
+  const end = Date.now() + timeout;
+  for (;;) {
+    if (await condition()) {
+      return;
+    }
+    if (Date.now() >= end) {
+      throw new Error(message);
+    }
+    await new Promise(resolve => setTimeout(resolve, interval));
+  }
+}
+
+/** Whether a dashboard answers `individual-plots.json` (browser-side, with credentials). */
+export async function dashboardIsUp(
+  url: string,
+  settings: ServerConnection.ISettings = ServerConnection.makeSettings()
+): Promise<boolean> {
+  try {
+    const response = await ServerConnection.makeRequest(
+      URLExt.join(url, 'individual-plots.json'),
+      {},
+      settings
+    );
+    return response.status === 200;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Shows our clusters' dashboards inside JupyterLab through dask-labextension,
+ * and keeps it from pointing at a cluster that is gone.
+ *
+ * dask-labextension has one dashboard URL for all its panes: opening another
+ * cluster's dashboard re-points them; when the shown cluster stops (or
+ * fails), its panes are closed and the URL is re-pointed away.
+ */
+export class DaskDashboardBridge {
+  constructor(options: DaskDashboardBridge.IOptions) {
+    this._commands = options.commands;
+    this._shell = options.shell;
+    this._model = options.model;
+    this._baseUrl = options.baseUrl;
+    this._check = options.check ?? (url => dashboardIsUp(url));
+    this._timeout = options.timeout ?? 30000;
+    this._interval = options.interval ?? 250;
+    this._commands.commandChanged.connect(this._onCommandChanged, this);
+    this._model.clustersChanged.connect(this._onClustersChanged, this);
+  }
+
+  /** Emitted when availability or the shown cluster changes. */
+  get changed(): ISignal<this, void> {
+    return this._changed;
+  }
+
+  /** Whether dask-labextension's commands are there (it may load after us). */
+  get available(): boolean {
+    return (
+      this._commands.hasCommand(DaskCommandIDs.populateDashboardUrl) &&
+      this._commands.hasCommand(DaskCommandIDs.launchLayout)
+    );
+  }
+
+  /** The cluster whose dashboard dask-labextension shows, if one of ours. */
+  get shownClusterId(): string | null {
+    return this._shown;
+  }
+
+  dispose(): void {
+    this._commands.commandChanged.disconnect(this._onCommandChanged, this);
+    this._model.clustersChanged.disconnect(this._onClustersChanged, this);
+    Signal.clearData(this);
+  }
+
+  /** Open dask-labextension's default layout of panes for a running cluster. */
+  async open(id: string): Promise<void> {
+    if (!this.available) {
+      throw new Error('dask-labextension is not installed or not enabled.');
+    }
+    const cluster = this._model.cluster(id);
+    if (!cluster || cluster.state !== 'running') {
+      throw new Error('The cluster is not running.');
+    }
+    const url = labextensionDashboardUrl(cluster.dashboard_url, this._baseUrl);
+    if (!url) {
+      throw new Error(`${cluster.name} has no dashboard.`);
+    }
+    await waitFor(
+      () => this._check(url),
+      this._timeout,
+      this._interval,
+      `The dashboard of ${cluster.name} does not answer at ${url}.`
+    );
+    if (this._model.cluster(id)?.state !== 'running') {
+      throw new Error(`${cluster.name} stopped.`);
+    }
+    this._setShown(id);
+    await this._commands.execute(DaskCommandIDs.populateDashboardUrl, { url });
+    // dask-labextension checks the URL asynchronously; its layout command is
+    // enabled once a live dashboard is known (its panes follow URL changes).
+    await waitFor(
+      () => this._commands.isEnabled(DaskCommandIDs.launchLayout),
+      this._timeout,
+      this._interval,
+      `dask-labextension did not accept the dashboard at ${url}.`
+    );
+    try {
+      await this._commands.execute(DaskCommandIDs.launchLayout);
+    } catch (error) {
+      // dask-labextension 7.0 re-activates the previous main-area widget and
+      // throws when there was none, after opening the panes.
+      if (this.panes().length === 0) {
+        throw error;
+      }
+    }
+  }
+
+  /** dask-labextension's dashboard panes in the main area. */
+  panes(): Widget[] {
+    return Array.from(this._shell.widgets('main')).filter(w =>
+      w.hasClass(DASK_PANE_CLASS)
+    );
+  }
+
+  /**
+   * Close dask-labextension's panes and point it where no dashboard is, so
+   * it neither shows nor polls a stopped cluster.
+   */
+  async reset(): Promise<void> {
+    this._setShown(null);
+    for (const pane of this.panes()) {
+      pane.close();
+    }
+    if (this.available) {
+      const url = labextensionDashboardUrl(NO_DASHBOARD_PATH, this._baseUrl);
+      await this._commands.execute(DaskCommandIDs.populateDashboardUrl, {
+        url
+      });
+    }
+  }
+
+  private _onClustersChanged(): void {
+    if (this._shown === null) {
+      return;
+    }
+    const cluster = this._model.cluster(this._shown);
+    if (!cluster || cluster.state !== 'running') {
+      this.reset().catch(reason =>
+        console.warn('dask-cluster-launcher: dashboard reset failed', reason)
+      );
+    }
+  }
+
+  private _onCommandChanged(
+    _: CommandRegistry,
+    args: CommandRegistry.ICommandChangedArgs
+  ): void {
+    if (
+      (args.type === 'added' || args.type === 'removed') &&
+      args.id?.startsWith('dask:')
+    ) {
+      this._changed.emit();
+    }
+  }
+
+  private _setShown(id: string | null): void {
+    if (this._shown !== id) {
+      this._shown = id;
+      this._changed.emit();
+    }
+  }
+
+  private _commands: CommandRegistry;
+  private _shell: DaskDashboardBridge.IShell;
+  private _model: ClusterModel;
+  private _baseUrl: string;
+  private _check: (url: string) => Promise<boolean>;
+  private _timeout: number;
+  private _interval: number;
+  private _shown: string | null = null;
+  private _changed = new Signal<this, void>(this);
+}
+
+export namespace DaskDashboardBridge {
+  /** The part of JupyterLab's shell used here. */
+  export interface IShell {
+    widgets(area?: string): IterableIterator<Widget>;
+  }
+
+  export interface IOptions {
+    commands: CommandRegistry;
+    shell: IShell;
+    model: ClusterModel;
+    /** The server's base URL (absolute). */
+    baseUrl: string;
+    /** Whether a dashboard URL answers (default: browser-side request). */
+    check?: (url: string) => Promise<boolean>;
+    /** How long to wait for the dashboard and dask-labextension (ms). */
+    timeout?: number;
+    interval?: number;
+  }
+}
