@@ -1,0 +1,117 @@
+/**
+ * Profiles in the Clusters sidebar: save the form as a user profile, find it again after a
+ * reload, launch from it, delete it.
+ */
+import { expect, test } from '@jupyterlab/galata';
+import {
+  API,
+  cardNamed,
+  openSidebar,
+  pick,
+  shot,
+  stopClustersNamed,
+  stopFromCard
+} from './helpers';
+
+const PREFIX = 'ui-profile-';
+
+test.describe('Profiles', () => {
+  let profileName = '';
+
+  test.afterEach(async ({ page }) => {
+    await stopClustersNamed(page, PREFIX);
+    if (profileName) {
+      // Leave no user profile behind, whatever happened.
+      await page.request.delete(`/${API}/profiles/${profileName}`);
+    }
+  });
+
+  test('save a profile, reload, launch from it, delete it', async ({
+    page
+  }) => {
+    profileName = `${PREFIX}${Date.now()}`;
+    const clusterName = `${profileName}-cluster`;
+    let sidebar = await openSidebar(page, 'profile:local');
+    await pick(sidebar, 'profile:local');
+
+    // Change values first: threads per worker and a fixed 2 workers.
+    await sidebar.locator('#root_threads_per_worker').fill('3');
+    await sidebar.getByTestId('dcl-scaling-fixed').check();
+    await sidebar.getByTestId('dcl-workers').fill('2');
+
+    // Built-in profiles are read-only.
+    await expect(sidebar.getByTestId('dcl-profile-update')).toHaveCount(0);
+    await expect(sidebar.getByTestId('dcl-profile-delete')).toHaveCount(0);
+
+    // A built-in name is refused, the error names the field.
+    await sidebar.getByTestId('dcl-profile-save-as').click();
+    await sidebar.getByTestId('dcl-profile-name').fill('local');
+    await sidebar.getByTestId('dcl-profile-save').click();
+    const error = sidebar.getByTestId('dcl-profile-error');
+    await expect(error).toBeVisible();
+    await expect(error.locator('.dcl-Error-field')).toHaveText(/^name/);
+    await shot(page, '01-name-taken', error);
+
+    await sidebar.getByTestId('dcl-profile-name').fill(profileName);
+    await sidebar.getByTestId('dcl-profile-title').fill('UI test profile');
+    await sidebar
+      .getByTestId('dcl-profile-description')
+      .fill('3 threads per worker, 2 workers');
+    await sidebar.getByTestId('dcl-profile-save').click();
+    await expect(sidebar.getByTestId('dcl-picker')).toHaveValue(
+      `profile:${profileName}`
+    );
+    await expect(
+      sidebar.locator(
+        `optgroup[label="Your profiles"] option[value="profile:${profileName}"]`
+      )
+    ).toHaveCount(1);
+    await expect(sidebar.getByTestId('dcl-profile-notice')).toContainText(
+      'Saved'
+    );
+    await shot(page, '02-saved', sidebar.getByTestId('dcl-profile-actions'));
+
+    // After a reload the profile is there; picking it fills form and scaling.
+    await page.reload();
+    sidebar = await openSidebar(page, 'profile:local');
+    await expect(sidebar.locator('#root_threads_per_worker')).toHaveValue('1');
+    await pick(sidebar, `profile:${profileName}`);
+    await expect(sidebar.locator('#root_threads_per_worker')).toHaveValue('3');
+    await expect(sidebar.getByTestId('dcl-scaling-fixed')).toBeChecked();
+    await expect(sidebar.getByTestId('dcl-workers')).toHaveValue('2');
+    await expect(sidebar.getByTestId('dcl-profile-update')).toBeVisible();
+    await shot(page, '03-picked-after-reload');
+
+    // Launch from it.
+    await sidebar.getByTestId('dcl-name').fill(clusterName);
+    await sidebar.getByTestId('dcl-launch').click();
+    const card = cardNamed(sidebar, clusterName);
+    await expect(card.locator('.dcl-state')).toHaveText('running', {
+      timeout: 60000
+    });
+    await expect(card).toContainText(`profile ${profileName}`);
+    await expect(card.getByTestId('dcl-totals')).toContainText('2 workers');
+    await expect(card.getByTestId('dcl-totals')).toContainText('6 threads');
+    await shot(page, '04-running', card);
+    await stopFromCard(card);
+
+    // Delete, with a confirmation.
+    await sidebar.getByTestId('dcl-profile-delete').click();
+    const dialog = page.locator('.jp-Dialog');
+    await expect(dialog).toContainText('UI test profile');
+    await shot(page, '05-confirm-delete');
+    await dialog.getByRole('button', { name: 'Delete' }).click();
+    await expect(dialog).toHaveCount(0);
+    await expect(
+      sidebar.locator(`option[value="profile:${profileName}"]`)
+    ).toHaveCount(0);
+    await expect(sidebar.getByTestId('dcl-picker')).toHaveValue(
+      'profile:local'
+    );
+    const response = await page.request.get(`/${API}/profiles`);
+    const names = (await response.json()).map((p: any) => p.name);
+    expect(names).not.toContain(profileName);
+    profileName = '';
+    await shot(page, '06-deleted');
+  });
+});
