@@ -11,11 +11,14 @@ One server serves every spec file, so it is made ready for every backend here:
   test`` starts them before the UI tests) must be running; SGE clients get their environment;
 - Saturn: a :class:`SaturnEmulator` (real Dask behind a local copy of Saturn's API) runs in a
   background thread of this process, and ``SATURN_*`` point the extension at it. It is stopped at
-  exit, which also closes every Dask cluster it started.
+  exit, which also closes every Dask cluster it started. Its URL and token are written to
+  ``$DCL_UI_SATURN_INFO`` (default ``<tmp>/dcl-ui-tests-saturn.json``) for the specs.
 """
 
 import atexit
+import json
 import os
+import tempfile
 
 from jupyterlab.galata import configure_jupyter_server
 
@@ -34,12 +37,17 @@ os.environ.setdefault("SGE_CELL", "default")
 # --- Saturn: a local emulator, started before the server extension loads -----------------------
 # The config file is executed before any server extension is imported, and dask_saturn reads
 # SATURN_* at each call, so setting them here is enough. Internal mode = plain tcp:// scheduler.
-if os.environ.get("DCL_UI_TEST_NO_SATURN_EMULATOR") != "1":
-    from dask_cluster_launcher.testing.saturn_emulator import SaturnEmulator
+from dask_cluster_launcher.testing.saturn_emulator import SaturnEmulator  # noqa: E402
 
-    _saturn = SaturnEmulator(token="ui-test-token").start()
-    atexit.register(_saturn.stop)
-    os.environ["SATURN_BASE_URL"] = _saturn.url
-    os.environ["SATURN_TOKEN"] = _saturn.token
-    os.environ.setdefault("SATURN_IS_INTERNAL", "true")
-    print(f"[ui-tests] Saturn emulator on {_saturn.url} (internal mode)", flush=True)
+_saturn = SaturnEmulator(token="ui-test-token").start()
+atexit.register(_saturn.stop)
+os.environ["SATURN_BASE_URL"] = _saturn.url
+os.environ["SATURN_TOKEN"] = _saturn.token
+os.environ.setdefault("SATURN_IS_INTERNAL", "true")
+# The specs read the emulator's address from here to check what Saturn really runs.
+_info = os.environ.get(
+    "DCL_UI_SATURN_INFO", os.path.join(tempfile.gettempdir(), "dcl-ui-tests-saturn.json")
+)
+with open(_info, "w", encoding="utf-8") as f:
+    json.dump({"url": _saturn.url, "token": _saturn.token}, f)
+print(f"[ui-tests] Saturn emulator on {_saturn.url} (internal mode; {_info})", flush=True)

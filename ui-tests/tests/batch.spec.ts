@@ -118,13 +118,17 @@ for (const system of SYSTEMS) {
     }) => {
       const name = `${prefix}${Date.now()}`;
       const sidebar = await fillForm(page, system, '00:20:00');
-      await shot(page, `${system.backend}-01-form`);
+      await shot(
+        page,
+        `${system.backend}-01-form`,
+        sidebar.locator('#root_walltime')
+      );
 
       await sidebar.getByTestId('dcl-preview').click();
       const script = sidebar.getByTestId('dcl-preview-job-script');
       await expect(script).toContainText(system.jobNameDirective);
       await expect(script).toContainText('00:20:00');
-      await shot(page, `${system.backend}-02-preview`);
+      await shot(page, `${system.backend}-02-preview`, script);
 
       await sidebar.getByTestId('dcl-scaling-fixed').check();
       await sidebar.getByTestId('dcl-workers').fill('2');
@@ -148,7 +152,7 @@ for (const system of SYSTEMS) {
           /PENDING|RUNNING|STARTING/
         );
       }
-      await shot(page, `${system.backend}-03-jobs`);
+      await shot(page, `${system.backend}-03-jobs`, jobs.last());
       const jobIds = await jobs.evaluateAll(rows =>
         rows.map(r => r.getAttribute('data-job-id'))
       );
@@ -170,7 +174,7 @@ for (const system of SYSTEMS) {
       const states = await recordedStates(page);
       expect(states[0]).toBe('starting');
       expect(states).not.toContain('failed');
-      await shot(page, `${system.backend}-04-workers`);
+      await shot(page, `${system.backend}-04-workers`, workers.last());
 
       // Use it from a notebook.
       await useFromNotebook(
@@ -204,7 +208,7 @@ for (const system of SYSTEMS) {
       await expect(error).toBeVisible();
       await expect(error).toContainText('options.walltime');
       await expect(error).toContainText('00:30:00');
-      await shot(page, `${system.backend}-walltime-too-long`);
+      await shot(page, `${system.backend}-walltime-too-long`, error);
       // Give a wrongly launched cluster time to show up before checking.
       await page.waitForTimeout(1000);
       await expect(sidebar.locator('.dcl-ClusterCard')).toHaveCount(before);

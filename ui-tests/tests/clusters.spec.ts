@@ -1,43 +1,24 @@
-import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
-import type { Locator } from '@playwright/test';
+import { expect, test } from '@jupyterlab/galata';
+import {
+  cardNamed,
+  openSidebar as openSidebarOn,
+  recordedStates,
+  recordStates,
+  shot,
+  SIDEBAR_ID,
+  stopClustersNamed
+} from './helpers';
 
-const SIDEBAR_ID = 'dask-cluster-launcher-sidebar';
-
-async function openSidebar(page: IJupyterLabPageFixture): Promise<Locator> {
-  await page.sidebar.openTab(SIDEBAR_ID);
-  const sidebar = page.locator(`#${SIDEBAR_ID}`);
-  await expect(sidebar).toBeVisible();
-  // The default profile ("Local") is preselected once the catalog is loaded.
-  await expect(sidebar.getByTestId('dcl-picker')).toHaveValue('profile:local');
-  return sidebar;
-}
-
-async function shot(page: IJupyterLabPageFixture, name: string): Promise<void> {
-  await page.screenshot({ path: test.info().outputPath(`${name}.png`) });
-}
-
-/** Record every state a cluster card shows, so short-lived ones are seen too. */
-async function recordStates(page: IJupyterLabPageFixture): Promise<void> {
-  await page.evaluate(() => {
-    const seen: string[] = [];
-    (window as any).__dclStates = seen;
-    const record = () => {
-      document.querySelectorAll('.dcl-ClusterCard .dcl-state').forEach(el => {
-        const state = el.textContent ?? '';
-        if (seen[seen.length - 1] !== state) {
-          seen.push(state);
-        }
-      });
-    };
-    new MutationObserver(record).observe(document.body, {
-      subtree: true,
-      childList: true,
-      characterData: true
-    });
-  });
-}
+/** The Clusters sidebar with the default profile ("Local") preselected. */
+const openSidebar = (page: Parameters<typeof openSidebarOn>[0]) =>
+  openSidebarOn(page, 'profile:local');
 
 test.describe('Clusters sidebar', () => {
+  test.afterEach(async ({ page }) => {
+    // A failed test must not leave its cluster to the next one.
+    await stopClustersNamed(page, 'golden-');
+  });
+
   test('launch a local cluster, use it from a notebook, stop it', async ({
     page
   }) => {
@@ -51,16 +32,12 @@ test.describe('Clusters sidebar', () => {
 
     await recordStates(page);
     await sidebar.getByTestId('dcl-launch').click();
-    const card = sidebar.locator(
-      `.dcl-ClusterCard[data-cluster-name="${name}"]`
-    );
+    const card = cardNamed(sidebar, name);
     await expect(card).toHaveCount(1);
     await expect(card.locator('.dcl-state')).toHaveText(/starting|running/);
     await shot(page, '02-starting');
     await expect(card.locator('.dcl-state')).toHaveText('running');
-    const states: string[] = await page.evaluate(
-      () => (window as any).__dclStates
-    );
+    const states = await recordedStates(page);
     expect(states[0]).toBe('starting');
     expect(states).toContain('running');
     expect(states).not.toContain('failed');

@@ -30,11 +30,18 @@ export async function pick(sidebar: Locator, selection: string): Promise<void> {
   await expect(sidebar.getByTestId('dcl-options-form')).toBeVisible();
 }
 
-/** Screenshot into this test's output folder (test-results/<test>/<name>.png). */
+/**
+ * Screenshot into this test's output folder (test-results/<test>/<name>.png), after scrolling
+ * `focus` (e.g. a card's worker table) into view.
+ */
 export async function shot(
   page: IJupyterLabPageFixture,
-  name: string
+  name: string,
+  focus?: Locator
 ): Promise<void> {
+  if (focus) {
+    await focus.scrollIntoViewIfNeeded();
+  }
   await page.screenshot({ path: test.info().outputPath(`${name}.png`) });
 }
 
@@ -44,7 +51,9 @@ export function cardNamed(sidebar: Locator, name: string): Locator {
 }
 
 /** Record every state a cluster card shows, so short-lived ones are seen too. */
-export async function recordStates(page: IJupyterLabPageFixture): Promise<void> {
+export async function recordStates(
+  page: IJupyterLabPageFixture
+): Promise<void> {
   await page.evaluate(() => {
     const seen: string[] = [];
     (window as any).__dclStates = seen;
