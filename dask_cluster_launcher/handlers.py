@@ -54,7 +54,7 @@ class LauncherHandler(APIHandler):
 class BackendsHandler(LauncherHandler):
     @web.authenticated
     async def get(self) -> None:
-        self.finish(json.dumps([await b.describe() for b in self.manager.backends.values()]))
+        self.finish(json.dumps(await self.manager.describe_backends()))
 
 
 class ProfilesHandler(LauncherHandler):

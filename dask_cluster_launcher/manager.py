@@ -9,6 +9,7 @@ Nothing here knows about HTTP.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import copy
 import logging
@@ -95,6 +96,10 @@ class ClusterManager:
             return self._clusters[cluster_id]
         except KeyError:
             raise NotFound(f"no cluster with id {cluster_id!r}") from None
+
+    async def describe_backends(self) -> builtins.list[dict[str, Any]]:
+        """Every backend with its form; the sites are asked concurrently."""
+        return list(await asyncio.gather(*(b.describe() for b in self.backends.values())))
 
     def model(self, launched: LaunchedCluster) -> dict[str, Any]:
         return {

@@ -98,6 +98,8 @@ class JobQueueBackend(Backend):
     queue_field_title: str = "queue"
     required_commands: tuple[str, ...]
     site_cache_seconds = 10.0
+    #: Seconds a site query may take; a batch controller that is down must not hang the form.
+    site_timeout = 5.0
 
     def __init__(self) -> None:
         self._site: list[Queue] = []
@@ -120,7 +122,12 @@ class JobQueueBackend(Backend):
         async with self._site_lock:
             if time.monotonic() - self._site_time > self.site_cache_seconds:
                 try:
-                    self._site, self._site_error = await self.discover_queues(), None
+                    discovery = self.discover_queues()
+                    self._site = await asyncio.wait_for(discovery, self.site_timeout)
+                    self._site_error = None
+                except asyncio.TimeoutError:
+                    self._site = []
+                    self._site_error = f"the site did not answer within {self.site_timeout:g} s"
                 except commands.BatchCommandError as exc:
                     self._site, self._site_error = [], str(exc)
                 self._site_time = time.monotonic()

@@ -33,6 +33,19 @@ def resource_value(resource_spec: str, key: str) -> str | None:
     return None
 
 
+def _queue(configuration: str) -> Queue:
+    """A queue from ``qconf -sq`` output ("key value" lines)."""
+    config = dict(
+        line.split(None, 1) for line in configuration.splitlines() if len(line.split(None, 1)) == 2
+    )
+    slots = re.findall(r"\d+", config.get("slots", ""))
+    return Queue(
+        name=config["qname"].strip(),
+        time_limit=sge_seconds(config.get("h_rt", "INFINITY").strip()),
+        cpus=max(int(s) for s in slots) if slots else None,
+    )
+
+
 class SGEBackend(JobQueueBackend):
     name = "sge"
     title = "SGE"
@@ -42,6 +55,7 @@ class SGEBackend(JobQueueBackend):
     required_commands = ("qsub", "qstat", "qdel", "qconf")
     #: The site's memory resource (h_vmem, mem_free, ...); derived from the memory field.
     memory_resource = "h_vmem"
+    _parallel_environments: list[str] = []
 
     def cluster_class(self) -> type:
         from dask_jobqueue import SGECluster
@@ -50,26 +64,14 @@ class SGEBackend(JobQueueBackend):
 
     async def discover_queues(self) -> list[Queue]:
         names = (await commands.run("qconf", "-sql")).split()
-        queues = []
-        for name in names:
-            config = dict(
-                line.split(None, 1)
-                for line in (await commands.run("qconf", "-sq", name)).splitlines()
-                if len(line.split(None, 1)) == 2
-            )
-            slots = re.findall(r"\d+", config.get("slots", ""))
-            queues.append(
-                Queue(
-                    name=name,
-                    time_limit=sge_seconds(config.get("h_rt", "INFINITY").strip()),
-                    cpus=max(int(s) for s in slots) if slots else None,
-                )
-            )
-        return queues
+        # one call for every queue's configuration, one for the parallel environments
+        configs = await commands.run("qconf", "-sq", ",".join(names)) if names else ""
+        self._parallel_environments = (await commands.run("qconf", "-spl", check=False)).split()
+        return [_queue(block) for block in re.split(r"\n(?=qname )", configs) if block.strip()]
 
     async def parallel_environments(self) -> list[str]:
-        out = await commands.run("qconf", "-spl", check=False)
-        return out.split()
+        await self.queues()  # refreshed with the site's queues
+        return self._parallel_environments
 
     async def form_schema(self) -> dict[str, Any]:
         schema = await super().form_schema()
