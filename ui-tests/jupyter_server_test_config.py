@@ -12,7 +12,8 @@ One server serves every spec file, so it is made ready for every backend here:
 - Saturn: a :class:`SaturnEmulator` (real Dask behind a local copy of Saturn's API) runs in a
   background thread of this process, and ``SATURN_*`` point the extension at it. It is stopped at
   exit, which also closes every Dask cluster it started. Its URL and token are written to
-  ``$DCL_UI_SATURN_INFO`` (default ``<tmp>/dcl-ui-tests-saturn.json``) for the specs.
+  ``$DCL_UI_SATURN_INFO`` (default ``<tmp>/dcl-ui-tests-saturn.json``; playwright.config.js
+  gives each fresh server its own file) for the specs.
 """
 
 import atexit
@@ -50,4 +51,5 @@ _info = os.environ.get(
 )
 with open(_info, "w", encoding="utf-8") as f:
     json.dump({"url": _saturn.url, "token": _saturn.token}, f)
+atexit.register(lambda: os.path.exists(_info) and os.remove(_info))
 print(f"[ui-tests] Saturn emulator on {_saturn.url} (internal mode; {_info})", flush=True)

@@ -35,6 +35,8 @@ interface IBatchSystem {
   fillMemory(sidebar: Locator): Promise<void>;
   /** Names of every job the batch system knows (pending, running, finishing). */
   jobNames(): string[];
+  /** Command that starts the test bed. */
+  start: string;
 }
 
 const SYSTEMS: IBatchSystem[] = [
@@ -43,6 +45,7 @@ const SYSTEMS: IBatchSystem[] = [
     title: 'SLURM',
     shortQueue: 'short',
     jobNameDirective: /#SBATCH -J dcl-\S+/,
+    start: 'testbeds/start-slurm.sh',
     async fillMemory(sidebar) {
       await sidebar.locator('#root_memory').fill('1 GB');
     },
@@ -58,6 +61,7 @@ const SYSTEMS: IBatchSystem[] = [
     title: 'SGE',
     shortQueue: 'short.q',
     jobNameDirective: /#\$ -N dcl-\S+/,
+    start: 'testbeds/start-sge.sh',
     async fillMemory(sidebar) {
       await sidebar.locator('#root_memory').fill('1 GB');
       await sidebar.locator('#root_resource_spec').fill('h_vmem=1G');
@@ -107,6 +111,16 @@ async function fillForm(
 for (const system of SYSTEMS) {
   test.describe(`${system.title} backend`, () => {
     const prefix = `ui-${system.backend}-`;
+
+    test.beforeAll(() => {
+      try {
+        system.jobNames();
+      } catch (e) {
+        throw new Error(
+          `The ${system.title} test bed does not answer (run ${system.start}): ${e}`
+        );
+      }
+    });
 
     test.afterEach(async ({ page }) => {
       // A failed test must not leave its cluster (and batch jobs) to the next one.
