@@ -1,10 +1,8 @@
 """Saturn Cloud: dask_saturn.SaturnCluster, with the sizes Saturn's API offers.
 
-dask_saturn makes blocking ``requests`` calls without a timeout, and SaturnCluster is a
-synchronous object (its constructor waits for the cluster). So every dask_saturn call runs in a
-daemon thread of its own and is awaited with a timeout: a stalled Saturn API can neither block
-the server's event loop nor keep the server from exiting; a hung thread may linger, nothing else.
-
+dask_saturn makes blocking ``requests`` calls without timeouts (SaturnCluster is a sync object),
+so every call runs in a daemon thread of its own, awaited with a timeout: a stalled Saturn API
+blocks neither the event loop nor the server's exit; a hung thread may linger, nothing else.
 dask_saturn reads its settings from the environment only (``SATURN_BASE_URL``, ``SATURN_TOKEN``,
 ``SATURN_IS_INTERNAL``): credentials configured on the extension are exported there.
 """
@@ -14,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import importlib.util
 import logging
 import math
 import os
@@ -25,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from ..errors import LauncherError
 from .base import Backend, _worker_row, require
 
 log = logging.getLogger(__name__)
@@ -33,8 +31,16 @@ T = TypeVar("T")
 _SECURITY_FIELDS = ("tls_ca_file", "tls_client_cert", "tls_client_key")
 
 
-class SaturnTimeout(RuntimeError):
+class SaturnCloudError(LauncherError):
+    """Saturn Cloud refused a call (its message), or could not be reached."""
+
+    status = 502
+
+
+class SaturnTimeout(SaturnCloudError):
     """Saturn Cloud did not answer a call in time."""
+
+    status = 504
 
 
 @dataclass
@@ -86,22 +92,14 @@ def _close_abandoned(cluster: Any) -> None:
 
 
 def _worker_rows(info: Any) -> list[dict[str, Any]]:
+    """Rows from ``scheduler_info`` (the scheduler's identity, as Saturn relays it)."""
+    workers = dict(info.get("workers", {}))
     rows = [
-        _worker_row(
-            address,
-            w.get("name", address),
-            w.get("host", ""),
-            w.get("nthreads", 0),
-            w.get("memory_limit", 0),
-            w.get("status", "running"),
-        )
-        for address, w in dict(info.get("workers", {})).items()
-    ]
+        _worker_row(a, w.get("name", a), w.get("host", ""), w.get("nthreads", 0),
+                    w.get("memory_limit", 0), w.get("status", "running"))
+        for a, w in workers.items()
+    ]  # fmt: skip
     return sorted(rows, key=lambda row: row["address"])
-
-
-def _message(exc: BaseException) -> str:
-    return str(exc).strip() or type(exc).__name__
 
 
 class SaturnBackend(Backend):
@@ -149,11 +147,8 @@ class SaturnBackend(Backend):
                 "server's environment (or ClusterLauncherApp.saturn_base_url / saturn_token)"
             )
         parts = urlsplit(base_url)
-        if not parts.scheme or not parts.netloc:
-            return f"the Saturn Cloud base URL {base_url!r} is not a URL"
-        if importlib.util.find_spec("dask_saturn") is None:
-            return "dask-saturn is not installed on this server"
-        return None
+        valid = parts.scheme and parts.netloc
+        return None if valid else f"the Saturn Cloud base URL {base_url!r} is not a URL"
 
     def _export_credentials(self) -> None:
         for key, value in (("SATURN_BASE_URL", self._base_url), ("SATURN_TOKEN", self._token)):
@@ -182,7 +177,7 @@ class SaturnBackend(Backend):
                 threading.Thread(target=on_abandoned, args=(result,), daemon=True).start()
 
         def settle(result: Any, error: Exception | None) -> None:
-            if future.cancelled():
+            if future.cancelled():  # the caller gave up
                 if error is None:
                     abandon(result)
             elif error is not None:
@@ -191,8 +186,7 @@ class SaturnBackend(Backend):
                 future.set_result(result)
 
         def run() -> None:
-            result: Any = None
-            error: Exception | None = None
+            result, error = None, None
             try:
                 result = fn()
             except Exception as exc:
@@ -200,8 +194,8 @@ class SaturnBackend(Backend):
             try:
                 loop.call_soon_threadsafe(settle, result, error)
             except RuntimeError:  # the server's event loop is gone
-                if error is None and on_abandoned is not None:
-                    on_abandoned(result)
+                if error is None:
+                    abandon(result)
 
         threading.Thread(target=run, name=f"saturn-{what}", daemon=True).start()
         try:
@@ -213,6 +207,8 @@ class SaturnBackend(Backend):
             if future.done() and not future.cancelled() and future.exception() is None:
                 abandon(future.result())
             raise
+        except Exception as exc:
+            raise SaturnCloudError(str(exc).strip() or type(exc).__name__) from exc
 
     # --- the form -----------------------------------------------------------------------------
     async def sizes(self) -> dict[str, str]:
@@ -225,7 +221,7 @@ class SaturnBackend(Backend):
                     sizes = await self._call("sizes", _describe_sizes, self.call_timeout)
                     self._sizes, self._sizes_error = sizes, None
                 except Exception as exc:
-                    self._sizes, self._sizes_error = {}, _message(exc)
+                    self._sizes, self._sizes_error = {}, str(exc) or type(exc).__name__
                 self._sizes_key, self._sizes_time = key, time.monotonic()
             return self._sizes
 
@@ -320,8 +316,11 @@ class SaturnBackend(Backend):
             read = self._call(
                 "scheduler_info", lambda: _worker_rows(cluster.scheduler_info), self.call_timeout
             )
-            watched.refreshing = asyncio.ensure_future(read)
-            watched.refreshing.add_done_callback(functools.partial(_refreshed, watched))
+            task = asyncio.ensure_future(read)
+            task.add_done_callback(functools.partial(_refreshed, watched))
+            watched.refreshing = task
+            # a prompt answer shows in this poll; a slow one in a later poll
+            await asyncio.wait({task}, timeout=0.1)
         return list(watched.rows)
 
     def client_security(self, cluster: Any) -> dict[str, str] | None:
