@@ -114,4 +114,19 @@ test.describe('Profiles', () => {
     profileName = '';
     await shot(page, '06-deleted');
   });
+
+  test('preview shows the chosen scaling', async ({ page }) => {
+    const sidebar = await openSidebar(page, 'profile:local');
+    await sidebar.getByTestId('dcl-scaling-fixed').check();
+    await sidebar.getByTestId('dcl-workers').fill('3');
+    await sidebar.getByTestId('dcl-preview').click();
+    const code = sidebar.getByTestId('dcl-preview-code');
+    await expect(code).toContainText('cluster.scale(3)');
+    await sidebar.getByTestId('dcl-scaling-adapt').check();
+    await sidebar.getByTestId('dcl-adapt-min').fill('1');
+    await sidebar.getByTestId('dcl-adapt-max').fill('4');
+    await sidebar.getByTestId('dcl-preview').click();
+    await expect(code).toContainText('cluster.adapt(minimum=1, maximum=4)');
+    await shot(page, 'preview-adapt', code);
+  });
 });
