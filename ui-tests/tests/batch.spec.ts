@@ -3,7 +3,7 @@
  * `make test` starts them). The same steps run for both systems, one after the other
  * (workers: 1 in playwright.config.js, tests are not fully parallel).
  */
-import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
+import { expect, test } from '@jupyterlab/galata';
 import type { Locator } from '@playwright/test';
 import { execSync } from 'child_process';
 import {
@@ -95,19 +95,6 @@ async function pickShortQueue(
   await queue.selectOption({ label });
 }
 
-async function fillForm(
-  page: IJupyterLabPageFixture,
-  system: IBatchSystem,
-  walltime: string
-): Promise<Locator> {
-  const sidebar = await openSidebar(page);
-  await pick(sidebar, `backend:${system.backend}`);
-  await pickShortQueue(sidebar, system);
-  await system.fillMemory(sidebar);
-  await sidebar.locator('#root_walltime').fill(walltime);
-  return sidebar;
-}
-
 for (const system of SYSTEMS) {
   test.describe(`${system.title} backend`, () => {
     const prefix = `ui-${system.backend}-`;
@@ -127,22 +114,49 @@ for (const system of SYSTEMS) {
       await stopClustersNamed(page, prefix);
     });
 
-    test('launch on the test bed, use it from a notebook, stop it', async ({
+    // One JupyterLab page for the whole path (a page load costs 6-10 s on 2 cores): first the
+    // refusal, then the same form corrected and launched.
+    test('refuse a walltime over the queue limit; launch, use from a notebook, stop', async ({
       page
     }) => {
       const name = `${prefix}${Date.now()}`;
-      const sidebar = await fillForm(page, system, '00:20:00');
-      await shot(
-        page,
-        `${system.backend}-01-form`,
-        sidebar.locator('#root_walltime')
-      );
+      const sidebar = await openSidebar(page);
+      const walltime = sidebar.locator('#root_walltime');
+      const error = sidebar.getByTestId('dcl-form-error');
 
-      await sidebar.getByTestId('dcl-preview').click();
-      const script = sidebar.getByTestId('dcl-preview-job-script');
-      await expect(script).toContainText(system.jobNameDirective);
-      await expect(script).toContainText('00:20:00');
-      await shot(page, `${system.backend}-02-preview`, script);
+      await test.step('the queue list comes from the site', async () => {
+        await pick(sidebar, `backend:${system.backend}`);
+        await pickShortQueue(sidebar, system);
+        await system.fillMemory(sidebar);
+      });
+
+      await test.step('a walltime over the short queue limit is refused', async () => {
+        const before = await sidebar.locator('.dcl-ClusterCard').count();
+        await walltime.fill('01:00:00');
+        await sidebar.getByTestId('dcl-name').fill(`${prefix}toolong`);
+        await sidebar.getByTestId('dcl-launch').click();
+        await expect(error).toBeVisible();
+        await expect(error).toContainText('options.walltime');
+        await expect(error).toContainText('00:30:00');
+        await shot(page, `${system.backend}-00-walltime-too-long`, error);
+        // Give a wrongly launched cluster time to show up before checking.
+        await page.waitForTimeout(1000);
+        await expect(sidebar.locator('.dcl-ClusterCard')).toHaveCount(before);
+      });
+
+      await test.step('a walltime within the limit clears the error', async () => {
+        await walltime.fill('00:20:00');
+        await expect(error).toHaveCount(0);
+        await shot(page, `${system.backend}-01-form`, walltime);
+      });
+
+      await test.step('preview shows the job script', async () => {
+        await sidebar.getByTestId('dcl-preview').click();
+        const script = sidebar.getByTestId('dcl-preview-job-script');
+        await expect(script).toContainText(system.jobNameDirective);
+        await expect(script).toContainText('00:20:00');
+        await shot(page, `${system.backend}-02-preview`, script);
+      });
 
       await sidebar.getByTestId('dcl-scaling-fixed').check();
       await sidebar.getByTestId('dcl-workers').fill('2');
@@ -159,73 +173,63 @@ for (const system of SYSTEMS) {
 
       // The batch jobs show first (ids, PENDING/RUNNING), then the workers they run.
       const jobs = card.locator('.dcl-JobRow');
-      await expect(jobs).toHaveCount(2, { timeout: 30000 });
-      for (const row of await jobs.all()) {
-        await expect(row.locator('td').nth(0)).toHaveText(/^\d+$/);
-        await expect(row.locator('td').nth(1)).toHaveText(
-          /PENDING|RUNNING|STARTING/
+      let jobIds: (string | null)[] = [];
+      await test.step('the card shows the batch jobs', async () => {
+        await expect(jobs).toHaveCount(2, { timeout: 30000 });
+        for (const row of await jobs.all()) {
+          await expect(row.locator('td').nth(0)).toHaveText(/^\d+$/);
+          await expect(row.locator('td').nth(1)).toHaveText(
+            /PENDING|RUNNING|STARTING/
+          );
+        }
+        await shot(page, `${system.backend}-03-jobs`, jobs.last());
+        jobIds = await jobs.evaluateAll(rows =>
+          rows.map(r => r.getAttribute('data-job-id'))
         );
-      }
-      await shot(page, `${system.backend}-03-jobs`, jobs.last());
-      const jobIds = await jobs.evaluateAll(rows =>
-        rows.map(r => r.getAttribute('data-job-id'))
-      );
-
-      await expect(card.locator('.dcl-state')).toHaveText('running', {
-        timeout: 60000
       });
-      const workers = card.locator('.dcl-WorkerRow');
-      await expect(workers).toHaveCount(2, { timeout: 60000 });
-      console.log(
-        `${system.title}: 2 workers shown ${((Date.now() - launched) / 1000).toFixed(1)} s after Launch`
-      );
-      for (const row of await workers.all()) {
-        const jobCell = row.locator('td').last();
-        await expect(jobCell).toHaveText(/^\d+$/);
-        expect(jobIds).toContain((await jobCell.textContent())!.trim());
-      }
-      await expect(card.getByTestId('dcl-totals')).toContainText('2 workers');
-      const states = await recordedStates(page);
-      expect(states[0]).toBe('starting');
-      expect(states).not.toContain('failed');
-      await shot(page, `${system.backend}-04-workers`, workers.last());
 
-      // Use it from a notebook.
-      await useFromNotebook(
-        page,
-        card,
-        `${system.backend}.ipynb`,
-        `${system.backend}-05-client-output`
-      );
+      await test.step('then 2 workers, each with its job id', async () => {
+        await expect(card.locator('.dcl-state')).toHaveText('running', {
+          timeout: 60000
+        });
+        const workers = card.locator('.dcl-WorkerRow');
+        await expect(workers).toHaveCount(2, { timeout: 60000 });
+        console.log(
+          `${system.title}: 2 workers shown ${((Date.now() - launched) / 1000).toFixed(1)} s after Launch`
+        );
+        for (const row of await workers.all()) {
+          const jobCell = row.locator('td').last();
+          await expect(jobCell).toHaveText(/^\d+$/);
+          expect(jobIds).toContain((await jobCell.textContent())!.trim());
+        }
+        await expect(card.getByTestId('dcl-totals')).toContainText('2 workers');
+        const states = await recordedStates(page);
+        expect(states[0]).toBe('starting');
+        expect(states).not.toContain('failed');
+        await shot(page, `${system.backend}-04-workers`, workers.last());
+      });
 
-      await stopFromCard(card);
-      await shot(page, `${system.backend}-06-stopped`);
+      await test.step('use it from a notebook', async () => {
+        await useFromNotebook(
+          page,
+          card,
+          `${system.backend}.ipynb`,
+          `${system.backend}-05-client-output`
+        );
+      });
 
-      // Nothing is left in the batch system under the cluster's job name.
-      const jobName = `dcl-${clusterId}`;
-      await expect
-        .poll(() => system.jobNames().filter(n => n === jobName), {
-          timeout: 30000,
-          intervals: [250, 500, 1000]
-        })
-        .toEqual([]);
-    });
-
-    test('a walltime over the queue limit is refused and launches nothing', async ({
-      page
-    }) => {
-      const sidebar = await fillForm(page, system, '01:00:00');
-      const before = await sidebar.locator('.dcl-ClusterCard').count();
-      await sidebar.getByTestId('dcl-name').fill(`${prefix}toolong`);
-      await sidebar.getByTestId('dcl-launch').click();
-      const error = sidebar.getByTestId('dcl-form-error');
-      await expect(error).toBeVisible();
-      await expect(error).toContainText('options.walltime');
-      await expect(error).toContainText('00:30:00');
-      await shot(page, `${system.backend}-walltime-too-long`, error);
-      // Give a wrongly launched cluster time to show up before checking.
-      await page.waitForTimeout(1000);
-      await expect(sidebar.locator('.dcl-ClusterCard')).toHaveCount(before);
+      await test.step('stop: the card goes, and so do the jobs', async () => {
+        await stopFromCard(card);
+        await shot(page, `${system.backend}-06-stopped`);
+        // Nothing is left in the batch system under the cluster's job name.
+        const jobName = `dcl-${clusterId}`;
+        await expect
+          .poll(() => system.jobNames().filter(n => n === jobName), {
+            timeout: 30000,
+            intervals: [250, 500, 1000]
+          })
+          .toEqual([]);
+      });
     });
   });
 }
