@@ -112,19 +112,14 @@ class SaturnBackend(Backend):
     workers_refresh_seconds = 0.5
 
     def __init__(
-        self,
-        base_url: str = "",
-        token: str = "",
-        *,
-        call_timeout: float = 30.0,
+        self, base_url: str = "", token: str = "", *, call_timeout: float = 30.0,
         start_timeout: float = 1200.0,
-    ) -> None:
+    ) -> None:  # fmt: skip
         self._base_url, self._token = base_url, token
-        self.call_timeout = call_timeout
-        self.start_timeout = start_timeout
+        self.call_timeout, self.start_timeout = call_timeout, start_timeout
         self._sizes: dict[str, str] = {}
         self._sizes_error: str | None = None
-        self._sizes_key: tuple[str, str] | None = None
+        self._sizes_key: tuple[str, str] | None = None  # the credentials they were read with
         self._sizes_time = -math.inf
         self._sizes_lock = asyncio.Lock()
         self._watched: dict[str, _Watched] = {}  # by Saturn's cluster id
