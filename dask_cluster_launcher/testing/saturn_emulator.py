@@ -65,6 +65,16 @@ def _int(body: dict[str, Any], key: str, low: int, high: int) -> int:
     return value
 
 
+def _json_safe(value: Any) -> Any:
+    """``value`` with every mapping key a string, as a JSON API sends it (worker metrics
+    use tuple keys)."""
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
 def _json(raw: bytes) -> dict[str, Any]:
     """Parse a body as JSON whatever the Content-Type (dask_saturn sends none)."""
     try:
@@ -323,7 +333,8 @@ class SaturnEmulator:
             except CSRError as err:
                 raise EmulatorHTTPError(400, str(err)) from err
         if (method, action) == ("GET", "scheduler_info"):
-            return 200, cluster.on_loop(local.scheduler.identity)  # type: ignore[union-attr]
+            identity = cluster.on_loop(local.scheduler.identity)  # type: ignore[union-attr]
+            return 200, _json_safe(identity)
         if (method, action) == ("POST", "scale"):
             n = _int(_json(raw), "n", 0, self.max_workers // k)
 
