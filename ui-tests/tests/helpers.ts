@@ -16,6 +16,8 @@ export async function openSidebar(
   page: IJupyterLabPageFixture,
   expected: string | RegExp = /^(profile|backend):/
 ): Promise<Locator> {
+  // The plugin adds its tab after loading its settings, possibly after the page is "ready".
+  await expect(page.sidebar.getTabLocator(SIDEBAR_ID)).toHaveCount(1);
   await page.sidebar.openTab(SIDEBAR_ID);
   const sidebar = page.locator(`#${SIDEBAR_ID}`);
   await expect(sidebar).toBeVisible();
