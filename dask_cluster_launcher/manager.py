@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import urlsplit
 
 from . import schemas, snippets
 from .backends import Backend
@@ -49,19 +50,27 @@ class LaunchedCluster:
     task: asyncio.Task[None] | None = None
 
 
-def proxied_dashboard_url(base_url: str, dashboard_link: str | None) -> str | None:
-    """The dashboard through jupyter-server-proxy: ``{base_url}proxy/PORT/status``."""
+def proxied_dashboard_url(
+    base_url: str, dashboard_link: str | None, on_this_machine: bool = True
+) -> str | None:
+    """The dashboard through jupyter-server-proxy: ``{base_url}proxy/PORT/status``.
+
+    A dashboard served from this machine (whatever interface its link names) is proxied from
+    localhost, which jupyter-server-proxy allows by default; a remote one keeps its own link.
+    """
     if not dashboard_link:
         return None
-    from urllib.parse import urlsplit
-
     parts = urlsplit(dashboard_link)
-    if parts.hostname in ("127.0.0.1", "localhost", "0.0.0.0", "::1", None) or not parts.port:
-        target = str(parts.port or 80)
-    else:
-        target = f"{parts.hostname}:{parts.port}"
+    loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
+    if not (on_this_machine or loopback) or not parts.port:
+        return dashboard_link
     path = parts.path.lstrip("/") or "status"
-    return f"{base_url.rstrip('/')}/proxy/{target}/{path}"
+    return f"{base_url.rstrip('/')}/proxy/{parts.port}/{path}"
+
+
+def dashboard_link_template(base_url: str) -> str:
+    """``distributed.dashboard.link`` for notebooks: dashboards through this Jupyter server."""
+    return f"{base_url.rstrip('/')}/proxy/{{port}}/status"
 
 
 class ClusterManager:
@@ -111,7 +120,9 @@ class ClusterManager:
             "error": launched.error,
             "scheduler_address": launched.scheduler_address,
             "dashboard_link": launched.dashboard_link,
-            "dashboard_url": proxied_dashboard_url(self.base_url, launched.dashboard_link),
+            "dashboard_url": proxied_dashboard_url(
+                self.base_url, launched.dashboard_link, launched.backend.dashboard_on_this_machine
+            ),
             "scaling": copy.deepcopy(launched.scaling),
             "workers": copy.deepcopy(launched.workers),
             "jobs": copy.deepcopy(launched.jobs),
@@ -122,8 +133,17 @@ class ClusterManager:
         launched = self.get(cluster_id)
         if launched.state != "running" or not launched.scheduler_address:
             raise ConflictError(f"cluster {launched.name!r} is {launched.state}, not running")
-        security = launched.backend.client_security(launched.cluster)
-        return snippets.client_code(launched.scheduler_address, launched.name, security)
+        backend = launched.backend
+        return snippets.client_code(
+            launched.scheduler_address,
+            launched.name,
+            security=backend.client_security(launched.cluster),
+            dashboard_link=(
+                dashboard_link_template(self.base_url)
+                if backend.dashboard_on_this_machine
+                else None
+            ),
+        )
 
     async def job_log(self, cluster_id: str, job_id: str, limit: int = 64 * 1024) -> dict[str, Any]:
         """The tail of a batch job's output files, for reading why a worker did not start."""

@@ -41,25 +41,30 @@ def reproduce_code(class_path: str, kwargs: dict[str, Any], scaling: dict[str, A
 
 
 def client_code(
-    scheduler_address: str, cluster_name: str, security: dict[str, str] | None = None
+    scheduler_address: str,
+    cluster_name: str,
+    *,
+    security: dict[str, str] | None = None,
+    dashboard_link: str | None = None,
 ) -> str:
     """Connect a notebook to a running cluster's scheduler.
 
-    ``security`` holds ``Security`` keyword arguments (file paths or inline PEM) for TLS schedulers.
+    ``security`` holds ``Security`` keyword arguments (file paths or inline PEM) for TLS
+    schedulers; ``dashboard_link`` is a ``distributed.dashboard.link`` template so that the
+    client's dashboard links go through the Jupyter server (and work behind JupyterHub).
     """
-    comment = "# Dask cluster " + repr(cluster_name)
+    lines = ["# Dask cluster " + repr(cluster_name), "from dask.distributed import Client"]
     if security:
-        return (
-            f"{comment}\n"
-            "from dask.distributed import Client\n"
-            "from distributed.security import Security\n\n"
-            f"security = {_call('Security', {**security, 'require_encryption': True})}\n"
-            f"client = Client({scheduler_address!r}, security=security)\n"
-            "client\n"
-        )
-    return (
-        f"{comment}\n"
-        "from dask.distributed import Client\n\n"
-        f"client = Client({scheduler_address!r})\n"
-        "client\n"
-    )
+        lines.append("from distributed.security import Security")
+    if dashboard_link:
+        lines.append("import dask")
+    lines.append("")
+    if dashboard_link:
+        lines.append(f"dask.config.set({{'distributed.dashboard.link': {dashboard_link!r}}})")
+    if security:
+        lines.append(f"security = {_call('Security', {**security, 'require_encryption': True})}")
+        lines.append(f"client = Client({scheduler_address!r}, security=security)")
+    else:
+        lines.append(f"client = Client({scheduler_address!r})")
+    lines.append("client")
+    return "\n".join(lines) + "\n"

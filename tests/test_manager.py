@@ -117,8 +117,8 @@ async def test_invalid_options_name_the_field(manager, options, field):
 
 def test_proxied_dashboard_url():
     assert proxied_dashboard_url("/", "http://127.0.0.1:4567/status") == "/proxy/4567/status"
-    assert (
-        proxied_dashboard_url("/base/", "http://10.1.2.3:8787/status")
-        == "/base/proxy/10.1.2.3:8787/status"
-    )
+    # a scheduler in this process listening on another interface: still proxied from localhost
+    assert proxied_dashboard_url("/b/", "http://10.1.2.3:8787/status") == "/b/proxy/8787/status"
+    remote = "https://saturn.example/dash/status"
+    assert proxied_dashboard_url("/", remote, on_this_machine=False) == remote
     assert proxied_dashboard_url("/", None) is None

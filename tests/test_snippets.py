@@ -52,6 +52,16 @@ def test_reproduce_code_adapts():
     assert "cluster.adapt(minimum=1, maximum=4)" in code
 
 
+@pytest.mark.parametrize("base", ["/", "/user/it's/", "/a\nb/"])
+def test_dashboard_link_template_is_a_literal(base):
+    code = snippets.client_code("tcp://h:1", "c", dashboard_link=f"{base}proxy/{{port}}/status")
+    tree = ast.parse(code)
+    call = next(n for n in tree.body if isinstance(n, ast.Expr) and isinstance(n.value, ast.Call))
+    assert ast.literal_eval(call.value.args[0]) == {
+        "distributed.dashboard.link": f"{base}proxy/{{port}}/status"
+    }
+
+
 def test_keyword_names_must_be_identifiers():
     with pytest.raises(ValueError):
         snippets.reproduce_code("a.B", {"x=1)\nimport os#": 1}, {"workers": 1})
@@ -59,7 +69,7 @@ def test_keyword_names_must_be_identifiers():
 
 def test_tls_client_code_carries_the_security():
     code = snippets.client_code(
-        "tls://1.2.3.4:8786", "c", {"tls_ca_file": "CA", "tls_client_cert": "CERT"}
+        "tls://1.2.3.4:8786", "c", security={"tls_ca_file": "CA", "tls_client_cert": "CERT"}
     )
     tree = ast.parse(code)
     security = next(n for n in tree.body if isinstance(n, ast.Assign))

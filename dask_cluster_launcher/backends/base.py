@@ -29,6 +29,8 @@ class Backend(ABC):
     schema_file: str
     #: Import path shown in reproduce-in-code previews, e.g. ``dask_jobqueue.SLURMCluster``.
     cluster_class_path: str
+    #: The scheduler (and so its dashboard) runs in this server's process.
+    dashboard_on_this_machine = True
 
     # --- describing the form --------------------------------------------------------------
     def unavailable_reason(self) -> str | None:

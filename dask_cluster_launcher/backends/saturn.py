@@ -103,6 +103,7 @@ def _worker_rows(info: Any) -> list[dict[str, Any]]:
 
 
 class SaturnBackend(Backend):
+    dashboard_on_this_machine = False
     name = "saturn"
     title = "Saturn Cloud"
     schema_file = "backends/saturn.yaml"
