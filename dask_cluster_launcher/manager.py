@@ -229,11 +229,17 @@ class ClusterManager:
             raise
         except Exception as exc:
             log.warning("Cluster %r failed to start", launched.name, exc_info=True)
-            launched.state = "failed"
-            launched.error = _reason(exc)
-            if launched.cluster is not None:
-                await self._close_quietly(launched)
+            await self._fail(launched, _reason(exc))
+            return
         self._publish(launched)
+
+    async def _fail(self, launched: LaunchedCluster, reason: str) -> None:
+        """Mark a cluster failed and free what is left of it (jobs, processes)."""
+        launched.state = "failed"
+        launched.error = reason
+        launched.workers = []
+        self._publish(launched)
+        await self._close_quietly(launched)
 
     async def _apply_scaling(self, launched: LaunchedCluster, scaling: dict[str, Any]) -> None:
         if "adapt" in scaling:
@@ -300,6 +306,10 @@ class ClusterManager:
             await asyncio.sleep(self.worker_poll_interval)
             for launched in self.list():
                 if launched.state != "running" or launched.cluster is None:
+                    continue
+                reason = launched.backend.lost(launched.cluster)
+                if reason:
+                    await self._fail(launched, reason)
                     continue
                 try:
                     workers = await launched.backend.workers(launched.cluster)

@@ -122,3 +122,17 @@ def test_proxied_dashboard_url():
     remote = "https://saturn.example/dash/status"
     assert proxied_dashboard_url("/", remote, on_this_machine=False) == remote
     assert proxied_dashboard_url("/", None) is None
+
+
+async def test_a_cluster_closed_behind_the_launchers_back_shows_as_failed(manager, recorder):
+    launched = await manager.launch(THREADS)
+    await _running(manager, launched.id, 2)
+    await launched.cluster.close()
+
+    async def failed():
+        return launched.state == "failed"
+
+    await wait_for(failed, timeout=10)
+    assert launched.error == "the cluster stopped outside the launcher (closed)"
+    assert manager.model(launched)["workers"] == []
+    assert recorder.states(launched.id)[-1] == "failed"

@@ -128,6 +128,13 @@ class Backend(ABC):
             await result
 
     # --- watching -----------------------------------------------------------------------------
+    def lost(self, cluster: Any) -> str | None:
+        """Why a running cluster stopped behind the launcher's back, or ``None``."""
+        status = getattr(getattr(cluster, "status", None), "name", "running")
+        if status in ("closed", "failed"):
+            return f"the cluster stopped outside the launcher ({status})"
+        return None
+
     def addresses(self, cluster: Any) -> tuple[str | None, str | None]:
         """(scheduler address, direct dashboard link)."""
         return cluster.scheduler_address, cluster.dashboard_link

@@ -104,6 +104,10 @@ def _worker_rows(info: Any) -> list[dict[str, Any]]:
 
 class SaturnBackend(Backend):
     dashboard_on_this_machine = False
+
+    def lost(self, cluster: Any) -> str | None:
+        return None  # SaturnCluster.status is a blocking HTTP call; Saturn reports via workers
+
     name = "saturn"
     title = "Saturn Cloud"
     schema_file = "backends/saturn.yaml"
