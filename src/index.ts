@@ -52,11 +52,12 @@ const plugin: JupyterFrontEndPlugin<void> = {
       baseUrl: serviceManager.serverSettings.baseUrl
     });
 
-    let defaultProfile = 'local';
+    // '' = the profile the server marks `default`.
+    let defaultProfile = '';
     if (settingRegistry) {
       try {
         const settings = await settingRegistry.load(PLUGIN_ID);
-        defaultProfile = settings.composite.defaultProfile as string;
+        defaultProfile = (settings.composite.defaultProfile as string) ?? '';
       } catch (reason) {
         console.warn('dask-cluster-launcher: settings not loaded', reason);
       }
@@ -143,6 +144,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
         await model.adapt(id, minimum, maximum);
       },
       stop: id => model.stop(id),
+      jobLog: (id, jobId) => model.jobLog(id, jobId),
       openDashboard: id => dashboards.open(id)
     };
 

@@ -6,6 +6,7 @@ import {
   IBackend,
   ICluster,
   IClusterEvent,
+  IJobLog,
   ILaunchRequest,
   IPreview,
   IProfile,
@@ -81,6 +82,27 @@ export function sortClusters(clusters: Iterable<ICluster>): ICluster[] {
 /** The most recently created running cluster, if any. */
 export function latestRunning(clusters: Iterable<ICluster>): ICluster | null {
   return sortClusters(clusters).find(c => c.state === 'running') ?? null;
+}
+
+/**
+ * The profile the sidebar preselects: the user's `preferred` one (the
+ * `defaultProfile` setting) if set and usable, else the one the server marks
+ * `default`, else null. Broken profiles and profiles of unavailable backends
+ * are skipped.
+ */
+export function preselectedProfile(
+  profiles: IProfile[],
+  backends: IBackend[],
+  preferred = ''
+): IProfile | null {
+  const usable = profiles.filter(
+    p => !p.error && backends.some(b => b.name === p.backend && b.available)
+  );
+  return (
+    (preferred ? usable.find(p => p.name === preferred) : undefined) ??
+    usable.find(p => p.default) ??
+    null
+  );
 }
 
 /**
@@ -287,6 +309,13 @@ export class ClusterModel {
       `clusters/${encodeURIComponent(id)}/snippet`
     );
     return result.code;
+  }
+
+  /** The tail of a batch job's stdout and stderr files. */
+  async jobLog(id: string, jobId: string): Promise<IJobLog> {
+    return requestAPI<IJobLog>(
+      `clusters/${encodeURIComponent(id)}/jobs/${encodeURIComponent(jobId)}/log`
+    );
   }
 
   /** Apply a cluster event (public for tests). */

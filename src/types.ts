@@ -49,6 +49,18 @@ export interface ICluster {
   created: string;
 }
 
+/** One output file of a batch job (`GET clusters/{id}/jobs/{job_id}/log`). */
+export interface IJobLogFile {
+  path: string;
+  /** The file's last 64 KiB; null while the file does not exist yet. */
+  text: string | null;
+}
+
+export interface IJobLog {
+  job_id: string;
+  files: IJobLogFile[];
+}
+
 export interface IBackend {
   name: string;
   title: string;
@@ -70,6 +82,8 @@ export interface IProfile {
   scaling: IScaling | null;
   source: ProfileSource;
   error: string | null;
+  /** The profile the server preselects (`ClusterLauncherApp.default_profile`). */
+  default?: boolean;
 }
 
 /** Body of `POST profiles` and `PUT profiles/{name}` (schema/profile.yaml). */

@@ -3,11 +3,12 @@ import {
   applyClusterEvent,
   ClusterModel,
   latestRunning,
+  preselectedProfile,
   sortClusters,
   toClusterEvent
 } from '../model';
 import { APIError, requestAPI } from '../request';
-import { CLUSTER_EVENT_SCHEMA, ICluster } from '../types';
+import { CLUSTER_EVENT_SCHEMA, IBackend, ICluster, IProfile } from '../types';
 
 jest.mock('../request', () => {
   const actual = jest.requireActual('../request');
@@ -367,5 +368,88 @@ describe('ClusterModel profiles and preview', () => {
       }),
       headers: { 'Content-Type': 'application/json' }
     });
+  });
+});
+
+describe('ClusterModel job logs', () => {
+  beforeEach(() => mockedRequest.mockReset());
+
+  it("fetches the tail of a job's output files", async () => {
+    const model = new ClusterModel();
+    const log = {
+      job_id: '101',
+      files: [
+        { path: '/home/a/dask-worker-101.out', text: 'hello\n' },
+        { path: '/home/a/dask-worker-101.err', text: null }
+      ]
+    };
+    mockedRequest.mockResolvedValueOnce(log);
+    await expect(model.jobLog('c 1', '101')).resolves.toEqual(log);
+    expect(mockedRequest).toHaveBeenCalledWith('clusters/c%201/jobs/101/log');
+  });
+
+  it("passes an unknown job's 404 on", async () => {
+    const model = new ClusterModel();
+    mockedRequest.mockRejectedValueOnce(
+      new APIError("cluster 'one' has no batch job '9'", 404)
+    );
+    await expect(model.jobLog('c1', '9')).rejects.toMatchObject({
+      status: 404,
+      message: expect.stringContaining('no batch job')
+    });
+  });
+});
+
+describe('preselectedProfile', () => {
+  const backends = [
+    { name: 'local', available: true },
+    { name: 'slurm', available: false }
+  ] as IBackend[];
+  const profile = (
+    name: string,
+    overrides: Partial<IProfile> = {}
+  ): IProfile => ({
+    name,
+    title: name,
+    description: '',
+    backend: 'local',
+    options: {},
+    scaling: null,
+    source: 'builtin',
+    error: null,
+    default: false,
+    ...overrides
+  });
+  const profiles = [
+    profile('local'),
+    profile('site-default', { source: 'site', default: true }),
+    profile('mine', { source: 'user' }),
+    profile('broken', { source: 'user', error: 'options.x: bad' }),
+    profile('eddie', { source: 'site', backend: 'slurm' })
+  ];
+  const pick = (preferred?: string, list = profiles) =>
+    preselectedProfile(list, backends, preferred)?.name ?? null;
+
+  it('takes the server default when the setting is empty', () => {
+    expect(pick('')).toBe('site-default');
+    expect(pick()).toBe('site-default');
+  });
+
+  it('lets a non-empty user setting win', () => {
+    expect(pick('mine')).toBe('mine');
+    expect(pick('local')).toBe('local');
+  });
+
+  it('falls back to the server default for unusable or unknown names', () => {
+    expect(pick('broken')).toBe('site-default');
+    expect(pick('eddie')).toBe('site-default');
+    expect(pick('gone')).toBe('site-default');
+  });
+
+  it('gives null when nothing fits (the panel then picks a backend)', () => {
+    expect(pick('', [profile('local')])).toBeNull();
+    expect(
+      pick('', [profile('eddie', { backend: 'slurm', default: true })])
+    ).toBeNull();
   });
 });

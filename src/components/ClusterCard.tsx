@@ -7,8 +7,9 @@ import {
   formatTotals,
   isActive
 } from '../format';
-import { ICluster } from '../types';
+import { ICluster, IJobLog } from '../types';
 import { ErrorBox, IErrorInfo } from './ErrorBox';
+import { JobLog } from './JobLog';
 import { JobTable, WorkerTable } from './WorkerTable';
 
 /** What a card can ask for; the sidebar wires these to the model/commands. */
@@ -18,6 +19,8 @@ export interface IClusterActions {
   scale(id: string, workers: number): Promise<void>;
   adapt(id: string, minimum: number, maximum: number): Promise<void>;
   stop(id: string): Promise<void>;
+  /** The tail of a batch job's output files (batch backends). */
+  jobLog?(id: string, jobId: string): Promise<IJobLog>;
   /** Open the dashboard's panes in JupyterLab (dask-labextension). */
   openDashboard?(id: string): Promise<void>;
 }
@@ -43,6 +46,8 @@ export function ClusterCard(props: IClusterCardProps): JSX.Element {
   const [expanded, setExpanded] = React.useState(false);
   const [error, setError] = React.useState<IErrorInfo | null>(null);
   const [busy, setBusy] = React.useState(false);
+  /** The batch job whose output is shown. */
+  const [logJob, setLogJob] = React.useState<string | null>(null);
   const current = cluster.scaling;
   const [workers, setWorkers] = React.useState(
     'workers' in current ? current.workers : cluster.workers.length
@@ -71,6 +76,7 @@ export function ClusterCard(props: IClusterCardProps): JSX.Element {
   const running = cluster.state === 'running';
   const dashboard = dashboardHref(cluster.dashboard_url, baseUrl);
   const Caret = expanded ? caretDownIcon : caretRightIcon;
+  const showLog = actions.jobLog ? setLogJob : undefined;
 
   return (
     <div
@@ -245,8 +251,15 @@ export function ClusterCard(props: IClusterCardProps): JSX.Element {
       {error && <ErrorBox testId="dcl-card-error" error={error} />}
       {expanded && (
         <div className="dcl-ClusterCard-details">
-          <WorkerTable workers={cluster.workers} />
-          <JobTable jobs={cluster.jobs} />
+          <WorkerTable workers={cluster.workers} onShowLog={showLog} />
+          <JobTable jobs={cluster.jobs} onShowLog={showLog} shownJob={logJob} />
+          {logJob && actions.jobLog && (
+            <JobLog
+              jobId={logJob}
+              load={jobId => actions.jobLog!(cluster.id, jobId)}
+              onClose={() => setLogJob(null)}
+            />
+          )}
         </div>
       )}
     </div>

@@ -1,7 +1,7 @@
 import { FormComponent } from '@jupyterlab/ui-components';
 import validator from '@rjsf/validator-ajv8';
 import React from 'react';
-import { ClusterModel } from '../model';
+import { ClusterModel, preselectedProfile } from '../model';
 import { APIError } from '../request';
 import { IBackend, IPreview, IProfile, IScaling } from '../types';
 import { ErrorBox, IErrorInfo, messageWithoutField } from './ErrorBox';
@@ -11,7 +11,10 @@ import { ScalingControl } from './ScalingControl';
 
 export interface ILaunchPanelProps {
   model: ClusterModel;
-  /** Profile preselected when nothing was picked yet. */
+  /**
+   * Profile preselected when nothing was picked yet (the `defaultProfile`
+   * setting); '' for the one the server marks `default`.
+   */
   defaultProfile: string;
 }
 
@@ -87,8 +90,10 @@ export function LaunchPanel(props: ILaunchPanelProps): JSX.Element {
 
   /** The default profile, or else the first available backend. */
   const selectDefault = () => {
-    const profile = model.profiles.find(
-      p => p.name === defaultProfile && !p.error
+    const profile = preselectedProfile(
+      model.profiles,
+      model.backends,
+      defaultProfile
     );
     const backend = model.backends.find(b => b.available);
     if (profile) {

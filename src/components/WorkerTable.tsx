@@ -2,9 +2,37 @@ import React from 'react';
 import { formatBytes } from '../format';
 import { IJob, IWorker } from '../types';
 
+/** A job id that opens the job's output, or plain text without `onShowLog`. */
+function JobLink(props: {
+  jobId: string | null;
+  onShowLog?: (jobId: string) => void;
+}): JSX.Element | null {
+  const { jobId, onShowLog } = props;
+  if (!jobId) {
+    return null;
+  }
+  if (!onShowLog) {
+    return <>{jobId}</>;
+  }
+  return (
+    <button
+      className="dcl-LinkButton"
+      data-testid="dcl-worker-job-log"
+      title={`Show the output of job ${jobId}`}
+      onClick={() => onShowLog(jobId)}
+    >
+      {jobId}
+    </button>
+  );
+}
+
 /** The workers of a cluster, one row each. */
-export function WorkerTable(props: { workers: IWorker[] }): JSX.Element {
-  const { workers } = props;
+export function WorkerTable(props: {
+  workers: IWorker[];
+  /** Show a batch job's output (the job id becomes a link). */
+  onShowLog?: (jobId: string) => void;
+}): JSX.Element {
+  const { workers, onShowLog } = props;
   if (workers.length === 0) {
     return <p className="dcl-Empty">No workers yet.</p>;
   }
@@ -33,7 +61,9 @@ export function WorkerTable(props: { workers: IWorker[] }): JSX.Element {
             <td>{w.nthreads}</td>
             <td>{formatBytes(w.memory_limit)}</td>
             <td>{w.status}</td>
-            <td>{w.job_id ?? ''}</td>
+            <td>
+              <JobLink jobId={w.job_id} onShowLog={onShowLog} />
+            </td>
           </tr>
         ))}
       </tbody>
@@ -42,8 +72,14 @@ export function WorkerTable(props: { workers: IWorker[] }): JSX.Element {
 }
 
 /** Batch jobs of a cluster with the reason a job is pending. */
-export function JobTable(props: { jobs: IJob[] }): JSX.Element | null {
-  const { jobs } = props;
+export function JobTable(props: {
+  jobs: IJob[];
+  /** Show a job's output: adds a Log button to each row. */
+  onShowLog?: (jobId: string) => void;
+  /** The job whose output is shown. */
+  shownJob?: string | null;
+}): JSX.Element | null {
+  const { jobs, onShowLog, shownJob } = props;
   if (jobs.length === 0) {
     return null;
   }
@@ -54,6 +90,7 @@ export function JobTable(props: { jobs: IJob[] }): JSX.Element | null {
           <th>Job</th>
           <th>State</th>
           <th>Reason</th>
+          {onShowLog && <th aria-label="Output" />}
         </tr>
       </thead>
       <tbody>
@@ -62,6 +99,19 @@ export function JobTable(props: { jobs: IJob[] }): JSX.Element | null {
             <td>{j.job_id}</td>
             <td>{j.state}</td>
             <td>{j.reason ?? ''}</td>
+            {onShowLog && (
+              <td>
+                <button
+                  className="jp-mod-styled dcl-JobRow-log"
+                  data-testid="dcl-job-log-button"
+                  aria-pressed={shownJob === j.job_id}
+                  title={`Show the stdout and stderr of job ${j.job_id}`}
+                  onClick={() => onShowLog(j.job_id)}
+                >
+                  Log
+                </button>
+              </td>
+            )}
           </tr>
         ))}
       </tbody>
