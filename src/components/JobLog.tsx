@@ -59,7 +59,7 @@ export function JobLog(props: IJobLogProps): JSX.Element {
       ref={panel}
     >
       <div className="dcl-JobLog-header">
-        <span className="dcl-JobLog-title">Output of job {jobId}</span>
+        <span className="dcl-JobLog-title">Job {jobId} output</span>
         <button
           className="jp-mod-styled"
           data-testid="dcl-job-log-refresh"
@@ -90,9 +90,7 @@ export function JobLog(props: IJobLogProps): JSX.Element {
           className="dcl-JobLog-file"
           data-testid="dcl-job-log-file"
         >
-          <div className="dcl-JobLog-path" title={file.path}>
-            {file.path}
-          </div>
+          <div className="dcl-JobLog-path">{file.path}</div>
           {file.text === null ? (
             <p className="dcl-Empty">not written yet</p>
           ) : file.text === '' ? (
