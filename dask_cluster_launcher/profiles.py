@@ -51,6 +51,20 @@ class Profile:
     path: str | None = None
     error: str | None = None
 
+    @classmethod
+    def from_data(cls, data: dict[str, Any], source: str, path: str | None = None) -> Profile:
+        """A profile from validated file or request data."""
+        return cls(
+            name=data["name"],
+            title=data.get("title", ""),
+            description=data.get("description"),
+            backend=data["backend"],
+            options=data.get("options", {}),
+            scaling=data.get("scaling", {"workers": 1}),
+            source=source,
+            path=path,
+        )
+
     def to_model(self) -> dict[str, Any]:
         return {
             "name": self.name,
@@ -88,16 +102,7 @@ def read_profile(path: Path, source: str, backend_schemas: dict[str, str]) -> Pr
     except (OSError, yaml.YAMLError, LauncherError) as exc:
         reason = exc.message if isinstance(exc, LauncherError) else str(exc).splitlines()[0]
         return Profile(name=path.stem, backend="", source=source, path=str(path), error=reason)
-    return Profile(
-        name=data["name"],
-        title=data.get("title", ""),
-        description=data.get("description"),
-        backend=data["backend"],
-        options=data.get("options", {}),
-        scaling=data.get("scaling", {"workers": 1}),
-        source=source,
-        path=str(path),
-    )
+    return Profile.from_data(data, source, str(path))
 
 
 class ProfileStore:
@@ -168,25 +173,15 @@ class ProfileStore:
             )
         if existing is not None and replace != data["name"]:
             raise ConflictError(f"name: a profile {data['name']!r} exists already", field="name")
-        if replace is not None:
-            old = self._user_profile(replace)
-            if replace != data["name"] and old.path:
-                os.remove(old.path)
-        profile = Profile(
-            name=data["name"],
-            title=data.get("title", ""),
-            description=data.get("description"),
-            backend=data["backend"],
-            options=data.get("options", {}),
-            scaling=data.get("scaling", {"workers": 1}),
-            source="user",
-        )
+        old = self._user_profile(replace) if replace is not None else None
+        path = self.user_dir / f"{data['name']}.yaml"
+        profile = Profile.from_data(data, "user", str(path))
         self.user_dir.mkdir(parents=True, exist_ok=True)
-        path = self.user_dir / f"{profile.name}.yaml"
         tmp = path.with_suffix(".yaml.tmp")
         tmp.write_text(yaml.safe_dump(profile.to_file(), sort_keys=False), encoding="utf-8")
         os.replace(tmp, path)
-        profile.path = str(path)
+        if old is not None and old.path and Path(old.path) != path:  # renamed
+            os.remove(old.path)
         return profile
 
     def delete(self, name: str) -> None:
