@@ -126,6 +126,57 @@ describe('ClusterCard', () => {
     expect(jobs[1].textContent).toContain('Resources');
   });
 
+  it('marks worker and job rows with their names, job ids and states', () => {
+    act(() =>
+      root.render(
+        <ClusterCard cluster={cluster()} actions={noActions} baseUrl="/" />
+      )
+    );
+    act(() =>
+      (
+        container.querySelector('[data-testid="dcl-expand"]') as HTMLElement
+      ).click()
+    );
+    const row = container.querySelector('.dcl-WorkerRow')!;
+    expect(row.getAttribute('data-worker-name')).toBe('w-0');
+    expect(row.getAttribute('data-job-id')).toBe('101');
+    // Compact: name and host, then threads, memory and status; the job id is
+    // the last cell (the UI tests read it there).
+    const cells = row.querySelectorAll('td');
+    expect(cells).toHaveLength(2);
+    expect(cells[0].textContent).toBe('w-0 node14 threads · 4.0 GiB · running');
+    expect(cells[1].textContent).toBe('101');
+    const jobs = container.querySelectorAll('.dcl-JobRow');
+    expect(jobs[1].getAttribute('data-job-id')).toBe('102');
+    expect(jobs[1].getAttribute('data-job-state')).toBe('PENDING');
+    expect(jobs[1].querySelectorAll('td')[0].textContent).toBe('102');
+    expect(jobs[1].querySelectorAll('td')[1].textContent).toBe('PENDING');
+  });
+
+  it('has no job column for workers without batch jobs', () => {
+    const local = cluster({
+      backend: 'local',
+      jobs: [],
+      workers: [{ ...cluster().workers[0], nthreads: 1, job_id: null }]
+    });
+    act(() =>
+      root.render(
+        <ClusterCard cluster={local} actions={noActions} baseUrl="/" />
+      )
+    );
+    act(() =>
+      (
+        container.querySelector('[data-testid="dcl-expand"]') as HTMLElement
+      ).click()
+    );
+    const row = container.querySelector('.dcl-WorkerRow')!;
+    expect(row.hasAttribute('data-job-id')).toBe(false);
+    expect(row.querySelectorAll('td')).toHaveLength(1);
+    expect(row.textContent).toContain('1 thread ·');
+    expect(container.querySelectorAll('.dcl-WorkerTable th')).toHaveLength(1);
+    expect(container.querySelector('.dcl-JobTable')).toBeNull();
+  });
+
   it('shows why a cluster failed and offers to remove it', () => {
     act(() =>
       root.render(

@@ -1,5 +1,5 @@
 import React from 'react';
-import { formatBytes } from '../format';
+import { formatBytes, plural } from '../format';
 import { IJob, IWorker } from '../types';
 
 /** A job id that opens the job's output, or plain text without `onShowLog`. */
@@ -26,7 +26,11 @@ function JobLink(props: {
   );
 }
 
-/** The workers of a cluster, one row each. */
+/**
+ * The workers of a cluster, one row each, compact enough for a narrow sidebar:
+ * name and host on one line, threads, memory and status on a second one, and
+ * the batch job id (when a worker has one) in a narrow last column.
+ */
 export function WorkerTable(props: {
   workers: IWorker[];
   /** Show a batch job's output (the job id becomes a link). */
@@ -36,16 +40,13 @@ export function WorkerTable(props: {
   if (workers.length === 0) {
     return <p className="dcl-Empty">No workers yet.</p>;
   }
+  const withJobs = workers.some(w => w.job_id);
   return (
     <table className="dcl-Table dcl-WorkerTable" data-testid="dcl-workers">
       <thead>
         <tr>
-          <th>Name</th>
-          <th>Host</th>
-          <th>Threads</th>
-          <th>Memory</th>
-          <th>Status</th>
-          <th>Job</th>
+          <th>Worker</th>
+          {withJobs && <th className="dcl-WorkerRow-job">Job</th>}
         </tr>
       </thead>
       <tbody>
@@ -54,16 +55,30 @@ export function WorkerTable(props: {
             key={w.address || w.name}
             className="dcl-WorkerRow"
             data-worker-name={w.name}
+            data-job-id={w.job_id ?? undefined}
+            data-worker-status={w.status}
             title={w.address}
           >
-            <td>{w.name}</td>
-            <td>{w.host}</td>
-            <td>{w.nthreads}</td>
-            <td>{formatBytes(w.memory_limit)}</td>
-            <td>{w.status}</td>
-            <td>
-              <JobLink jobId={w.job_id} onShowLog={onShowLog} />
+            <td className="dcl-WorkerRow-main">
+              <div className="dcl-WorkerRow-line">
+                <span className="dcl-WorkerRow-name">{w.name}</span>{' '}
+                <span className="dcl-WorkerRow-host">{w.host}</span>
+              </div>
+              <div className="dcl-WorkerRow-line dcl-WorkerRow-detail">
+                <span>{plural(w.nthreads, 'thread')}</span>
+                {' · '}
+                <span title="Memory limit">{formatBytes(w.memory_limit)}</span>
+                {' · '}
+                <span className={`dcl-WorkerRow-status dcl-mod-${w.status}`}>
+                  {w.status}
+                </span>
+              </div>
             </td>
+            {withJobs && (
+              <td className="dcl-WorkerRow-job">
+                <JobLink jobId={w.job_id} onShowLog={onShowLog} />
+              </td>
+            )}
           </tr>
         ))}
       </tbody>
@@ -95,12 +110,17 @@ export function JobTable(props: {
       </thead>
       <tbody>
         {jobs.map(j => (
-          <tr key={j.job_id} className="dcl-JobRow" data-job-id={j.job_id}>
-            <td>{j.job_id}</td>
-            <td>{j.state}</td>
-            <td>{j.reason ?? ''}</td>
+          <tr
+            key={j.job_id}
+            className="dcl-JobRow"
+            data-job-id={j.job_id}
+            data-job-state={j.state}
+          >
+            <td className="dcl-JobRow-id">{j.job_id}</td>
+            <td className="dcl-JobRow-state">{j.state}</td>
+            <td className="dcl-JobRow-reason">{j.reason ?? ''}</td>
             {onShowLog && (
-              <td>
+              <td className="dcl-JobRow-output">
                 <button
                   className="jp-mod-styled dcl-JobRow-log"
                   data-testid="dcl-job-log-button"
