@@ -101,9 +101,13 @@ async def test_golden_path_jobs_workers_snippet_scale_adapt_cancel_stop(launcher
         "clusters", cluster_id, method="PATCH", body={"adapt": {"minimum": 1, "maximum": 3}}
     )
     assert code == 200
-    model = await wait_cluster(launcher_api, cluster_id, lambda m: len(running_workers(m)) <= 3)
+    # idle, adaptive scaling comes down to its minimum
+    model = await wait_cluster(
+        launcher_api, cluster_id, lambda m: len(m["workers"]) == 1 and len(m["jobs"]) == 1, 90
+    )
 
-    # a job cancelled outside the sidebar: its worker leaves the card, adaptive replaces it
+    # the last worker's job cancelled outside the sidebar: it leaves the card, and adaptive
+    # scaling replaces it with a new job (the worker keeps its name)
     victim = running_workers(model)[0]
     await asyncio.to_thread(bed.cancel, [victim["job_id"]])
     await wait_cluster(
@@ -112,7 +116,13 @@ async def test_golden_path_jobs_workers_snippet_scale_adapt_cancel_stop(launcher
         lambda m: victim["name"] not in {w["name"] for w in m["workers"]},
         timeout=30,
     )
-    await wait_cluster(launcher_api, cluster_id, lambda m: len(running_workers(m)) >= 1, 90)
+    model = await wait_cluster(
+        launcher_api,
+        cluster_id,
+        lambda m: any(w["job_id"] != victim["job_id"] for w in running_workers(m)),
+        timeout=120,
+    )
+    assert victim["job_id"] not in {j["job_id"] for j in model["jobs"]}
 
     code, _ = await launcher_api("clusters", cluster_id, method="DELETE")
     assert code == 204
