@@ -106,6 +106,7 @@ class JobQueueBackend(Backend):
         self._site_error: str | None = None
         self._site_time = -math.inf
         self._site_lock = asyncio.Lock()
+        self._site_refresh: asyncio.Future[None] | None = None  # keeps the task referenced
 
     # --- the site -------------------------------------------------------------------------
     def unavailable_reason(self) -> str | None:
@@ -118,20 +119,30 @@ class JobQueueBackend(Backend):
         raise NotImplementedError
 
     async def queues(self) -> list[Queue]:
-        """The site's queues, read at most every few seconds."""
+        """The site's queues: read once, then refreshed in the background when older than
+        ``site_cache_seconds``, so that neither the form nor a launch waits for the site."""
+        age = time.monotonic() - self._site_time
+        if self._site_time == -math.inf:
+            await self._read_site()
+        elif age > self.site_cache_seconds and not self._site_lock.locked():
+            self._site_refresh = asyncio.ensure_future(self._read_site())
+        return self._site
+
+    async def _read_site(self) -> None:
+        asked = time.monotonic()
         async with self._site_lock:
-            if time.monotonic() - self._site_time > self.site_cache_seconds:
-                try:
-                    discovery = self.discover_queues()
-                    self._site = await asyncio.wait_for(discovery, self.site_timeout)
-                    self._site_error = None
-                except asyncio.TimeoutError:
-                    self._site = []
-                    self._site_error = f"the site did not answer within {self.site_timeout:g} s"
-                except commands.BatchCommandError as exc:
-                    self._site, self._site_error = [], str(exc)
-                self._site_time = time.monotonic()
-            return self._site
+            if self._site_time >= asked:
+                return  # another caller read it while this one waited
+            try:
+                discovery = self.discover_queues()
+                self._site = await asyncio.wait_for(discovery, self.site_timeout)
+                self._site_error = None
+            except asyncio.TimeoutError:
+                self._site = []
+                self._site_error = f"the site did not answer within {self.site_timeout:g} s"
+            except commands.BatchCommandError as exc:
+                self._site, self._site_error = [], str(exc)
+            self._site_time = time.monotonic()
 
     async def form_schema(self) -> dict[str, Any]:
         schema = await super().form_schema()

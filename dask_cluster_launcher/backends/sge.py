@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import xml.etree.ElementTree as ET
@@ -63,10 +64,13 @@ class SGEBackend(JobQueueBackend):
         return SGECluster
 
     async def discover_queues(self) -> list[Queue]:
-        names = (await commands.run("qconf", "-sql")).split()
-        # one call for every queue's configuration, one for the parallel environments
+        queue_list, environments = await asyncio.gather(
+            commands.run("qconf", "-sql"), commands.run("qconf", "-spl", check=False)
+        )
+        names = queue_list.split()
+        # one call for every queue's configuration
         configs = await commands.run("qconf", "-sq", ",".join(names)) if names else ""
-        self._parallel_environments = (await commands.run("qconf", "-spl", check=False)).split()
+        self._parallel_environments = environments.split()
         return [_queue(block) for block in re.split(r"\n(?=qname )", configs) if block.strip()]
 
     async def parallel_environments(self) -> list[str]:
