@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import getpass
 import os
 import re
 import xml.etree.ElementTree as ET
@@ -128,7 +129,8 @@ class SGEBackend(JobQueueBackend):
 
     async def job_states(self, names: list[str]) -> dict[str, list[dict[str, Any]]]:
         wanted = set(names)
-        root = ET.fromstring(await commands.run("qstat", "-xml", "-u", "*"))
+        # the launcher's jobs are always this user's own: list only those
+        root = ET.fromstring(await commands.run("qstat", "-xml", "-u", getpass.getuser()))
         states: dict[str, list[dict[str, Any]]] = {}
         for job in root.iter("job_list"):
             name = job.findtext("JB_name", "")
