@@ -73,3 +73,18 @@ async def test_site_is_read_once_then_refreshed_in_the_background():
 
 def test_sge_backend_names_its_memory_resource():
     assert SGEBackend.memory_resource == "h_vmem"
+
+
+def test_dask_config_prefills_the_form_and_old_names_are_read():
+    import dask
+
+    config = {
+        "jobqueue.slurm.memory": "7 GB",
+        "jobqueue.slurm.job-extra": ["--exclusive"],  # the old name of job-extra-directives
+        "jobqueue.slurm.walltime": "00:30:00",  # dask-jobqueue's own default: not a user choice
+    }
+    with dask.config.set(config):
+        defaults = SLURMBackend().defaults()
+    assert defaults["memory"] == "7 GB"
+    assert defaults["job_extra_directives"] == ["--exclusive"]
+    assert defaults["walltime"] == "01:00:00"
