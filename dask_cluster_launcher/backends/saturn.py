@@ -103,15 +103,11 @@ def _worker_rows(info: Any) -> list[dict[str, Any]]:
 
 
 class SaturnBackend(Backend):
-    dashboard_on_this_machine = False
-
-    def lost(self, cluster: Any) -> str | None:
-        return None  # SaturnCluster.status is a blocking HTTP call; Saturn reports via workers
-
     name = "saturn"
     title = "Saturn Cloud"
     schema_file = "backends/saturn.yaml"
     cluster_class_path = "dask_saturn.SaturnCluster"
+    dashboard_on_this_machine = False
     sizes_cache_seconds = 10.0
     #: At most one ``scheduler_info`` call per cluster this often (the manager polls faster).
     workers_refresh_seconds = 0.5
@@ -129,6 +125,9 @@ class SaturnBackend(Backend):
         self._sizes_lock = asyncio.Lock()
         self._watched: dict[str, _Watched] = {}  # by Saturn's cluster id
         self._starting = 0
+
+    def lost(self, cluster: Any) -> str | None:
+        return None  # SaturnCluster.status is a blocking HTTP call; Saturn reports via workers
 
     # --- credentials ------------------------------------------------------------------------
     def credentials(self) -> tuple[str, str]:
