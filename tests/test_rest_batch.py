@@ -325,6 +325,29 @@ def test_sigterm_of_the_server_leaves_no_job(bed, tmp_path):
             server.kill()
 
 
+async def test_sge_pending_job_shows_why_it_waits(launcher_api, sge_testbed):
+    # no host matches the request: the job waits, with the scheduler's reason
+    options = {**BASE_OPTIONS["sge"], "job_extra_directives": ["-l arch=sparc64"]}
+    code, cluster = await launcher_api(
+        "clusters", method="POST", body={"backend": "sge", "options": options}
+    )
+    assert code == 202
+    model = await wait_cluster(
+        launcher_api,
+        cluster["id"],
+        lambda m: (
+            m["state"] == "failed"
+            or any(j["state"] == "PENDING" and j["reason"] for j in m["jobs"])
+        ),
+        timeout=60,
+    )
+    assert model["state"] == "running", model["error"]
+    assert "arch=sparc64" in model["jobs"][0]["reason"]
+    code, _ = await launcher_api("clusters", cluster["id"], method="DELETE")
+    assert code == 204
+    await wait_no_jobs(sge_testbed, f"{PREFIX}{cluster['id']}", timeout=30)
+
+
 async def test_sge_job_in_error_shows_grid_engines_message(launcher_api, sge_testbed):
     options = {**BASE_OPTIONS["sge"], "job_extra_directives": ["-wd /nonexistent/dcl-test"]}
     code, cluster = await launcher_api(
@@ -339,7 +362,7 @@ async def test_sge_job_in_error_shows_grid_engines_message(launcher_api, sge_tes
     )
     assert model["state"] == "running", model["error"]
     job = next(j for j in model["jobs"] if j["state"] == "ERROR")
-    assert "/nonexistent/dcl-test" in (job["reason"] or "")
+    assert "can't chdir to /nonexistent/dcl-test" in (job["reason"] or "")
     code, _ = await launcher_api("clusters", cluster["id"], method="DELETE")
     assert code == 204
     await wait_no_jobs(sge_testbed, f"{PREFIX}{cluster['id']}", timeout=30)

@@ -132,29 +132,46 @@ class SGEBackend(JobQueueBackend):
         # the launcher's jobs are always this user's own: list only those
         root = ET.fromstring(await commands.run("qstat", "-xml", "-u", getpass.getuser()))
         states: dict[str, list[dict[str, Any]]] = {}
+        waiting = []
         for job in root.iter("job_list"):
             name = job.findtext("JB_name", "")
             if name not in wanted:
                 continue
             code = job.findtext("state", "")
             queue = job.findtext("queue_name") or ""
-            states.setdefault(name, []).append(
-                {
-                    "job_id": job.findtext("JB_job_number", ""),
-                    "state": _STATE_NAMES.get(code, code),
-                    "reason": await self._error_reason(job) if "E" in code else None,
-                    "host": queue.partition("@")[2] or None,
-                }
-            )
+            row: dict[str, Any] = {
+                "job_id": job.findtext("JB_job_number", ""),
+                "state": _STATE_NAMES.get(code, code),
+                "reason": None,
+                "host": queue.partition("@")[2] or None,
+            }
+            states.setdefault(name, []).append(row)
+            if "qw" in code or "E" in code:
+                waiting.append(row)
+        if waiting:
+            reasons = await self._reasons([row["job_id"] for row in waiting])
+            for row in waiting:
+                row["reason"] = reasons.get(row["job_id"])
         return states
 
-    async def _error_reason(self, job: ET.Element) -> str | None:
-        """Grid Engine's message for a job in error state (one extra call, error jobs only)."""
-        out = await commands.run("qstat", "-j", job.findtext("JB_job_number", ""), check=False)
-        for line in out.splitlines():
-            if line.startswith("error reason"):
-                return line.split(":", 1)[1].strip()
-        return "error"
+    async def _reasons(self, job_ids: list[str]) -> dict[str, str]:
+        """Why jobs wait or are in error, from ONE ``qstat -j`` call for all of them."""
+        out = await commands.run("qstat", "-j", ",".join(job_ids), "-xml", check=False)
+        try:
+            root = ET.fromstring(out)
+        except ET.ParseError:
+            return {}
+        messages: dict[str, list[str]] = {}
+        for job in root.iterfind("djob_info/element"):  # errors (Eqw) first
+            job_id = job.findtext("JB_job_number", "")
+            for error in job.iter("QIM_message"):
+                messages.setdefault(job_id, []).append((error.text or "").split("]: ", 1)[-1])
+        for message in root.iter("SME_message_list"):  # the scheduler's reasons (qw)
+            for item in message.iterfind("element"):
+                text = item.findtext("MES_message", "")
+                for value in item.iter("ULNG_value"):
+                    messages.setdefault(value.text or "", []).append(text)
+        return {job_id: "; ".join(dict.fromkeys(texts)) for job_id, texts in messages.items()}
 
     def job_log_files(self, kwargs: dict[str, Any], job_id: str) -> list[str]:
         stem = os.path.join(kwargs["log_directory"], kwargs["job_name"])
