@@ -5,6 +5,7 @@ The same files drive the sidebar's forms and the server's validation, so the two
 
 from __future__ import annotations
 
+import copy
 import functools
 import posixpath
 from pathlib import Path
@@ -86,6 +87,16 @@ def check(instance: Any, relative_path: str, pointer: str = "", prefix: str = ""
 def check_request(body: Any, component: str) -> None:
     """Validate a request body against ``components/schemas/<component>`` of the OpenAPI file."""
     check(body, "openapi.yaml", f"/components/schemas/{component}")
+
+
+def form(relative_path: str) -> dict[str, Any]:
+    """A form schema with its references to other files inlined (a fresh copy each call)."""
+    return copy.deepcopy(_inlined(relative_path))
+
+
+@functools.cache
+def _inlined(relative_path: str) -> dict[str, Any]:
+    return inline_refs(load(relative_path), relative_path)
 
 
 def inline_refs(node: Any, base: str = "") -> Any:

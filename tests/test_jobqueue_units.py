@@ -77,6 +77,7 @@ def test_sge_backend_names_its_memory_resource():
 
 def test_dask_config_prefills_the_form_and_old_names_are_read():
     import dask
+    import dask_jobqueue  # noqa: F401 - registers its defaults before the temporary config
 
     config = {
         "jobqueue.slurm.memory": "7 GB",

@@ -38,7 +38,7 @@ class Backend(ABC):
         return None
 
     def static_schema(self) -> dict[str, Any]:
-        schema = schemas.inline_refs(schemas.load(self.schema_file), self.schema_file)
+        schema = schemas.form(self.schema_file)
         schema.pop("x-ui", None)
         return schema
 

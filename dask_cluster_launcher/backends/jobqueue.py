@@ -7,6 +7,7 @@ job states with one batched command per poll.
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 import os
 import sys
@@ -69,6 +70,16 @@ class Queue:
         if self.memory:
             parts.append(f"{self.memory / 2**30:.1f} GiB")
         return f"{self.name} ({', '.join(parts)})"
+
+
+@functools.cache
+def _shipped_config() -> dict[str, Any]:
+    """dask-jobqueue's own defaults (its jobqueue.yaml), read once."""
+    import dask_jobqueue
+
+    path = os.path.join(os.path.dirname(dask_jobqueue.__file__), "jobqueue.yaml")
+    with open(path, encoding="utf-8") as f:
+        return dict(yaml.safe_load(f)["jobqueue"])
 
 
 def job_name(cluster_id: str) -> str:
@@ -170,11 +181,7 @@ class JobQueueBackend(Backend):
     def config_defaults(self) -> dict[str, Any]:
         """Values from the user's dask config (``jobqueue.<system>.*``) that differ from
         dask-jobqueue's own defaults; old key names are read too."""
-        import dask_jobqueue
-
-        shipped_path = os.path.join(os.path.dirname(dask_jobqueue.__file__), "jobqueue.yaml")
-        with open(shipped_path, encoding="utf-8") as f:
-            shipped = yaml.safe_load(f)["jobqueue"].get(self.config_name, {})
+        shipped = _shipped_config().get(self.config_name, {})
         properties = self.static_schema()["properties"]
         found: dict[str, Any] = {}
         for key, old_key in _CONFIG_KEYS.items():
