@@ -12,6 +12,7 @@ import asyncio
 import builtins
 import contextlib
 import copy
+import functools
 import logging
 import uuid
 from collections.abc import Callable
@@ -46,6 +47,7 @@ class LaunchedCluster:
     dashboard_link: str | None = None
     workers: list[dict[str, Any]] = field(default_factory=list)
     jobs: list[dict[str, Any]] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)
     created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat())
     task: asyncio.Task[None] | None = None
 
@@ -126,6 +128,7 @@ class ClusterManager:
             "scaling": copy.deepcopy(launched.scaling),
             "workers": copy.deepcopy(launched.workers),
             "jobs": copy.deepcopy(launched.jobs),
+            "messages": list(launched.messages),
             "created": launched.created,
         }
 
@@ -215,8 +218,9 @@ class ClusterManager:
 
     async def _start(self, launched: LaunchedCluster) -> None:
         try:
+            progress = functools.partial(self._progress, launched)
             cluster = await asyncio.wait_for(
-                launched.backend.start(launched.kwargs), self.start_timeout
+                launched.backend.start(launched.kwargs, progress), self.start_timeout
             )
             launched.cluster = cluster
             await self._apply_scaling(launched, launched.scaling)
@@ -232,6 +236,12 @@ class ClusterManager:
             await self._fail(launched, _reason(exc))
             return
         self._publish(launched)
+
+    def _progress(self, launched: LaunchedCluster, message: str) -> None:
+        """What the resource manager said while starting (Saturn's status and warnings)."""
+        if message and message not in launched.messages:
+            launched.messages = [*launched.messages, message][-10:]
+            self._publish(launched)
 
     async def _fail(self, launched: LaunchedCluster, reason: str) -> None:
         """Mark a cluster failed and free what is left of it (jobs, processes)."""

@@ -45,6 +45,8 @@ export interface ICluster {
   scaling: IScaling;
   workers: IWorker[];
   jobs: IJob[];
+  /** What the resource manager said while starting (e.g. Saturn's status and warnings). */
+  messages?: string[];
   /** ISO date. */
   created: string;
 }

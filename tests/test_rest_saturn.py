@@ -301,3 +301,17 @@ async def _no_clusters(emulator):
 
 async def _workers_on_saturn(emulator, n):
     return emulator.clusters()[0]["workers"] == n
+
+
+async def test_starting_card_shows_saturns_status(api, emulator, monkeypatch):
+    """While Saturn brings the cluster up, its status reaches the card; then it runs."""
+    use(emulator, monkeypatch)
+    emulator.configure(pending_polls=1)  # dask_saturn then waits 5-9 s before asking again
+    cluster = await launch(api)
+    model = await wait_state(
+        api, cluster["id"], lambda m: m["state"] == "starting" and m["messages"], timeout=10
+    )
+    assert any("Status: pending" in message for message in model["messages"])
+    await wait_state(api, cluster["id"], running_with(1), timeout=40)
+    code, _ = await api("clusters", cluster["id"], method="DELETE")
+    assert code == 204

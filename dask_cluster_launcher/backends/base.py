@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import copy
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .. import schemas
@@ -19,6 +19,9 @@ from ..errors import InvalidRequest
 
 if TYPE_CHECKING:
     from ..manager import LaunchedCluster
+
+
+Progress = Callable[[str], None]
 
 
 class Backend(ABC):
@@ -97,8 +100,11 @@ class Backend(ABC):
         return None
 
     # --- lifecycle --------------------------------------------------------------------------
-    async def start(self, kwargs: dict[str, Any]) -> Any:
-        """Create the cluster in the server's event loop; close what was created on failure."""
+    async def start(self, kwargs: dict[str, Any], progress: Progress | None = None) -> Any:
+        """Create the cluster in the server's event loop; close what was created on failure.
+
+        ``progress`` receives what the resource manager says while the cluster comes up.
+        """
         cluster = self.cluster_class()(asynchronous=True, **kwargs)
         try:
             await cluster

@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from ..errors import LauncherError
-from .base import Backend, _worker_row, require
+from .base import Backend, Progress, _worker_row, require
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -75,6 +75,39 @@ def _cluster_class() -> type:
             pass
 
     return LauncherSaturnCluster
+
+
+class _ThreadLogRelay(logging.Handler):
+    """Hands dask_saturn's messages from one thread (its status while the cluster comes up,
+    Saturn's warnings) to the event loop."""
+
+    def __init__(self, progress: Progress, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(logging.INFO)
+        self._thread = threading.get_ident()
+        self._progress, self._loop = progress, loop
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread == self._thread:
+            with contextlib.suppress(RuntimeError):  # the loop is gone
+                self._loop.call_soon_threadsafe(self._progress, record.getMessage())
+
+
+@contextlib.contextmanager
+def _relayed_log(progress: Progress | None, loop: asyncio.AbstractEventLoop) -> Any:
+    if progress is None:
+        yield
+        return
+    saturn_log = logging.getLogger("dask-saturn")
+    relay = _ThreadLogRelay(progress, loop)
+    old_level = saturn_log.level
+    saturn_log.addHandler(relay)
+    if saturn_log.getEffectiveLevel() > logging.INFO:
+        saturn_log.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        saturn_log.removeHandler(relay)
+        saturn_log.setLevel(old_level)
 
 
 def _describe_sizes() -> dict[str, str]:
@@ -271,7 +304,7 @@ class SaturnBackend(Backend):
         return {key: value for key, value in kwargs.items() if value is not None}
 
     # --- lifecycle ------------------------------------------------------------------------------
-    async def start(self, kwargs: dict[str, Any]) -> Any:
+    async def start(self, kwargs: dict[str, Any], progress: Progress | None = None) -> Any:
         """Create the cluster on Saturn; the manager bounds this with its start timeout."""
         if self._watched or self._starting:
             raise RuntimeError(
@@ -280,8 +313,11 @@ class SaturnBackend(Backend):
             )
         wait = max(1, int(self.start_timeout))
 
+        loop = asyncio.get_running_loop()
+
         def create() -> Any:
-            return _cluster_class()(scheduler_service_wait_timeout=wait, **kwargs)
+            with _relayed_log(progress, loop):
+                return _cluster_class()(scheduler_service_wait_timeout=wait, **kwargs)
 
         self._starting += 1
         try:

@@ -204,6 +204,36 @@ describe('ClusterCard', () => {
     ).toBe('Remove');
   });
 
+  it("shows the resource manager's messages while starting", () => {
+    const starting = cluster({
+      state: 'starting',
+      workers: [],
+      jobs: [],
+      messages: ['Starting cluster. Status: pending']
+    });
+    act(() =>
+      root.render(
+        <ClusterCard cluster={starting} actions={noActions} baseUrl="/" />
+      )
+    );
+    expect(
+      container.querySelector('[data-testid="dcl-cluster-messages"]')!
+        .textContent
+    ).toBe('Starting cluster. Status: pending');
+    act(() =>
+      root.render(
+        <ClusterCard
+          cluster={{ ...starting, state: 'running' }}
+          actions={noActions}
+          baseUrl="/"
+        />
+      )
+    );
+    expect(
+      container.querySelector('[data-testid="dcl-cluster-messages"]')
+    ).toBeNull();
+  });
+
   it('shows an action error on the card', async () => {
     const actions = {
       ...noActions,

@@ -109,6 +109,16 @@ export function ClusterCard(props: IClusterCardProps): JSX.Element {
           : ''}
         {cluster.scaling ? ` · ${formatScaling(cluster.scaling)}` : ''}
       </div>
+      {cluster.state !== 'running' && (cluster.messages ?? []).length > 0 && (
+        <ul
+          className="dcl-ClusterCard-messages"
+          data-testid="dcl-cluster-messages"
+        >
+          {cluster.messages?.map(message => (
+            <li key={message}>{message}</li>
+          ))}
+        </ul>
+      )}
       {cluster.state === 'failed' && cluster.error && (
         <pre className="dcl-ClusterCard-error" data-testid="dcl-cluster-error">
           {cluster.error}
