@@ -8,8 +8,6 @@ jobs have a unique name and the queue is drained of them before the next run.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import fcntl
 import json
 import os
 import re
@@ -20,9 +18,10 @@ import tempfile
 import time
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from testbeds.control import pid_alive, testbed_lock
 
 from . import launch
 from .observe import cluster_event, running_workers, scheduler_join_times
@@ -47,24 +46,6 @@ BINARIES = {
 
 
 # --- the test beds --------------------------------------------------------------------------
-def _pid_alive(pidfile: Path) -> bool:
-    try:
-        os.kill(int(pidfile.read_text().strip()), 0)
-    except (OSError, ValueError):
-        return False
-    return True
-
-
-@contextlib.contextmanager
-def _lock(kind: str) -> Iterator[None]:
-    """The lock tests/batch_testbeds.py takes: no concurrent start/stop of a test bed."""
-    path = Path(tempfile.gettempdir()) / f"dask-cluster-launcher-testbed-{kind}.lock"
-    with open(path, "w") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 class Testbed:
@@ -84,8 +65,8 @@ class Testbed:
             raise RuntimeError(
                 f"{', '.join(missing)} missing: run `bash testbeds/install.sh` (as root)"
             )
-        with _lock(self.kind):
-            if _pid_alive(PIDFILES[self.kind]):
+        with testbed_lock(self.kind):
+            if pid_alive(PIDFILES[self.kind]):
                 return
             print(f"  starting the {TITLES[self.kind]} test bed", flush=True)
             code, output = self._script(f"start-{self.kind}.sh", timeout=180)
@@ -97,7 +78,7 @@ class Testbed:
         """Stop a test bed this run started, unless DCL_KEEP_TESTBEDS is set or it has jobs."""
         if not self.started_here or os.environ.get("DCL_KEEP_TESTBEDS") or self.jobs():
             return
-        with _lock(self.kind):
+        with testbed_lock(self.kind):
             self._script(f"stop-{self.kind}.sh", timeout=120)
 
     def _script(self, name: str, timeout: float) -> tuple[int, str]:

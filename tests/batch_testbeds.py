@@ -24,7 +24,6 @@ The SLURM test bed has partitions ``debug`` (default, no time limit) and ``short
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import shutil
 import subprocess
@@ -36,6 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
+from testbeds.control import pid_alive, testbed_lock
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TESTBEDS_DIR = REPO_ROOT / "testbeds"
@@ -144,13 +145,6 @@ class Testbed:
 
 
 # -- helpers ---------------------------------------------------------------------------------
-def _pid_alive(pidfile: Path) -> bool:
-    try:
-        pid = int(pidfile.read_text().strip())
-        os.kill(pid, 0)
-    except (OSError, ValueError):
-        return False
-    return True
 
 
 def _require(kind: str, paths: list[str]) -> None:
@@ -159,18 +153,6 @@ def _require(kind: str, paths: list[str]) -> None:
         pytest.fail(
             f"{kind} test bed: missing {', '.join(missing)} - {INSTALL_HINT}", pytrace=False
         )
-
-
-@contextlib.contextmanager
-def _lock(kind: str) -> Iterator[None]:
-    """Serialise start/stop between concurrent pytest sessions on this machine."""
-    path = Path(tempfile.gettempdir()) / f"dask-cluster-launcher-testbed-{kind}.lock"
-    with open(path, "w") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def _run_script(name: str, log_path: Path, timeout: float) -> tuple[int, str]:
@@ -196,7 +178,7 @@ def _testbed(kind: str, start_script: str, stop_script: str, was_running, make) 
     log_fd, log_name = tempfile.mkstemp(prefix=f"dcl-testbed-{kind}-", suffix=".log")
     os.close(log_fd)
     log_path = Path(log_name)
-    with _lock(kind):
+    with testbed_lock(kind):
         running_before = was_running()
         t0 = time.monotonic()
         # The start script is idempotent: it only (re)applies the configuration when the
@@ -224,7 +206,7 @@ def _testbed(kind: str, start_script: str, stop_script: str, was_running, make) 
             else:
                 os.environ[k] = v
         if bed.started_here and not os.environ.get(KEEP_ENV):
-            with _lock(kind):
+            with testbed_lock(kind):
                 _run_script(stop_script, log_path, timeout=120)
 
 
@@ -246,7 +228,7 @@ def slurm_testbed() -> Iterator[Testbed]:
     )
 
     def was_running() -> bool:
-        return _pid_alive(SLURM_PIDFILE)
+        return pid_alive(SLURM_PIDFILE)
 
     def make(log_path: Path) -> Testbed:
         return Testbed(
@@ -270,7 +252,7 @@ def sge_testbed() -> Iterator[Testbed]:
     )
 
     def was_running() -> bool:
-        return _pid_alive(SGE_QMASTER_PIDFILE)
+        return pid_alive(SGE_QMASTER_PIDFILE)
 
     def make(log_path: Path) -> Testbed:
         return Testbed(
