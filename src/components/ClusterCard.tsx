@@ -40,6 +40,26 @@ function toInt(value: string, fallback: number): number {
   return isNaN(n) ? fallback : n;
 }
 
+/** A number-of-workers input (scale, adapt minimum and maximum). */
+function WorkerCount(props: {
+  value: number;
+  onChange: (value: number) => void;
+  testId: string;
+  label?: string;
+}): JSX.Element {
+  return (
+    <input
+      type="number"
+      min={0}
+      className="jp-mod-styled"
+      aria-label={props.label}
+      data-testid={props.testId}
+      value={props.value}
+      onChange={e => props.onChange(toInt(e.target.value, 0))}
+    />
+  );
+}
+
 /** One launched cluster: state, totals, links and actions. */
 export function ClusterCard(props: IClusterCardProps): JSX.Element {
   const { cluster, actions, baseUrl, canOpenDashboard, dashboardShown } = props;
@@ -200,13 +220,10 @@ export function ClusterCard(props: IClusterCardProps): JSX.Element {
       <div className="dcl-ClusterCard-scale">
         <label>
           Workers
-          <input
-            type="number"
-            min={0}
-            className="jp-mod-styled"
-            data-testid="dcl-scale-input"
+          <WorkerCount
+            testId="dcl-scale-input"
             value={workers}
-            onChange={e => setWorkers(toInt(e.target.value, 0))}
+            onChange={setWorkers}
           />
         </label>
         <button
@@ -221,24 +238,18 @@ export function ClusterCard(props: IClusterCardProps): JSX.Element {
       <div className="dcl-ClusterCard-scale">
         <label>
           Adapt
-          <input
-            type="number"
-            min={0}
-            className="jp-mod-styled"
-            aria-label="minimum workers"
-            data-testid="dcl-adapt-min-input"
+          <WorkerCount
+            label="minimum workers"
+            testId="dcl-adapt-min-input"
             value={minimum}
-            onChange={e => setMinimum(toInt(e.target.value, 0))}
+            onChange={setMinimum}
           />
           –
-          <input
-            type="number"
-            min={0}
-            className="jp-mod-styled"
-            aria-label="maximum workers"
-            data-testid="dcl-adapt-max-input"
+          <WorkerCount
+            label="maximum workers"
+            testId="dcl-adapt-max-input"
             value={maximum}
-            onChange={e => setMaximum(toInt(e.target.value, 0))}
+            onChange={setMaximum}
           />
         </label>
         <button
