@@ -8,8 +8,11 @@ from traitlets import Float, List, Unicode
 
 from . import events
 from .backends import default_backends
+from .dashboard_proxy import ROUTE as DASHBOARD_ROUTE
 from .handlers import ROUTES
 from .manager import ClusterManager
+from .private import DEFAULT_ROOT as DEFAULT_PRIVATE_DIR
+from .private import PrivateDir
 from .profiles import ProfileStore, default_site_dirs
 
 
@@ -26,6 +29,13 @@ class ClusterLauncherApp(ExtensionApp):
         Unicode(),
         default_value=default_site_dirs(),
         help="Directories of site profiles (YAML or JSON files), read-only for users.",
+    ).tag(config=True)
+
+    private_dir = Unicode(
+        DEFAULT_PRIVATE_DIR,
+        help="The user's private directory (made 0700): each cluster's TLS credentials and "
+        "dashboard socket, and default job logs. Batch jobs read the credentials from there, "
+        "so it must be on a file system the compute nodes share (the home directory is).",
     ).tag(config=True)
 
     user_profile_dir = Unicode(
@@ -63,6 +73,9 @@ class ClusterLauncherApp(ExtensionApp):
             start_timeout=self.start_timeout,
         )
         backends = {k: v for k, v in backends.items() if k in self.allowed_backends}
+        private_dir = PrivateDir.at(self.private_dir).ensure()
+        for backend in backends.values():
+            backend.private_dir = private_dir
         profiles = ProfileStore.for_backends(
             backends,
             site_dirs=self.site_profile_dirs,
@@ -81,7 +94,8 @@ class ClusterLauncherApp(ExtensionApp):
     def initialize_handlers(self) -> None:
         # ExtensionApp prefixes the server's base_url
         self.handlers.extend(
-            (url_path_join("/dask-cluster-launcher", path), handler) for path, handler in ROUTES
+            (url_path_join("/dask-cluster-launcher", path), handler)
+            for path, handler in [*ROUTES, DASHBOARD_ROUTE]
         )
 
     async def stop_extension(self) -> None:

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 from . import schemas, snippets
 from .backends import Backend
 from .errors import ConflictError, InvalidRequest, NotFound
+from .private import ClusterFiles
 from .profiles import ProfileStore
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,8 @@ class LaunchedCluster:
     messages: list[str] = field(default_factory=list)
     created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat())
     task: asyncio.Task[None] | None = None
+    #: Private credentials and dashboard socket (``None`` for Saturn, which has its own TLS).
+    files: ClusterFiles | None = None
 
 
 def proxied_dashboard_url(
@@ -73,6 +76,11 @@ def proxied_dashboard_url(
 def dashboard_link_template(base_url: str) -> str:
     """``distributed.dashboard.link`` for notebooks: dashboards through this Jupyter server."""
     return f"{base_url.rstrip('/')}/proxy/{{port}}/status"
+
+
+def private_dashboard_url(base_url: str, cluster_id: str) -> str:
+    """A private cluster's dashboard, served by this extension from the cluster's socket."""
+    return f"{base_url.rstrip('/')}/dask-cluster-launcher/dashboard/{cluster_id}/status"
 
 
 class ClusterManager:
@@ -122,9 +130,7 @@ class ClusterManager:
             "error": launched.error,
             "scheduler_address": launched.scheduler_address,
             "dashboard_link": launched.dashboard_link,
-            "dashboard_url": proxied_dashboard_url(
-                self.base_url, launched.dashboard_link, launched.backend.dashboard_on_this_machine
-            ),
+            "dashboard_url": self._dashboard_url(launched),
             "scaling": copy.deepcopy(launched.scaling),
             "workers": copy.deepcopy(launched.workers),
             "jobs": copy.deepcopy(launched.jobs),
@@ -132,20 +138,45 @@ class ClusterManager:
             "created": launched.created,
         }
 
+    def _dashboard_url(self, launched: LaunchedCluster) -> str | None:
+        if launched.files is not None:
+            return (
+                private_dashboard_url(self.base_url, launched.id)
+                if launched.state == "running"
+                else None
+            )
+        return proxied_dashboard_url(
+            self.base_url, launched.dashboard_link, launched.backend.dashboard_on_this_machine
+        )
+
+    def dashboard_socket(self, cluster_id: str) -> str:
+        """The Unix socket of a running private cluster's dashboard."""
+        launched = self.get(cluster_id)
+        if launched.files is None or launched.state != "running":
+            raise NotFound(f"cluster {launched.name!r} has no dashboard served by this server")
+        return str(launched.files.dashboard_socket)
+
     def snippet(self, cluster_id: str) -> str:
         launched = self.get(cluster_id)
         if launched.state != "running" or not launched.scheduler_address:
             raise ConflictError(f"cluster {launched.name!r} is {launched.state}, not running")
         backend = launched.backend
-        return snippets.client_code(
-            launched.scheduler_address,
-            launched.name,
-            security=backend.client_security(launched.cluster),
-            dashboard_link=(
+        if launched.files is not None:
+            # paths to the owner's private files; no key material in the notebook
+            security: dict[str, str] | None = launched.files.security_kwargs()
+            dashboard_link: str | None = private_dashboard_url(self.base_url, launched.id)
+        else:
+            security = backend.client_security(launched.cluster)
+            dashboard_link = (
                 dashboard_link_template(self.base_url)
                 if backend.dashboard_on_this_machine
                 else None
-            ),
+            )
+        return snippets.client_code(
+            launched.scheduler_address,
+            launched.name,
+            security=security,
+            dashboard_link=dashboard_link,
         )
 
     async def job_log(self, cluster_id: str, job_id: str, limit: int = 64 * 1024) -> dict[str, Any]:
@@ -175,7 +206,8 @@ class ClusterManager:
         options: dict[str, Any] = {}
         scaling: dict[str, Any] = {"workers": 1}
         if "profile" in request:
-            profile = self.profiles.get(request["profile"])
+            # profiles are files: read them off the event loop
+            profile = await asyncio.to_thread(self.profiles.get, request["profile"])
             backend = self.backend(profile.backend)
             options.update(profile.options)
             scaling = profile.scaling
@@ -189,9 +221,11 @@ class ClusterManager:
     async def preview(self, request: dict[str, Any]) -> dict[str, Any]:
         backend, options, scaling = await self.resolve(request)
         kwargs = backend.cluster_kwargs(options, cluster_id="preview", cluster_name="preview")
+        # the paths the real cluster's credentials will have; nothing is written for a preview
+        files = backend.private_dir.cluster("<cluster-id>")
         return {
             "code": snippets.reproduce_code(backend.cluster_class_path, kwargs, scaling),
-            "job_script": backend.job_script(kwargs),
+            "job_script": backend.job_script(backend.with_credentials(kwargs, files)),
         }
 
     # --- lifecycle ------------------------------------------------------------------------------
@@ -209,6 +243,7 @@ class ClusterManager:
             kwargs=backend.cluster_kwargs(options, cluster_id=cluster_id, cluster_name=name),
             scaling=scaling,
             profile=request.get("profile"),
+            files=backend.private_dir.cluster(cluster_id) if backend.private_cluster else None,
         )
         self._clusters[cluster_id] = launched
         self._ensure_watchers()
@@ -219,8 +254,12 @@ class ClusterManager:
     async def _start(self, launched: LaunchedCluster) -> None:
         try:
             progress = functools.partial(self._progress, launched)
+            kwargs = launched.kwargs
+            if launched.files is not None:
+                await asyncio.to_thread(launched.files.create)
+                kwargs = launched.backend.with_credentials(kwargs, launched.files)
             cluster = await asyncio.wait_for(
-                launched.backend.start(launched.kwargs, progress), self.start_timeout
+                launched.backend.start(kwargs, progress, launched.files), self.start_timeout
             )
             launched.cluster = cluster
             await self._apply_scaling(launched, launched.scaling)
@@ -228,6 +267,8 @@ class ClusterManager:
             launched.scheduler_address, launched.dashboard_link = launched.backend.addresses(
                 cluster
             )
+            if launched.files is not None:
+                launched.dashboard_link = None  # its TCP port is closed; only the socket serves
             launched.state = "running"
         except asyncio.CancelledError:
             raise
@@ -296,12 +337,13 @@ class ClusterManager:
 
     async def _close_quietly(self, launched: LaunchedCluster) -> None:
         cluster = launched.cluster
-        if cluster is None:
-            return
-        try:
-            await asyncio.wait_for(launched.backend.close(cluster), 60)
-        except Exception:
-            log.warning("Closing cluster %r failed", launched.name, exc_info=True)
+        if cluster is not None:
+            try:
+                await asyncio.wait_for(launched.backend.close(cluster), 60)
+            except Exception:
+                log.warning("Closing cluster %r failed", launched.name, exc_info=True)
+        if launched.files is not None:
+            await asyncio.to_thread(launched.files.remove)
 
     # --- watching workers and jobs --------------------------------------------------------------
     def _ensure_watchers(self) -> None:

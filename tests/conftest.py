@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,9 +12,18 @@ import pytest
 pytest_plugins = ["pytest_jupyter.jupyter_server", "tests.batch_testbeds"]
 
 
+@pytest.fixture(scope="session")
+def private_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The launcher's private directory for this test run (credentials, sockets, logs)."""
+    return tmp_path_factory.mktemp("private")
+
+
 @pytest.fixture
-def jp_server_config() -> dict[str, Any]:
-    return {"ServerApp": {"jpserver_extensions": {"dask_cluster_launcher": True}}}
+def jp_server_config(private_dir: Path) -> dict[str, Any]:
+    return {
+        "ServerApp": {"jpserver_extensions": {"dask_cluster_launcher": True}},
+        "ClusterLauncherApp": {"private_dir": str(private_dir)},
+    }
 
 
 @pytest.fixture

@@ -144,7 +144,11 @@ async def test_preview_shows_the_exact_job_script(launcher_api, bed):
     assert f"{marker} {directive}" in script.splitlines()
     assert "--lifetime 15m" in script and "--nworkers 2" in script
     assert f"{marker} -N {PREFIX}preview" in script or f"{marker} -J {PREFIX}preview" in script
-    assert "Cluster(" in preview["code"]
+    # workers talk TLS with the cluster's private credentials and close their HTTP port
+    assert "--protocol tls://" in script and "--tls-ca-file" in script
+    assert "--preload" in script and "--dashboard-address 127.0.0.1:0" in script
+    assert "BEGIN" not in script  # paths, never key material, in a (world-readable) job script
+    assert "Cluster(" in preview["code"] and "security=True" in preview["code"]
     compile(preview["code"], "preview", "exec")
 
 

@@ -65,7 +65,9 @@ async def test_backends_and_profiles_describe_the_local_form(launcher_api):
     assert profiles[0]["name"] == "local" and profiles[0]["source"] == "builtin"
 
 
-async def test_launch_answers_at_once_then_runs_scales_and_stops(launcher_api, jp_base_url):
+async def test_launch_answers_at_once_then_runs_scales_and_stops(
+    launcher_api, jp_base_url, jp_fetch
+):
     code, cluster = await launcher_api("clusters", method="POST", body=FIXED_2)
     assert code == 202
     assert cluster["state"] == "starting" and cluster["workers"] == []
@@ -76,10 +78,13 @@ async def test_launch_answers_at_once_then_runs_scales_and_stops(launcher_api, j
         return m if m["state"] == "running" and len(live) == 2 else None
 
     model = await wait_for(running, timeout=90)
-    assert model["scheduler_address"].startswith("tcp://127.0.0.1:")
-    assert not model["dashboard_link"].endswith(":8787/status")
-    port = model["dashboard_link"].rsplit(":", 1)[1].split("/")[0]
-    assert model["dashboard_url"] == f"{jp_base_url}proxy/{port}/status"
+    assert model["scheduler_address"].startswith("tls://127.0.0.1:")
+    # the dashboard has no port of its own: this server relays it from a private socket
+    assert model["dashboard_link"] is None
+    dashboard_path = f"dask-cluster-launcher/dashboard/{cluster['id']}/status"
+    assert model["dashboard_url"] == f"{jp_base_url}{dashboard_path}"
+    page = await jp_fetch(*dashboard_path.split("/"))
+    assert page.code == 200 and b"Dask" in page.body
     assert {w["nthreads"] for w in model["workers"]} == {1}
 
     code, model = await launcher_api("clusters", cluster["id"], method="PATCH", body={"workers": 3})
@@ -115,7 +120,9 @@ async def test_snippet_connects_from_another_process(launcher_api, jp_base_url):
     model = await launch_running(launcher_api, request)
     code, snippet = await launcher_api("clusters", model["id"], "snippet")
     assert code == 200
-    assert f"client = Client({model['scheduler_address']!r})" in snippet["code"].splitlines()
+    lines = snippet["code"].splitlines()
+    assert f"client = Client({model['scheduler_address']!r}, security=security)" in lines
+    assert "BEGIN" not in snippet["code"]  # paths to the private files, no key material
     out = await run_snippet(
         snippet["code"],
         "\nprint(client.submit(lambda x: x + 1, 41).result(), len(client.nthreads()))"

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import schemas
 from ..errors import InvalidRequest
+from ..private import ClusterFiles, PrivateDir
 
 if TYPE_CHECKING:
     from ..manager import LaunchedCluster
@@ -34,6 +35,12 @@ class Backend(ABC):
     cluster_class_path: str
     #: The scheduler (and so its dashboard) runs in this server's process.
     dashboard_on_this_machine = True
+    #: The launcher secures the cluster itself: per-cluster TLS credentials in the user's
+    #: private directory, the dashboard on a private Unix socket (see ``with_credentials``).
+    #: ``False`` for services that bring their own security (Saturn).
+    private_cluster = True
+    #: Where credentials, dashboard sockets and default job logs go (set by the server).
+    private_dir: PrivateDir = PrivateDir.at()
 
     # --- describing the form --------------------------------------------------------------
     def unavailable_reason(self) -> str | None:
@@ -100,14 +107,27 @@ class Backend(ABC):
         return None
 
     # --- lifecycle --------------------------------------------------------------------------
-    async def start(self, kwargs: dict[str, Any], progress: Progress | None = None) -> Any:
+    def with_credentials(self, kwargs: dict[str, Any], files: ClusterFiles) -> dict[str, Any]:
+        """``kwargs`` with the cluster's own TLS credentials in place of ``security=True``, and
+        with the workers' HTTP servers closed (private backends override this)."""
+        return kwargs
+
+    async def start(
+        self,
+        kwargs: dict[str, Any],
+        progress: Progress | None = None,
+        files: ClusterFiles | None = None,
+    ) -> Any:
         """Create the cluster in the server's event loop; close what was created on failure.
 
-        ``progress`` receives what the resource manager says while the cluster comes up.
+        ``progress`` receives what the resource manager says while the cluster comes up;
+        ``files`` are the cluster's private files (credentials written, for private clusters).
         """
         cluster = self.cluster_class()(asynchronous=True, **kwargs)
         try:
             await cluster
+            if files is not None and self.private_cluster:
+                await serve_dashboard_privately(cluster, files)
         except BaseException:
             await self.close(cluster)
             raise
@@ -191,6 +211,13 @@ class Backend(ABC):
     ) -> dict[str, list[dict[str, Any]]]:
         """Batch job states per cluster id; one batched query for all clusters of this backend."""
         return {}
+
+
+async def serve_dashboard_privately(cluster: Any, files: ClusterFiles) -> None:
+    """Move the dashboard of a scheduler running in this process to its private socket."""
+    from ..private_http import serve_dashboard_on_unix_socket
+
+    await serve_dashboard_on_unix_socket(cluster.scheduler, str(files.dashboard_socket))
 
 
 def require(condition: bool, field: str, message: str) -> None:

@@ -20,6 +20,7 @@ import dask.config
 import yaml
 from dask.utils import parse_bytes, parse_timedelta
 
+from ..private import ClusterFiles
 from . import commands, network
 from .base import Backend, require
 
@@ -274,9 +275,7 @@ class JobQueueBackend(Backend):
 
     def common_kwargs(self, options: dict[str, Any], cluster_id: str) -> dict[str, Any]:
         interfaces = network.ipv4_interfaces()
-        log_directory = options["log_directory"] or os.path.join(
-            "~", ".dask-cluster-launcher", "logs", cluster_id
-        )
+        log_directory = options["log_directory"] or self.private_dir.log_directory(cluster_id)
         kwargs: dict[str, Any] = {
             "cores": options["cores"],
             "processes": options["processes"],
@@ -294,19 +293,52 @@ class JobQueueBackend(Backend):
                 "interface": options["scheduler_interface"]
                 or network.default_interface(interfaces),
                 "port": 0,
-                "dashboard_address": ":0",
+                # moved to a private Unix socket once the scheduler runs
+                "dashboard_address": "127.0.0.1:0",
             },
+            # mutual TLS with the cluster's own credentials (see dask_cluster_launcher.private)
+            "protocol": "tls://",
+            "security": True,
+            "shared_temp_directory": str(self.private_dir.root),
         }
         if options["interface"]:
             kwargs["interface"] = options["interface"]
         return {key: value for key, value in kwargs.items() if value != []}
 
+    def with_credentials(self, kwargs: dict[str, Any], files: ClusterFiles) -> dict[str, Any]:
+        # Workers close their HTTP port at start (the preload), binding it to loopback until then.
+        preload = ["--preload", str(files.worker_preload)]
+        loopback = ["--dashboard-address", "127.0.0.1:0"]
+        return {
+            **kwargs,
+            "security": files.security(),
+            "worker_extra_args": [*kwargs.get("worker_extra_args", []), *preload, *loopback],
+        }
+
     def job_script(self, kwargs: dict[str, Any]) -> str | None:
         """The script each job runs, built by dask-jobqueue itself from the same arguments."""
-        cluster_only = {"scheduler_options", "shared_temp_directory", "security", "protocol"}
+        cluster_only = {"scheduler_options", "shared_temp_directory"}
         job_kwargs = {k: v for k, v in kwargs.items() if k not in cluster_only}
+
+        class ExistingForPreview:
+            """dask-jobqueue's Job creates a missing log directory; a preview must leave the
+            disk alone. The Job writes the path into the script with ``%s`` (the real path: the
+            preview is the script a job gets, skip filter included) and tests it with
+            ``os.path.exists`` (through ``__fspath__``: an existing directory, nothing made)."""
+
+            def __init__(self, path: str) -> None:
+                self.path = path
+
+            def __str__(self) -> str:
+                return self.path
+
+            def __fspath__(self) -> str:
+                return os.sep
+
+        if job_kwargs.get("log_directory") is not None:
+            job_kwargs["log_directory"] = ExistingForPreview(job_kwargs["log_directory"])
         job_cls: Any = self.cluster_class().job_cls  # type: ignore[attr-defined]
-        job = job_cls("tcp://<scheduler-address>:0", name="<worker-name>", **job_kwargs)
+        job = job_cls("tls://<scheduler-address>:0", name="<worker-name>", **job_kwargs)
         return str(job.job_script())
 
     # --- lifecycle and watching -----------------------------------------------------------------

@@ -6,6 +6,7 @@ from typing import Any
 
 from dask.utils import parse_bytes
 
+from ..private import ClusterFiles
 from .base import Backend, require
 
 
@@ -37,10 +38,19 @@ class LocalBackend(Backend):
             "threads_per_worker": options["threads_per_worker"],
             "processes": options["processes"],
             "memory_limit": options["memory_limit"],
-            # tcp even for thread workers, so notebooks (other processes) can connect
-            "protocol": "tcp://",
+            # TLS even for thread workers, so notebooks (other processes) can connect, and only
+            # with the cluster's credentials (mutual TLS; see dask_cluster_launcher.private)
+            "protocol": "tls://",
+            "security": True,
             "host": "127.0.0.1",
-            # a free port per cluster, never a shared 8787
+            # a free port per cluster, never a shared 8787; moved to a private socket at start
             "scheduler_port": 0,
             "dashboard_address": "127.0.0.1:0",
+        }
+
+    def with_credentials(self, kwargs: dict[str, Any], files: ClusterFiles) -> dict[str, Any]:
+        return {
+            **kwargs,
+            "security": files.security(),
+            "preload": [str(files.worker_preload)],  # closes each worker's HTTP port
         }

@@ -4,7 +4,9 @@ dask_saturn makes blocking ``requests`` calls without timeouts (SaturnCluster is
 so every call runs in a daemon thread of its own, awaited with a timeout: a stalled Saturn API
 blocks neither the event loop nor the server's exit; a hung thread may linger, nothing else.
 dask_saturn reads its settings from the environment only (``SATURN_BASE_URL``, ``SATURN_TOKEN``,
-``SATURN_IS_INTERNAL``): credentials configured on the extension are exported there.
+``SATURN_IS_INTERNAL``). Credentials configured on the extension are handed to dask_saturn's
+``Settings`` in this process and never written to ``os.environ``, where every kernel, terminal
+and batch job started later would inherit them.
 """
 
 from __future__ import annotations
@@ -23,12 +25,29 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from ..errors import LauncherError
+from ..private import ClusterFiles
 from .base import Backend, Progress, _worker_row, require
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _SECURITY_FIELDS = ("tls_ca_file", "tls_client_cert", "tls_client_key")
+
+
+def _use_credentials(credentials: Callable[[], tuple[str, str]]) -> None:
+    """Give dask_saturn's ``Settings`` (read by SaturnCluster and its helpers at every call)
+    the configured base URL and token instead of the environment's, in this process only."""
+    import dask_saturn.core
+    from dask_saturn.settings import Settings
+    from packaging.version import Version
+
+    class ConfiguredSettings(Settings):
+        def __init__(self) -> None:  # Settings.__init__ reads os.environ; set the same fields
+            self.SATURN_BASE_URL, self.SATURN_TOKEN = credentials()
+            version = os.environ.get("SATURN_VERSION", "2021.07.19")
+            self.SATURN_VERSION = Version(version.split("-")[0])
+
+    dask_saturn.core.Settings = ConfiguredSettings  # type: ignore[misc]
 
 
 class SaturnCloudError(LauncherError):
@@ -141,6 +160,7 @@ class SaturnBackend(Backend):
     schema_file = "backends/saturn.yaml"
     cluster_class_path = "dask_saturn.SaturnCluster"
     dashboard_on_this_machine = False
+    private_cluster = False  # Saturn issues its own TLS credentials
     sizes_cache_seconds = 10.0
     #: At most one ``scheduler_info`` call per cluster this often (the manager polls faster).
     workers_refresh_seconds = 0.5
@@ -183,9 +203,9 @@ class SaturnBackend(Backend):
         return None if valid else f"the Saturn Cloud base URL {base_url!r} is not a URL"
 
     def _export_credentials(self) -> None:
-        for key, value in (("SATURN_BASE_URL", self._base_url), ("SATURN_TOKEN", self._token)):
-            if value and os.environ.get(key) != value:
-                os.environ[key] = value
+        """Make dask_saturn use this backend's credentials (see ``_use_credentials``)."""
+        if self._base_url or self._token:
+            _use_credentials(self.credentials)
 
     # --- running dask_saturn off the event loop -------------------------------------------------
     async def _call(
@@ -304,7 +324,12 @@ class SaturnBackend(Backend):
         return {key: value for key, value in kwargs.items() if value is not None}
 
     # --- lifecycle ------------------------------------------------------------------------------
-    async def start(self, kwargs: dict[str, Any], progress: Progress | None = None) -> Any:
+    async def start(
+        self,
+        kwargs: dict[str, Any],
+        progress: Progress | None = None,
+        files: ClusterFiles | None = None,
+    ) -> Any:
         """Create the cluster on Saturn; the manager bounds this with its start timeout."""
         if self._watched or self._starting:
             raise RuntimeError(

@@ -1,0 +1,133 @@
+"""The user's private directory: per-cluster TLS credentials, dashboard sockets and job logs.
+
+Everything a launched cluster needs to keep to its owner lives under one directory that only the
+owner can enter (0700; files 0600), by default ``~/.dask-cluster-launcher``: in the home
+directory because batch jobs on compute nodes read the credentials from there, and private even
+when ``$HOME`` itself is world-readable::
+
+    ~/.dask-cluster-launcher/            0700
+        clusters/<cluster id>/           0700  credentials, dashboard socket, worker preload
+            tls.pem  tls.key             0600  the cluster's certificate (its own CA) and key
+            dashboard.sock               0600  the scheduler's dashboard (HTTP on a Unix socket)
+        logs/<cluster id>/                     batch job output (when the form names no folder)
+
+Each cluster gets its own self-signed certificate (``distributed.Security.temporary``): the
+scheduler, workers, nannies and clients all present it, and distributed requires it from every
+peer (mutual TLS), so only processes that can read the owner's files can talk to the cluster.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+DEFAULT_ROOT = "~/.dask-cluster-launcher"
+#: Unix socket paths are limited to ~107 bytes; longer ones fall back to a short private dir.
+_MAX_SOCKET_PATH = 100
+_PRELOAD_SOURCE = Path(__file__).with_name("private_http.py")
+
+
+def make_private_dir(path: Path) -> Path:
+    """Create ``path`` (and parents) and make sure only the owner can enter it."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = path.stat()
+    if info.st_uid != os.getuid():
+        raise PermissionError(f"{path} belongs to another user")
+    if stat.S_IMODE(info.st_mode) != 0o700:
+        path.chmod(0o700)
+    return path
+
+
+def write_private_file(path: Path, text: str) -> None:
+    """Write ``text`` to a new file that is 0600 from its first byte."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.chmod(path, 0o600)
+
+
+@dataclass(frozen=True)
+class ClusterFiles:
+    """Paths of one cluster's private files. Computing them touches nothing on disk."""
+
+    directory: Path
+
+    @property
+    def cert(self) -> Path:
+        return self.directory / "tls.pem"
+
+    @property
+    def key(self) -> Path:
+        return self.directory / "tls.key"
+
+    @property
+    def dashboard_socket(self) -> Path:
+        return self.directory / "dashboard.sock"
+
+    @property
+    def worker_preload(self) -> Path:
+        """A copy of ``private_http.py`` next to the credentials, so batch workers on compute
+        nodes load it from the same (shared) file system whatever Python they run."""
+        return self.directory / "dcl_private_http.py"
+
+    def security_kwargs(self) -> dict[str, str]:
+        """``distributed.Security`` arguments for any role: one certificate, its own CA."""
+        cert, key = str(self.cert), str(self.key)
+        return {
+            "tls_ca_file": cert,
+            "tls_client_cert": cert,
+            "tls_client_key": key,
+            "tls_scheduler_cert": cert,
+            "tls_scheduler_key": key,
+            "tls_worker_cert": cert,
+            "tls_worker_key": key,
+        }
+
+    def security(self) -> Any:
+        from distributed.security import Security
+
+        return Security(require_encryption=True, **self.security_kwargs())
+
+    def create(self) -> ClusterFiles:
+        """Write a fresh certificate and key and the worker preload (0700 dir, 0600 files)."""
+        from distributed.security import Security
+
+        make_private_dir(self.directory.parent)
+        make_private_dir(self.directory)
+        temporary = Security.temporary()
+        write_private_file(self.cert, temporary.tls_ca_file)
+        write_private_file(self.key, temporary.tls_scheduler_key)
+        write_private_file(self.worker_preload, _PRELOAD_SOURCE.read_text(encoding="utf-8"))
+        return self
+
+    def remove(self) -> None:
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class PrivateDir:
+    """The root of the user's private files."""
+
+    root: Path
+
+    @classmethod
+    def at(cls, root: str | os.PathLike[str] = DEFAULT_ROOT) -> PrivateDir:
+        return cls(Path(os.path.expanduser(os.fspath(root))).absolute())
+
+    def cluster(self, cluster_id: str) -> ClusterFiles:
+        directory = self.root / "clusters" / cluster_id
+        if len(str(directory / "dashboard.sock")) > _MAX_SOCKET_PATH:
+            directory = Path("/tmp") / f"dcl-{os.getuid()}" / cluster_id
+        return ClusterFiles(directory)
+
+    def log_directory(self, cluster_id: str) -> str:
+        return str(self.root / "logs" / cluster_id)
+
+    def ensure(self) -> PrivateDir:
+        """Create the root (0700) and tighten it if it exists with looser permissions."""
+        make_private_dir(self.root)
+        return self
