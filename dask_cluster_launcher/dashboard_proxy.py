@@ -10,14 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from jupyter_server.utils import url_path_join
+from jupyter_server.utils import ensure_async, url_path_join
 from jupyter_server_proxy.handlers import ProxyHandler
 from tornado import web
 
 from .errors import LauncherError
+from .handlers import AUTH_RESOURCE
 from .manager import ClusterManager
-
-AUTH_RESOURCE = "dask_cluster_launcher"
 
 
 class DashboardProxyHandler(ProxyHandler):
@@ -31,8 +30,8 @@ class DashboardProxyHandler(ProxyHandler):
 
     async def prepare(self, *args: Any, **kwargs: Any) -> None:
         await super().prepare(*args, **kwargs)  # authentication (403 / login redirect)
-        if self.current_user and not self.authorizer.is_authorized(
-            self, self.current_user, "read", AUTH_RESOURCE
+        if self.current_user and not await ensure_async(
+            self.authorizer.is_authorized(self, self.current_user, "read", AUTH_RESOURCE)
         ):
             raise web.HTTPError(403)
         cluster_id = self.path_kwargs["cluster_id"]

@@ -2,6 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+#: Characters of a user's value an error message quotes: a 10 MB value must not make a 10 MB
+#: answer or log line.
+QUOTE_LIMIT = 80
+#: Whole messages are cut here too, whatever put them together.
+MESSAGE_LIMIT = 1000
+
+
+def shorten(value: Any, limit: int = QUOTE_LIMIT) -> str:
+    """``repr(value)`` cut to about ``limit`` characters; ``repr`` escapes line breaks and
+    control characters, so a quoted value cannot forge a line in a log."""
+    if isinstance(value, str) and len(value) > limit:
+        value = value[:limit]  # before repr: never build the repr of a huge string
+        return repr(value) + f"... ({limit} characters shown)"
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
 
 class LauncherError(Exception):
     """Base class: a problem the user can act on, reported with a message."""
@@ -9,6 +27,8 @@ class LauncherError(Exception):
     status = 500
 
     def __init__(self, message: str, field: str | None = None) -> None:
+        if len(message) > MESSAGE_LIMIT:
+            message = message[:MESSAGE_LIMIT] + "..."
         super().__init__(message)
         self.message = message
         self.field = field

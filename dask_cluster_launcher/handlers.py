@@ -1,20 +1,41 @@
-"""HTTP handlers: parse, validate the envelope, call the manager, map errors. Nothing more."""
+"""HTTP handlers: parse, validate the envelope, call the manager, map errors. Nothing more.
+
+Every method is authenticated (``@web.authenticated``) and then authorized (``@authorized``) on
+the resource :data:`AUTH_RESOURCE`, so that a deployment's Authorizer can deny the launcher, or
+allow only part of it:
+
+- ``read``: list backends, profiles and clusters, read snippets and job logs, preview a launch
+  (it computes a script and changes nothing);
+- ``write``: save or delete profiles, stop a cluster;
+- ``execute``: launch or scale a cluster (it starts processes and batch jobs that run commands).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
+from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
 from . import schemas
-from .errors import InvalidRequest, LauncherError
+from .errors import InvalidRequest, LauncherError, shorten
 from .manager import ClusterManager
+
+AUTH_RESOURCE = "dask_cluster_launcher"
+
+
+def _no_constant(name: str) -> Any:
+    # Python's json accepts NaN and Infinity; JSON does not, and no field needs them.
+    raise ValueError(f"{name} is not JSON")
 
 
 class LauncherHandler(APIHandler):
     """Base handler: JSON bodies, and LauncherError -> 400/404/409 with ``{message, field}``."""
+
+    auth_resource = AUTH_RESOURCE
 
     @property
     def manager(self) -> ClusterManager:
@@ -22,9 +43,11 @@ class LauncherHandler(APIHandler):
 
     def json_body(self, component: str) -> dict[str, Any]:
         try:
-            body = json.loads(self.request.body or b"null")
+            body = json.loads(self.request.body or b"null", parse_constant=_no_constant)
         except ValueError:
             raise InvalidRequest("body: is not valid JSON", field="body") from None
+        except RecursionError:  # the decoder recurses once per level of nesting
+            raise InvalidRequest("body: is nested too deeply", field="body") from None
         if not isinstance(body, dict):
             raise InvalidRequest("body: must be a JSON object", field="body")
         schemas.check_request(body, component)
@@ -46,48 +69,58 @@ class LauncherHandler(APIHandler):
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         if isinstance(value, LauncherError):
-            self.log.info("%s %s: %s", self.request.method, self.request.path, value.message)
+            path = shorten(self.request.path, 200)  # a URL holds up to 64 KiB
+            self.log.info("%s %s: %s", self.request.method, path, value.message)
         else:
             super().log_exception(typ, value, tb)
 
 
 class BackendsHandler(LauncherHandler):
     @web.authenticated
+    @authorized
     async def get(self) -> None:
         self.finish(json.dumps(await self.manager.describe_backends()))
 
 
 class ProfilesHandler(LauncherHandler):
     @web.authenticated
+    @authorized
     async def get(self) -> None:
-        self.finish(json.dumps(self.manager.profiles.models()))
+        self.finish(json.dumps(await asyncio.to_thread(self.manager.profiles.models)))
 
     @web.authenticated
+    @authorized
     async def post(self) -> None:
-        profile = self.manager.profiles.save(self.json_body("ProfileRequest"))
+        body = self.json_body("ProfileRequest")
+        profile = await asyncio.to_thread(self.manager.profiles.save, body)
         self.set_status(201)
         self.finish(json.dumps(profile.to_model()))
 
 
 class ProfileHandler(LauncherHandler):
     @web.authenticated
+    @authorized
     async def put(self, name: str) -> None:
-        profile = self.manager.profiles.save(self.json_body("ProfileRequest"), replace=name)
+        body = self.json_body("ProfileRequest")
+        profile = await asyncio.to_thread(self.manager.profiles.save, body, replace=name)
         self.finish(json.dumps(profile.to_model()))
 
     @web.authenticated
+    @authorized
     async def delete(self, name: str) -> None:
-        self.manager.profiles.delete(name)
+        await asyncio.to_thread(self.manager.profiles.delete, name)
         self.set_status(204)
         self.finish()
 
 
 class ClustersHandler(LauncherHandler):
     @web.authenticated
+    @authorized
     async def get(self) -> None:
         self.finish(json.dumps([self.manager.model(c) for c in self.manager.list()]))
 
     @web.authenticated
+    @authorized("execute")
     async def post(self) -> None:
         launched = await self.manager.launch(self.json_body("LaunchRequest"))
         self.set_status(202)
@@ -96,16 +129,19 @@ class ClustersHandler(LauncherHandler):
 
 class ClusterHandler(LauncherHandler):
     @web.authenticated
+    @authorized
     async def get(self, cluster_id: str) -> None:
         self.finish(json.dumps(self.manager.model(self.manager.get(cluster_id))))
 
     @web.authenticated
+    @authorized("execute")
     async def patch(self, cluster_id: str) -> None:
         self.manager.get(cluster_id)  # 404 before 400 for unknown clusters
         launched = await self.manager.rescale(cluster_id, self.json_body("Scaling"))
         self.finish(json.dumps(self.manager.model(launched)))
 
     @web.authenticated
+    @authorized
     async def delete(self, cluster_id: str) -> None:
         await self.manager.stop(cluster_id)
         self.set_status(204)
@@ -114,18 +150,21 @@ class ClusterHandler(LauncherHandler):
 
 class SnippetHandler(LauncherHandler):
     @web.authenticated
+    @authorized
     async def get(self, cluster_id: str) -> None:
         self.finish(json.dumps({"code": self.manager.snippet(cluster_id)}))
 
 
 class JobLogHandler(LauncherHandler):
     @web.authenticated
+    @authorized
     async def get(self, cluster_id: str, job_id: str) -> None:
         self.finish(json.dumps(await self.manager.job_log(cluster_id, job_id)))
 
 
 class PreviewHandler(LauncherHandler):
     @web.authenticated
+    @authorized("read")
     async def post(self) -> None:
         self.finish(json.dumps(await self.manager.preview(self.json_body("PreviewRequest"))))
 

@@ -3,15 +3,23 @@
 Profiles come from three places: built-in (shipped with the package), site (directories an
 administrator configures; read-only) and user (saved from the sidebar, under the user's Jupyter
 data directory). A user profile may not reuse a built-in or site name. A broken file is listed
-with its error and never hides the others.
+with its error and never hides the others: each file is read on its own, and whatever goes wrong
+with one (not a regular file, too large, not UTF-8, YAML aliases, invalid) marks only that one.
+
+The store does blocking file I/O: the server calls it through ``asyncio.to_thread``.
 """
 
 from __future__ import annotations
 
 import builtins
+import contextlib
 import copy
+import logging
 import os
+import stat
 import sys
+import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,11 +27,15 @@ from typing import Any
 import yaml
 
 from . import schemas
-from .errors import ConflictError, InvalidRequest, LauncherError, NotFound
+from .errors import ConflictError, InvalidRequest, LauncherError, NotFound, shorten
+
+log = logging.getLogger(__name__)
 
 BUILTIN_DIR = Path(__file__).parent / "builtin_profiles"
 SOURCES = ("builtin", "site", "user")
 _SUFFIXES = (".yaml", ".yml", ".json")
+#: Profiles are a few hundred bytes; a larger file is a mistake (or a trap) and is not read.
+MAX_PROFILE_BYTES = 64 * 1024
 
 
 def default_site_dirs() -> list[str]:
@@ -89,20 +101,72 @@ def check_profile(data: Any, backend_schemas: dict[str, str]) -> None:
     schemas.check(data, "profile.yaml")
     schema_file = backend_schemas.get(data["backend"])
     if schema_file is None:
-        raise InvalidRequest(f"backend: {data['backend']!r} is not enabled here", "backend")
+        raise InvalidRequest(f"backend: {shorten(data['backend'])} is not enabled here", "backend")
     schemas.check(data.get("options", {}), schema_file, prefix="options")
+
+
+class _ProfileLoader(yaml.SafeLoader):
+    """Safe YAML without aliases and without deep nesting.
+
+    An alias (``*name``) repeats a node without repeating its text, so a few hundred bytes can
+    expand to billions of values ("billion laughs"); profiles never need one. Nesting is cut
+    while composing, before the recursive composer spends time (or stack) on it.
+    """
+
+    _depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        mark = self.peek_event().start_mark
+        if self.check_event(yaml.AliasEvent):
+            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed", mark)
+        if self._depth > schemas.MAX_DEPTH:
+            raise yaml.composer.ComposerError(None, None, "is nested too deeply", mark)
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def read_text(path: Path, limit: int = MAX_PROFILE_BYTES) -> str:
+    """The UTF-8 text of ``path``, which must be a regular file of at most ``limit`` bytes.
+
+    FIFOs and devices are refused before opening; opening without blocking means one swapped in
+    after that check cannot hang the server either (and is refused by the second check).
+    """
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise ValueError("is not a regular file")
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+    with os.fdopen(os.open(path, flags), "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            raise ValueError("is not a regular file")
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(f"is larger than {limit // 1024} KiB")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError("is not UTF-8 text") from None
 
 
 def read_profile(path: Path, source: str, backend_schemas: dict[str, str]) -> Profile:
     """The profile in ``path``, or a placeholder carrying the reason it is broken."""
     try:
-        with open(path, encoding="utf-8") as f:
-            data = yaml.safe_load(f)
+        data = yaml.load(read_text(path), Loader=_ProfileLoader)  # a SafeLoader
         check_profile(data, backend_schemas)
-    except (OSError, yaml.YAMLError, LauncherError) as exc:
-        reason = exc.message if isinstance(exc, LauncherError) else str(exc).splitlines()[0]
-        return Profile(name=path.stem, backend="", source=source, path=str(path), error=reason)
+    except Exception as exc:  # any problem of one file is that profile's, never the listing's
+        return Profile(
+            name=path.stem, backend="", source=source, path=str(path), error=_reason(exc)
+        )
     return Profile.from_data(data, source, str(path))
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, LauncherError):
+        return exc.message
+    lines = str(exc).strip().splitlines()
+    text = lines[0] if lines else type(exc).__name__
+    return text if len(text) <= 200 and text.isprintable() else shorten(text, 200)
 
 
 class ProfileStore:
@@ -122,6 +186,8 @@ class ProfileStore:
             Path(d) for d in (default_site_dirs() if site_dirs is None else site_dirs)
         ]
         self.user_dir = Path(user_dir or default_user_dir())
+        # saves and deletes run in worker threads: one at a time, so that the name checks hold
+        self._writing = threading.Lock()
 
     @classmethod
     def for_backends(cls, backends: dict[str, Any], **dirs: Any) -> ProfileStore:
@@ -132,9 +198,14 @@ class ProfileStore:
         places.append(("user", self.user_dir))
         found = []
         for source, directory in places:
-            if directory.is_dir():
+            if not directory.is_dir():
+                continue
+            try:
                 files = sorted(p for p in directory.iterdir() if p.suffix in _SUFFIXES)
-                found += [(source, path) for path in files]
+            except OSError as exc:  # an unreadable directory hides only its own profiles
+                log.warning("Cannot list profiles in %s: %s", directory, exc.strerror)
+                continue
+            found += [(source, path) for path in files]
         return found
 
     def list(self) -> list[Profile]:
@@ -156,43 +227,61 @@ class ProfileStore:
     def get(self, name: str) -> Profile:
         profile = next((p for p in self.list() if p.name == name), None)
         if profile is None:
-            raise InvalidRequest(f"profile: unknown profile {name!r}", field="profile")
+            raise InvalidRequest(f"profile: unknown profile {shorten(name)}", field="profile")
         if profile.error:
-            raise InvalidRequest(f"profile: {name!r} is broken: {profile.error}", field="profile")
+            raise InvalidRequest(
+                f"profile: {shorten(name)} is broken: {profile.error}", field="profile"
+            )
         return profile
 
     # --- user profiles ----------------------------------------------------------------------
     def save(self, data: dict[str, Any], *, replace: str | None = None) -> Profile:
         """Write a user profile (``replace``: the name of the user profile it updates)."""
         check_profile(data, self.backend_schemas)
+        with self._writing:
+            return self._save(data, replace)
+
+    def _save(self, data: dict[str, Any], replace: str | None) -> Profile:
         existing = next((p for p in self.list() if p.name == data["name"]), None)
         if existing is not None and existing.source != "user":
             raise ConflictError(
-                f"name: {data['name']!r} is a {existing.source} profile; choose another name",
+                f"name: {shorten(data['name'])} is a {existing.source} profile; "
+                "choose another name",
                 field="name",
             )
         if existing is not None and replace != data["name"]:
-            raise ConflictError(f"name: a profile {data['name']!r} exists already", field="name")
+            raise ConflictError(
+                f"name: a profile {shorten(data['name'])} exists already", field="name"
+            )
         old = self._user_profile(replace) if replace is not None else None
         path = self.user_dir / f"{data['name']}.yaml"
         profile = Profile.from_data(data, "user", str(path))
-        self.user_dir.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".yaml.tmp")
-        tmp.write_text(yaml.safe_dump(profile.to_file(), sort_keys=False), encoding="utf-8")
-        os.replace(tmp, path)
+        text = yaml.safe_dump(profile.to_file(), sort_keys=False)
+        self.user_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # written whole under a name no listing reads (mode 0600), then renamed into place
+        fd, tmp = tempfile.mkstemp(dir=self.user_dir, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.remove(tmp)
+            raise
         if old is not None and old.path and Path(old.path) != path:  # renamed
             os.remove(old.path)
         return profile
 
     def delete(self, name: str) -> None:
-        profile = self._user_profile(name)
-        if profile.path:
-            os.remove(profile.path)
+        with self._writing:
+            profile = self._user_profile(name)
+            if profile.path:
+                os.remove(profile.path)
 
     def _user_profile(self, name: str) -> Profile:
         profile = next((p for p in self.list() if p.name == name), None)
         if profile is None:
-            raise NotFound(f"no profile named {name!r}")
+            raise NotFound(f"no profile named {shorten(name)}")
         if profile.source != "user":
-            raise ConflictError(f"{profile.source} profile {name!r} is read-only")
+            raise ConflictError(f"{profile.source} profile {shorten(name)} is read-only")
         return profile

@@ -1,6 +1,17 @@
 """The JSON Schemas in ``schema/``: loading them and validating input against them.
 
 The same files drive the sidebar's forms and the server's validation, so the two never disagree.
+Where Python's JSON Schema semantics are laxer than the browser's, the validator here is stricter,
+once for every field:
+
+- every string is one line: no control characters (tab included), no Unicode line or paragraph
+  separators, no bidirectional overrides, no lone surrogates. Patterns alone cannot promise this:
+  jsonschema runs them with ``re.search``, whose ``$`` also matches before a trailing newline, so
+  ``^[a-z]+$`` accepts ``"abc\\n"``. A field marked ``x-multiline: true`` (free text shown to
+  people, such as a profile's description) may also hold newlines and tabs; nothing that reaches
+  a job script, a command line or a file name is so marked.
+- an integer is an ``int``: ``1.0`` is refused (the cluster classes would fail on it later);
+- nesting deeper than :data:`MAX_DEPTH` is refused before anything recurses into it.
 """
 
 from __future__ import annotations
@@ -8,16 +19,18 @@ from __future__ import annotations
 import copy
 import functools
 import posixpath
+import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import yaml
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError, best_match
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from .errors import InvalidRequest
+from .errors import InvalidRequest, shorten
 
 _PACKAGE_DIR = Path(__file__).parent
 
@@ -36,10 +49,60 @@ def load(relative_path: str) -> dict[str, Any]:
 
 
 def _retrieve(uri: str) -> Resource:
-    return Resource.from_contents(load(uri), default_specification=DRAFT202012)
+    # Without "$schema", every file is checked by this module's stricter Validator: jsonschema
+    # would otherwise switch to its stock class for the dialect a file names (the files say
+    # draft-07 for the browser's form renderer), and the checks below would be skipped there.
+    contents = {k: v for k, v in load(uri).items() if k != "$schema"}
+    return Resource.from_contents(contents, default_specification=DRAFT202012)
 
 
 _REGISTRY: Registry = Registry(retrieve=_retrieve)  # type: ignore[call-arg]
+
+
+MULTILINE = "x-multiline"
+"""Schema keyword: this free-text string may hold newlines and tabs."""
+MAX_DEPTH = 16
+"""Deepest nesting of objects and arrays any request or profile may have (the schemas need 4)."""
+
+# C0 and C1 controls (U+0085 NEL among them), line and paragraph separators, bidirectional
+# overrides and isolates (they make text display other than it reads), lone surrogates (they
+# cannot be written as UTF-8).
+_UNSAFE = r"\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff"
+_NOT_IN_A_LINE = re.compile(f"[{_UNSAFE}]")
+_NOT_IN_TEXT = re.compile(f"(?![\\n\\t])[{_UNSAFE}]")
+
+
+def _is_integer(checker: Any, instance: Any) -> bool:
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+_TYPE = Draft202012Validator.VALIDATORS["type"]
+
+
+def _type_and_characters(
+    validator: Any, types: Any, instance: Any, schema: dict[str, Any]
+) -> Iterator[ValidationError]:
+    """The ``type`` keyword, and for strings the characters no field may hold."""
+    errors = list(_TYPE(validator, types, instance, schema))
+    yield from errors
+    if errors or not isinstance(instance, str):
+        return
+    multiline = schema.get(MULTILINE) is True
+    bad = (_NOT_IN_TEXT if multiline else _NOT_IN_A_LINE).search(instance)
+    if bad is not None:
+        allowed = "other than newlines and tabs " if multiline else ""
+        yield ValidationError(
+            f"must not contain control or line-breaking characters {allowed}"
+            f"(found U+{ord(bad.group()):04X} at position {bad.start()})",
+            validator="characters",
+        )
+
+
+Validator = validators.extend(
+    Draft202012Validator,
+    validators={"type": _type_and_characters},
+    type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer),
+)
 
 
 @functools.cache
@@ -47,37 +110,104 @@ def _validator(relative_path: str, pointer: str = "") -> Any:
     # Referencing the file (rather than passing its contents) gives it a base URI, so that
     # relative references such as "jobqueue.yaml#/$defs/cores" resolve next to it.
     schema = {"$ref": f"{relative_path}#{pointer}"}
-    return Draft202012Validator(
-        schema, registry=_REGISTRY, format_checker=Draft202012Validator.FORMAT_CHECKER
-    )
+    return Validator(schema, registry=_REGISTRY, format_checker=Validator.FORMAT_CHECKER)
+
+
+def _part(key: Any) -> str:
+    """A path element as it can be shown: short keys as they are, others quoted and cut."""
+    text = str(key)
+    if len(text) <= 64 and "." not in text and not _NOT_IN_A_LINE.search(text):
+        return text
+    return shorten(text, 40)
 
 
 def field_path(error: ValidationError, prefix: str = "") -> str:
     """``options.memory`` style path of the value an error is about."""
     parts = [prefix] if prefix else []
-    parts += [str(p) for p in error.absolute_path]
-    if error.validator == "required":
-        missing = str(error.message).split("'")[1] if "'" in error.message else ""
-        parts.append(missing)
-    elif error.validator == "additionalProperties" and "'" in error.message:
-        parts.append(str(error.message).split("'")[1])
+    parts += [_part(p) for p in error.absolute_path]
+    instance = error.instance
+    value: Any = error.validator_value  # the failed keyword's value (required: [names])
+    if error.validator == "required" and isinstance(instance, dict):
+        parts += [_part(name) for name in value if name not in instance][:1]
+    elif error.validator == "additionalProperties" and isinstance(instance, dict):
+        known = error.schema.get("properties", {}) if isinstance(error.schema, dict) else {}
+        parts += [_part(key) for key in instance if key not in known][:1]
     return ".".join(p for p in parts if p) or (prefix or "body")
 
 
+_LIMITS = {
+    "maxLength": "is longer than {} characters",
+    "minLength": "is shorter than {} characters",
+    "maxItems": "has more than {} entries",
+    "minItems": "has fewer than {} entries",
+    "minimum": "must be at least {}",
+    "maximum": "must be at most {}",
+    "exclusiveMinimum": "must be more than {}",
+    "exclusiveMaximum": "must be less than {}",
+    "format": "is not a valid {}",
+}
+
+
 def _describe(error: ValidationError) -> str:
-    if error.validator == "additionalProperties":
+    """What is wrong, quoting at most a short piece of the value (jsonschema's own messages
+    quote all of it)."""
+    kind = error.validator
+    value: Any = error.validator_value  # maxLength: 32 -> 32
+    if kind == "additionalProperties":
         return "is not a known option"
-    if error.validator == "required":
+    if kind == "required":
         return "is required"
-    if error.validator == "pattern":
+    if kind == "pattern":
         return "has characters or a format that is not allowed"
-    if error.validator in ("oneOf", "anyOf"):
+    if kind in ("oneOf", "anyOf"):
         return "does not match any of the allowed forms"
-    return error.message
+    if kind == "minLength" and value == 1:
+        return "must not be empty"
+    if kind in _LIMITS:
+        return _LIMITS[str(kind)].format(value)
+    if kind == "type":
+        types = [value] if isinstance(value, str) else list(value)
+        return f"must be of type {' or '.join(map(str, types))}"
+    if kind == "enum":
+        return f"{shorten(error.instance)} is not one of {', '.join(map(shorten, value))}"
+    if kind == "const":
+        return f"must be {shorten(value)}"
+    if kind == "characters":
+        return error.message
+    return shorten(error.message, 200)
+
+
+def check_depth(instance: Any, prefix: str = "", limit: int = MAX_DEPTH) -> None:
+    """Refuse objects and arrays nested deeper than ``limit``, without recursing (validators,
+    copies and YAML writers do recurse: a deep enough value would raise RecursionError there)."""
+    # (value, depth, its path as a linked list (parent, key)): the path is spelled out only
+    # for the error, so wide bodies cost no string building
+    pending: list[tuple[Any, int, Any]] = [(instance, 1, None)]
+    while pending:
+        node, depth, path = pending.pop()
+        if isinstance(node, dict):
+            children: Any = node.items()
+        elif isinstance(node, list):
+            children = enumerate(node)
+        else:
+            continue
+        if depth > limit:
+            parts = []
+            while path is not None:
+                path, key = path
+                parts.append(_part(key))
+            where = ".".join([prefix, *reversed(parts)] if prefix else reversed(parts)) or "body"
+            raise InvalidRequest(f"{where}: is nested too deeply (limit {limit})", field=where)
+        pending += [
+            (value, depth + 1, (path, key))
+            for key, value in children
+            if isinstance(value, (dict, list))
+        ]
 
 
 def check(instance: Any, relative_path: str, pointer: str = "", prefix: str = "") -> None:
     """Raise :class:`InvalidRequest` naming the field when ``instance`` does not validate."""
+    check_depth(instance, prefix)
     error = best_match(_validator(relative_path, pointer).iter_errors(instance))
     if error is not None:
         path = field_path(error, prefix)

@@ -124,3 +124,62 @@ def test_cli_lists_shows_checks_and_prints_scripts(store, capsys, monkeypatch):
 
     code, _, err = _run_cli(capsys, monkeypatch, store, "show", "nope")
     assert code == 2 and "unknown profile" in err
+
+
+# --- hostile files: each breaks only itself ---------------------------------------------------
+BILLION_LAUGHS = "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+BILLION_LAUGHS += "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nname: laughs\nbackend: local\n"
+
+
+@pytest.fixture
+def hostile_dir(dirs):
+    """The site directory with one file of each kind that must not hurt the others."""
+    import os
+
+    site, _ = dirs
+    os.mkfifo(site / "fifo.yaml")  # opening it for reading would block until a writer comes
+    (site / "device.yaml").symlink_to("/dev/zero")  # endless
+    (site / "directory.yaml").mkdir()
+    (site / "big.yaml").write_text("name: big\nbackend: local\n" + "#" * 70_000 + "\n")
+    (site / "latin1.yaml").write_bytes("name: caf\xe9\nbackend: local\n".encode("latin-1"))
+    (site / "laughs.yaml").write_text(BILLION_LAUGHS)
+    (site / "deep.yaml").write_text("[" * 30_000 + "]" * 30_000)
+    (site / "nested.yaml").write_text(
+        "name: nested\nbackend: local\noptions:\n  a: " + "[" * 40 + "]" * 40 + "\n"
+    )
+    (site / "newline.yaml").write_text('name: "newline\\n"\nbackend: local\n')
+    return site
+
+
+HOSTILE_ERRORS = {
+    "fifo": "not a regular file",
+    "device": "not a regular file",
+    "directory": "not a regular file",
+    "big": "larger than 64 KiB",
+    "latin1": "not UTF-8",
+    "laughs": "aliases",
+    "deep": "nested too deeply",
+    "nested": "nested too deeply",
+    "newline": "name: must not contain",
+}
+
+
+def test_hostile_files_are_listed_broken_and_the_others_still_work(store, hostile_dir):
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:  # a blocking open would hang here
+        profiles = pool.submit(store.list).result(timeout=20)
+    errors = {p.name: p.error for p in profiles if p.error}
+    for name, reason in HOSTILE_ERRORS.items():
+        assert name in errors and reason in errors[name], (name, errors.get(name))
+        assert len(errors[name]) < 300
+    assert store.get("eddie").options == SITE_SGE["options"]
+    assert store.get("local").backend == "local"
+
+
+def test_saved_profiles_are_private_and_written_whole(store, dirs):
+    _, user = dirs
+    store.save({"name": "mine", "backend": "local", "description": "two\nlines"})
+    assert [p.name for p in user.iterdir()] == ["mine.yaml"]  # no temporary file left
+    assert (user / "mine.yaml").stat().st_mode & 0o077 == 0
+    assert store.get("mine").description == "two\nlines"

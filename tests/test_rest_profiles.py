@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import threading
+
 import pytest
 import yaml
+
+from dask_cluster_launcher.profiles import ProfileStore
 
 SITE = {
     "name": "site-local",
@@ -20,6 +25,8 @@ def profile_dirs(tmp_path):
     site.mkdir()
     (site / "site-local.yaml").write_text(yaml.safe_dump(SITE))
     (site / "broken.yaml").write_text("{{{")
+    os.mkfifo(site / "fifo.yaml")  # must neither block the server nor hide the others
+    (site / "huge.yaml").write_text("name: huge\nbackend: local\n#" + "x" * 100_000)
     return site, user
 
 
@@ -41,6 +48,8 @@ async def test_profiles_are_listed_with_their_source_and_errors(launcher_api):
     assert by_name["site-local"]["source"] == "site"
     assert by_name["site-local"]["options"] == {"threads_per_worker": 2}
     assert by_name["broken"]["error"]
+    assert "not a regular file" in by_name["fifo"]["error"]
+    assert "larger than 64 KiB" in by_name["huge"]["error"]
 
 
 async def test_save_edit_delete_a_user_profile(launcher_api, profile_dirs):
@@ -96,3 +105,47 @@ async def test_launch_from_a_site_profile_with_overrides(launcher_api):
     assert cluster["profile"] == "site-local" and cluster["scaling"] == {"workers": 0}
     code, _ = await launcher_api("clusters", cluster["id"], method="DELETE")
     assert code == 204
+
+
+@pytest.mark.parametrize(
+    "fields, field",
+    [
+        ({"name": "mine\n"}, "name"),
+        ({"title": "Mine\nNot mine"}, "title"),
+        ({"description": "one\x00two"}, "description"),
+        ({"description": "one\u2028two"}, "description"),
+    ],
+)
+async def test_profile_strings_are_single_lines(launcher_api, profile_dirs, fields, field):
+    _, user = profile_dirs
+    body = {"name": "mine", "backend": "local", **fields}
+    code, error = await launcher_api("profiles", method="POST", body=body)
+    assert (code, error["field"]) == (400, field)
+    assert not user.exists()
+
+
+async def test_a_description_may_span_lines(launcher_api):
+    body = {"name": "mine", "backend": "local", "description": "first line\n\tsecond line"}
+    code, saved = await launcher_api("profiles", method="POST", body=body)
+    assert code == 201 and saved["description"] == body["description"]
+
+
+async def test_profile_files_are_read_off_the_event_loop(launcher_api, monkeypatch):
+    threads = []
+    original = ProfileStore.list
+
+    def recording_list(self):
+        threads.append(threading.current_thread() is threading.main_thread())
+        return original(self)
+
+    monkeypatch.setattr(ProfileStore, "list", recording_list)
+    await launcher_api("profiles")
+    await launcher_api("profiles", method="POST", body={"name": "mine", "backend": "local"})
+    await launcher_api("profiles", "mine", method="PUT", body={"name": "mine", "backend": "local"})
+    await launcher_api("profiles", "mine", method="DELETE")
+    code, cluster = await launcher_api(
+        "clusters", method="POST", body={"profile": "site-local", "scaling": {"workers": 0}}
+    )
+    assert code == 202
+    await launcher_api("clusters", cluster["id"], method="DELETE")
+    assert threads and not any(threads)  # the server's event loop runs in the main thread

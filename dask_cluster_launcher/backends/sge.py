@@ -11,7 +11,7 @@ from typing import Any
 
 from dask.utils import parse_bytes
 
-from . import commands
+from . import commands, directives
 from .base import require
 from .jobqueue import JobQueueBackend, Queue, walltime_seconds
 
@@ -87,6 +87,8 @@ class SGEBackend(JobQueueBackend):
         return schema
 
     async def check_consistency(self, options: dict[str, Any]) -> None:
+        # before the checks that ask the site: a refusal here needs no batch system
+        directives.check_job_name_kept(options, "#$ -N", directives.sge_sets_job_name)
         await super().check_consistency(options)
         spec_memory = resource_value(options["resource_spec"], self.memory_resource)
         if spec_memory is not None:

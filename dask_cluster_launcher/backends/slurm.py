@@ -7,7 +7,7 @@ from typing import Any
 
 from dask.utils import parse_bytes
 
-from . import commands
+from . import commands, directives
 from .jobqueue import JobQueueBackend, Queue
 
 
@@ -48,6 +48,11 @@ class SLURMBackend(JobQueueBackend):
         if os.environ.get("SLURM_JOB_ACCOUNT") and "account" not in self.config_defaults():
             values["account"] = os.environ["SLURM_JOB_ACCOUNT"]
         return values
+
+    async def check_consistency(self, options: dict[str, Any]) -> None:
+        # before the checks that ask the site: a refusal here needs no batch system
+        directives.check_job_name_kept(options, "#SBATCH -J", directives.slurm_sets_job_name)
+        await super().check_consistency(options)
 
     async def discover_queues(self) -> list[Queue]:
         out = await commands.run("sinfo", "-h", "-o", "%P|%a|%l|%c|%m")
