@@ -3,6 +3,7 @@
 #   SLURM 22.05 single node:  slurm-wlm munge          (slurmctld, slurmd, slurm-client)
 #   Son of Grid Engine 8.1.9: gridengine-master gridengine-exec gridengine-client
 #   Browser tests:            chromium                 (/usr/bin/chromium)
+#   Isolation tests:          the user dcl-other       (a second user of the machine)
 # Returns immediately (no apt-get at all) when everything is already installed.
 # Must run as root. Usage: testbeds/install.sh
 set -euo pipefail
@@ -10,6 +11,18 @@ set -euo pipefail
 PACKAGES=(slurm-wlm munge slurmctld slurmd slurm-client
           gridengine-master gridengine-exec gridengine-client
           chromium)
+
+# A second, unprivileged user: tests/test_isolation.py probes the clusters as this user.
+OTHER_USER=dcl-other
+if ! id -u "$OTHER_USER" >/dev/null 2>&1; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "testbeds/install.sh: must run as root (useradd $OTHER_USER)" >&2
+    exit 1
+  fi
+  useradd --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin \
+    "$OTHER_USER"
+  echo "testbeds/install.sh: created user $OTHER_USER"
+fi
 
 # one dpkg-query call for all packages (fast path < 0.1 s)
 installed=" $(dpkg-query -W -f='${Package}=${db:Status-Status} ' "${PACKAGES[@]}" 2>/dev/null || true)"
