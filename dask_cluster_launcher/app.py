@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from jupyter_server.extension.application import ExtensionApp
 from jupyter_server.utils import url_path_join
-from traitlets import Float, List, Unicode
+from traitlets import Bool, Float, List, Unicode
 
 from . import events
 from .backends import default_backends
@@ -14,6 +16,7 @@ from .manager import ClusterManager
 from .private import DEFAULT_ROOT as DEFAULT_PRIVATE_DIR
 from .private import PrivateDir
 from .profiles import ProfileStore, default_site_dirs
+from .shutdown import stop_on_sigint
 
 
 class ClusterLauncherApp(ExtensionApp):
@@ -48,6 +51,19 @@ class ClusterLauncherApp(ExtensionApp):
         300.0, help="Seconds a cluster may take to start before it is marked failed."
     ).tag(config=True)
 
+    keep_clusters_on_shutdown = Bool(
+        False,
+        help="Keep clusters running when the server stops (SIGTERM, SIGINT, shutdown), for the "
+        "next server to take back; by default they are stopped so no allocation is burnt.",
+    ).tag(config=True)
+
+    orphan_grace_period = Float(
+        600.0,
+        help="Seconds a cluster whose server is gone (a crash, or kept on shutdown) waits for a "
+        "server to take it back; after that, with no client connected, it stops itself and "
+        "cancels its jobs.",
+    ).tag(config=True)
+
     saturn_base_url = Unicode(
         "", help="Saturn Cloud's base URL for the Saturn backend (default: $SATURN_BASE_URL)."
     ).tag(config=True)
@@ -64,6 +80,8 @@ class ClusterLauncherApp(ExtensionApp):
 
     def initialize_settings(self) -> None:
         assert self.serverapp is not None
+        # SIGINT (JupyterHub's "Stop My Server") must close the clusters as SIGTERM does
+        stop_on_sigint(self.serverapp)
         event_logger = self.serverapp.event_logger
         events.register(event_logger)
         backends = default_backends(
@@ -88,6 +106,8 @@ class ClusterLauncherApp(ExtensionApp):
             events.ClusterEventPublisher(event_logger),
             base_url=self.serverapp.base_url,
             start_timeout=self.start_timeout,
+            grace_period=self.orphan_grace_period,
+            records_dir=Path(self.serverapp.runtime_dir) / "dask-cluster-launcher",
         )
         self.settings["dask_cluster_launcher_manager"] = self.manager
 
@@ -98,6 +118,11 @@ class ClusterLauncherApp(ExtensionApp):
             for path, handler in [*ROUTES, DASHBOARD_ROUTE]
         )
 
+    async def _start_jupyter_server_extension(self, serverapp: object) -> None:
+        # clusters whose hosts outlived the previous server reappear in the sidebar
+        await self.manager.reattach()
+
     async def stop_extension(self) -> None:
-        self.log.info("Stopping every Dask cluster this server launched")
-        await self.manager.close_all()
+        keep = self.keep_clusters_on_shutdown
+        self.log.info("%s every Dask cluster of this server", "Letting go" if keep else "Stopping")
+        await self.manager.close_all(keep_running=keep)

@@ -16,74 +16,30 @@ import functools
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from . import schemas, snippets
 from .backends import Backend
 from .errors import ConflictError, InvalidRequest, NotFound
-from .private import ClusterFiles
+from .hosts import HostProcess
+from .launched import (
+    LaunchedCluster,
+    dashboard_link_template,
+    failure_reason,
+    private_dashboard_url,
+    proxied_dashboard_url,
+)
 from .profiles import ProfileStore
+from .records import default_records_dir
+from .supervision import HostSupervision
 
 log = logging.getLogger(__name__)
 
 ChangeCallback = Callable[[str, str, "dict[str, Any] | None"], None]
 
 
-@dataclass
-class LaunchedCluster:
-    id: str
-    name: str
-    backend: Backend
-    options: dict[str, Any]
-    kwargs: dict[str, Any]
-    scaling: dict[str, Any]
-    profile: str | None = None
-    state: str = "starting"
-    error: str | None = None
-    cluster: Any = None
-    scheduler_address: str | None = None
-    dashboard_link: str | None = None
-    workers: list[dict[str, Any]] = field(default_factory=list)
-    jobs: list[dict[str, Any]] = field(default_factory=list)
-    messages: list[str] = field(default_factory=list)
-    created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat())
-    task: asyncio.Task[None] | None = None
-    #: Private credentials and dashboard socket (``None`` for Saturn, which has its own TLS).
-    files: ClusterFiles | None = None
-
-
-def proxied_dashboard_url(
-    base_url: str, dashboard_link: str | None, on_this_machine: bool = True
-) -> str | None:
-    """The dashboard through jupyter-server-proxy: ``{base_url}proxy/PORT/status``.
-
-    A dashboard served from this machine (whatever interface its link names) is proxied from
-    localhost, which jupyter-server-proxy allows by default; a remote one keeps its own link.
-    """
-    if not dashboard_link:
-        return None
-    parts = urlsplit(dashboard_link)
-    loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
-    if not (on_this_machine or loopback) or not parts.port:
-        return dashboard_link
-    path = parts.path.lstrip("/") or "status"
-    return f"{base_url.rstrip('/')}/proxy/{parts.port}/{path}"
-
-
-def dashboard_link_template(base_url: str) -> str:
-    """``distributed.dashboard.link`` for notebooks: dashboards through this Jupyter server."""
-    return f"{base_url.rstrip('/')}/proxy/{{port}}/status"
-
-
-def private_dashboard_url(base_url: str, cluster_id: str) -> str:
-    """A private cluster's dashboard, served by this extension from the cluster's socket."""
-    return f"{base_url.rstrip('/')}/dask-cluster-launcher/dashboard/{cluster_id}/status"
-
-
-class ClusterManager:
+class ClusterManager(HostSupervision):
     def __init__(
         self,
         backends: dict[str, Backend],
@@ -94,6 +50,8 @@ class ClusterManager:
         start_timeout: float = 300.0,
         worker_poll_interval: float = 0.2,
         job_poll_interval: float = 1.0,
+        records_dir: Path | None = None,
+        grace_period: float = 600.0,
     ) -> None:
         self.backends = backends
         self.profiles = profiles
@@ -101,6 +59,8 @@ class ClusterManager:
         self.start_timeout = start_timeout
         self.worker_poll_interval = worker_poll_interval
         self.job_poll_interval = job_poll_interval
+        self.records_dir = records_dir or default_records_dir()
+        self.grace_period = grace_period
         self._on_change = on_change
         self._clusters: dict[str, LaunchedCluster] = {}
         self._watchers: list[asyncio.Task[None]] = []
@@ -247,10 +207,12 @@ class ClusterManager:
         )
         self._clusters[cluster_id] = launched
         self._ensure_watchers()
-        launched.task = asyncio.create_task(self._start(launched))
+        start = self._run_hosted(launched) if launched.files else self._start(launched)
+        launched.task = asyncio.create_task(start)
         self._publish(launched)
         return launched
 
+    # --- clusters in this process (Saturn: its scheduler runs at Saturn Cloud) ---------------
     async def _start(self, launched: LaunchedCluster) -> None:
         try:
             progress = functools.partial(self._progress, launched)
@@ -274,7 +236,7 @@ class ClusterManager:
             raise
         except Exception as exc:
             log.warning("Cluster %r failed to start", launched.name, exc_info=True)
-            await self._fail(launched, _reason(exc))
+            await self._fail(launched, failure_reason(exc))
             return
         self._publish(launched)
 
@@ -305,7 +267,14 @@ class ClusterManager:
         check_scaling(scaling, "")
         if launched.state != "running":
             raise ConflictError(f"cluster {launched.name!r} is {launched.state}, not running")
-        await self._apply_scaling(launched, scaling)
+        if isinstance(launched.cluster, HostProcess):
+            try:
+                await launched.cluster.rescale(scaling)
+            except Exception as exc:
+                raise ConflictError(f"cluster {launched.name!r}: {failure_reason(exc)}") from None
+            launched.scaling = scaling
+        else:
+            await self._apply_scaling(launched, scaling)
         self._publish(launched)
         return launched
 
@@ -325,8 +294,18 @@ class ClusterManager:
         self._clusters.pop(cluster_id, None)
         self._emit("removed", launched.id, None)
 
-    async def close_all(self) -> None:
-        """Stop every cluster (server shutdown): no process and no batch job left behind."""
+    async def close_all(self, keep_running: bool = False) -> None:
+        """Stop every cluster (server shutdown): no process and no batch job left behind.
+
+        With ``keep_running``, clusters in host processes are only let go: their hosts keep
+        them (and their records) for the next server, or stop after their grace period.
+        """
+        kept = [c for c in self.list() if keep_running and isinstance(c.cluster, HostProcess)]
+        for launched in kept:
+            if launched.task is not None:
+                launched.task.cancel()
+            await launched.cluster.disconnect()
+            self._clusters.pop(launched.id, None)
         await asyncio.gather(
             *(self.stop(c.id) for c in self.list() if c.state != "stopping"),
             return_exceptions=True,
@@ -337,7 +316,10 @@ class ClusterManager:
 
     async def _close_quietly(self, launched: LaunchedCluster) -> None:
         cluster = launched.cluster
-        if cluster is not None:
+        if isinstance(cluster, HostProcess):
+            await cluster.stop()  # the host closes the cluster and cancels its jobs
+            await launched.backend.reap_leftovers(launched.id)  # in case the host was killed
+        elif cluster is not None:
             try:
                 await asyncio.wait_for(launched.backend.close(cluster), 60)
             except Exception:
@@ -357,8 +339,8 @@ class ClusterManager:
         while True:
             await asyncio.sleep(self.worker_poll_interval)
             for launched in self.list():
-                if launched.state != "running" or launched.cluster is None:
-                    continue
+                if launched.state != "running" or launched.cluster is None or launched.files:
+                    continue  # hosted clusters report their workers themselves
                 reason = launched.backend.lost(launched.cluster)
                 if reason:
                     await self._fail(launched, reason)
@@ -423,10 +405,3 @@ def check_scaling(scaling: Any, prefix: str) -> None:
     if "adapt" in scaling and scaling["adapt"]["minimum"] > scaling["adapt"]["maximum"]:
         field = ".".join(p for p in (prefix, "adapt", "minimum") if p)
         raise InvalidRequest(f"{field}: must not be greater than the maximum", field=field)
-
-
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, asyncio.TimeoutError):
-        return "the cluster did not start in time"
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import signal
+
 import pytest
 
 from dask_cluster_launcher.backends import default_backends
 from dask_cluster_launcher.errors import ConflictError, InvalidRequest, NotFound
 from dask_cluster_launcher.manager import ClusterManager, proxied_dashboard_url
+from dask_cluster_launcher.private import PrivateDir
 from dask_cluster_launcher.profiles import ProfileStore
 from tests.helpers import wait_for
 
@@ -30,10 +33,22 @@ def recorder():
     return Recorder()
 
 
+@pytest.fixture(autouse=True)
+def private_dirs(tmp_path):
+    """Credentials, sockets and logs of these tests' clusters under their own tmp dir."""
+    for backend in BACKENDS.values():
+        backend.private_dir = PrivateDir.at(tmp_path / "private")
+    return tmp_path
+
+
 @pytest.fixture
-def manager(recorder, jp_asyncio_loop):
+def manager(recorder, jp_asyncio_loop, tmp_path):
     manager = ClusterManager(
-        BACKENDS, ProfileStore.for_backends(BACKENDS), recorder, base_url="/user/x/"
+        BACKENDS,
+        ProfileStore.for_backends(BACKENDS),
+        recorder,
+        base_url="/user/x/",
+        records_dir=tmp_path / "records",
     )
     yield manager
     jp_asyncio_loop.run_until_complete(manager.close_all())
@@ -54,8 +69,8 @@ async def test_launch_is_immediate_then_running_with_workers(manager, recorder):
     assert recorder.events[0][0] == "updated" and recorder.states(launched.id) == ["starting"]
     await _running(manager, launched.id, 2)
     model = manager.model(launched)
-    assert model["scheduler_address"].startswith("tcp://127.0.0.1:")
-    assert model["dashboard_url"].startswith("/user/x/proxy/")
+    assert model["scheduler_address"].startswith("tls://127.0.0.1:")
+    assert model["dashboard_url"] == f"/user/x/dask-cluster-launcher/dashboard/{launched.id}/status"
     assert "running" in recorder.states(launched.id)
 
     await manager.rescale(launched.id, {"workers": 1})
@@ -74,9 +89,13 @@ async def test_stop_while_starting_cancels_the_start(manager, recorder):
     assert recorder.events[-1][0] == "removed"
 
 
-async def test_failed_start_records_the_reason(recorder):
+async def test_failed_start_records_the_reason(recorder, tmp_path):
     manager = ClusterManager(
-        BACKENDS, ProfileStore.for_backends(BACKENDS), recorder, start_timeout=0.001
+        BACKENDS,
+        ProfileStore.for_backends(BACKENDS),
+        recorder,
+        start_timeout=0.001,
+        records_dir=tmp_path / "records",
     )
     launched = await manager.launch(THREADS)
 
@@ -127,12 +146,12 @@ def test_proxied_dashboard_url():
 async def test_a_cluster_closed_behind_the_launchers_back_shows_as_failed(manager, recorder):
     launched = await manager.launch(THREADS)
     await _running(manager, launched.id, 2)
-    await launched.cluster.close()
+    launched.cluster.signal(signal.SIGKILL)  # the cluster's host process dies
 
     async def failed():
         return launched.state == "failed"
 
     await wait_for(failed, timeout=10)
-    assert launched.error == "the cluster stopped outside the launcher (closed)"
+    assert launched.error == "the cluster's host process exited"
     assert manager.model(launched)["workers"] == []
     assert recorder.states(launched.id)[-1] == "failed"

@@ -4,10 +4,12 @@ loopback, with real Dask clusters behind it, in internal (tcp) and external (TLS
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterator
 from typing import Any
 
+import psutil
 import pytest
 
 from dask_cluster_launcher.testing.saturn_emulator import AUTH_MESSAGE, SaturnEmulator
@@ -125,14 +127,33 @@ async def test_without_credentials_saturn_is_unavailable(api, monkeypatch):
 
 
 @pytest.mark.parametrize("jp_server_config", [{"credentials": True}], indirect=True)
-async def test_credentials_from_the_extension_config(api, emulator, monkeypatch):
-    for key in ("SATURN_BASE_URL", "SATURN_TOKEN"):  # restored (unset) after the test:
-        monkeypatch.setenv(key, "")  # the backend exports its config for dask_saturn
-        monkeypatch.delenv(key)
-    _, backends = await api("backends")
+async def test_credentials_from_the_extension_config_stay_out_of_kernels(
+    api, emulator, monkeypatch, jp_fetch
+):
+    for key in ("SATURN_BASE_URL", "SATURN_TOKEN"):
+        monkeypatch.delenv(key, raising=False)
+    _, backends = await api("backends")  # dask_saturn calls Saturn with the configured token
     backend = saturn(backends)
     assert backend["available"] is True
     assert backend["schema"]["properties"]["worker_size"]["oneOf"][1]["title"] == MEDIUM
+
+    # a kernel started afterwards (as every kernel, terminal and job) inherits no token
+    assert "SATURN_TOKEN" not in os.environ
+    response = await jp_fetch("api", "kernels", method="POST", body="{}")
+    kernel_id = json.loads(response.body)["id"]
+    try:
+        kernels = [
+            p
+            for p in psutil.Process().children(recursive=True)
+            if "ipykernel" in " ".join(p.cmdline())
+        ]
+        assert kernels, "the kernel process was not found"
+        for kernel in kernels:
+            environment = kernel.environ()
+            assert "SATURN_TOKEN" not in environment
+            assert TOKEN not in json.dumps(environment)
+    finally:
+        await jp_fetch("api", "kernels", kernel_id, method="DELETE")
 
 
 async def test_internal_mode_launch_snippet_scale_adapt_stop(api, emulator, monkeypatch):

@@ -14,7 +14,6 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .. import schemas
 from ..errors import InvalidRequest
 from ..private import ClusterFiles, PrivateDir
 
@@ -48,12 +47,12 @@ class Backend(ABC):
         return None
 
     def static_schema(self) -> dict[str, Any]:
-        schema = schemas.form(self.schema_file)
+        schema = _schemas().form(self.schema_file)
         schema.pop("x-ui", None)
         return schema
 
     def ui_schema(self) -> dict[str, Any]:
-        return copy.deepcopy(schemas.load(self.schema_file).get("x-ui", {}))
+        return copy.deepcopy(_schemas().load(self.schema_file).get("x-ui", {}))
 
     async def form_schema(self) -> dict[str, Any]:
         """The schema sent to the sidebar; batch backends add live site choices."""
@@ -83,7 +82,7 @@ class Backend(ABC):
     # --- validating and mapping options ---------------------------------------------------
     async def validate(self, options: dict[str, Any]) -> dict[str, Any]:
         """Schema-checked options with defaults filled in; InvalidRequest names the bad field."""
-        schemas.check(options, self.schema_file, prefix="options")
+        _schemas().check(options, self.schema_file, prefix="options")
         complete = {**self.defaults(), **options}
         await self.check_consistency(complete)
         return complete
@@ -132,6 +131,10 @@ class Backend(ABC):
             await self.close(cluster)
             raise
         return cluster
+
+    async def reap_leftovers(self, cluster_id: str) -> None:
+        """Cancel whatever a cluster whose host died may have left (batch jobs, by name)."""
+        return None
 
     async def submitted(self, cluster: Any) -> None:
         """Wait until the first scaling request has been handed to the cluster's resource
@@ -211,6 +214,14 @@ class Backend(ABC):
     ) -> dict[str, list[dict[str, Any]]]:
         """Batch job states per cluster id; one batched query for all clusters of this backend."""
         return {}
+
+
+def _schemas() -> Any:
+    """The schema module, imported when first needed: jsonschema takes over a second to import
+    here, and a cluster host process (which never validates) must start fast."""
+    from .. import schemas
+
+    return schemas
 
 
 async def serve_dashboard_privately(cluster: Any, files: ClusterFiles) -> None:

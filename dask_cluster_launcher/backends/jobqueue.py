@@ -303,7 +303,9 @@ class JobQueueBackend(Backend):
         }
         if options["interface"]:
             kwargs["interface"] = options["interface"]
-        return {key: value for key, value in kwargs.items() if value != []}
+        # empty lists too: None would make dask-jobqueue read its config again, past the form's
+        # checks (the form already starts from that config)
+        return kwargs
 
     def with_credentials(self, kwargs: dict[str, Any], files: ClusterFiles) -> dict[str, Any]:
         # Workers close their HTTP port at start (the preload), binding it to loopback until then.
@@ -365,6 +367,9 @@ class JobQueueBackend(Backend):
                 job.status = Status.failed
                 cluster.workers.pop(name, None)
                 cluster.worker_spec.pop(name, None)
+
+    async def reap_leftovers(self, cluster_id: str) -> None:
+        await self.reap(job_name(cluster_id))
 
     async def reap(self, name: str) -> None:
         """Cancel every job still queued under this job name (belt and braces after close)."""

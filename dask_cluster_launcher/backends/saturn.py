@@ -47,7 +47,7 @@ def _use_credentials(credentials: Callable[[], tuple[str, str]]) -> None:
             version = os.environ.get("SATURN_VERSION", "2021.07.19")
             self.SATURN_VERSION = Version(version.split("-")[0])
 
-    dask_saturn.core.Settings = ConfiguredSettings  # type: ignore[misc]
+    dask_saturn.core.Settings = ConfiguredSettings
 
 
 class SaturnCloudError(LauncherError):
@@ -204,8 +204,7 @@ class SaturnBackend(Backend):
 
     def _export_credentials(self) -> None:
         """Make dask_saturn use this backend's credentials (see ``_use_credentials``)."""
-        if self._base_url or self._token:
-            _use_credentials(self.credentials)
+        _use_credentials(self.credentials)
 
     # --- running dask_saturn off the event loop -------------------------------------------------
     async def _call(

@@ -1,0 +1,223 @@
+"""The cluster host: one process per cluster, started by a supervisor (the Jupyter server).
+
+``python -m dask_cluster_launcher.host SPEC.json`` creates the real cluster object (LocalCluster,
+SLURMCluster, SGECluster) with the backend's own code, hosts its scheduler, and answers the
+supervisor over Dask's RPC, secured with the cluster's TLS credentials:
+
+- ``watch(since, timeout)``: the cluster's state once its version is newer than ``since``
+  (a long poll: changes arrive at once, nothing is sent while nothing changes);
+- ``rescale(scaling)``: fixed size or adaptive; ``stop_cluster()``: stop the cluster, its jobs
+  and the host.
+
+It prints one JSON line (``{"control": address}``) once it listens, writes its record (see
+``records``), and stops itself, cancelling its jobs, when no supervisor has watched it and no
+client has been connected for ``grace_period`` seconds (a crashed Jupyter server leaves nothing
+in the queue for long). SIGTERM and SIGINT stop the cluster too.
+
+What it would take to submit a host as a batch job itself (scheduler on a compute node): the
+spec file and records already live on the shared private directory; the supervisor would submit
+this module with ``sbatch``/``qsub`` instead of spawning it and read the control address from the
+record instead of stdout. The control server listens on the scheduler's interface then.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from .backends import Backend, default_backends
+from .private import ClusterFiles, PrivateDir
+from .records import HostSpec, Record
+
+log = logging.getLogger("dask_cluster_launcher.host")
+
+WORKER_POLL_SECONDS = 0.2
+
+
+class ClusterHost:
+    def __init__(self, spec: HostSpec, backend: Backend) -> None:
+        self.spec = spec
+        self.backend = backend
+        self.backend.private_dir = PrivateDir.at(spec.private_root)
+        self.files: ClusterFiles = self.backend.private_dir.cluster(spec.cluster_id)
+        self.cluster: Any = None
+        self.model: dict[str, Any] = {
+            "version": 1,
+            "state": "starting",
+            "error": None,
+            "scheduler_address": None,
+            "workers": [],
+            "messages": [],
+            "scaling": spec.scaling,
+        }
+        self._changed = asyncio.Condition()
+        self._stopped = asyncio.Event()
+        self._watchers = 0
+        self._last_watched = time.monotonic()
+        self._record: Record | None = None
+        self._pending: set[asyncio.Future[None]] = set()  # progress updates in flight
+
+    # --- control handlers (Dask RPC) -----------------------------------------------------------
+    async def watch(self, since: int = 0, timeout: float = 30.0) -> dict[str, Any]:
+        # a supervisor that died mid-call is noticed when the call ends: keep calls short
+        # against the grace period
+        timeout = min(timeout, max(self.spec.grace_period / 2, 0.5))
+        self._watchers += 1
+        try:
+            async with self._changed:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(
+                        self._changed.wait_for(lambda: self.model["version"] > since), timeout
+                    )
+            return dict(self.model)
+        finally:
+            self._watchers -= 1
+            self._last_watched = time.monotonic()
+
+    async def rescale(self, scaling: dict[str, Any]) -> dict[str, Any]:
+        if self.model["state"] != "running":
+            raise RuntimeError(f"the cluster is {self.model['state']}, not running")
+        await self._apply_scaling(scaling)
+        await self._update(scaling=scaling)
+        return dict(self.model)
+
+    async def close(self) -> None:
+        """Stop the cluster and its jobs, then the host."""
+        if self.model["state"] in ("stopping", "stopped") or self._stopped.is_set():
+            return
+        failed = self.model["state"] == "failed"  # the reason stays what watchers see
+        if not failed:
+            await self._update(state="stopping")
+        if self.cluster is not None:
+            try:
+                await asyncio.wait_for(self.backend.close(self.cluster), 60)
+            except Exception:
+                log.warning("Closing the cluster failed", exc_info=True)
+        await self._update(workers=[], **({} if failed else {"state": "stopped"}))
+        self._stopped.set()
+
+    # --- running ---------------------------------------------------------------------------------
+    async def run(self) -> None:
+        from distributed.core import Server
+
+        security = self.files.security()
+        handlers = {"watch": self.watch, "rescale": self.rescale, "stop_cluster": self.close}
+        server = Server(handlers)
+        await server.listen("tls://127.0.0.1:0", **security.get_listen_args("scheduler"))
+        self._record = Record(self.spec, os.getpid(), server.address)
+        self._record.write()
+        print(json.dumps({"control": server.address}), flush=True)
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, lambda: asyncio.ensure_future(self.close()))
+        tasks = [
+            asyncio.create_task(self._start()),
+            asyncio.create_task(self._watch_workers()),
+            asyncio.create_task(self._stop_when_abandoned()),
+        ]
+        try:
+            await self._stopped.wait()
+            await asyncio.sleep(0.2)  # let watchers collect the final state
+        finally:
+            for task in tasks:
+                task.cancel()
+            self._record.remove()
+            self.files.remove()
+            await server.close()
+
+    async def _start(self) -> None:
+        try:
+            kwargs = self.backend.with_credentials(self.spec.kwargs, self.files)
+            self.cluster = await self.backend.start(kwargs, self._progress, self.files)
+            await self._apply_scaling(self.spec.scaling)
+            await self.backend.submitted(self.cluster)
+            address, _ = self.backend.addresses(self.cluster)
+            await self._update(state="running", scheduler_address=address)
+        except Exception as exc:
+            log.warning("The cluster failed to start", exc_info=True)
+            await self._update(state="failed", error=_reason(exc))
+            await self.close()
+
+    def _progress(self, message: str) -> None:
+        if message and message not in self.model["messages"]:
+            messages = [*self.model["messages"], message][-10:]
+            update = asyncio.ensure_future(self._update(messages=messages))
+            self._pending.add(update)
+            update.add_done_callback(self._pending.discard)
+
+    async def _apply_scaling(self, scaling: dict[str, Any]) -> None:
+        if "adapt" in scaling:
+            adapt = scaling["adapt"]
+            await self.backend.adapt(self.cluster, adapt["minimum"], adapt["maximum"])
+        else:
+            await self.backend.scale(self.cluster, scaling["workers"])
+
+    async def _update(self, **changes: Any) -> None:
+        if all(self.model.get(k) == v for k, v in changes.items()):
+            return
+        async with self._changed:
+            self.model = {**self.model, **changes, "version": self.model["version"] + 1}
+            self._changed.notify_all()
+
+    async def _watch_workers(self) -> None:
+        while True:
+            await asyncio.sleep(WORKER_POLL_SECONDS)
+            if self.model["state"] != "running" or self.cluster is None:
+                continue
+            reason = self.backend.lost(self.cluster)
+            if reason:
+                await self._update(state="failed", error=reason, workers=[])
+                await self.close()
+                return
+            with contextlib.suppress(Exception):
+                await self._update(workers=await self.backend.workers(self.cluster))
+
+    async def _stop_when_abandoned(self) -> None:
+        """No supervisor watching and no client connected for the grace period: stop."""
+        grace = self.spec.grace_period
+        while True:
+            await asyncio.sleep(min(5.0, max(grace / 4, 0.1)))
+            if self._watchers or time.monotonic() - self._last_watched < grace:
+                continue
+            if self._clients():
+                self._last_watched = time.monotonic()
+                continue
+            log.warning("No supervisor for %.0f s and no client: stopping the cluster", grace)
+            await self.close()
+            return
+
+    def _clients(self) -> int:
+        scheduler = getattr(self.cluster, "scheduler", None)
+        clients = getattr(scheduler, "clients", {}) or {}
+        return sum(1 for name in clients if not str(name).startswith("fire-and-forget"))
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, asyncio.TimeoutError):
+        return "the cluster did not start in time"
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    spec = HostSpec(**json.loads(Path(argv[0]).read_text(encoding="utf-8")))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    backend = default_backends()[spec.backend]
+    # dask_jobqueue.runner sets SIGINT to sys.exit when first imported: import it before the
+    # host installs its own handlers (SIGTERM/SIGINT stop the cluster and cancel its jobs)
+    with contextlib.suppress(ImportError):
+        import dask_jobqueue.runner  # noqa: F401
+    asyncio.run(ClusterHost(spec, backend).run())
+
+
+if __name__ == "__main__":
+    main()

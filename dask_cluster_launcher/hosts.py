@@ -1,0 +1,146 @@
+"""The supervisor's side of a cluster host process (see ``host``): spawn, attach, talk, stop.
+
+All calls are Dask RPC over TLS with the cluster's own credentials; nothing here blocks the
+event loop (the credentials are written in a thread, the process is an asyncio subprocess).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from .private import ClusterFiles, make_private_dir, write_private_file
+from .records import HostSpec, Record, pid_alive
+
+SPAWN_TIMEOUT = 60.0
+
+
+class HostGone(Exception):
+    """The host process exited or cannot be reached."""
+
+
+class HostProcess:
+    def __init__(
+        self,
+        control_address: str,
+        files: ClusterFiles,
+        pid: int,
+        process: asyncio.subprocess.Process | None = None,
+    ) -> None:
+        self.control_address = control_address
+        self.files = files
+        self.pid = pid
+        self._process = process
+        self._security = files.security()
+        self._rpc: Any = None
+
+    # --- starting and finding hosts ------------------------------------------------------------
+    @classmethod
+    async def spawn(cls, spec: HostSpec, files: ClusterFiles, log_path: Path) -> HostProcess:
+        """Write the credentials and the spec, start the host, wait until it listens."""
+        spec_path = files.directory / "host.json"
+
+        def prepare() -> None:
+            files.create()
+            write_private_file(spec_path, json.dumps(asdict(spec)))
+            make_private_dir(log_path.parent.parent)
+            log_path.parent.mkdir(mode=0o700, exist_ok=True)
+
+        await asyncio.to_thread(prepare)
+        with open(log_path, "ab") as log_file:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "dask_cluster_launcher.host",
+                str(spec_path),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=log_file,
+                # its own session: a Ctrl-C meant for the Jupyter server does not reach it, and
+                # it can outlive the server when the operator wants clusters to survive restarts
+                start_new_session=True,
+            )
+        assert process.stdout is not None
+        try:
+            line = await asyncio.wait_for(process.stdout.readline(), SPAWN_TIMEOUT)
+            control = json.loads(line)["control"]
+        except (asyncio.TimeoutError, ValueError, KeyError) as exc:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await process.wait()
+            raise HostGone(f"the cluster host did not start (see {log_path})") from exc
+        return cls(control, files, process.pid, process)
+
+    @classmethod
+    def attach(cls, record: Record, files: ClusterFiles) -> HostProcess:
+        return cls(record.control_address, files, record.pid)
+
+    # --- talking to it ----------------------------------------------------------------------------
+    def _control(self) -> Any:
+        if self._rpc is None:
+            from distributed.core import rpc
+
+            self._rpc = rpc(
+                self.control_address,
+                connection_args=self._security.get_connection_args("client"),
+                timeout=10,
+            )
+        return self._rpc
+
+    async def watch(self, since: int, timeout: float = 30.0) -> dict[str, Any]:
+        """The host's model once it is newer than version ``since`` (or after ``timeout``)."""
+        try:
+            return await self._control().watch(since=since, timeout=timeout)
+        except (OSError, asyncio.TimeoutError) as exc:
+            raise HostGone(str(exc) or type(exc).__name__) from exc
+
+    async def rescale(self, scaling: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return await self._control().rescale(scaling=scaling)
+        except OSError as exc:
+            raise HostGone(str(exc)) from exc
+
+    def alive(self) -> bool:
+        if self._process is not None:
+            return self._process.returncode is None
+        return pid_alive(self.pid)
+
+    async def stop(self, timeout: float = 90.0) -> None:
+        """Stop the cluster (its jobs cancelled by the host) and wait for the host to exit;
+        terminate it if it does not answer."""
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._control().stop_cluster(), timeout)
+        if not await self._exited(10.0):
+            self.signal(signal.SIGTERM)
+            if not await self._exited(timeout):
+                self.signal(signal.SIGKILL)
+                await self._exited(5.0)
+        await self.disconnect()
+
+    def signal(self, signum: int) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(self.pid, signum)
+
+    async def _exited(self, timeout: float) -> bool:
+        if self._process is not None:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._process.wait(), timeout)
+            return self._process.returncode is not None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while pid_alive(self.pid) and loop.time() < deadline:
+            await asyncio.sleep(0.1)
+        return not pid_alive(self.pid)
+
+    async def disconnect(self) -> None:
+        if self._rpc is not None:
+            with contextlib.suppress(Exception):
+                await self._rpc.close_rpc()
+            self._rpc = None

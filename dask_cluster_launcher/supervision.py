@@ -1,0 +1,134 @@
+"""The manager's supervision of clusters that run in host processes of their own (see
+``host``): starting a host, mirroring its state, and taking hosts back after a restart."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .backends import Backend
+from .hosts import HostGone, HostProcess
+from .launched import LaunchedCluster, failure_reason
+from .private import ClusterFiles, PrivateDir
+from .records import HostSpec, Record, pid_alive, read_records
+
+log = logging.getLogger("dask_cluster_launcher.manager")
+
+
+class HostSupervision:
+    """Mixed into ClusterManager, which provides these attributes and methods."""
+
+    backends: dict[str, Backend]
+    records_dir: Path
+    grace_period: float
+    start_timeout: float
+    _clusters: dict[str, LaunchedCluster]
+    _ensure_watchers: Callable[[], None]
+    _publish: Callable[[LaunchedCluster], None]
+
+    async def _fail(self, launched: LaunchedCluster, reason: str) -> None:
+        raise NotImplementedError
+
+    def _host_spec(self, launched: LaunchedCluster) -> HostSpec:
+        return HostSpec(
+            cluster_id=launched.id,
+            name=launched.name,
+            backend=launched.backend.name,
+            kwargs=launched.kwargs,
+            scaling=launched.scaling,
+            private_root=str(launched.backend.private_dir.root),
+            records_dir=str(self.records_dir),
+            grace_period=self.grace_period,
+            options=launched.options,
+            profile=launched.profile,
+            created=launched.created,
+        )
+
+    async def _run_hosted(self, launched: LaunchedCluster, host: HostProcess | None = None) -> None:
+        """Start the cluster's host process (or follow an existing one) and mirror its state:
+        each ``watch`` returns as soon as something changed in the host."""
+        assert launched.files is not None
+        try:
+            if host is None:
+                log_path = Path(launched.backend.private_dir.log_directory(launched.id), "host.log")
+                host = await HostProcess.spawn(self._host_spec(launched), launched.files, log_path)
+            launched.cluster = host
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + self.start_timeout
+            version = 0
+            while True:
+                timeout = 30.0
+                if launched.state == "starting":
+                    timeout = deadline - loop.time()
+                    if timeout <= 0:
+                        raise asyncio.TimeoutError
+                model = await host.watch(since=version, timeout=min(timeout, 30.0))
+                version = model["version"]
+                if launched.state == "stopping":
+                    return  # stop() owns the cluster now; never flip it back
+                if model["state"] in ("failed", "stopping", "stopped"):
+                    # the launcher did not ask for this: the host gave up on its cluster
+                    await self._fail(launched, model["error"] or "the cluster stopped by itself")
+                    return
+                self._mirror(launched, model)
+        except asyncio.CancelledError:
+            raise
+        except HostGone as exc:
+            log.warning("The host of cluster %r is gone: %s", launched.name, exc)
+            await self._fail(launched, "the cluster's host process exited")
+        except Exception as exc:
+            log.warning("Cluster %r failed to start", launched.name, exc_info=True)
+            await self._fail(launched, failure_reason(exc))
+
+    def _mirror(self, launched: LaunchedCluster, model: dict[str, Any]) -> None:
+        changes = {
+            "state": model["state"],  # starting or running
+            "error": model["error"],
+            "scheduler_address": model["scheduler_address"],
+            "workers": model["workers"],
+            "messages": model["messages"],
+            "scaling": model["scaling"],
+        }
+        if any(getattr(launched, key) != value for key, value in changes.items()):
+            for key, value in changes.items():
+                setattr(launched, key, value)
+            self._publish(launched)
+
+    async def reattach(self) -> None:
+        """Take back the clusters whose hosts outlived a previous server (from their records);
+        clean up after hosts that died, cancelling their leftover batch jobs."""
+        for record in await asyncio.to_thread(read_records, self.records_dir):
+            spec = record.spec
+            backend = self.backends.get(spec.backend)
+            if backend is None or spec.cluster_id in self._clusters:
+                continue
+            files = PrivateDir.at(spec.private_root).cluster(spec.cluster_id)
+            if not pid_alive(record.pid):
+                log.warning("Cluster %r (%s) died with its host", spec.name, spec.cluster_id)
+                await backend.reap_leftovers(spec.cluster_id)
+                await asyncio.to_thread(_remove_record_and_files, record, files)
+                continue
+            launched = LaunchedCluster(
+                id=spec.cluster_id,
+                name=spec.name,
+                backend=backend,
+                options=spec.options,
+                kwargs=spec.kwargs,
+                scaling=spec.scaling,
+                profile=spec.profile,
+                created=spec.created,
+                files=files,
+            )
+            self._clusters[launched.id] = launched
+            self._ensure_watchers()
+            host = HostProcess.attach(record, files)
+            launched.task = asyncio.create_task(self._run_hosted(launched, host))
+            log.info("Took back cluster %r (%s) from its record", spec.name, spec.cluster_id)
+
+
+def _remove_record_and_files(record: Record, files: ClusterFiles) -> None:
+    record.remove()
+    files.remove()

@@ -1,0 +1,126 @@
+"""Each cluster runs in its own host process: it outlives a crashed Jupyter server, the next
+server takes it back, and with no server it stops itself (and its jobs) after a grace period."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from tests.jupyter_process import JupyterServerProcess
+
+COMPUTE = "\nprint(client.submit(lambda x: x + 1, 41).result())"
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def cluster(server: JupyterServerProcess, cluster_id: str) -> dict[str, Any] | None:
+    return next((c for c in server.call("clusters") if c["id"] == cluster_id), None)
+
+
+def running_with(server: JupyterServerProcess, cluster_id: str, workers: int) -> Any:
+    model = cluster(server, cluster_id)
+    live = [w for w in (model or {}).get("workers", []) if w["status"] == "running"]
+    return model if model and model["state"] == "running" and len(live) == workers else None
+
+
+def host_pids(cluster_id: str) -> list[int]:
+    return [
+        p.pid
+        for p in psutil.process_iter(["cmdline"])
+        if "dask_cluster_launcher.host" in " ".join(p.info["cmdline"] or [])
+        and cluster_id in " ".join(p.info["cmdline"] or [])
+    ]
+
+
+def run_code(code: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def crash(server: JupyterServerProcess) -> None:
+    os.kill(server.pid, signal.SIGKILL)
+    server.process.wait(10)
+
+
+def test_a_cluster_outlives_a_crashed_server_and_the_next_one_takes_it_back(tmp_path: Path):
+    config = {"ClusterLauncherApp": {"private_dir": str(tmp_path / "private")}}
+    with JupyterServerProcess(tmp_path, config=config) as server:
+        launched = server.call("clusters", {"backend": "local", "scaling": {"workers": 2}})
+        cluster_id = launched["id"]
+        before = wait_until(lambda: running_with(server, cluster_id, 2), 60, "2 workers")
+        snippet = server.call(f"clusters/{cluster_id}/snippet")["code"]
+        crash(server)
+
+    # the notebook's client code from before still computes: the cluster did not die
+    assert host_pids(cluster_id)
+    assert run_code(snippet + COMPUTE).split()[-1] == "42"
+
+    with JupyterServerProcess(tmp_path, config=config) as server:
+        started = time.monotonic()
+        after = wait_until(lambda: running_with(server, cluster_id, 2), 10, "the cluster back")
+        taken_back_in = time.monotonic() - started
+        assert taken_back_in < 2.0, taken_back_in
+        assert after["name"] == before["name"]
+        assert after["scheduler_address"] == before["scheduler_address"]
+        assert {w["name"] for w in after["workers"]} == {w["name"] for w in before["workers"]}
+        server.call(f"clusters/{cluster_id}", method="DELETE")
+        assert cluster(server, cluster_id) is None
+    wait_until(lambda: not host_pids(cluster_id), 30, "the host process to exit")
+    assert not list((tmp_path / "runtime" / "dask-cluster-launcher").glob("*.json"))
+
+
+def test_with_no_server_a_cluster_stops_itself_after_the_grace_period(tmp_path: Path):
+    config = {
+        "ClusterLauncherApp": {
+            "private_dir": str(tmp_path / "private"),
+            "orphan_grace_period": 2.0,
+        }
+    }
+    with JupyterServerProcess(tmp_path, config=config) as server:
+        launched = server.call("clusters", {"backend": "local", "scaling": {"workers": 1}})
+        cluster_id = launched["id"]
+        wait_until(lambda: running_with(server, cluster_id, 1), 60, "1 worker")
+        crash(server)
+    assert host_pids(cluster_id)
+    wait_until(lambda: not host_pids(cluster_id), 30, "the host to stop itself")
+    assert not list((tmp_path / "runtime" / "dask-cluster-launcher").glob("*.json"))
+    assert not (tmp_path / "private" / "clusters" / cluster_id).exists()
+
+
+def test_kept_on_shutdown_when_the_operator_says_so(tmp_path: Path):
+    config = {
+        "ClusterLauncherApp": {
+            "private_dir": str(tmp_path / "private"),
+            "keep_clusters_on_shutdown": True,
+        }
+    }
+    with JupyterServerProcess(tmp_path, config=config) as server:
+        launched = server.call("clusters", {"backend": "local", "scaling": {"workers": 1}})
+        cluster_id = launched["id"]
+        wait_until(lambda: running_with(server, cluster_id, 1), 60, "1 worker")
+        server.process.send_signal(signal.SIGTERM)
+        server.process.wait(30)
+    assert host_pids(cluster_id)
+    with JupyterServerProcess(tmp_path, config=config) as server:
+        wait_until(lambda: running_with(server, cluster_id, 1), 10, "the cluster back")
+        server.call(f"clusters/{cluster_id}", method="DELETE")
+    wait_until(lambda: not host_pids(cluster_id), 30, "the host process to exit")
