@@ -14,6 +14,7 @@ from typing import Any
 
 import psutil
 
+from tests.batch_testbeds import Testbed
 from tests.jupyter_process import JupyterServerProcess
 
 COMPUTE = "\nprint(client.submit(lambda x: x + 1, 41).result())"
@@ -88,22 +89,30 @@ def test_a_cluster_outlives_a_crashed_server_and_the_next_one_takes_it_back(tmp_
     assert not list((tmp_path / "runtime" / "dask-cluster-launcher").glob("*.json"))
 
 
-def test_with_no_server_a_cluster_stops_itself_after_the_grace_period(tmp_path: Path):
+def test_with_no_server_a_cluster_stops_itself_after_the_grace_period(
+    tmp_path: Path, slurm_testbed: Testbed
+):
     config = {
         "ClusterLauncherApp": {
             "private_dir": str(tmp_path / "private"),
             "orphan_grace_period": 2.0,
         }
     }
+    slurm = {"walltime": "00:20:00", "memory": "1 GB", "cores": 1}
     with JupyterServerProcess(tmp_path, config=config) as server:
-        launched = server.call("clusters", {"backend": "local", "scaling": {"workers": 1}})
-        cluster_id = launched["id"]
-        wait_until(lambda: running_with(server, cluster_id, 1), 60, "1 worker")
+        local = server.call("clusters", {"backend": "local", "scaling": {"workers": 1}})
+        batch = server.call("clusters", {"backend": "slurm", "options": slurm})
+        ids = [local["id"], batch["id"]]
+        for cluster_id in ids:
+            wait_until(lambda: running_with(server, cluster_id, 1), 90, "1 worker")  # noqa: B023
+        assert slurm_testbed.queue_job_ids(f"dcl-{batch['id']}")
         crash(server)
-    assert host_pids(cluster_id)
-    wait_until(lambda: not host_pids(cluster_id), 30, "the host to stop itself")
+    assert all(host_pids(cluster_id) for cluster_id in ids)
+    for cluster_id in ids:
+        wait_until(lambda: not host_pids(cluster_id), 40, "the host to stop itself")  # noqa: B023
+        assert not (tmp_path / "private" / "clusters" / cluster_id).exists()
     assert not list((tmp_path / "runtime" / "dask-cluster-launcher").glob("*.json"))
-    assert not (tmp_path / "private" / "clusters" / cluster_id).exists()
+    slurm_testbed.wait_queue_empty(timeout=30, name_prefix=f"dcl-{batch['id']}")
 
 
 def test_kept_on_shutdown_when_the_operator_says_so(tmp_path: Path):

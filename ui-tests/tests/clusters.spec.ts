@@ -47,7 +47,7 @@ test.describe('Clusters sidebar', () => {
     await expect(card.getByTestId('dcl-totals')).toContainText('2 workers');
     await expect(card.getByTestId('dcl-dashboard')).toHaveAttribute(
       'href',
-      /\/proxy\/\d+\/status/
+      /\/dask-cluster-launcher\/dashboard\/[0-9a-f]+\/status/
     );
     await shot(page, '03-running-workers');
 
@@ -122,7 +122,7 @@ test.describe('Clusters sidebar', () => {
     await expect(error).toContainText('options.threads_per_worker');
     // The form marks the field itself too.
     await expect(sidebar.getByTestId('dcl-options-form')).toContainText(
-      'less than the minimum of 1'
+      'must be at least 1'
     );
     await shot(page, 'bad-value');
     // Give a wrongly launched cluster time to show up before checking.

@@ -49,18 +49,21 @@ test.describe('Dashboard in JupyterLab', () => {
     const proxied = await card
       .getByTestId('dcl-dashboard')
       .getAttribute('href');
-    const port = /\/proxy\/(\d+)\//.exec(proxied ?? '')![1];
+    // the dashboard is relayed by the extension from the cluster's private socket
+    const relay = /\/dask-cluster-launcher\/dashboard\/[0-9a-f]+\//.exec(
+      proxied ?? ''
+    )![0];
 
     // Everything the panes load from the cluster: pages and bokeh websockets.
     const served: string[] = [];
     page.on('response', r => {
-      if (r.url().includes(`/proxy/${port}/`) && r.status() === 200) {
+      if (r.url().includes(relay) && r.status() === 200) {
         served.push(r.url());
       }
     });
     let frames = 0;
     page.on('websocket', (ws: WebSocket) => {
-      if (ws.url().includes(`/proxy/${port}/`)) {
+      if (ws.url().includes(relay)) {
         ws.on('framereceived', () => frames++);
       }
     });
@@ -72,7 +75,7 @@ test.describe('Dashboard in JupyterLab', () => {
     const taskStream = page.locator(`${PANE}:has(iframe[src*="task-stream"])`);
     await expect(taskStream.locator('iframe')).toHaveAttribute(
       'src',
-      new RegExp(`/proxy/${port}/individual-task-stream`)
+      new RegExp(`${relay}individual-task-stream`)
     );
     // The bokeh document is served from this cluster through the proxy.
     await expect
