@@ -119,8 +119,10 @@ class ClusterLauncherApp(ExtensionApp):
         )
 
     async def _start_jupyter_server_extension(self, serverapp: object) -> None:
-        # clusters whose hosts outlived the previous server reappear in the sidebar
+        # clusters whose hosts outlived the previous server reappear in the sidebar, and those
+        # started later by others (a notebook's quick_connect) appear as they start
         await self.manager.reattach()
+        self.manager.start_watchers()
 
     async def stop_extension(self) -> None:
         keep = self.keep_clusters_on_shutdown

@@ -64,6 +64,7 @@ class ClusterManager(HostSupervision):
         self._on_change = on_change
         self._clusters: dict[str, LaunchedCluster] = {}
         self._watchers: list[asyncio.Task[None]] = []
+        self._let_go: set[str] = set()
         self._counter = 0
 
     # --- queries ------------------------------------------------------------------------------
@@ -283,6 +284,7 @@ class ClusterManager(HostSupervision):
         launched = self.get(cluster_id)
         if launched.state == "stopping":
             raise ConflictError(f"cluster {launched.name!r} is already stopping")
+        self._let_go.add(cluster_id)  # its record lingers until its host exits
         launched.state = "stopping"
         self._publish(launched)
         if launched.task is not None and not launched.task.done():
@@ -302,6 +304,7 @@ class ClusterManager(HostSupervision):
         """
         kept = [c for c in self.list() if keep_running and isinstance(c.cluster, HostProcess)]
         for launched in kept:
+            self._let_go.add(launched.id)
             if launched.task is not None:
                 launched.task.cancel()
             await launched.cluster.disconnect()
@@ -328,11 +331,17 @@ class ClusterManager(HostSupervision):
             await asyncio.to_thread(launched.files.remove)
 
     # --- watching workers and jobs --------------------------------------------------------------
+    def start_watchers(self) -> None:
+        """Watch from now on, with or without clusters (the server's start): clusters started
+        elsewhere (a notebook's ``quick_connect``) then appear within a second."""
+        self._ensure_watchers()
+
     def _ensure_watchers(self) -> None:
         if not self._watchers:
             self._watchers = [
                 asyncio.create_task(self._watch_workers()),
                 asyncio.create_task(self._watch_jobs()),
+                asyncio.create_task(self._adopt_new_records()),
             ]
 
     async def _watch_workers(self) -> None:

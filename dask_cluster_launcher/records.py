@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +50,13 @@ class Record:
     pid: int
     control_address: str
     owner: int = field(default_factory=os.getuid)
+    #: The host's machine: the runtime directory may be in a home shared by several machines,
+    #: and a pid means something only on its own.
+    machine: str = field(default_factory=socket.gethostname)
+
+    @property
+    def on_this_machine(self) -> bool:
+        return self.machine == socket.gethostname()
 
     @property
     def path(self) -> Path:
@@ -69,13 +78,27 @@ class Record:
             pid=int(data["pid"]),
             control_address=str(data["control_address"]),
             owner=int(data["owner"]),
+            machine=str(data.get("machine") or socket.gethostname()),
         )
 
 
-def read_records(records_dir: Path) -> list[Record]:
-    """Every readable record of this user; unreadable files are skipped."""
+def record_ids(records_dir: Path) -> set[str]:
+    """The cluster ids that have a record: one directory listing, no file is read."""
+    try:
+        names = os.listdir(records_dir)
+    except OSError:
+        return set()
+    return {name[: -len(".json")] for name in names if name.endswith(".json")}
+
+
+def read_records(records_dir: Path, ids: Iterable[str] | None = None) -> list[Record]:
+    """Every readable record of this user (or those of ``ids``); unreadable files are skipped."""
     records = []
-    for path in sorted(records_dir.glob("*.json")) if records_dir.is_dir() else []:
+    if ids is None:
+        paths = sorted(records_dir.glob("*.json")) if records_dir.is_dir() else []
+    else:
+        paths = [records_dir / f"{cluster_id}.json" for cluster_id in sorted(ids)]
+    for path in paths:
         try:
             if path.stat().st_uid != os.getuid() or not path.is_file():
                 continue

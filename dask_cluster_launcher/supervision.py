@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +14,46 @@ from .backends import Backend
 from .hosts import HostGone, HostProcess
 from .launched import LaunchedCluster, failure_reason
 from .private import ClusterFiles, PrivateDir
-from .records import HostSpec, Record, pid_alive, read_records
+from .records import HostSpec, Record, pid_alive, read_records, record_ids
 
 log = logging.getLogger("dask_cluster_launcher.manager")
+
+#: Seconds between two listings of the records directory (clusters started elsewhere appear).
+ADOPT_INTERVAL = 1.0
+
+
+def host_spec(
+    backend: Backend,
+    cluster_id: str,
+    name: str,
+    options: dict[str, Any],
+    scaling: dict[str, Any],
+    *,
+    records_dir: Path,
+    grace_period: float,
+    profile: str | None = None,
+    kwargs: dict[str, Any] | None = None,
+    created: str | None = None,
+) -> HostSpec:
+    """The spec of a host for a resolved request (backend, validated options, scaling), with
+    its credentials and logs in the backend's private directory; ``kwargs`` (the cluster
+    class's arguments) are computed from the options unless given. Shared by the manager and
+    ``quick_connect``, so a cluster looks the same whoever started it."""
+    if kwargs is None:
+        kwargs = backend.cluster_kwargs(options, cluster_id=cluster_id, cluster_name=name)
+    return HostSpec(
+        cluster_id=cluster_id,
+        name=name,
+        backend=backend.name,
+        kwargs=kwargs,
+        scaling=scaling,
+        private_root=str(backend.private_dir.root),
+        records_dir=str(records_dir),
+        grace_period=grace_period,
+        options=options,
+        profile=profile,
+        created=created or datetime.now(timezone.utc).isoformat(),
+    )
 
 
 class HostSupervision:
@@ -26,6 +64,8 @@ class HostSupervision:
     grace_period: float
     start_timeout: float
     _clusters: dict[str, LaunchedCluster]
+    #: Clusters this manager stopped or let go: never taken back while their record lingers.
+    _let_go: set[str]
     _ensure_watchers: Callable[[], None]
     _publish: Callable[[LaunchedCluster], None]
 
@@ -33,17 +73,16 @@ class HostSupervision:
         raise NotImplementedError
 
     def _host_spec(self, launched: LaunchedCluster) -> HostSpec:
-        return HostSpec(
-            cluster_id=launched.id,
-            name=launched.name,
-            backend=launched.backend.name,
-            kwargs=launched.kwargs,
-            scaling=launched.scaling,
-            private_root=str(launched.backend.private_dir.root),
-            records_dir=str(self.records_dir),
+        return host_spec(
+            launched.backend,
+            launched.id,
+            launched.name,
+            launched.options,
+            launched.scaling,
+            records_dir=self.records_dir,
             grace_period=self.grace_period,
-            options=launched.options,
             profile=launched.profile,
+            kwargs=launched.kwargs,
             created=launched.created,
         )
 
@@ -97,14 +136,16 @@ class HostSupervision:
                 setattr(launched, key, value)
             self._publish(launched)
 
-    async def reattach(self) -> None:
-        """Take back the clusters whose hosts outlived a previous server (from their records);
-        clean up after hosts that died, cancelling their leftover batch jobs."""
-        for record in await asyncio.to_thread(read_records, self.records_dir):
+    async def reattach(self, ids: Iterable[str] | None = None) -> None:
+        """Take back the clusters whose hosts outlived a previous server or were started
+        elsewhere (``quick_connect``), from their records (all, or those of ``ids``); clean up
+        after hosts that died, cancelling their leftover batch jobs."""
+        for record in await asyncio.to_thread(read_records, self.records_dir, ids):
             spec = record.spec
             backend = self.backends.get(spec.backend)
-            if backend is None or spec.cluster_id in self._clusters:
-                continue
+            known = spec.cluster_id in self._clusters or spec.cluster_id in self._let_go
+            if backend is None or known or not record.on_this_machine:
+                continue  # another machine's host is neither taken back nor cleaned up here
             files = PrivateDir.at(spec.private_root).cluster(spec.cluster_id)
             if not pid_alive(record.pid):
                 log.warning("Cluster %r (%s) died with its host", spec.name, spec.cluster_id)
@@ -127,6 +168,23 @@ class HostSupervision:
             host = HostProcess.attach(record, files)
             launched.task = asyncio.create_task(self._run_hosted(launched, host))
             log.info("Took back cluster %r (%s) from its record", spec.name, spec.cluster_id)
+
+    async def _adopt_new_records(self) -> None:
+        """Clusters started while this server runs, by others than this manager (a notebook's
+        ``quick_connect``), appear in the sidebar: one listing of the records directory a
+        second; only the records of ids never seen before are read."""
+        seen: set[str] = set()
+        while True:
+            await asyncio.sleep(ADOPT_INTERVAL)
+            try:
+                listed = await asyncio.to_thread(record_ids, self.records_dir)
+                seen &= listed  # a record is written once: an id that left never comes back
+                new = listed - seen - self._clusters.keys() - self._let_go
+                seen |= listed
+                if new:
+                    await self.reattach(new)
+            except Exception:
+                log.warning("Taking back clusters from their records failed", exc_info=True)
 
 
 def _remove_record_and_files(record: Record, files: ClusterFiles) -> None:
