@@ -64,6 +64,7 @@ class ClusterHost:
         self._last_watched = time.monotonic()
         self._record: Record | None = None
         self._pending: set[asyncio.Future[None]] = set()  # progress updates in flight
+        self._seen_specs: set[str] = set()  # worker specs whose workers have been running
 
     # --- control handlers (Dask RPC) -----------------------------------------------------------
     async def watch(self, since: int = 0, timeout: float = 30.0) -> dict[str, Any]:
@@ -178,7 +179,27 @@ class ClusterHost:
                 await self.close()
                 return
             with contextlib.suppress(Exception):
-                await self._update(workers=await self.backend.workers(self.cluster))
+                previous = self.model["workers"]
+                workers = await self.backend.workers(self.cluster)
+                await self._update(workers=workers)
+                await self._keep_fixed_size(previous, workers)
+
+    async def _keep_fixed_size(
+        self, previous: list[dict[str, Any]], workers: list[dict[str, Any]]
+    ) -> None:
+        """A fixed-size cluster whose worker ended (its job hit the walltime or was cancelled)
+        asks for a new one; adaptive scaling does this by itself."""
+        scaling = self.model["scaling"]
+        if "workers" not in scaling:
+            return
+        running = {w["name"] for w in workers}
+        ended = self.backend.forget_ended_workers(self.cluster, running, self._seen_specs)
+        if ended:
+            jobs = {w.get("job_id") for w in previous if w["name"] not in running}
+            what = ", ".join(sorted(filter(None, jobs))) or ", ".join(sorted(ended))
+            message = f"{len(running)} of {scaling['workers']} workers: {what} ended; replacing"
+            await self._update(messages=[*self.model["messages"], message][-10:])
+            await self.backend.scale(self.cluster, scaling["workers"])
 
     async def _stop_when_abandoned(self) -> None:
         """No supervisor watching and no client connected for the grace period: stop."""

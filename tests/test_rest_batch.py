@@ -375,3 +375,44 @@ async def test_sge_job_in_error_shows_grid_engines_message(launcher_api, sge_tes
     code, _ = await launcher_api("clusters", cluster["id"], method="DELETE")
     assert code == 204
     await wait_no_jobs(sge_testbed, f"{PREFIX}{cluster['id']}", timeout=30)
+
+
+async def test_a_fixed_size_cluster_replaces_a_job_that_ended(launcher_api, slurm_testbed):
+    bed = slurm_testbed
+    await wait_no_jobs(bed)
+    code, cluster = await launcher_api(
+        "clusters",
+        method="POST",
+        body={"backend": "slurm", "options": BASE_OPTIONS["slurm"], "scaling": {"workers": 2}},
+    )
+    assert code == 202
+    cluster_id = cluster["id"]
+    model = await wait_cluster(launcher_api, cluster_id, lambda m: len(running_workers(m)) == 2)
+    victim = running_workers(model)[0]["job_id"]
+    await asyncio.to_thread(bed.cancel, [victim])
+
+    # the card says what happened, and a new job brings the cluster back to 2 workers
+    model = await wait_cluster(
+        launcher_api,
+        cluster_id,
+        lambda m: len(running_workers(m)) == 2 and victim not in {j["job_id"] for j in m["jobs"]},
+        timeout=90,
+    )
+    assert any(f"1 of 2 workers: {victim} ended" in message for message in model["messages"])
+    assert victim not in {w["job_id"] for w in model["workers"]}
+
+    code, _ = await launcher_api("clusters", cluster_id, method="DELETE")
+    assert code == 204
+    await wait_no_jobs(bed, timeout=30)
+
+
+async def test_a_stop_racing_a_start_wins_and_a_second_stop_conflicts(launcher_api):
+    code, cluster = await launcher_api("clusters", method="POST", body={"backend": "local"})
+    assert code == 202
+    first, second = await asyncio.gather(
+        launcher_api("clusters", cluster["id"], method="DELETE"),
+        launcher_api("clusters", cluster["id"], method="DELETE"),
+    )
+    assert sorted([first[0], second[0]]) == [204, 409]
+    code, _ = await launcher_api("clusters", cluster["id"])
+    assert code == 404  # never back to running

@@ -148,6 +148,24 @@ class Backend(ABC):
         if asyncio.iscoroutine(result):
             await result
 
+    def forget_ended_workers(self, cluster: Any, running: set[str], seen: set[str]) -> set[str]:
+        """Worker specs whose workers were ``seen`` and are no longer ``running`` (their job
+        ended, or the process died): forgotten, so that the next ``scale`` starts new ones.
+
+        ``running`` holds worker names as the scheduler knows them (a job with several worker
+        processes names them ``<spec>-<i>``). Applies to SpecCluster-based clusters.
+        """
+        specs = getattr(cluster, "worker_spec", None)
+        if not isinstance(specs, dict):
+            return set()
+        alive = {s for s in specs if any(n == s or n.startswith(f"{s}-") for n in running)}
+        ended = (seen & set(specs)) - alive
+        for name in ended:
+            specs.pop(name, None)
+        seen.difference_update(ended)
+        seen.update(alive)
+        return ended
+
     async def adapt(self, cluster: Any, minimum: int, maximum: int) -> None:
         cluster.adapt(minimum=minimum, maximum=maximum)
 
