@@ -1,7 +1,8 @@
 """Run the benchmarks: each prints this project's figure, a baseline measured in the same run
 and their ratio, as rows of a markdown table.
 
-    python benchmarks/run.py [--quick] [--only launch,watch,slurm,sge] [--output FILE]
+    python benchmarks/run.py [--quick] [--output FILE]
+        [--only launch,watch,responsiveness,slurm,sge]
 """
 
 from __future__ import annotations
@@ -20,11 +21,11 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import batch, launch, watch
+from benchmarks import batch, launch, responsiveness, watch
 from benchmarks.servers import LABEXTENSION_FACTORY_ENV, JupyterServer
 from benchmarks.stats import BREAKDOWN_HEADER, TABLE_HEADER, Row
 
-BENCHMARKS = ("launch", "watch", "slurm", "sge")
+BENCHMARKS = ("launch", "watch", "responsiveness", "slurm", "sge")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -86,6 +87,9 @@ async def main(args: argparse.Namespace) -> int:
                     more, lines = await launch.run(server, stream, reps)
                 elif name == "watch":
                     more, lines = await watch.run(server, stream, reps), []
+                elif name == "responsiveness":
+                    # its own server (launcher only, private config); one pair, ~100 s
+                    more, lines = await responsiveness.run(1)
                 else:
                     more, lines = await batch.run(server, stream, name, batch_reps)
                 rows += more
