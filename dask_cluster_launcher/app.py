@@ -108,6 +108,7 @@ class ClusterLauncherApp(ExtensionApp):
             start_timeout=self.start_timeout,
             grace_period=self.orphan_grace_period,
             records_dir=Path(self.serverapp.runtime_dir) / "dask-cluster-launcher",
+            kernel_spec_manager=self.serverapp.kernel_spec_manager,
         )
         self.settings["dask_cluster_launcher_manager"] = self.manager
 

@@ -152,7 +152,11 @@ class SnippetHandler(LauncherHandler):
     @web.authenticated
     @authorized
     async def get(self, cluster_id: str) -> None:
-        self.finish(json.dumps({"code": self.manager.snippet(cluster_id)}))
+        code = self.manager.snippet(cluster_id)
+        # ?kernel=NAME: the notebook's kernel, checked against the cluster's versions
+        kernel = self.get_argument("kernel", None)
+        warning = await self.manager.version_warning(cluster_id, kernel)
+        self.finish(json.dumps({"code": code, "warning": warning}))
 
 
 class JobLogHandler(LauncherHandler):

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from .backends import Backend, default_backends
+from .kernels import this_python_versions
 from .private import ClusterFiles, PrivateDir
 from .records import HostSpec, Record
 
@@ -57,6 +58,7 @@ class ClusterHost:
             "workers": [],
             "messages": [],
             "scaling": spec.scaling,
+            "versions": this_python_versions(),
         }
         self._changed = asyncio.Condition()
         self._stopped = asyncio.Event()

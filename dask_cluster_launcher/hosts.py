@@ -22,6 +22,18 @@ from .records import HostSpec, Record, pid_alive
 SPAWN_TIMEOUT = 60.0
 
 
+def _package_path(private_root: Path) -> str:
+    """A private directory holding only this package (a link), for PYTHONPATH."""
+    directory = private_root / "python"
+    make_private_dir(directory)
+    link = directory / "dask_cluster_launcher"
+    package = Path(__file__).resolve().parent
+    if not link.is_symlink() or link.resolve() != package:
+        link.unlink(missing_ok=True)
+        link.symlink_to(package, target_is_directory=True)
+    return str(directory)
+
+
 class HostGone(Exception):
     """The host process exited or cannot be reached."""
 
@@ -54,15 +66,26 @@ class HostProcess:
             log_path.parent.mkdir(mode=0o700, exist_ok=True)
 
         await asyncio.to_thread(prepare)
+        python, env = spec.python or sys.executable, None
+        if python != sys.executable:
+            # another environment (a kernel's): it runs this package from its source, and its
+            # own dask, distributed and dask-jobqueue
+            package_path = await asyncio.to_thread(_package_path, Path(spec.private_root))
+            inherited = os.environ.get("PYTHONPATH")
+            env = {
+                **os.environ,
+                "PYTHONPATH": os.pathsep.join(filter(None, [package_path, inherited])),
+            }
         with open(log_path, "ab") as log_file:
             process = await asyncio.create_subprocess_exec(
-                sys.executable,
+                python,
                 "-m",
                 "dask_cluster_launcher.host",
                 str(spec_path),
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=log_file,
+                env=env,
                 # its own session: a Ctrl-C meant for the Jupyter server does not reach it, and
                 # it can outlive the server when the operator wants clusters to survive restarts
                 start_new_session=True,

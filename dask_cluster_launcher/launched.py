@@ -33,6 +33,10 @@ class LaunchedCluster:
     task: asyncio.Task[None] | None = None
     #: Private credentials and dashboard socket (``None`` for Saturn, which has its own TLS).
     files: ClusterFiles | None = None
+    #: The kernel whose Python runs the cluster (None: the server's), and the cluster's versions
+    kernel: str | None = None
+    python: str | None = None
+    versions: dict[str, str] = field(default_factory=dict)
 
 
 def proxied_dashboard_url(

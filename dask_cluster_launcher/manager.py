@@ -14,6 +14,7 @@ import contextlib
 import copy
 import functools
 import logging
+import sys
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +24,7 @@ from . import schemas, snippets
 from .backends import Backend
 from .errors import ConflictError, InvalidRequest, NotFound
 from .hosts import HostProcess
+from .kernels import KernelPython, kernel_python, mismatches
 from .launched import (
     LaunchedCluster,
     dashboard_link_template,
@@ -52,6 +54,7 @@ class ClusterManager(HostSupervision):
         job_poll_interval: float = 1.0,
         records_dir: Path | None = None,
         grace_period: float = 600.0,
+        kernel_spec_manager: Any = None,
     ) -> None:
         self.backends = backends
         self.profiles = profiles
@@ -61,6 +64,8 @@ class ClusterManager(HostSupervision):
         self.job_poll_interval = job_poll_interval
         self.records_dir = records_dir or default_records_dir()
         self.grace_period = grace_period
+        #: jupyter_client's KernelSpecManager, to run clusters with a kernel's Python
+        self.kernel_spec_manager = kernel_spec_manager
         self._on_change = on_change
         self._clusters: dict[str, LaunchedCluster] = {}
         self._watchers: list[asyncio.Task[None]] = []
@@ -97,6 +102,8 @@ class ClusterManager(HostSupervision):
             "jobs": copy.deepcopy(launched.jobs),
             "messages": list(launched.messages),
             "created": launched.created,
+            "kernel": launched.kernel,
+            "versions": dict(launched.versions),
         }
 
     def _dashboard_url(self, launched: LaunchedCluster) -> str | None:
@@ -138,6 +145,21 @@ class ClusterManager(HostSupervision):
             launched.name,
             security=security,
             dashboard_link=dashboard_link,
+        )
+
+    async def version_warning(self, cluster_id: str, kernel: str | None) -> str | None:
+        """Why a notebook on ``kernel`` may not work with this cluster (versions that differ,
+        as distributed would complain at connect time), or None."""
+        launched = self.get(cluster_id)
+        if not kernel or not launched.versions or self.kernel_spec_manager is None:
+            return None
+        notebook = await kernel_python(self.kernel_spec_manager, kernel)
+        different = mismatches(launched.versions, notebook.versions)
+        if not different:
+            return None
+        return (
+            f"The kernel {kernel!r} differs from the cluster: {'; '.join(different)}. "
+            "Launch the cluster with this notebook's kernel to match."
         )
 
     async def job_log(self, cluster_id: str, job_id: str, limit: int = 64 * 1024) -> dict[str, Any]:
@@ -193,10 +215,15 @@ class ClusterManager(HostSupervision):
     async def launch(self, request: dict[str, Any]) -> LaunchedCluster:
         """Validate, register the cluster as ``starting`` and start it in the background."""
         backend, options, scaling = await self.resolve(request)
+        kernel = await self._kernel(backend, request.get("kernel"))
+        if kernel is not None and options.get("python") == sys.executable:
+            options["python"] = kernel.python  # batch workers too, unless the form says otherwise
         self._counter += 1
         cluster_id = uuid.uuid4().hex[:12]
         name = request.get("name") or f"{backend.title} {self._counter}"
         launched = LaunchedCluster(
+            kernel=kernel.kernel if kernel else None,
+            python=kernel.python if kernel else None,
             id=cluster_id,
             name=name,
             backend=backend,
@@ -212,6 +239,14 @@ class ClusterManager(HostSupervision):
         launched.task = asyncio.create_task(start)
         self._publish(launched)
         return launched
+
+    async def _kernel(self, backend: Backend, name: str | None) -> KernelPython | None:
+        """The chosen kernel's Python, for a cluster this launcher hosts."""
+        if name is None:
+            return None
+        if not backend.private_cluster or self.kernel_spec_manager is None:
+            raise InvalidRequest(f"kernel: {backend.title} clusters run their own environment")
+        return await kernel_python(self.kernel_spec_manager, name)
 
     # --- clusters in this process (Saturn: its scheduler runs at Saturn Cloud) ---------------
     async def _start(self, launched: LaunchedCluster) -> None:

@@ -40,6 +40,8 @@ class HostSpec:
     options: dict[str, Any] = field(default_factory=dict)
     profile: str | None = None
     created: str = ""
+    #: The Python the host runs (a kernel's environment); None: the supervisor's own.
+    python: str | None = None
 
 
 @dataclass

@@ -34,6 +34,7 @@ def host_spec(
     profile: str | None = None,
     kwargs: dict[str, Any] | None = None,
     created: str | None = None,
+    python: str | None = None,
 ) -> HostSpec:
     """The spec of a host for a resolved request (backend, validated options, scaling), with
     its credentials and logs in the backend's private directory; ``kwargs`` (the cluster
@@ -53,6 +54,7 @@ def host_spec(
         options=options,
         profile=profile,
         created=created or datetime.now(timezone.utc).isoformat(),
+        python=python,
     )
 
 
@@ -84,6 +86,7 @@ class HostSupervision:
             profile=launched.profile,
             kwargs=launched.kwargs,
             created=launched.created,
+            python=launched.python,
         )
 
     async def _run_hosted(self, launched: LaunchedCluster, host: HostProcess | None = None) -> None:
@@ -130,6 +133,7 @@ class HostSupervision:
             "workers": model["workers"],
             "messages": model["messages"],
             "scaling": model["scaling"],
+            "versions": model.get("versions", {}),
         }
         if any(getattr(launched, key) != value for key, value in changes.items()):
             for key, value in changes.items():
