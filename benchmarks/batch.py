@@ -24,7 +24,7 @@ from typing import Any
 from testbeds.control import pid_alive, testbed_lock
 
 from . import launch
-from .observe import cluster_event, running_workers, scheduler_join_times
+from .observe import cluster_event, launcher_security, running_workers, scheduler_join_times
 from .servers import EventStream, JupyterServer, bench_env
 from .stats import Row, Sample, breakdown_line, paired_note, phases
 
@@ -163,7 +163,8 @@ async def launcher_once(
         ready, event = await stream.wait_for(
             cluster_event(cluster_id, lambda m: running_workers(m) >= n), since, timeout=300
         )
-        joins = await scheduler_join_times(event["cluster"]["scheduler_address"], start)
+        address = event["cluster"]["scheduler_address"]
+        joins = await scheduler_join_times(address, start, launcher_security(cluster_id))
     finally:
         code, body = await server.request("DELETE", f"dask-cluster-launcher/clusters/{cluster_id}")
         if code != 204:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from .observe import cluster_event, running_workers, scheduler_join_times
+from .observe import cluster_event, launcher_security, running_workers, scheduler_join_times
 from .servers import EventStream, JupyterServer
 from .stats import Row, Sample, breakdown_line, paired_note, phases
 
@@ -33,7 +33,8 @@ async def launcher_once(server: JupyterServer, stream: EventStream) -> dict[str,
         seen, event = await stream.wait_for(
             cluster_event(cluster_id, lambda m: running_workers(m) >= 2), since, timeout=120
         )
-        joins = await scheduler_join_times(event["cluster"]["scheduler_address"], start)
+        address = event["cluster"]["scheduler_address"]
+        joins = await scheduler_join_times(address, start, launcher_security(cluster_id))
     finally:
         code, body = await server.request("DELETE", f"dask-cluster-launcher/clusters/{cluster_id}")
         if code != 204:

@@ -27,11 +27,18 @@ def cluster_event(
     return check
 
 
-async def connect(address: str) -> Any:
+def launcher_security(cluster_id: str) -> Any:
+    """The credentials of a cluster the launcher started (its private files, default place)."""
+    from dask_cluster_launcher.private import PrivateDir
+
+    return PrivateDir.at().cluster(cluster_id).security()
+
+
+async def connect(address: str, security: Any = None) -> Any:
     """A separate ``distributed.Client`` on a scheduler (asynchronous, this event loop)."""
     from distributed import Client
 
-    return await Client(address, asynchronous=True, timeout=30)
+    return await Client(address, asynchronous=True, timeout=30, security=security)
 
 
 async def join_times(client: Any, after: float) -> list[float]:
@@ -44,8 +51,8 @@ async def join_times(client: Any, after: float) -> list[float]:
     )
 
 
-async def scheduler_join_times(address: str, after: float) -> list[float]:
-    client = await connect(address)
+async def scheduler_join_times(address: str, after: float, security: Any = None) -> list[float]:
+    client = await connect(address, security)
     try:
         return await join_times(client, after)
     finally:

@@ -22,6 +22,8 @@ from typing import Any
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 from tornado.websocket import WebSocketClientConnection, websocket_connect
 
+from dask_cluster_launcher import changes
+
 CLUSTER_EVENT_SCHEMA_ID = "https://schema.dask-cluster-launcher.org/events/cluster"
 SGE_ENV = {"SGE_ROOT": "/var/lib/gridengine", "SGE_CELL": "default"}
 
@@ -66,6 +68,8 @@ class EventStream:
     def __init__(self, conn: WebSocketClientConnection) -> None:
         self._conn = conn
         self.messages: list[tuple[float, dict[str, Any]]] = []
+        self.models: dict[str, dict[str, Any]] = {}
+        self.bytes: list[int] = []  # size of each cluster event as sent
         self._changed = asyncio.Condition()
         self._reader = asyncio.create_task(self._read())
 
@@ -78,9 +82,23 @@ class EventStream:
             data = json.loads(text)
             if data.get("schema_id") != CLUSTER_EVENT_SCHEMA_ID:
                 continue
+            data = self._with_model(data)
             async with self._changed:
                 self.messages.append((arrived, data))
                 self._changed.notify_all()
+
+    def _with_model(self, data: dict[str, Any]) -> dict[str, Any]:
+        """The event with the cluster's whole model after it (``cluster``), as the sidebar
+        rebuilds it from the first full event and the patches after it."""
+        cluster_id = data["cluster_id"]
+        if data["action"] == "updated":
+            self.models[cluster_id] = data["cluster"]
+        elif data["action"] == "changed" and cluster_id in self.models:
+            self.models[cluster_id] = changes.apply(self.models[cluster_id], data["changes"])
+        elif data["action"] == "removed":
+            self.models.pop(cluster_id, None)
+        self.bytes.append(len(json.dumps(data)))
+        return {**data, "cluster": self.models.get(cluster_id)}
 
     def mark(self) -> int:
         """An index to wait from (events before it are ignored)."""

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .observe import cluster_event, connect, join_times, running_workers
+from .observe import cluster_event, connect, join_times, launcher_security, running_workers
 from .servers import EventStream, JupyterServer
 from .stats import Row, Sample
 
@@ -71,7 +71,7 @@ async def launcher(server: JupyterServer, stream: EventStream, repetitions: int)
         _, event = await stream.wait_for(
             cluster_event(cluster_id, lambda m: running_workers(m) == 1), since
         )
-        client = await connect(event["cluster"]["scheduler_address"])
+        client = await connect(event["cluster"]["scheduler_address"], launcher_security(cluster_id))
         for i in range(repetitions):
             # the launcher reads the scheduler every 0.2 s: start at a random point of that cycle
             await asyncio.sleep(random.uniform(0, 0.5))

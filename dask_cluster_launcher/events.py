@@ -14,13 +14,17 @@ def register(event_logger: Any) -> None:
 
 
 class ClusterEventPublisher:
-    """Emits one event per change of a cluster (the manager's ``on_change`` callback)."""
+    """Emits one event per change of a cluster (the manager's ``on_change`` callback):
+    ``updated`` with the whole cluster when it first appears, ``changed`` with a patch (see
+    ``changes``) after that, ``removed`` when it is gone."""
 
     def __init__(self, event_logger: Any) -> None:
         self._event_logger = event_logger
 
-    def __call__(self, action: str, cluster_id: str, model: dict[str, Any] | None) -> None:
+    def __call__(self, action: str, cluster_id: str, payload: dict[str, Any] | None) -> None:
         data: dict[str, Any] = {"action": action, "cluster_id": cluster_id}
-        if model is not None:
-            data["cluster"] = model
+        if action == "updated" and payload is not None:
+            data["cluster"] = payload
+        elif action == "changed" and payload is not None:
+            data["changes"] = payload
         self._event_logger.emit(schema_id=CLUSTER_EVENT_SCHEMA_ID, data=data)

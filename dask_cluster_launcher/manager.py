@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import schemas, snippets
+from . import changes, schemas, snippets
 from .backends import Backend
 from .errors import ConflictError, InvalidRequest, NotFound
 from .hosts import HostProcess
@@ -70,6 +70,7 @@ class ClusterManager(HostSupervision):
         self._clusters: dict[str, LaunchedCluster] = {}
         self._watchers: list[asyncio.Task[None]] = []
         self._let_go: set[str] = set()
+        self._published: dict[str, dict[str, Any]] = {}  # what the sidebar was last told
         self._counter = 0
 
     # --- queries ------------------------------------------------------------------------------
@@ -329,6 +330,7 @@ class ClusterManager(HostSupervision):
         await self._close_quietly(launched)
         launched.state = "stopped"
         self._clusters.pop(cluster_id, None)
+        self._published.pop(launched.id, None)
         self._emit("removed", launched.id, None)
 
     async def close_all(self, keep_running: bool = False) -> None:
@@ -344,6 +346,7 @@ class ClusterManager(HostSupervision):
                 launched.task.cancel()
             await launched.cluster.disconnect()
             self._clusters.pop(launched.id, None)
+            self._published.pop(launched.id, None)
         await asyncio.gather(
             *(self.stop(c.id) for c in self.list() if c.state != "stopping"),
             return_exceptions=True,
@@ -419,8 +422,19 @@ class ClusterManager(HostSupervision):
 
     # --- publishing -----------------------------------------------------------------------------
     def _publish(self, launched: LaunchedCluster) -> None:
-        if launched.id in self._clusters:
-            self._emit("updated", launched.id, self.model(launched))
+        """Tell the sidebar what changed: the whole cluster the first time, then patches
+        (one worker joining a 400-worker cluster is one row, not 400)."""
+        if launched.id not in self._clusters:
+            return
+        model = self.model(launched)
+        previous = self._published.get(launched.id)
+        self._published[launched.id] = model
+        if previous is None:
+            self._emit("updated", launched.id, model)
+        else:
+            patch = changes.diff(previous, model)
+            if patch:
+                self._emit("changed", launched.id, patch)
 
     def _emit(self, action: str, cluster_id: str, model: dict[str, Any] | None) -> None:
         if self._on_change is not None:

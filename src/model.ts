@@ -6,7 +6,9 @@ import {
   IBackend,
   ICluster,
   IClusterEvent,
+  IClusterPatch,
   IJobLog,
+  IRowsPatch,
   ILaunchRequest,
   IPreview,
   IProfile,
@@ -39,7 +41,48 @@ export function applyClusterEvent(
     next.set(event.cluster_id, event.cluster);
     return next;
   }
+  const current = clusters.get(event.cluster_id);
+  if (event.action === 'changed' && event.changes && current) {
+    const next = new Map(clusters);
+    next.set(event.cluster_id, applyClusterPatch(current, event.changes));
+    return next;
+  }
   return clusters;
+}
+
+/** A cluster with a patch applied, as the server's `changes.apply` does. */
+export function applyClusterPatch(
+  cluster: ICluster,
+  patch: IClusterPatch
+): ICluster {
+  const next: ICluster = { ...cluster, ...(patch.fields ?? {}) };
+  if (patch.workers) {
+    next.workers = applyRows(cluster.workers, patch.workers, w => w.name);
+  }
+  if (patch.jobs) {
+    next.jobs = applyRows(cluster.jobs, patch.jobs, j => j.job_id);
+  }
+  return next;
+}
+
+/** Changed rows in place, new ones at the end, removed ones gone. */
+function applyRows<T>(
+  rows: T[],
+  patch: IRowsPatch<T>,
+  key: (row: T) => string
+): T[] {
+  const upserts = new Map((patch.upsert ?? []).map(row => [key(row), row]));
+  const removed = new Set(patch.remove ?? []);
+  const result: T[] = [];
+  for (const row of rows) {
+    const name = key(row);
+    if (removed.has(name)) {
+      continue;
+    }
+    result.push(upserts.get(name) ?? row);
+    upserts.delete(name);
+  }
+  return result.concat([...upserts.values()]);
 }
 
 /** Turn an event-bus emission into a cluster event, or null if it is not one. */
@@ -50,14 +93,19 @@ export function toClusterEvent(
   if (typeof schemaId !== 'string' || !isClusterSchema(schemaId)) {
     return null;
   }
-  const { action, cluster_id, cluster } = emission as any;
+  const { action, cluster_id, cluster, changes } = emission as any;
   if (
-    (action !== 'updated' && action !== 'removed') ||
+    (action !== 'updated' && action !== 'changed' && action !== 'removed') ||
     typeof cluster_id !== 'string'
   ) {
     return null;
   }
-  return { action, cluster_id, cluster: cluster ?? undefined };
+  return {
+    action,
+    cluster_id,
+    cluster: cluster ?? undefined,
+    changes: changes ?? undefined
+  };
 }
 
 function isClusterSchema(schemaId: string): boolean {

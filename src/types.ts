@@ -126,8 +126,23 @@ export interface ISnippet {
 export const CLUSTER_EVENT_SCHEMA =
   'https://schema.dask-cluster-launcher.org/events/cluster';
 
+/** Rows of a cluster added or changed, and keys of rows removed. */
+export interface IRowsPatch<T> {
+  upsert?: T[];
+  remove?: string[];
+}
+
+/** What changed in a cluster (a `changed` event): the server sends only this. */
+export interface IClusterPatch {
+  fields?: Partial<ICluster>;
+  workers?: IRowsPatch<IWorker>;
+  jobs?: IRowsPatch<IJob>;
+}
+
 export interface IClusterEvent {
-  action: 'updated' | 'removed';
+  /** updated: the whole cluster; changed: a patch; removed: gone. */
+  action: 'updated' | 'changed' | 'removed';
   cluster_id: string;
   cluster?: ICluster;
+  changes?: IClusterPatch;
 }

@@ -25,7 +25,14 @@ class Recorder:
         self.events.append((action, cluster_id, model))
 
     def states(self, cluster_id):
-        return [m["state"] for a, i, m in self.events if i == cluster_id and m]
+        """The states the sidebar saw: from whole clusters and from patches that change it."""
+        states = []
+        for _action, i, payload in self.events:
+            if i == cluster_id and payload:
+                state = payload.get("state") or payload.get("fields", {}).get("state")
+                if state:
+                    states.append(state)
+        return states
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import sys
 import psutil
 import pytest
 
+from dask_cluster_launcher import changes
 from dask_cluster_launcher.events import CLUSTER_EVENT_SCHEMA_ID
 from tests.helpers import wait_for
 
@@ -216,11 +217,18 @@ async def test_failed_start_shows_the_reason_and_leaves_nothing(launcher_api, jp
 async def test_live_events_show_workers_joining_and_the_cluster_leaving(launcher_api, jp_ws_fetch):
     ws = await jp_ws_fetch("api", "events", "subscribe")
     seen: list[dict] = []
+    models: dict[str, dict] = {}  # the cluster as the sidebar rebuilds it from the events
 
     async def read_until(predicate, timeout=90):
         async def step():
             message = json.loads(await ws.read_message())
             if message.get("schema_id") == CLUSTER_EVENT_SCHEMA_ID:
+                if message["action"] == "updated":
+                    models[message["cluster_id"]] = message["cluster"]
+                elif message["action"] == "changed":
+                    model = models[message["cluster_id"]]
+                    models[message["cluster_id"]] = changes.apply(model, message["changes"])
+                message["cluster"] = models.get(message["cluster_id"])
                 seen.append(message)
                 return predicate(message)
             return False
@@ -231,12 +239,15 @@ async def test_live_events_show_workers_joining_and_the_cluster_leaving(launcher
     assert code == 202
     await read_until(
         lambda m: (
-            m["action"] == "updated"
+            m["action"] in ("updated", "changed")
             and m["cluster"]["state"] == "running"
             and len([w for w in m["cluster"]["workers"] if w["status"] == "running"]) == 2
         )
     )
-    assert seen[0]["cluster"]["state"] == "starting"
+    assert seen[0]["action"] == "updated" and seen[0]["cluster"]["state"] == "starting"
+    # after the first event only what changed travels: no event repeats the whole worker list
+    patches = [m["changes"] for m in seen if m["action"] == "changed"]
+    assert patches and all(len(p.get("workers", {}).get("upsert", [])) <= 2 for p in patches)
     await launcher_api("clusters", cluster["id"], method="DELETE")
     await read_until(lambda m: m["action"] == "removed" and m["cluster_id"] == cluster["id"])
     ws.close()

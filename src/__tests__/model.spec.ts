@@ -77,6 +77,50 @@ describe('applyClusterEvent', () => {
     expect(gone.size).toBe(0);
   });
 
+  it('applies a patch: changed fields, rows upserted and removed by key', () => {
+    const w = (name: string, status = 'running') => ({
+      name,
+      address: `tls://10.0.0.1:${name}`,
+      host: '10.0.0.1',
+      nthreads: 1,
+      memory_limit: 1e9,
+      status,
+      job_id: null
+    });
+    const start = new Map([
+      ['c1', cluster({ state: 'running', workers: [w('a'), w('b')] })]
+    ]);
+    const next = applyClusterEvent(start, {
+      action: 'changed',
+      cluster_id: 'c1',
+      changes: {
+        fields: { messages: ['hello'] },
+        workers: { upsert: [w('b', 'paused'), w('c')], remove: ['a'] },
+        jobs: {
+          upsert: [{ job_id: '7', state: 'PENDING', reason: 'Priority' }]
+        }
+      }
+    });
+    const changed = next.get('c1')!;
+    expect(changed.state).toBe('running');
+    expect(changed.messages).toEqual(['hello']);
+    expect(changed.workers.map(x => [x.name, x.status])).toEqual([
+      ['b', 'paused'],
+      ['c', 'running']
+    ]);
+    expect(changed.jobs).toEqual([
+      { job_id: '7', state: 'PENDING', reason: 'Priority' }
+    ]);
+    // a patch for a cluster not known yet is ignored (the next full event brings it)
+    expect(
+      applyClusterEvent(new Map(), {
+        action: 'changed',
+        cluster_id: 'c1',
+        changes: { fields: { state: 'running' } }
+      }).size
+    ).toBe(0);
+  });
+
   it('returns the same map when nothing changes', () => {
     const empty = new Map<string, ICluster>();
     expect(
@@ -93,7 +137,12 @@ describe('toClusterEvent', () => {
     const data = { action: 'removed', cluster_id: 'c1' };
     expect(
       toClusterEvent({ schema_id: CLUSTER_EVENT_SCHEMA, ...data })
-    ).toEqual({ action: 'removed', cluster_id: 'c1', cluster: undefined });
+    ).toEqual({
+      action: 'removed',
+      cluster_id: 'c1',
+      cluster: undefined,
+      changes: undefined
+    });
     expect(
       toClusterEvent({ schema_id: `${CLUSTER_EVENT_SCHEMA}/v1`, ...data })
     ).not.toBeNull();
