@@ -33,6 +33,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from distributed.diagnostics.plugin import SchedulerPlugin
+
 from .backends import Backend, default_backends
 from .kernels import this_python_versions
 from .private import ClusterFiles, PrivateDir
@@ -40,7 +42,24 @@ from .records import HostSpec, Record
 
 log = logging.getLogger("dask_cluster_launcher.host")
 
-WORKER_POLL_SECONDS = 0.2
+#: Workers joining or leaving are seen at once (scheduler events); other changes of a worker
+#: (paused, closing) by a look this often.
+WORKER_POLL_SECONDS = 1.0
+
+
+class WorkerEvents(SchedulerPlugin):
+    """Wakes the host when the scheduler adds or removes a worker."""
+
+    name = "dask-cluster-launcher-worker-events"
+
+    def __init__(self, changed: asyncio.Event) -> None:
+        self.changed = changed
+
+    def add_worker(self, scheduler: Any, worker: str) -> None:
+        self.changed.set()
+
+    def remove_worker(self, scheduler: Any, worker: str, **kwargs: Any) -> None:
+        self.changed.set()
 
 
 class ClusterHost:
@@ -67,6 +86,7 @@ class ClusterHost:
         self._record: Record | None = None
         self._pending: set[asyncio.Future[None]] = set()  # progress updates in flight
         self._seen_specs: set[str] = set()  # worker specs whose workers have been running
+        self._workers_changed = asyncio.Event()
 
     # --- control handlers (Dask RPC) -----------------------------------------------------------
     async def watch(self, since: int = 0, timeout: float = 30.0) -> dict[str, Any]:
@@ -92,13 +112,13 @@ class ClusterHost:
         await self._update(scaling=scaling)
         return dict(self.model)
 
-    async def close(self) -> None:
-        """Stop the cluster and its jobs, then the host."""
+    async def close(self, reason: str | None = None) -> None:
+        """Stop the cluster and its jobs, then the host; ``reason``: why, when it stops itself."""
         if self.model["state"] in ("stopping", "stopped") or self._stopped.is_set():
             return
         failed = self.model["state"] == "failed"  # the reason stays what watchers see
         if not failed:
-            await self._update(state="stopping")
+            await self._update(state="stopping", **({"error": reason} if reason else {}))
         if self.cluster is not None:
             try:
                 await asyncio.wait_for(self.backend.close(self.cluster), 60)
@@ -125,6 +145,7 @@ class ClusterHost:
             asyncio.create_task(self._start()),
             asyncio.create_task(self._watch_workers()),
             asyncio.create_task(self._stop_when_abandoned()),
+            asyncio.create_task(self._stop_when_idle()),
         ]
         try:
             await self._stopped.wait()
@@ -140,6 +161,9 @@ class ClusterHost:
         try:
             kwargs = self.backend.with_credentials(self.spec.kwargs, self.files)
             self.cluster = await self.backend.start(kwargs, self._progress, self.files)
+            scheduler = getattr(self.cluster, "scheduler", None)
+            if scheduler is not None and hasattr(scheduler, "add_plugin"):
+                scheduler.add_plugin(WorkerEvents(self._workers_changed))
             await self._apply_scaling(self.spec.scaling)
             await self.backend.submitted(self.cluster)
             address, _ = self.backend.addresses(self.cluster)
@@ -172,7 +196,9 @@ class ClusterHost:
 
     async def _watch_workers(self) -> None:
         while True:
-            await asyncio.sleep(WORKER_POLL_SECONDS)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._workers_changed.wait(), WORKER_POLL_SECONDS)
+            self._workers_changed.clear()
             if self.model["state"] != "running" or self.cluster is None:
                 continue
             reason = self.backend.lost(self.cluster)
@@ -217,6 +243,27 @@ class ClusterHost:
             await self.close()
             return
 
+    async def _stop_when_idle(self) -> None:
+        """No client connected and no task on the scheduler for ``idle_timeout`` seconds (a
+        site setting, 0: never): stop, cancelling the jobs, so an idle cluster burns no
+        allocation."""
+        idle = self.spec.idle_timeout
+        if not idle or idle <= 0:
+            return
+        busy_at = time.monotonic()
+        while True:
+            await asyncio.sleep(min(5.0, max(idle / 4, 0.1)))
+            scheduler = getattr(self.cluster, "scheduler", None)
+            tasks = getattr(scheduler, "tasks", {}) or {}
+            if self.model["state"] != "running" or self._clients() or tasks:
+                busy_at = time.monotonic()
+                continue
+            if time.monotonic() - busy_at >= idle:
+                reason = f"stopped after {idle:g} s with no client and no task (idle timeout)"
+                log.warning("The cluster %s", reason)
+                await self.close(reason)
+                return
+
     def _clients(self) -> int:
         scheduler = getattr(self.cluster, "scheduler", None)
         clients = getattr(scheduler, "clients", {}) or {}
@@ -235,6 +282,8 @@ def main(argv: list[str] | None = None) -> None:
     spec = HostSpec(**json.loads(Path(argv[0]).read_text(encoding="utf-8")))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     backend = default_backends()[spec.backend]
+    if spec.command_prefix and hasattr(backend, "command_prefix"):
+        backend.command_prefix = tuple(spec.command_prefix)
     # dask_jobqueue.runner sets SIGINT to sys.exit when first imported: import it before the
     # host installs its own handlers (SIGTERM/SIGINT stop the cluster and cancel its jobs)
     with contextlib.suppress(ImportError):
