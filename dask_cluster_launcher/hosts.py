@@ -94,11 +94,13 @@ class HostProcess:
         try:
             line = await asyncio.wait_for(process.stdout.readline(), SPAWN_TIMEOUT)
             control = json.loads(line)["control"]
-        except (asyncio.TimeoutError, ValueError, KeyError) as exc:
+        except BaseException as exc:  # a stop while starting (cancelled) included
             with contextlib.suppress(ProcessLookupError):
                 process.kill()
-            await process.wait()
-            raise HostGone(f"the cluster host did not start (see {log_path})") from exc
+            await asyncio.shield(process.wait())
+            if isinstance(exc, (asyncio.TimeoutError, ValueError, KeyError)):
+                raise HostGone(f"the cluster host did not start (see {log_path})") from exc
+            raise
         return cls(control, files, process.pid, process)
 
     @classmethod
