@@ -34,10 +34,12 @@ $(VENV)/.installed: $(VENV)/bin/python pyproject.toml package.json yarn.lock
 system-deps:
 	bash testbeds/install.sh
 
-# One SLURM and one Grid Engine for the whole run (pytest and the UI tests share them).
-testbeds: system-deps
+# One SLURM and one Grid Engine for the whole run (pytest and the UI tests share them), and a
+# Dask Gateway on loopback for the UI tests (pytest starts its own).
+testbeds: system-deps install
 	bash testbeds/start-slurm.sh
 	bash testbeds/start-sge.sh
+	bash testbeds/start-gateway.sh
 
 lint: install
 	$(BIN)/ruff check .

@@ -177,9 +177,10 @@ async def launcher_once(
     return phases(start, ready, joins, answered=answered, submitted=submitted)
 
 
-async def raw_once(bed: Testbed, n: int, workdir: Path) -> dict[str, Any]:
+async def raw_once(bed: Testbed, n: int, workdir: Path, tls: bool = False) -> dict[str, Any]:
     job_name = f"dclbench-{uuid.uuid4().hex[:8]}"
     log_directory = workdir / job_name
+    log_directory.mkdir(parents=True)
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         str(Path(__file__).with_name("raw_jobqueue.py")),
@@ -187,6 +188,7 @@ async def raw_once(bed: Testbed, n: int, workdir: Path) -> dict[str, Any]:
         str(n),
         job_name,
         str(log_directory),
+        *(["tls"] if tls else []),
         cwd=workdir,
         env=bed.env,
         stdin=asyncio.subprocess.DEVNULL,
@@ -227,14 +229,17 @@ async def run(
         for n, reps in repetitions.items():
             ours: list[dict[str, Any]] = []
             raw: list[dict[str, Any]] = []
+            raw_tls: list[dict[str, Any]] = []
             for i in range(reps):
                 others = len(await asyncio.to_thread(bed.jobs))
-                order = ("launcher", "raw") if i % 2 == 0 else ("raw", "launcher")
+                order = ("launcher", "raw", "tls") if i % 2 == 0 else ("tls", "raw", "launcher")
                 for who in order:
                     if who == "launcher":
                         ours.append(await launcher_once(server, stream, bed, n))
-                    else:
+                    elif who == "raw":
                         raw.append(await raw_once(bed, n, workdir))
+                    else:
+                        raw_tls.append(await raw_once(bed, n, workdir, tls=True))
                 print(
                     f"  {TITLES[kind]} {n} workers rep {i + 1}: launcher {ours[-1]['total']:.2f} s,"
                     f" dask-jobqueue {raw[-1]['total']:.2f} s"
@@ -250,6 +255,16 @@ async def run(
                     Sample(raw_total),
                     "dask-jobqueue `scale(N)` + `wait_for_workers(N)`",
                     paired_note(ours_total, raw_total),
+                )
+            )
+            tls_total = [r["total"] for r in raw_tls]
+            rows.append(
+                Row(
+                    f"{TITLES[kind]}: TLS cost, dask-jobqueue with TLS -> {n} workers",
+                    Sample(tls_total),
+                    Sample(raw_total),
+                    "the same without TLS",
+                    paired_note(tls_total, raw_total),
                 )
             )
             breakdown.append(breakdown_line(f"{TITLES[kind]} {n}, launcher", ours))

@@ -1,6 +1,6 @@
 """Baseline: one run of plain dask-jobqueue as a user writes it in a notebook.
 
-``python benchmarks/raw_jobqueue.py {slurm|sge} N JOB_NAME LOG_DIR`` prints one JSON line with
+``python benchmarks/raw_jobqueue.py {slurm|sge} N JOB_NAME LOG_DIR [tls]`` prints one JSON line with
 wall-clock stamps (``time.time()``): start (just before the cluster is created; imports and a
 throw-away first cluster done),
 scheduler up, all N jobs submitted, ``wait_for_workers(N)`` returned, and the scheduler's own
@@ -18,6 +18,7 @@ from typing import Any
 
 def main() -> None:
     system, n, job_name, log_directory = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+    tls = sys.argv[5:] == ["tls"]
     from dask_jobqueue import SGECluster, SLURMCluster
     from distributed import Client
 
@@ -35,6 +36,11 @@ def main() -> None:
     }
     if system == "sge":
         kwargs["resource_spec"] = "h_vmem=1G"
+    if tls:  # what the launcher does: mutual TLS with a fresh certificate per cluster
+        from distributed.security import Security
+
+        kwargs["security"] = Security.temporary()
+        kwargs["shared_temp_directory"] = log_directory
     cls = SLURMCluster if system == "slurm" else SGECluster
     stamps: dict[str, float | None] = {"submitted": None}
     result: dict[str, object] = {}

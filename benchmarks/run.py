@@ -2,7 +2,7 @@
 and their ratio, as rows of a markdown table.
 
     python benchmarks/run.py [--quick] [--output FILE]
-        [--only launch,watch,responsiveness,slurm,sge]
+        [--only launch,watch,responsiveness,slurm,sge,mpi]
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import batch, launch, responsiveness, watch
+from benchmarks import batch, launch, mpi, responsiveness, watch
 from benchmarks.servers import LABEXTENSION_FACTORY_ENV, JupyterServer
 from benchmarks.stats import BREAKDOWN_HEADER, TABLE_HEADER, Row
 
-BENCHMARKS = ("launch", "watch", "responsiveness", "slurm", "sge")
+BENCHMARKS = ("launch", "watch", "responsiveness", "slurm", "sge", "mpi")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -90,6 +90,8 @@ async def main(args: argparse.Namespace) -> int:
                 elif name == "responsiveness":
                     # its own server (launcher only, private config); one pair, ~100 s
                     more, lines = await responsiveness.run(1)
+                elif name == "mpi":  # one dask-mpi job vs N SLURM jobs, same test bed
+                    more, lines = await mpi.run(server, stream, batch_reps)
                 else:
                     more, lines = await batch.run(server, stream, name, batch_reps)
                 rows += more

@@ -17,21 +17,25 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
-from .backends import Backend, default_backends
+from .backends import Backend
+from .config import launcher_manager
 from .hosts import HostProcess
-from .manager import ClusterManager
-from .private import DEFAULT_ROOT, ClusterFiles, PrivateDir
-from .profiles import ProfileStore
-from .records import HostSpec, default_records_dir
+from .manager import ClusterManager, with_host_settings
+from .private import ClusterFiles, PrivateDir
+from .records import HostSpec, default_records_dir, pid_alive, read_records
 from .supervision import host_spec
 
 
 def _resolve(
-    profile: str, overrides: dict[str, Any], scaling: dict[str, Any] | None
+    profile: str,
+    overrides: dict[str, Any],
+    scaling: dict[str, Any] | None,
+    manager: ClusterManager | None = None,
 ) -> tuple[Backend, dict[str, Any], dict[str, Any], str | None]:
-    """(backend, validated options, scaling, profile name or None for a bare backend)."""
-    backends = default_backends()
-    manager = ClusterManager(backends, ProfileStore.for_backends(backends))
+    """(backend, validated options, scaling, profile name or None for a bare backend), with
+    the server's settings from the Jupyter config (see ``config``): the same profiles, limits
+    and locks, whatever starts the cluster."""
+    manager = launcher_manager() if manager is None else manager
     known_profiles = {p.name for p in manager.profiles.list()}
     request: dict[str, Any] = {"options": overrides}
     request["profile" if profile in known_profiles else "backend"] = profile
@@ -73,8 +77,8 @@ def quick_connect(
     maximum: int | None = None,
     *,
     timeout: float = 120.0,
-    grace_period: float = 600.0,
-    private_dir: str | os.PathLike[str] = DEFAULT_ROOT,
+    grace_period: float | None = None,
+    private_dir: str | os.PathLike[str] | None = None,
     **overrides: Any,
 ) -> Any:
     """A connected ``Client`` to a new cluster from ``profile`` (or a bare backend name).
@@ -88,8 +92,10 @@ def quick_connect(
     running Jupyter server shows it in the sidebar within seconds, where you scale it and stop
     it. It does not need this Python session: while a server watches it, it runs until stopped
     there; with none, it stops itself (cancelling its jobs) once no client has been connected
-    for ``grace_period`` seconds. Its TLS credentials go to ``private_dir`` (the server's
-    default private directory); its record goes to Jupyter's runtime directory.
+    for ``grace_period`` seconds (default: the server's ``orphan_grace_period``). Its TLS
+    credentials go to ``private_dir`` (default: the server's ``private_dir``); its record goes
+    to Jupyter's runtime directory. The server's settings (profiles, limits, locks, idle
+    timeout, batch command prefix) come from the Jupyter config, as the server reads them.
     """
     if minimum is not None and maximum is not None:
         scaling: dict[str, Any] | None = {"adapt": {"minimum": minimum, "maximum": maximum}}
@@ -97,7 +103,12 @@ def quick_connect(
         scaling = {"workers": minimum if minimum is not None else maximum}
     else:
         scaling = None
-    backend, options, scaling, profile_name = _resolve(profile, overrides, scaling)
+    manager = launcher_manager()
+    backend, options, scaling, profile_name = _resolve(profile, overrides, scaling, manager)
+    if backend.private_cluster:  # the site's max_clusters counts this user's running hosts
+        records = read_records(default_records_dir())
+        running = [r for r in records if r.spec.backend == backend.name and pid_alive(r.pid)]
+        manager.limits_for(backend.name).check_clusters(len(running), backend.title)
     if "adapt" in scaling:
         first = max(1, scaling["adapt"]["minimum"])
     else:
@@ -106,7 +117,8 @@ def quick_connect(
         return _in_process_client(backend, options, scaling, profile, first, timeout)
 
     deadline = time.monotonic() + timeout
-    backend.private_dir = PrivateDir.at(private_dir)
+    if private_dir is not None:
+        backend.private_dir = PrivateDir.at(private_dir)
     cluster_id = _new_id()
     spec = host_spec(
         backend,
@@ -115,9 +127,10 @@ def quick_connect(
         options,
         scaling,
         records_dir=default_records_dir(),
-        grace_period=grace_period,
+        grace_period=manager.grace_period if grace_period is None else grace_period,
         profile=profile_name,
     )
+    spec = with_host_settings(spec, backend, manager.idle_timeout)
     files = backend.private_dir.cluster(cluster_id)
     host, address = _on_launcher_loop(_start_host(backend, spec, files, timeout))
     from distributed import Client

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
 from jupyter_server.utils import url_path_join
-from traitlets import Bool, Float, List, Unicode
+from traitlets import Bool, Dict, Float, List, TraitError, Unicode, validate
 
 from . import events
-from .backends import default_backends
+from .backends import Backend, default_backends
 from .dashboard_proxy import ROUTE as DASHBOARD_ROUTE
 from .handlers import ROUTES
+from .limits import Limits, limits_from_config
 from .manager import ClusterManager
 from .private import DEFAULT_ROOT as DEFAULT_PRIVATE_DIR
 from .private import PrivateDir
@@ -24,7 +26,7 @@ class ClusterLauncherApp(ExtensionApp):
 
     allowed_backends = List(
         Unicode(),
-        default_value=["local", "slurm", "sge", "saturn"],
+        default_value=["local", "slurm", "sge", "saturn", "existing", "cuda", "gateway", "mpi"],
         help="Backends users may launch; the others are hidden.",
     ).tag(config=True)
 
@@ -78,28 +80,109 @@ class ClusterLauncherApp(ExtensionApp):
         30.0, help="Seconds each Saturn Cloud API call (other than starting) may take."
     ).tag(config=True)
 
+    gateway_address = Unicode(
+        "", help="Dask Gateway's address for the gateway backend (default: gateway.address)."
+    ).tag(config=True)
+
+    gateway_proxy_address = Unicode(
+        "", help="Dask Gateway's scheduler proxy address (default: gateway.proxy-address)."
+    ).tag(config=True)
+
+    gateway_public_address = Unicode(
+        "",
+        help="Dask Gateway's address as browsers see it, for dashboard links (default: "
+        "gateway.public-address, else the address).",
+    ).tag(config=True)
+
+    gateway_auth = Unicode(
+        "",
+        help="Dask Gateway auth type: basic, jupyterhub, kerberos or a class path "
+        "(default: gateway.auth.type, else basic).",
+    ).tag(config=True)
+
+    gateway_auth_kwargs = Dict(
+        help="Keyword arguments of the Dask Gateway auth (default: gateway.auth.kwargs). Never "
+        "sent to the browser nor written into notebooks.",
+    ).tag(config=True)
+
+    gateway_call_timeout = Float(
+        30.0, help="Seconds each Dask Gateway call (other than waiting for a start) may take."
+    ).tag(config=True)
+
+    limits = Dict(
+        help="Limits per backend name, checked on every launch and rescale (a refusal names "
+        "the limit) and shown in the forms: max_workers, max_cores (per job), max_memory (per "
+        'job, e.g. "128 GB"), max_walltime ("24:00:00"), max_clusters (at once, per user). '
+        'Example: {"slurm": {"max_workers": 100, "max_walltime": "24:00:00"}}.',
+    ).tag(config=True)
+
+    idle_timeout = Float(
+        0.0,
+        help="Seconds a cluster with no client connected and no task may stay up before it "
+        "stops itself and cancels its jobs; 0 (the default) keeps it until stopped.",
+    ).tag(config=True)
+
+    batch_command_prefix = List(
+        Unicode(),
+        help="Command put in front of every batch command (sbatch, squeue, scancel, sinfo, "
+        "sacctmgr, qsub, qstat, qdel, qconf), the launcher's and dask-jobqueue's: e.g. "
+        '["ssh", "login01"], or a wrapper script that loads a module or adds "-M cluster" '
+        'and then runs "$@".',
+    ).tag(config=True)
+
+    @validate("limits")
+    def _valid_limits(self, proposal: Any) -> dict[str, Any]:
+        try:
+            limits_from_config(proposal["value"])
+        except (TypeError, ValueError) as exc:
+            raise TraitError(f"ClusterLauncherApp.{exc}") from None
+        return dict(proposal["value"])
+
+    # --- what the server, the CLI and quick_connect build from these settings -----------------
+    def launcher_backends(self) -> dict[str, Backend]:
+        """The allowed backends, set up from these settings (private directory not created)."""
+        backends = default_backends(
+            saturn_base_url=self.saturn_base_url,
+            saturn_token=self.saturn_token,
+            saturn_call_timeout=self.saturn_call_timeout,
+            gateway={
+                "address": self.gateway_address,
+                "proxy_address": self.gateway_proxy_address,
+                "public_address": self.gateway_public_address,
+                "auth": self.gateway_auth,
+                "auth_kwargs": self.gateway_auth_kwargs,
+                "call_timeout": self.gateway_call_timeout,
+            },
+            start_timeout=self.start_timeout,
+        )
+        backends = {k: v for k, v in backends.items() if k in self.allowed_backends}
+        private_dir = PrivateDir.at(self.private_dir)
+        for backend in backends.values():
+            backend.private_dir = private_dir
+            if hasattr(backend, "command_prefix"):
+                backend.command_prefix = tuple(self.batch_command_prefix)
+        return backends
+
+    def launcher_profiles(self, backends: dict[str, Backend]) -> ProfileStore:
+        return ProfileStore.for_backends(
+            backends,
+            site_dirs=self.site_profile_dirs,
+            user_dir=self.user_profile_dir or None,
+            default_name=self.default_profile,
+        )
+
+    def launcher_limits(self) -> dict[str, Limits]:
+        return limits_from_config(self.limits)
+
     def initialize_settings(self) -> None:
         assert self.serverapp is not None
         # SIGINT (JupyterHub's "Stop My Server") must close the clusters as SIGTERM does
         stop_on_sigint(self.serverapp)
         event_logger = self.serverapp.event_logger
         events.register(event_logger)
-        backends = default_backends(
-            saturn_base_url=self.saturn_base_url,
-            saturn_token=self.saturn_token,
-            saturn_call_timeout=self.saturn_call_timeout,
-            start_timeout=self.start_timeout,
-        )
-        backends = {k: v for k, v in backends.items() if k in self.allowed_backends}
-        private_dir = PrivateDir.at(self.private_dir).ensure()
-        for backend in backends.values():
-            backend.private_dir = private_dir
-        profiles = ProfileStore.for_backends(
-            backends,
-            site_dirs=self.site_profile_dirs,
-            user_dir=self.user_profile_dir or None,
-            default_name=self.default_profile,
-        )
+        backends = self.launcher_backends()
+        PrivateDir.at(self.private_dir).ensure()
+        profiles = self.launcher_profiles(backends)
         self.manager = ClusterManager(
             backends,
             profiles,
@@ -109,6 +192,8 @@ class ClusterLauncherApp(ExtensionApp):
             grace_period=self.orphan_grace_period,
             records_dir=Path(self.serverapp.runtime_dir) / "dask-cluster-launcher",
             kernel_spec_manager=self.serverapp.kernel_spec_manager,
+            limits=self.launcher_limits(),
+            idle_timeout=self.idle_timeout,
         )
         self.settings["dask_cluster_launcher_manager"] = self.manager
 

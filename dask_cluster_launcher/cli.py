@@ -1,4 +1,8 @@
-"""``dask-cluster-launcher``: profiles from the command line, for users and site administrators."""
+"""``dask-cluster-launcher``: profiles from the command line, for users and site administrators.
+
+It reads the same settings as the server (``c.ClusterLauncherApp.*`` in the Jupyter config, see
+``config``): the site's profile directories, limits and batch command prefix.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +11,16 @@ import sys
 from typing import Any
 
 import yaml
+from traitlets import TraitError
 
 from .api import run_sync
-from .backends import default_backends
+from .config import launcher_manager
 from .errors import LauncherError
 from .manager import ClusterManager
-from .profiles import ProfileStore
 
 
 def _manager() -> ClusterManager:
-    backends = default_backends()
-    return ClusterManager(backends, ProfileStore.for_backends(backends))
+    return launcher_manager()
 
 
 def list_profiles(manager: ClusterManager, _: argparse.Namespace) -> int:
@@ -83,6 +86,9 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.run(_manager(), args))
     except LauncherError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
+        return 2
+    except TraitError as exc:  # a setting in the Jupyter config
+        print(f"error: {exc}", file=sys.stderr)
         return 2
 
 

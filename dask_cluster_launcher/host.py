@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import os
 import signal
 import sys
@@ -43,8 +44,11 @@ from .records import HostSpec, Record
 log = logging.getLogger("dask_cluster_launcher.host")
 
 #: Workers joining or leaving are seen at once (scheduler events); other changes of a worker
-#: (paused, closing) by a look this often.
+#: (paused, closing) by a look this often, or every FOLLOW_UP_SECONDS for a while after an
+#: event (a joining worker turns from "init" to "running" a moment after it is added).
 WORKER_POLL_SECONDS = 1.0
+FOLLOW_UP_SECONDS = 0.1
+FOLLOW_UP_FOR = 2.0
 
 
 class WorkerEvents(SchedulerPlugin):
@@ -195,9 +199,17 @@ class ClusterHost:
             self._changed.notify_all()
 
     async def _watch_workers(self) -> None:
+        loop = asyncio.get_running_loop()
+        last_event = -math.inf
         while True:
+            recent = loop.time() - last_event < FOLLOW_UP_FOR
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._workers_changed.wait(), WORKER_POLL_SECONDS)
+                await asyncio.wait_for(
+                    self._workers_changed.wait(),
+                    FOLLOW_UP_SECONDS if recent else WORKER_POLL_SECONDS,
+                )
+            if self._workers_changed.is_set():
+                last_event = loop.time()
             self._workers_changed.clear()
             if self.model["state"] != "running" or self.cluster is None:
                 continue
@@ -277,9 +289,47 @@ def _reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+def warm_up() -> None:
+    """Import what starting any cluster imports (the cluster classes, the dashboard), so that a
+    spare host starts its cluster as fast as a notebook that already made one."""
+    import distributed.dashboard.scheduler  # noqa: F401  (bokeh: the slowest import)
+
+    for backend in default_backends().values():
+        if backend.private_cluster:
+            with contextlib.suppress(ImportError):
+                backend.cluster_class()
+
+
+def name_process(cluster_id: str) -> None:
+    """``ps -e`` shows this host as ``dcl<cluster id>`` (15 characters, the kernel's limit)."""
+    with contextlib.suppress(OSError):
+        Path("/proc/self/comm").write_text(f"dcl{cluster_id}"[:15], encoding="ascii")
+
+
+def redirect_stderr(spec: HostSpec) -> None:
+    """A spare host logs where a host started for this cluster would."""
+    directory = Path(PrivateDir.at(spec.private_root).log_directory(spec.cluster_id))
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(directory / "host.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.dup2(fd, 2)
+    os.close(fd)
+
+
 def main(argv: list[str] | None = None) -> None:
+    """``host SPEC.json``, or ``host --spare``: warm up, then read the spec's path from stdin
+    (the supervisor keeps one spare host ready; an end of input means it went away)."""
     argv = sys.argv[1:] if argv is None else argv
+    spare = argv == ["--spare"]
+    if spare:
+        warm_up()
+        line = sys.stdin.readline().strip()
+        if not line:
+            return
+        argv = [line]
     spec = HostSpec(**json.loads(Path(argv[0]).read_text(encoding="utf-8")))
+    if spare:
+        redirect_stderr(spec)
+    name_process(spec.cluster_id)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     backend = default_backends()[spec.backend]
     if spec.command_prefix and hasattr(backend, "command_prefix"):

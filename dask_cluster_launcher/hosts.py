@@ -34,6 +34,61 @@ def _package_path(private_root: Path) -> str:
     return str(directory)
 
 
+async def _start_host(
+    python: str, args: list[str], log_path: Path, env: dict[str, str] | None
+) -> asyncio.subprocess.Process:
+    with open(log_path, "ab") as log_file:
+        return await asyncio.create_subprocess_exec(
+            python,
+            "-m",
+            "dask_cluster_launcher.host",
+            *args,
+            stdin=asyncio.subprocess.PIPE if args == ["--spare"] else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=log_file,
+            env=env,
+            # its own session: a Ctrl-C meant for the Jupyter server does not reach it, and it
+            # can outlive the server when the operator wants clusters to survive restarts
+            start_new_session=True,
+        )
+
+
+class SpareHost:
+    """One host process started ahead of time with its imports done, waiting for a spec: a
+    launch then skips Python's start-up and the imports (a second or more on a login node).
+    It exits when the supervisor goes away (end of its input)."""
+
+    def __init__(self, private_root: Path) -> None:
+        self.log_path = private_root / "logs" / "spare-host.log"
+        self._process: asyncio.subprocess.Process | None = None
+        self._starting: asyncio.Task[None] | None = None
+
+    def refill(self) -> None:
+        if self._starting is None or self._starting.done():
+            self._starting = asyncio.ensure_future(self._start())
+
+    async def _start(self) -> None:
+        await asyncio.to_thread(make_private_dir, self.log_path.parent)
+        self._process = await _start_host(sys.executable, ["--spare"], self.log_path, None)
+
+    def take(self) -> asyncio.subprocess.Process | None:
+        """The spare process (then a new one is started), or None when none is ready."""
+        process, self._process = self._process, None
+        self.refill()
+        if process is None or process.returncode is not None:
+            return None
+        return process
+
+    async def close(self) -> None:
+        if self._starting is not None:
+            self._starting.cancel()
+        process, self._process = self._process, None
+        if process is not None and process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await process.wait()
+
+
 class HostGone(Exception):
     """The host process exited or cannot be reached."""
 
@@ -55,8 +110,11 @@ class HostProcess:
 
     # --- starting and finding hosts ------------------------------------------------------------
     @classmethod
-    async def spawn(cls, spec: HostSpec, files: ClusterFiles, log_path: Path) -> HostProcess:
-        """Write the credentials and the spec, start the host, wait until it listens."""
+    async def spawn(
+        cls, spec: HostSpec, files: ClusterFiles, log_path: Path, spare: SpareHost | None = None
+    ) -> HostProcess:
+        """Write the credentials and the spec, start the host (or hand the spec to the spare
+        one, when it runs the same Python), wait until it listens."""
         spec_path = files.directory / "host.json"
 
         def prepare() -> None:
@@ -76,20 +134,13 @@ class HostProcess:
                 **os.environ,
                 "PYTHONPATH": os.pathsep.join(filter(None, [package_path, inherited])),
             }
-        with open(log_path, "ab") as log_file:
-            process = await asyncio.create_subprocess_exec(
-                python,
-                "-m",
-                "dask_cluster_launcher.host",
-                str(spec_path),
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=log_file,
-                env=env,
-                # its own session: a Ctrl-C meant for the Jupyter server does not reach it, and
-                # it can outlive the server when the operator wants clusters to survive restarts
-                start_new_session=True,
-            )
+        process = spare.take() if spare is not None and env is None else None
+        if process is not None:
+            assert process.stdin is not None
+            process.stdin.write(f"{spec_path}\n".encode())
+            await process.stdin.drain()
+        else:
+            process = await _start_host(python, [str(spec_path)], log_path, env)
         assert process.stdout is not None
         try:
             line = await asyncio.wait_for(process.stdout.readline(), SPAWN_TIMEOUT)

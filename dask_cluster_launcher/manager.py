@@ -12,6 +12,7 @@ import asyncio
 import builtins
 import contextlib
 import copy
+import dataclasses
 import functools
 import logging
 import sys
@@ -23,7 +24,7 @@ from typing import Any
 from . import changes, schemas, snippets
 from .backends import Backend
 from .errors import ConflictError, InvalidRequest, NotFound
-from .hosts import HostProcess
+from .hosts import HostProcess, SpareHost
 from .kernels import KernelPython, kernel_python, mismatches
 from .launched import (
     LaunchedCluster,
@@ -32,13 +33,23 @@ from .launched import (
     private_dashboard_url,
     proxied_dashboard_url,
 )
+from .limits import Limits, check_locks
 from .profiles import ProfileStore
-from .records import default_records_dir
+from .records import HostSpec, default_records_dir
 from .supervision import HostSupervision
 
 log = logging.getLogger(__name__)
 
 ChangeCallback = Callable[[str, str, "dict[str, Any] | None"], None]
+#: States of a cluster that counts against the site's ``max_clusters``.
+_ALIVE = ("starting", "running")
+
+
+def with_host_settings(spec: HostSpec, backend: Backend, idle_timeout: float) -> HostSpec:
+    """A host spec with the server settings its host applies itself: the idle timeout and the
+    batch command prefix (the host runs dask-jobqueue's commands)."""
+    prefix = list(getattr(backend, "command_prefix", ()))
+    return dataclasses.replace(spec, idle_timeout=idle_timeout, command_prefix=prefix)
 
 
 class ClusterManager(HostSupervision):
@@ -55,6 +66,8 @@ class ClusterManager(HostSupervision):
         records_dir: Path | None = None,
         grace_period: float = 600.0,
         kernel_spec_manager: Any = None,
+        limits: dict[str, Limits] | None = None,
+        idle_timeout: float = 0.0,
     ) -> None:
         self.backends = backends
         self.profiles = profiles
@@ -66,11 +79,17 @@ class ClusterManager(HostSupervision):
         self.grace_period = grace_period
         #: jupyter_client's KernelSpecManager, to run clusters with a kernel's Python
         self.kernel_spec_manager = kernel_spec_manager
+        #: the site's limits per backend name (see ``limits``)
+        self.limits = limits or {}
+        #: seconds a hosted cluster with no client and no task waits before stopping (0: never)
+        self.idle_timeout = idle_timeout
         self._on_change = on_change
         self._clusters: dict[str, LaunchedCluster] = {}
         self._watchers: list[asyncio.Task[None]] = []
         self._let_go: set[str] = set()
+        self._discovered: set[str] = set()  # found at a service (Gateway), not started here
         self._published: dict[str, dict[str, Any]] = {}  # what the sidebar was last told
+        self._spares: dict[Path, SpareHost] = {}  # one host process ready per private dir
         self._counter = 0
 
     # --- queries ------------------------------------------------------------------------------
@@ -84,8 +103,15 @@ class ClusterManager(HostSupervision):
             raise NotFound(f"no cluster with id {cluster_id!r}") from None
 
     async def describe_backends(self) -> builtins.list[dict[str, Any]]:
-        """Every backend with its form; the sites are asked concurrently."""
-        return list(await asyncio.gather(*(b.describe() for b in self.backends.values())))
+        """Every backend with its form (showing the site's limits); the sites are asked
+        concurrently."""
+        described = await asyncio.gather(*(b.describe() for b in self.backends.values()))
+        for description in described:
+            self.limits_for(description["name"]).annotate(description["schema"])
+        return list(described)
+
+    def limits_for(self, backend_name: str) -> Limits:
+        return self.limits.get(backend_name) or Limits()
 
     def model(self, launched: LaunchedCluster) -> dict[str, Any]:
         return {
@@ -105,13 +131,17 @@ class ClusterManager(HostSupervision):
             "created": launched.created,
             "kernel": launched.kernel,
             "versions": dict(launched.versions),
+            "external": launched.id in self._discovered,
         }
 
     def _dashboard_url(self, launched: LaunchedCluster) -> str | None:
         if launched.files is not None:
+            # served by this server from the cluster's private socket, when it is on this machine
+            served_here = launched.backend.dashboard_on_this_machine
+            running = launched.state == "running"
             return (
                 private_dashboard_url(self.base_url, launched.id)
-                if launched.state == "running"
+                if running and served_here
                 else None
             )
         return proxied_dashboard_url(
@@ -130,6 +160,9 @@ class ClusterManager(HostSupervision):
         if launched.state != "running" or not launched.scheduler_address:
             raise ConflictError(f"cluster {launched.name!r} is {launched.state}, not running")
         backend = launched.backend
+        code = backend.client_code(launched.cluster, launched.name)
+        if code is not None:
+            return code
         if launched.files is not None:
             # paths to the owner's private files; no key material in the notebook
             security: dict[str, str] | None = launched.files.security_kwargs()
@@ -200,7 +233,15 @@ class ClusterManager(HostSupervision):
         options.update(request.get("options") or {})
         scaling = copy.deepcopy(request.get("scaling") or scaling)
         check_scaling(scaling, "scaling")
-        return backend, await backend.validate(options), scaling
+        backend.check_scaling(scaling, "scaling")
+        validated = await backend.validate(options)
+        if "profile" in request and profile.locked:
+            fixed = {**backend.defaults(), **profile.options}
+            check_locks(profile.name, profile.locked, fixed, request.get("options") or {})
+        limits = self.limits_for(backend.name)
+        limits.check_options(validated)
+        limits.check_scaling(scaling)
+        return backend, validated, scaling
 
     async def preview(self, request: dict[str, Any]) -> dict[str, Any]:
         backend, options, scaling = await self.resolve(request)
@@ -216,6 +257,8 @@ class ClusterManager(HostSupervision):
     async def launch(self, request: dict[str, Any]) -> LaunchedCluster:
         """Validate, register the cluster as ``starting`` and start it in the background."""
         backend, options, scaling = await self.resolve(request)
+        running = [c for c in self.list() if c.backend is backend and c.state in _ALIVE]
+        self.limits_for(backend.name).check_clusters(len(running), backend.title)
         kernel = await self._kernel(backend, request.get("kernel"))
         if kernel is not None and options.get("python") == sys.executable:
             options["python"] = kernel.python  # batch workers too, unless the form says otherwise
@@ -248,6 +291,10 @@ class ClusterManager(HostSupervision):
         if not backend.private_cluster or self.kernel_spec_manager is None:
             raise InvalidRequest(f"kernel: {backend.title} clusters run their own environment")
         return await kernel_python(self.kernel_spec_manager, name)
+
+    def _host_spec(self, launched: LaunchedCluster) -> HostSpec:
+        spec = super()._host_spec(launched)
+        return with_host_settings(spec, launched.backend, self.idle_timeout)
 
     # --- clusters in this process (Saturn: its scheduler runs at Saturn Cloud) ---------------
     async def _start(self, launched: LaunchedCluster) -> None:
@@ -302,6 +349,7 @@ class ClusterManager(HostSupervision):
     async def rescale(self, cluster_id: str, scaling: dict[str, Any]) -> LaunchedCluster:
         launched = self.get(cluster_id)
         check_scaling(scaling, "")
+        self.limits_for(launched.backend.name).check_scaling(scaling, "")
         if launched.state != "running":
             raise ConflictError(f"cluster {launched.name!r} is {launched.state}, not running")
         if isinstance(launched.cluster, HostProcess):
@@ -339,6 +387,7 @@ class ClusterManager(HostSupervision):
         With ``keep_running``, clusters in host processes are only let go: their hosts keep
         them (and their records) for the next server, or stop after their grace period.
         """
+        await self._release_discovered()  # clusters not started here keep running
         kept = [c for c in self.list() if keep_running and isinstance(c.cluster, HostProcess)]
         for launched in kept:
             self._let_go.add(launched.id)
@@ -354,6 +403,9 @@ class ClusterManager(HostSupervision):
         for watcher in self._watchers:
             watcher.cancel()
         self._watchers.clear()
+        for spare in self._spares.values():
+            await spare.close()
+        await self._close_connections()
 
     async def _close_quietly(self, launched: LaunchedCluster) -> None:
         cluster = launched.cluster
@@ -371,8 +423,12 @@ class ClusterManager(HostSupervision):
     # --- watching workers and jobs --------------------------------------------------------------
     def start_watchers(self) -> None:
         """Watch from now on, with or without clusters (the server's start): clusters started
-        elsewhere (a notebook's ``quick_connect``) then appear within a second."""
+        elsewhere (a notebook's ``quick_connect``) then appear within a second. A spare host
+        process gets ready for the first launch."""
         self._ensure_watchers()
+        for backend in self.backends.values():
+            if backend.private_cluster:
+                self._spare_host(backend).refill()
 
     def _ensure_watchers(self) -> None:
         if not self._watchers:
@@ -380,6 +436,7 @@ class ClusterManager(HostSupervision):
                 asyncio.create_task(self._watch_workers()),
                 asyncio.create_task(self._watch_jobs()),
                 asyncio.create_task(self._adopt_new_records()),
+                asyncio.create_task(self._discover_clusters()),
             ]
 
     async def _watch_workers(self) -> None:

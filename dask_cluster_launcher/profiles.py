@@ -1,10 +1,12 @@
 """Cluster presets ("profiles"): a backend, its options and a scaling, under a name.
 
 Profiles come from three places: built-in (shipped with the package), site (directories an
-administrator configures; read-only) and user (saved from the sidebar, under the user's Jupyter
-data directory). A user profile may not reuse a built-in or site name. A broken file is listed
-with its error and never hides the others: each file is read on its own, and whatever goes wrong
-with one (not a regular file, too large, not UTF-8, YAML aliases, invalid) marks only that one.
+administrator configures, and the named ``jobqueue.<name>`` sections of the dask config; all
+read-only) and user (saved from the sidebar, under the user's Jupyter data directory). A user
+profile may not reuse a built-in or site name. A profile may lock options (``locked``): a
+launch from it may not change them. A broken file is listed with its error and never hides the
+others: each file is read on its own, and whatever goes wrong with one (not a regular file, too
+large, not UTF-8, YAML aliases, invalid) marks only that one.
 
 The store does blocking file I/O: the server calls it through ``asyncio.to_thread``.
 """
@@ -20,6 +22,7 @@ import stat
 import sys
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,6 +65,8 @@ class Profile:
     source: str = "builtin"
     path: str | None = None
     error: str | None = None
+    #: options a launch from this profile may not change
+    locked: list[str] = field(default_factory=list)
 
     @classmethod
     def from_data(cls, data: dict[str, Any], source: str, path: str | None = None) -> Profile:
@@ -75,6 +80,7 @@ class Profile:
             scaling=data.get("scaling", {"workers": 1}),
             source=source,
             path=path,
+            locked=list(data.get("locked", [])),
         )
 
     def to_model(self) -> dict[str, Any]:
@@ -87,11 +93,12 @@ class Profile:
             "scaling": copy.deepcopy(self.scaling),
             "source": self.source,
             "error": self.error,
+            "locked": list(self.locked),
         }
 
     def to_file(self) -> dict[str, Any]:
         data = {k: v for k, v in self.to_model().items() if k not in ("source", "error")}
-        return {k: v for k, v in data.items() if v is not None}
+        return {k: v for k, v in data.items() if v is not None and v != []}
 
 
 def check_profile(data: Any, backend_schemas: dict[str, str]) -> None:
@@ -103,6 +110,15 @@ def check_profile(data: Any, backend_schemas: dict[str, str]) -> None:
     if schema_file is None:
         raise InvalidRequest(f"backend: {shorten(data['backend'])} is not enabled here", "backend")
     schemas.check(data.get("options", {}), schema_file, prefix="options")
+    locked = data.get("locked", [])
+    fields = schemas.form(schema_file).get("properties", {}) if locked else {}
+    for index, name in enumerate(locked):
+        if name not in fields:
+            raise InvalidRequest(
+                f"locked.{index}: {shorten(name)} is not an option of the {data['backend']} "
+                "backend",
+                field=f"locked.{index}",
+            )
 
 
 class _ProfileLoader(yaml.SafeLoader):
@@ -179,9 +195,12 @@ class ProfileStore:
         site_dirs: list[str] | None = None,
         user_dir: str | None = None,
         default_name: str = "local",
+        config_profiles: Callable[[], builtins.list[dict[str, Any]]] | None = None,
     ) -> None:
         self.backend_schemas = backend_schemas
         self.default_name = default_name
+        #: read-only profiles from the dask config (its named jobqueue.<name> sections), as data
+        self.config_profiles = config_profiles
         self.site_dirs = [
             Path(d) for d in (default_site_dirs() if site_dirs is None else site_dirs)
         ]
@@ -191,7 +210,18 @@ class ProfileStore:
 
     @classmethod
     def for_backends(cls, backends: dict[str, Any], **dirs: Any) -> ProfileStore:
-        return cls({name: b.schema_file for name, b in backends.items()}, **dirs)
+        """A store for these backends, with the dask-config profiles of those that offer them
+        (SLURM, SGE: ``config_profiles``)."""
+        sources = [b.config_profiles for b in backends.values() if hasattr(b, "config_profiles")]
+
+        def config_profiles() -> builtins.list[dict[str, Any]]:
+            return [profile for source in sources for profile in source()]
+
+        return cls(
+            {name: b.schema_file for name, b in backends.items()},
+            config_profiles=config_profiles,
+            **dirs,
+        )
 
     def _files(self) -> list[tuple[str, Path]]:
         places = [("builtin", BUILTIN_DIR)] + [("site", d) for d in self.site_dirs]
@@ -209,13 +239,50 @@ class ProfileStore:
         return found
 
     def list(self) -> list[Profile]:
-        """Every profile; when names clash the earlier source (built-in, then site) wins."""
+        """Every profile; when names clash the earlier source (built-in, then site directories,
+        then the dask config) wins."""
+        read = [
+            (source, read_profile(path, source, self.backend_schemas))
+            for source, path in self._files()
+        ]
+        found = [p for source, p in read if source != "user"]
+        found += self._from_config()
+        found += [p for source, p in read if source == "user"]
         profiles: dict[str, Profile] = {}
-        for source, path in self._files():
-            profile = read_profile(path, source, self.backend_schemas)
-            key = profile.name if not profile.error else f"{source}:{path}"
+        for profile in found:
+            key = profile.name if not profile.error else f"{profile.source}:{profile.path}"
             profiles.setdefault(key, profile)
         return list(profiles.values())
+
+    def _from_config(self) -> builtins.list[Profile]:
+        """The dask config's profiles (site profiles: read-only), each checked like a file."""
+        if self.config_profiles is None:
+            return []
+        try:
+            entries = self.config_profiles()
+        except Exception as exc:  # a broken dask config hides no other profile
+            log.warning("Cannot read profiles from the dask config: %s", _reason(exc))
+            return []
+        profiles = []
+        for entry in entries:
+            path, error = entry.pop("path", None), entry.pop("error", None)
+            try:
+                if error:
+                    raise InvalidRequest(error)
+                check_profile(entry, self.backend_schemas)
+            except Exception as exc:
+                profiles.append(
+                    Profile(
+                        name=str(entry.get("name", "")),
+                        backend="",
+                        source="site",
+                        path=path,
+                        error=_reason(exc),
+                    )
+                )
+                continue
+            profiles.append(Profile.from_data(entry, "site", path))
+        return profiles
 
     def models(self) -> builtins.list[dict[str, Any]]:
         """Every profile as the REST API shows it; ``default`` marks the preselected one."""

@@ -40,6 +40,10 @@ class HostSpec:
     options: dict[str, Any] = field(default_factory=dict)
     profile: str | None = None
     created: str = ""
+    #: Seconds with no client and no task after which the host stops the cluster (0: never).
+    idle_timeout: float = 0.0
+    #: Put in front of every batch command the host runs (dask-jobqueue's sbatch, qdel...).
+    command_prefix: list[str] = field(default_factory=list)
     #: The Python the host runs (a kernel's environment); None: the supervisor's own.
     python: str | None = None
 

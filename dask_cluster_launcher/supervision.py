@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
@@ -11,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from .backends import Backend
-from .hosts import HostGone, HostProcess
+from .backends.base import Discovered
+from .hosts import HostGone, HostProcess, SpareHost
 from .launched import LaunchedCluster, failure_reason
 from .private import ClusterFiles, PrivateDir
 from .records import HostSpec, Record, pid_alive, read_records, record_ids
@@ -20,6 +22,9 @@ log = logging.getLogger("dask_cluster_launcher.manager")
 
 #: Seconds between two listings of the records directory (clusters started elsewhere appear).
 ADOPT_INTERVAL = 1.0
+#: Seconds between two ``discover`` calls per backend (clusters of the user's services, such as
+#: Dask Gateway, that this server did not start appear).
+DISCOVER_INTERVAL = 2.0
 
 
 def host_spec(
@@ -68,11 +73,23 @@ class HostSupervision:
     _clusters: dict[str, LaunchedCluster]
     #: Clusters this manager stopped or let go: never taken back while their record lingers.
     _let_go: set[str]
+    _spares: dict[Path, SpareHost]
+    #: Clusters found by ``Backend.discover``: listed as external, let go at shutdown.
+    _discovered: set[str]
+    #: Set at shutdown: discovery takes in nothing more.
+    _releasing = False
     _ensure_watchers: Callable[[], None]
     _publish: Callable[[LaunchedCluster], None]
 
     async def _fail(self, launched: LaunchedCluster, reason: str) -> None:
         raise NotImplementedError
+
+    def _spare_host(self, backend: Backend) -> SpareHost:
+        """The spare host for clusters with this backend's private directory."""
+        root = backend.private_dir.root
+        if root not in self._spares:
+            self._spares[root] = SpareHost(root)
+        return self._spares[root]
 
     def _host_spec(self, launched: LaunchedCluster) -> HostSpec:
         return host_spec(
@@ -96,7 +113,9 @@ class HostSupervision:
         try:
             if host is None:
                 log_path = Path(launched.backend.private_dir.log_directory(launched.id), "host.log")
-                host = await HostProcess.spawn(self._host_spec(launched), launched.files, log_path)
+                spare = self._spare_host(launched.backend)
+                spec = self._host_spec(launched)
+                host = await HostProcess.spawn(spec, launched.files, log_path, spare)
             launched.cluster = host
             loop = asyncio.get_running_loop()
             deadline = loop.time() + self.start_timeout
@@ -189,6 +208,67 @@ class HostSupervision:
                     await self.reattach(new)
             except Exception:
                 log.warning("Taking back clusters from their records failed", exc_info=True)
+
+    async def _discover_clusters(self) -> None:
+        """Clusters of the user's that a service runs without this server (a Dask Gateway
+        cluster made in a notebook, or left by a previous server) appear in the sidebar,
+        marked external: every backend is asked every ``DISCOVER_INTERVAL`` seconds."""
+        failing: dict[str, str] = {}
+        while True:
+            await asyncio.sleep(DISCOVER_INTERVAL)
+            for backend in list(self.backends.values()):
+                try:
+                    found = await asyncio.wait_for(backend.discover(), 60)
+                except Exception as exc:
+                    if failing.get(backend.name) != str(exc):  # once per distinct failure
+                        log.warning("Listing %s clusters failed: %s", backend.title, exc)
+                    failing[backend.name] = str(exc)
+                    continue
+                failing.pop(backend.name, None)
+                for discovered in found:
+                    await self._adopt_discovered(backend, discovered)
+
+    async def _adopt_discovered(self, backend: Backend, found: Discovered) -> None:
+        cluster_id = f"{backend.name}-{found.key}"
+        known = self._clusters.get(cluster_id)
+        if self._releasing or (known is not None and known.state != "failed"):
+            # shutting down, or listed already (a failed card is replaced)
+            await backend.disconnect(found.cluster)
+            return
+        scheduler_address, dashboard_link = backend.addresses(found.cluster)
+        launched = LaunchedCluster(
+            id=cluster_id,
+            name=found.name,
+            backend=backend,
+            options=found.options,
+            kwargs={},
+            scaling=found.scaling,
+            state="running",
+            cluster=found.cluster,
+            scheduler_address=scheduler_address,
+            dashboard_link=dashboard_link,
+            created=found.created or datetime.now(timezone.utc).isoformat(),
+        )
+        self._clusters[cluster_id] = launched
+        self._discovered.add(cluster_id)
+        log.info("Found %s cluster %r, not started here", backend.title, found.name)
+        self._publish(launched)
+
+    async def _release_discovered(self) -> None:
+        """Server shutdown, first: clusters this server did not start are let go, not
+        stopped, and no more are taken in."""
+        self._releasing = True
+        for cluster_id in list(self._discovered):
+            launched = self._clusters.pop(cluster_id, None)
+            if launched is not None and launched.cluster is not None:
+                with contextlib.suppress(Exception):
+                    await launched.backend.disconnect(launched.cluster)
+
+    async def _close_connections(self) -> None:
+        """Server shutdown, last: the backends close their connections to their services."""
+        for backend in self.backends.values():
+            with contextlib.suppress(Exception):
+                await backend.close_connections()
 
 
 def _remove_record_and_files(record: Record, files: ClusterFiles) -> None:

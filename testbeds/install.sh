@@ -2,6 +2,7 @@
 # Install every Debian package the test suite needs (Debian 12), non-interactively and idempotently.
 #   SLURM 22.05 single node:  slurm-wlm munge          (slurmctld, slurmd, slurm-client)
 #   Son of Grid Engine 8.1.9: gridengine-master gridengine-exec gridengine-client
+#   mpi backend tests:        openmpi-bin libopenmpi-dev (Open MPI; mpi4py loads its libmpi)
 #   Browser tests:            chromium                 (/usr/bin/chromium)
 #   Isolation tests:          the user dcl-other       (a second user of the machine)
 # Returns immediately (no apt-get at all) when everything is already installed.
@@ -10,7 +11,8 @@ set -euo pipefail
 
 PACKAGES=(slurm-wlm munge slurmctld slurmd slurm-client
           gridengine-master gridengine-exec gridengine-client
-          chromium)
+          chromium
+          openmpi-bin libopenmpi-dev)
 
 # A second, unprivileged user: tests/test_isolation.py probes the clusters as this user.
 OTHER_USER=dcl-other

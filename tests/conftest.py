@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-pytest_plugins = ["pytest_jupyter.jupyter_server", "tests.batch_testbeds"]
+pytest_plugins = ["pytest_jupyter.jupyter_server", "tests.batch_testbeds", "tests.gateway_testbed"]
 
 
 @pytest.fixture(scope="session")

@@ -41,12 +41,8 @@ def running_with(server: JupyterServerProcess, cluster_id: str, workers: int) ->
 
 
 def host_pids(cluster_id: str) -> list[int]:
-    return [
-        p.pid
-        for p in psutil.process_iter(["cmdline"])
-        if "dask_cluster_launcher.host" in " ".join(p.info["cmdline"] or [])
-        and cluster_id in " ".join(p.info["cmdline"] or [])
-    ]
+    """Host processes of a cluster: ``ps`` shows them as ``dcl<cluster id>``."""
+    return [p.pid for p in psutil.process_iter(["name"]) if p.info["name"] == f"dcl{cluster_id}"]
 
 
 def run_code(code: str) -> str:

@@ -8,7 +8,13 @@ import pytest
 
 from dask_cluster_launcher.backends import jobqueue
 from dask_cluster_launcher.backends.sge import SGEBackend, _queue, resource_value, sge_seconds
-from dask_cluster_launcher.backends.slurm import SLURMBackend, slurm_seconds
+from dask_cluster_launcher.backends.slurm import (
+    SLURMBackend,
+    parse_associations,
+    parse_gres,
+    parse_gres_request,
+    slurm_seconds,
+)
 
 
 @pytest.mark.parametrize(
@@ -82,10 +88,168 @@ def test_dask_config_prefills_the_form_and_old_names_are_read():
     config = {
         "jobqueue.slurm.memory": "7 GB",
         "jobqueue.slurm.job-extra": ["--exclusive"],  # the old name of job-extra-directives
-        "jobqueue.slurm.walltime": "00:30:00",  # dask-jobqueue's own default: not a user choice
+        "jobqueue.slurm.walltime": "02:00:00",
     }
     with dask.config.set(config):
         defaults = SLURMBackend().defaults()
     assert defaults["memory"] == "7 GB"
     assert defaults["job_extra_directives"] == ["--exclusive"]
-    assert defaults["walltime"] == "01:00:00"
+    assert defaults["walltime"] == "02:00:00"
+
+
+def test_form_defaults_are_dask_jobqueues_shipped_defaults():
+    """With no user config, every field that maps to a dask-jobqueue key with a value starts
+    from that value, in the static schema too (what the sidebar shows before asking)."""
+    from dask_cluster_launcher import schemas
+    from dask_cluster_launcher.backends import dask_config
+
+    for backend in (SLURMBackend(), SGEBackend()):
+        shipped = dask_config.shipped()[backend.config_name]
+        static = schemas.form(backend.schema_file)["properties"]
+        defaults = backend.defaults()
+        for key in dask_config.CONFIG_KEYS:
+            field = key.replace("-", "_")
+            if field not in static or field == "python":
+                continue
+            if shipped[key] is not None:
+                assert defaults[field] == shipped[key], (backend.name, key)
+                assert static[field]["default"] == shipped[key], (backend.name, key)
+            else:  # null: none (an empty field), or dask-jobqueue's own choice
+                assert defaults.get(field) in (None, "", 1, "2 GB"), (backend.name, key)
+        assert defaults["walltime"] == "00:30:00" and "processes" not in defaults
+
+
+@pytest.mark.parametrize("cores, processes", [(1, 1), (4, 4), (8, 4), (32, 8)])
+def test_empty_processes_is_dask_jobqueues_choice(cores, processes):
+    assert jobqueue.processes_per_job({"cores": cores}) == processes
+    assert jobqueue.processes_per_job({"cores": cores, "processes": 2}) == 2
+
+
+# --- SLURM: GRES, accounts and QOS --------------------------------------------------------------
+SACCTMGR = """physics|normal,long
+physics|normal,debug
+chem-lab|
+"""
+
+
+def test_sacctmgr_associations_parse_to_accounts_and_their_qos():
+    assert parse_associations(SACCTMGR) == {
+        "physics": ["normal", "long", "debug"],
+        "chem-lab": [],
+    }
+    assert parse_associations("") == {}
+
+
+def test_sinfo_gres_parse_by_name_and_type():
+    assert parse_gres("(null)") == {}
+    assert parse_gres("gpu:a100:4(S:0-1),shard:8") == {"gpu": 4, "gpu:a100": 4, "shard": 8}
+    assert parse_gres("gpu:2,gpu:v100:1") == {"gpu": 3, "gpu:v100": 1}
+    assert parse_gres_request("gpu:a100:2,shard") == [("gpu:a100", 2), ("shard", 1)]
+    assert parse_gres_request("gpu:2") == [("gpu", 2)]
+
+
+class FakeSite(SLURMBackend):
+    """sinfo and sacctmgr answers from a site with GPUs and accounting."""
+
+    def __init__(self, sacctmgr: str | None):
+        super().__init__()
+        self.sacctmgr = sacctmgr
+        self.calls: list[tuple[str, ...]] = []
+
+    async def run(self, *command, check=True):
+        self.calls.append(command)
+        if command[0] == "sinfo":
+            return (
+                "cpu*|up|infinite|16|64000|(null)\ngpu|up|1-00:00:00|32|256000|gpu:a100:4(S:0-1)\n"
+            )
+        if command[0] == "sacctmgr" and self.sacctmgr is not None:
+            return self.sacctmgr
+        raise jobqueue.commands.BatchCommandError(f"{command[0]} failed: no accounting")
+
+
+async def test_slurm_form_offers_accounts_qos_and_checks_gres():
+    from dask_cluster_launcher.errors import InvalidRequest
+
+    backend = FakeSite(SACCTMGR)
+    schema = await backend.form_schema()
+    accounts = [choice["const"] for choice in schema["properties"]["account"]["oneOf"]]
+    assert accounts == ["", "physics", "chem-lab"]
+    qos = [choice["const"] for choice in schema["properties"]["qos"]["oneOf"]]
+    assert qos == ["", "debug", "long", "normal"]
+    assert "gpu:a100:4" in schema["properties"]["gres"]["description"]
+    base = {"walltime": "00:20:00", "scheduler_interface": ""}
+    options = await backend.validate(
+        {**base, "queue": "gpu", "account": "physics", "qos": "long", "gres": "gpu:a100:2"}
+    )
+    kwargs = backend.cluster_kwargs(options, cluster_id="x", cluster_name="x")
+    assert kwargs["job_extra_directives"] == ["--qos=long", "--gres=gpu:a100:2"]
+    script = backend.job_script(backend.with_credentials(kwargs, backend.private_dir.cluster("x")))
+    assert "#SBATCH --gres=gpu:a100:2" in script and "#SBATCH --qos=long" in script
+    refusals = [
+        ({"account": "astro"}, "options.account", "no SLURM association with account 'astro'"),
+        ({"account": "chem-lab", "qos": "long"}, "options.qos", "under account 'chem-lab'"),
+        ({"gres": "gpu:1"}, "options.gres", "no node of the cpu partition has 1 gpu"),
+        ({"queue": "gpu", "gres": "gpu:8"}, "options.gres", "has 8 gpu (GRES there: gpu:a100:4)"),
+        ({"queue": "gpu", "gres": "gpu:v100:1"}, "options.gres", "1 gpu:v100"),
+    ]
+    for overrides, field, words in refusals:
+        with pytest.raises(InvalidRequest) as refused:
+            await backend.validate({**base, **overrides})
+        assert refused.value.field == field and words in refused.value.message, overrides
+
+
+async def test_without_accounting_the_account_and_qos_are_free_text():
+    backend = FakeSite(None)
+    schema = await backend.form_schema()
+    assert "oneOf" not in schema["properties"]["account"]
+    assert "oneOf" not in schema["properties"]["qos"]
+    options = await backend.validate(
+        {"walltime": "00:20:00", "scheduler_interface": "", "account": "any", "qos": "any"}
+    )
+    assert options["account"] == "any"
+    assert backend.calls[-1][:4] == ("sacctmgr", "-nP", "show", "assoc")
+
+
+# --- the batch command prefix --------------------------------------------------------------------
+def test_prefixed_cluster_class_submits_and_cancels_through_the_prefix():
+    from dask_jobqueue import SGECluster, SLURMCluster
+
+    from dask_cluster_launcher.backends.commands import prefixed_cluster_class
+
+    assert prefixed_cluster_class(SLURMCluster, ()) is SLURMCluster
+    slurm = prefixed_cluster_class(SLURMCluster, ("ssh", "login 01"))
+    assert issubclass(slurm, SLURMCluster) and slurm.__name__ == "SLURMCluster"
+    assert slurm.job_cls.submit_command == "ssh 'login 01' sbatch"
+    assert slurm.job_cls.cancel_command == "ssh 'login 01' scancel"
+    sge = prefixed_cluster_class(SGECluster, ("/opt/site/wrap",))
+    assert (sge.job_cls.submit_command, sge.job_cls.cancel_command) == (
+        "/opt/site/wrap qsub",
+        "/opt/site/wrap qdel",
+    )
+    backend = SGEBackend()
+    backend.command_prefix = ("/opt/site/wrap",)
+    assert backend.cluster_class().job_cls.submit_command == "/opt/site/wrap qsub"
+    # the batch commands may live behind the prefix: only its program must be here
+    assert backend.unavailable_reason() == "/opt/site/wrap not found on this server's PATH"
+
+
+async def test_the_launchers_own_commands_run_through_the_prefix(monkeypatch):
+    started = []
+
+    async def fake_exec(*argv, **kwargs):
+        started.append(argv)
+        raise OSError(2, "No such file or directory")
+
+    monkeypatch.setattr(asyncio, "create_subprocess_exec", fake_exec)
+    backend = SLURMBackend()
+    backend.command_prefix = ("ssh", "login01")
+    await backend.queues()  # the site's error is kept for the form
+    for command in (backend.reap("dcl-x"), backend.job_states(["dcl-x"])):
+        with pytest.raises(jobqueue.commands.BatchCommandError, match="ssh"):
+            await command
+    assert [argv[:3] for argv in started] == [
+        ("ssh", "login01", "sinfo"),
+        ("ssh", "login01", "sacctmgr"),
+        ("ssh", "login01", "scancel"),
+        ("ssh", "login01", "squeue"),
+    ]

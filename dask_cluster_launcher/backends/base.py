@@ -3,6 +3,15 @@ arguments of a real cluster class, started asynchronously and watched.
 
 A backend subclass names its schema and cluster class and maps options to arguments; batch
 backends add job scripts and batched job-state queries.
+
+Services that keep clusters of their own (Dask Gateway) may also list the user's clusters that
+this server did not start (made in a notebook, or left by a previous server): ``discover``
+returns them as :class:`Discovered`; the manager calls it every few seconds, lists each new one
+as ``running`` and marked external, and scales, adapts and stops it with this backend's methods
+like any other. At server shutdown an external cluster is only let go (``disconnect``), never
+stopped; then ``close_connections`` closes what the backend keeps open to its service. A
+backend whose notebooks connect other than with ``Client(address)`` gives the code with
+``client_code``.
 """
 
 from __future__ import annotations
@@ -12,6 +21,7 @@ import contextlib
 import copy
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidRequest
@@ -22,6 +32,21 @@ if TYPE_CHECKING:
 
 
 Progress = Callable[[str], None]
+
+
+@dataclass
+class Discovered:
+    """A running cluster of the user's that this server did not start (see ``discover``)."""
+
+    #: The service's name for it; stable, unique within the backend, safe in a URL path.
+    key: str
+    name: str
+    #: What the backend's ``scale``, ``adapt``, ``close``, ``workers`` ... accept.
+    cluster: Any
+    options: dict[str, Any] = field(default_factory=dict)
+    scaling: dict[str, Any] = field(default_factory=lambda: {"workers": 0})
+    #: ISO date of its start, when the service says.
+    created: str | None = None
 
 
 class Backend(ABC):
@@ -86,6 +111,10 @@ class Backend(ABC):
         complete = {**self.defaults(), **options}
         await self.check_consistency(complete)
         return complete
+
+    def check_scaling(self, scaling: dict[str, Any], prefix: str) -> None:
+        """Refuse scalings this kind of cluster cannot do (InvalidRequest naming the field)."""
+        return None
 
     async def check_consistency(self, options: dict[str, Any]) -> None:
         """Checks that span fields or need the site (sizes, limits); raise InvalidRequest."""
@@ -169,6 +198,21 @@ class Backend(ABC):
     async def adapt(self, cluster: Any, minimum: int, maximum: int) -> None:
         cluster.adapt(minimum=minimum, maximum=maximum)
 
+    async def discover(self) -> list[Discovered]:
+        """The user's running clusters at this backend's service that this backend is not
+        already handling (it started or returned them before); ``[]`` when the service keeps
+        no such list (the default). Called every few seconds while the server runs."""
+        return []
+
+    async def disconnect(self, cluster: Any) -> None:
+        """Let go of a discovered cluster without stopping it (server shutdown)."""
+        return None
+
+    async def close_connections(self) -> None:
+        """Server shutdown, after every cluster was stopped or let go: close what this
+        backend keeps open to its service (an HTTP session)."""
+        return None
+
     async def close(self, cluster: Any) -> None:
         result = cluster.close()
         if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
@@ -221,6 +265,12 @@ class Backend(ABC):
     def job_log_files(self, kwargs: dict[str, Any], job_id: str) -> list[str]:
         """Paths of a batch job's output files (batch backends only)."""
         return []
+
+    def client_code(self, cluster: Any, cluster_name: str) -> str | None:
+        """Notebook code connecting a client, for backends whose clients do not connect with
+        ``Client(scheduler_address, security=...)``; ``None`` (the default) for those that do.
+        Built with ``repr`` (see ``snippets``), and never holding a secret."""
+        return None
 
     def client_security(self, cluster: Any) -> dict[str, str] | None:
         """``distributed.security.Security`` keyword arguments a notebook needs to connect

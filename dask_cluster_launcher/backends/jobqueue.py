@@ -7,21 +7,18 @@ job states with one batched command per poll.
 from __future__ import annotations
 
 import asyncio
-import functools
 import math
 import os
 import sys
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import dask.config
-import yaml
 from dask.utils import parse_bytes, parse_timedelta
 
 from ..private import ClusterFiles
-from . import commands, network
+from . import commands, dask_config, network
 from .base import Backend, require
 
 if TYPE_CHECKING:
@@ -30,26 +27,9 @@ if TYPE_CHECKING:
 JOB_NAME_PREFIX = "dcl-"
 """Every batch job is named ``dcl-<cluster id>``: leftovers can be found and reaped by name."""
 
-# dask config keys (jobqueue.<system>.*) that pre-fill the form, and their old names
-_CONFIG_KEYS = {
-    "cores": None,
-    "processes": None,
-    "memory": None,
-    "walltime": None,
-    "queue": None,
-    "account": None,
-    "project": None,
-    "resource-spec": None,
-    "interface": None,
-    "python": None,
-    "local-directory": None,
-    "log-directory": None,
-    "death-timeout": None,
-    "job-extra-directives": "job-extra",
-    "job-script-prologue": "env-extra",
-    "worker-extra-args": "extra",
-    "job-directives-skip": "header-skip",
-}
+#: Scheduler options the launcher owns (free ports, private dashboard, TLS): a user's
+#: ``scheduler-options`` cannot move them.
+_LAUNCHER_SCHEDULER_OPTIONS = {"port", "dashboard_address", "dashboard", "protocol", "security"}
 
 
 @dataclass
@@ -62,6 +42,8 @@ class Queue:
     cpus: int | None = None  # per node
     memory: int | None = None  # bytes per node
     default: bool = False
+    #: generic resources per node (SLURM GRES): name -> count, e.g. {"gpu": 4, "gpu:a100": 4}
+    gres: dict[str, int] = field(default_factory=dict)
 
     def title(self) -> str:
         limit = "no time limit" if self.time_limit is None else f"max {_hms(self.time_limit)}"
@@ -70,17 +52,19 @@ class Queue:
             parts.append(f"{self.cpus} CPUs")
         if self.memory:
             parts.append(f"{self.memory / 2**30:.1f} GiB")
+        typed = {k: v for k, v in self.gres.items() if ":" in k} or self.gres
+        parts += [f"{name}:{count}" for name, count in sorted(typed.items())]
         return f"{self.name} ({', '.join(parts)})"
 
 
-@functools.cache
-def _shipped_config() -> dict[str, Any]:
-    """dask-jobqueue's own defaults (its jobqueue.yaml), read once."""
-    import dask_jobqueue
+def processes_per_job(options: dict[str, Any]) -> int:
+    """The form's worker processes per job, or dask-jobqueue's own choice for the cores when it
+    is left empty (its ``processes: null``)."""
+    if options.get("processes"):
+        return int(options["processes"])
+    from distributed.deploy.utils import nprocesses_nthreads
 
-    path = os.path.join(os.path.dirname(dask_jobqueue.__file__), "jobqueue.yaml")
-    with open(path, encoding="utf-8") as f:
-        return dict(yaml.safe_load(f)["jobqueue"])
+    return int(nprocesses_nthreads(options["cores"])[0])
 
 
 def job_name(cluster_id: str) -> str:
@@ -112,6 +96,9 @@ class JobQueueBackend(Backend):
     site_cache_seconds = 10.0
     #: Seconds a site query may take; a batch controller that is down must not hang the form.
     site_timeout = 5.0
+    #: Put in front of every batch command, the launcher's and dask-jobqueue's (server setting
+    #: ``batch_command_prefix``): ``("ssh", "login01")``, a wrapper script, ...
+    command_prefix: tuple[str, ...] = ()
 
     def __init__(self) -> None:
         self._site: list[Queue] = []
@@ -122,10 +109,22 @@ class JobQueueBackend(Backend):
 
     # --- the site -------------------------------------------------------------------------
     def unavailable_reason(self) -> str | None:
-        missing = commands.missing_commands(*self.required_commands)
+        missing = commands.missing_commands(*self.required_commands, prefix=self.command_prefix)
         if missing:
             return f"{', '.join(missing)} not found on this server's PATH"
         return None
+
+    async def run(self, *command: str, check: bool = True) -> str:
+        """A batch command's stdout, run through the site's command prefix."""
+        return await commands.run(*command, check=check, prefix=self.command_prefix)
+
+    def jobqueue_class(self) -> type:
+        """The dask-jobqueue cluster class (SLURMCluster, SGECluster), imported lazily."""
+        raise NotImplementedError
+
+    def cluster_class(self) -> type:
+        # the same class, submitting and cancelling its jobs through the command prefix
+        return commands.prefixed_cluster_class(self.jobqueue_class(), self.command_prefix)
 
     async def discover_queues(self) -> list[Queue]:
         raise NotImplementedError
@@ -164,6 +163,9 @@ class JobQueueBackend(Backend):
             properties["queue"]["oneOf"] = [{"const": "", "title": "(site default)"}] + [
                 {"const": q.name, "title": q.title()} for q in queues
             ]
+            # the limits, machine-readable, for the sidebar's summary and per-queue maxima
+            limits = ("name", "state", "time_limit", "cpus", "memory", "default")
+            properties["queue"]["x-queues"] = [{k: getattr(q, k) for k in limits} for q in queues]
         elif self._site_error:
             properties["queue"]["description"] += f" Could not list them: {self._site_error}"
         interfaces = network.ipv4_interfaces()
@@ -172,38 +174,51 @@ class JobQueueBackend(Backend):
         ]
         return schema
 
+    # --- defaults: dask-jobqueue's, then the user's dask config --------------------------------
     def defaults(self) -> dict[str, Any]:
+        """The schema's defaults, dask-jobqueue's shipped defaults for the fields that map to
+        one (``walltime`` 00:30:00, ``death-timeout`` 60, ...), then the user's dask config."""
         values = super().defaults()
-        values["python"] = sys.executable
+        properties = self.static_schema()["properties"]
+        values.update(dask_config.shipped_form_defaults(self.config_name, properties))
+        values["python"] = sys.executable  # dask-jobqueue's choice when python is null
         values["scheduler_interface"] = network.default_interface(network.ipv4_interfaces())
         values.update(self.config_defaults())
         return values
 
     def config_defaults(self) -> dict[str, Any]:
-        """Values from the user's dask config (``jobqueue.<system>.*``) that differ from
-        dask-jobqueue's own defaults; old key names are read too."""
-        shipped = _shipped_config().get(self.config_name, {})
+        """What the user set in ``jobqueue.<system>.*`` (old key names too), whatever the
+        value, and the interface of its ``scheduler-options``."""
         properties = self.static_schema()["properties"]
-        found: dict[str, Any] = {}
-        for key, old_key in _CONFIG_KEYS.items():
-            field = key.replace("-", "_")
-            if field not in properties:
-                continue
-            for config_key in filter(None, (key, old_key)):
-                value = dask.config.get(f"jobqueue.{self.config_name}.{config_key}", None)
-                if value not in (None, [], "") and value != shipped.get(config_key):
-                    found[field] = value
-                    break
+        found = dask_config.section_values(self.config_name, properties)
+        scheduler = dask_config.scheduler_options(self.config_name)
+        if scheduler.get("interface"):
+            found["scheduler_interface"] = scheduler["interface"]
+        elif scheduler.get("host"):
+            found["scheduler_interface"] = ""  # the user's host address instead of an interface
         return found
+
+    def config_profiles(self) -> list[dict[str, Any]]:
+        """Read-only profiles: the named sections of the user's dask config this backend's
+        class can use (``SGECluster(config_name=name)``), see ``dask_config``."""
+        return dask_config.named_profiles(self)
 
     # --- validation ---------------------------------------------------------------------------
     async def check_consistency(self, options: dict[str, Any]) -> None:
-        cores, processes = options["cores"], options["processes"]
+        cores, processes = options["cores"], processes_per_job(options)
         require(
             cores % processes == 0,
             "options.processes",
             f"must divide the cores per job ({cores}) so each worker gets whole cores",
         )
+        section = options["config_name"]
+        if section:
+            system, _ = dask_config.system_of(dask_config.named_sections().get(section, {}))
+            require(
+                system == self.config_name,
+                "options.config_name",
+                f"your dask config has no {self.title} section jobqueue.{section}",
+            )
         if options["lifetime_stagger"]:
             require(
                 bool(options["lifetime"]), "options.lifetime_stagger", "needs a worker lifetime"
@@ -266,45 +281,60 @@ class JobQueueBackend(Backend):
 
     # --- building the cluster -----------------------------------------------------------------
     def worker_args(self, options: dict[str, Any]) -> list[str]:
+        # dask-jobqueue's pattern for walltime-limited jobs: the worker leaves (and its job
+        # ends) after --lifetime, spread by --lifetime-stagger, and adaptive scaling submits a
+        # new job in its place. (--lifetime-restart would restart it inside the same job, which
+        # the walltime then kills anyway.)
         args = list(options["worker_extra_args"])
         if options["lifetime"]:
-            args += ["--lifetime", options["lifetime"], "--lifetime-restart"]
+            args += ["--lifetime", options["lifetime"]]
         if options["lifetime_stagger"]:
             args += ["--lifetime-stagger", options["lifetime_stagger"]]
         return args
 
+    def scheduler_options(self, options: dict[str, Any]) -> dict[str, Any]:
+        """The user's ``scheduler-options`` (dask config), the form's interface, and what the
+        launcher owns: a free port and a dashboard moved to a private socket."""
+        section = options["config_name"] or self.config_name
+        merged = {
+            key: value
+            for key, value in dask_config.scheduler_options(section).items()
+            if key not in _LAUNCHER_SCHEDULER_OPTIONS
+        }
+        chosen = options["scheduler_interface"]
+        if chosen or "host" not in merged:
+            merged.pop("host", None)
+            merged["interface"] = chosen or network.default_interface(network.ipv4_interfaces())
+        # moved to a private Unix socket once the scheduler runs
+        return {**merged, "port": 0, "dashboard_address": "127.0.0.1:0"}
+
     def common_kwargs(self, options: dict[str, Any], cluster_id: str) -> dict[str, Any]:
-        interfaces = network.ipv4_interfaces()
         log_directory = options["log_directory"] or self.private_dir.log_directory(cluster_id)
         kwargs: dict[str, Any] = {
             "cores": options["cores"],
-            "processes": options["processes"],
+            "processes": processes_per_job(options),
             "memory": options["memory"],
             "walltime": options["walltime"],
             "job_name": job_name(cluster_id),
             "worker_extra_args": self.worker_args(options),
             "job_script_prologue": list(options["job_script_prologue"]),
             "log_directory": os.path.expanduser(log_directory),
-            "local_directory": options["local_directory"],
             "python": options["python"],
             "death_timeout": options["death_timeout"],
             "job_directives_skip": list(options["job_directives_skip"]),
-            "scheduler_options": {
-                "interface": options["scheduler_interface"]
-                or network.default_interface(interfaces),
-                "port": 0,
-                # moved to a private Unix socket once the scheduler runs
-                "dashboard_address": "127.0.0.1:0",
-            },
+            "scheduler_options": self.scheduler_options(options),
             # mutual TLS with the cluster's own credentials (see dask_cluster_launcher.private)
             "protocol": "tls://",
             "security": True,
             "shared_temp_directory": str(self.private_dir.root),
         }
-        if options["interface"]:
-            kwargs["interface"] = options["interface"]
         # empty lists too: None would make dask-jobqueue read its config again, past the form's
-        # checks (the form already starts from that config)
+        # checks (the form already starts from that config); an empty string field means none
+        for field_name in ("interface", "local_directory"):
+            if options[field_name]:
+                kwargs[field_name] = options[field_name]
+        if options["config_name"]:
+            kwargs["config_name"] = options["config_name"]
         return kwargs
 
     def with_credentials(self, kwargs: dict[str, Any], files: ClusterFiles) -> dict[str, Any]:

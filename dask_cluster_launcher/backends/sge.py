@@ -11,7 +11,7 @@ from typing import Any
 
 from dask.utils import parse_bytes
 
-from . import commands, directives
+from . import directives
 from .base import require
 from .jobqueue import JobQueueBackend, Queue, walltime_seconds
 
@@ -59,18 +59,18 @@ class SGEBackend(JobQueueBackend):
     memory_resource = "h_vmem"
     _parallel_environments: list[str] = []
 
-    def cluster_class(self) -> type:
+    def jobqueue_class(self) -> type:
         from dask_jobqueue import SGECluster
 
         return SGECluster
 
     async def discover_queues(self) -> list[Queue]:
         queue_list, environments = await asyncio.gather(
-            commands.run("qconf", "-sql"), commands.run("qconf", "-spl", check=False)
+            self.run("qconf", "-sql"), self.run("qconf", "-spl", check=False)
         )
         names = queue_list.split()
         # one call for every queue's configuration
-        configs = await commands.run("qconf", "-sq", ",".join(names)) if names else ""
+        configs = await self.run("qconf", "-sq", ",".join(names)) if names else ""
         self._parallel_environments = environments.split()
         return [_queue(block) for block in re.split(r"\n(?=qname )", configs) if block.strip()]
 
@@ -132,7 +132,7 @@ class SGEBackend(JobQueueBackend):
     async def job_states(self, names: list[str]) -> dict[str, list[dict[str, Any]]]:
         wanted = set(names)
         # the launcher's jobs are always this user's own: list only those
-        root = ET.fromstring(await commands.run("qstat", "-xml", "-u", getpass.getuser()))
+        root = ET.fromstring(await self.run("qstat", "-xml", "-u", getpass.getuser()))
         states: dict[str, list[dict[str, Any]]] = {}
         waiting = []
         for job in root.iter("job_list"):
@@ -158,7 +158,7 @@ class SGEBackend(JobQueueBackend):
 
     async def _reasons(self, job_ids: list[str]) -> dict[str, str]:
         """Why jobs wait or are in error, from ONE ``qstat -j`` call for all of them."""
-        out = await commands.run("qstat", "-j", ",".join(job_ids), "-xml", check=False)
+        out = await self.run("qstat", "-j", ",".join(job_ids), "-xml", check=False)
         try:
             root = ET.fromstring(out)
         except ET.ParseError:
@@ -180,4 +180,4 @@ class SGEBackend(JobQueueBackend):
         return [f"{stem}.o{job_id}", f"{stem}.e{job_id}"]
 
     async def reap(self, name: str) -> None:
-        await commands.run("qdel", name, check=False)
+        await self.run("qdel", name, check=False)

@@ -1,13 +1,18 @@
-"""SLURM: dask_jobqueue.SLURMCluster, partitions from sinfo, job states from squeue."""
+"""SLURM: dask_jobqueue.SLURMCluster, partitions (and their GRES) from sinfo, the user's
+accounts and QOS from sacctmgr where accounting runs, job states from squeue."""
 
 from __future__ import annotations
 
+import asyncio
+import getpass
 import os
+import re
 from typing import Any
 
 from dask.utils import parse_bytes
 
 from . import commands, directives
+from .base import require
 from .jobqueue import JobQueueBackend, Queue
 
 
@@ -29,6 +34,59 @@ def slurm_seconds(limit: str) -> float | None:
     return int(days or 0) * 86400 + hours * 3600 + minutes * 60 + seconds
 
 
+def parse_gres(text: str) -> dict[str, int]:
+    """sinfo's GRES of a node ("gpu:a100:4(S:0-1),shard:8", "(null)") as name -> count, with
+    both the name ("gpu": 4) and name:type ("gpu:a100": 4)."""
+    found: dict[str, int] = {}
+    for item in filter(None, re.sub(r"\([^)]*\)", "", text).split(",")):
+        name, type_, count = _gres_parts(item)
+        if not name or name == "null":
+            continue
+        found[name] = found.get(name, 0) + count
+        if type_:
+            found[f"{name}:{type_}"] = found.get(f"{name}:{type_}", 0) + count
+    return found
+
+
+def parse_gres_request(text: str) -> list[tuple[str, int]]:
+    """A ``--gres`` request ("gpu:2", "gpu:a100:1,shard") as (key, count) pairs, the key
+    being ``name`` or ``name:type``."""
+    requests = []
+    for item in filter(None, text.split(",")):
+        name, type_, count = _gres_parts(item)
+        requests.append((f"{name}:{type_}" if type_ else name, count))
+    return requests
+
+
+def _gres_parts(item: str) -> tuple[str, str, int]:
+    """("gpu", "a100", 4) for "gpu:a100:4"; the count is 1 and the type "" when left out."""
+    parts = item.strip().split(":")
+    count = 1
+    if len(parts) > 1 and parts[-1].isdigit():
+        count = int(parts.pop())
+    name = parts[0]
+    type_ = parts[1] if len(parts) > 1 else ""
+    return name, type_, count
+
+
+def parse_associations(text: str) -> dict[str, list[str]]:
+    """``sacctmgr -nP show assoc format=account,qos`` output: account -> its QOS names."""
+    found: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        account, _, qos = line.strip().partition("|")
+        if not account:
+            continue
+        names = found.setdefault(account, [])
+        names += [q for q in qos.split(",") if q and q not in names]
+    return found
+
+
+def _gres_text(gres: dict[str, int]) -> str:
+    typed = {k: v for k, v in gres.items() if ":" in k}
+    shown = typed or gres
+    return ", ".join(f"{k}:{v}" for k, v in sorted(shown.items())) or "none"
+
+
 class SLURMBackend(JobQueueBackend):
     name = "slurm"
     title = "SLURM"
@@ -37,8 +95,10 @@ class SLURMBackend(JobQueueBackend):
     config_name = "slurm"
     queue_field_title = "partition"
     required_commands = ("sbatch", "squeue", "scancel", "sinfo")
+    #: account -> QOS names, from sacctmgr; ``None`` where accounting is not available
+    _associations: dict[str, list[str]] | None = None
 
-    def cluster_class(self) -> type:
+    def jobqueue_class(self) -> type:
         from dask_jobqueue import SLURMCluster
 
         return SLURMCluster
@@ -53,15 +113,59 @@ class SLURMBackend(JobQueueBackend):
         # before the checks that ask the site: a refusal here needs no batch system
         directives.check_job_name_kept(options, "#SBATCH -J", directives.slurm_sets_job_name)
         await super().check_consistency(options)
+        associations = await self.associations()
+        if associations:
+            account, qos = options["account"], options["qos"]
+            require(
+                not account or account in associations,
+                "options.account",
+                f"you have no SLURM association with account {account!r} "
+                f"(you have {', '.join(associations)})",
+            )
+            allowed = sorted({q for names in associations.values() for q in names})
+            if account:
+                allowed = associations[account]
+            require(
+                not qos or qos in allowed,
+                "options.qos",
+                f"QOS {qos!r} is not yours{f' under account {account!r}' if account else ''} "
+                f"(you have {', '.join(allowed) or 'none'})",
+            )
+        await self._check_gres(options)
+
+    async def _check_gres(self, options: dict[str, Any]) -> None:
+        queues = await self.queues()
+        if not options["gres"] or not queues:
+            return
+        name = options["queue"]
+        by_name = {q.name: q for q in queues}
+        candidates = [by_name[name]] if name in by_name else [q for q in queues if q.default]
+        candidates = candidates or queues
+        label = candidates[0].name if len(candidates) == 1 else "any"
+        for key, count in parse_gres_request(options["gres"]):
+            most = max(q.gres.get(key, 0) for q in candidates)
+            require(
+                most >= count,
+                "options.gres",
+                f"no node of the {label} partition has {count} {key} "
+                f"(GRES there: {_all_gres(candidates)})",
+            )
 
     async def discover_queues(self) -> list[Queue]:
-        out = await commands.run("sinfo", "-h", "-o", "%P|%a|%l|%c|%m")
+        out, associations = await asyncio.gather(
+            self.run("sinfo", "-h", "-o", "%P|%a|%l|%c|%m|%G"), self._read_associations()
+        )
+        self._associations = associations
         queues: dict[str, Queue] = {}
         for line in out.splitlines():
-            name, state, limit, cpus, memory = line.split("|")
+            name, state, limit, cpus, memory, gres = line.split("|", 5)
             default = name.endswith("*")
             name = name.rstrip("*")
+            node_gres = parse_gres(gres)
             if name in queues:  # one line per node group: keep the smallest nodes
+                merged = queues[name].gres  # and the most of each GRES a node has
+                for key, count in node_gres.items():
+                    merged[key] = max(merged.get(key, 0), count)
                 continue
             queues[name] = Queue(
                 name=name,
@@ -72,8 +176,40 @@ class SLURMBackend(JobQueueBackend):
                 if memory.rstrip("+").isdigit()
                 else None,
                 default=default,
+                gres=node_gres,
             )
         return list(queues.values())
+
+    async def _read_associations(self) -> dict[str, list[str]] | None:
+        """The user's accounts and QOS; ``None`` where SLURM keeps no accounting database
+        (the form then takes free text)."""
+        try:
+            user = f"user={getpass.getuser()}"
+            out = await self.run("sacctmgr", "-nP", "show", "assoc", user, "format=account,qos")
+        except commands.BatchCommandError:
+            return None
+        return parse_associations(out) or None
+
+    async def associations(self) -> dict[str, list[str]] | None:
+        await self.queues()  # read and refreshed with the site's partitions
+        return self._associations
+
+    async def form_schema(self) -> dict[str, Any]:
+        schema = await super().form_schema()
+        properties = schema["properties"]
+        associations = await self.associations()
+        if associations:
+            properties["account"]["oneOf"] = [{"const": "", "title": "(your default)"}] + [
+                {"const": a, "title": a} for a in associations
+            ]
+            every_qos = sorted({q for names in associations.values() for q in names})
+            properties["qos"]["oneOf"] = [{"const": "", "title": "(the account's default)"}] + [
+                {"const": q, "title": q} for q in every_qos
+            ]
+        queues = await self.queues()
+        if queues:
+            properties["gres"]["description"] += f" On this site: {_all_gres(queues)}."
+        return schema
 
     def cluster_kwargs(
         self, options: dict[str, Any], *, cluster_id: str, cluster_name: str
@@ -83,12 +219,17 @@ class SLURMBackend(JobQueueBackend):
             kwargs["queue"] = options["queue"]
         if options["account"]:
             kwargs["account"] = options["account"]
-        if options["job_extra_directives"]:
-            kwargs["job_extra_directives"] = list(options["job_extra_directives"])
+        extra = list(options["job_extra_directives"])
+        if options["qos"]:
+            extra.append(f"--qos={options['qos']}")
+        if options["gres"]:
+            extra.append(f"--gres={options['gres']}")
+        if extra:
+            kwargs["job_extra_directives"] = extra
         return kwargs
 
     async def job_states(self, names: list[str]) -> dict[str, list[dict[str, Any]]]:
-        out = await commands.run("squeue", "-h", "--name", ",".join(names), "-o", "%i|%j|%T|%r|%N")
+        out = await self.run("squeue", "-h", "--name", ",".join(names), "-o", "%i|%j|%T|%r|%N")
         states: dict[str, list[dict[str, Any]]] = {}
         for line in out.splitlines():
             job_id, name, state, reason, node = line.split("|", 4)
@@ -107,4 +248,10 @@ class SLURMBackend(JobQueueBackend):
         return [f"{stem}.out", f"{stem}.err"]
 
     async def reap(self, name: str) -> None:
-        await commands.run("scancel", "--name", name, check=False)
+        await self.run("scancel", "--name", name, check=False)
+
+
+def _all_gres(queues: list[Queue]) -> str:
+    if len(queues) == 1:
+        return _gres_text(queues[0].gres)
+    return "; ".join(f"{q.name}: {_gres_text(q.gres)}" for q in queues)
