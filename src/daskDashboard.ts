@@ -2,10 +2,11 @@ import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 import { CommandRegistry } from '@lumino/commands';
 import { ISignal, Signal } from '@lumino/signaling';
+import type { TranslationBundle } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 import { dashboardHref } from './format';
 import { ClusterModel } from './model';
-import { API_NAMESPACE } from './request';
+import { translationBundle } from './translation';
 
 /**
  * Public commands of dask-labextension (7.x) that this project uses. Nothing
@@ -23,13 +24,20 @@ export namespace DaskCommandIDs {
 export const DASK_PANE_CLASS = 'dask-DaskDashboard-widget';
 
 /**
- * Where dask-labextension is pointed when no cluster of ours is shown: a path
- * under this server that never hosts a dashboard. Its URL box cannot be
- * emptied through its commands (an empty `url` makes it probe the kernel), so
- * after the shown cluster stops it would otherwise keep polling the dead
- * proxied port, which another process may reuse.
+ * Where dask-labextension is pointed when no cluster of ours is shown: an
+ * address that never hosts a dashboard (port 1 of the server's loopback
+ * interface refuses at once). Its URL box cannot be emptied through its
+ * commands (an empty `url` makes it probe the kernel), so after the shown
+ * cluster stops it would otherwise keep polling the dead dashboard, whose
+ * relay another cluster may take over.
+ *
+ * The address is outside the Jupyter server on purpose: dask-labextension
+ * checks such URLs through its server-side `dask/dashboard-check/`, which
+ * always answers 200 (here: inactive), so its polling leaves nothing in the
+ * browser's console; a path under the server would log a 404 each time.
  */
-export const NO_DASHBOARD_PATH = `${API_NAMESPACE}/no-dashboard/`;
+export const NO_DASHBOARD_URL =
+  'http://127.0.0.1:1/dask-cluster-launcher/no-dashboard/';
 
 /**
  * The dashboard URL to hand to dask-labextension: the proxied one (through
@@ -106,6 +114,7 @@ export class DaskDashboardBridge {
     this._check = options.check ?? (url => dashboardIsUp(url));
     this._timeout = options.timeout ?? 30000;
     this._interval = options.interval ?? 250;
+    this._trans = options.trans ?? translationBundle();
     this._commands.commandChanged.connect(this._onCommandChanged, this);
     this._model.clustersChanged.connect(this._onClustersChanged, this);
   }
@@ -136,25 +145,28 @@ export class DaskDashboardBridge {
 
   /** Open dask-labextension's default layout of panes for a running cluster. */
   async open(id: string): Promise<void> {
+    const trans = this._trans;
     if (!this.available) {
-      throw new Error('dask-labextension is not installed or not enabled.');
+      throw new Error(
+        trans.__('dask-labextension is not installed or not enabled.')
+      );
     }
     const cluster = this._model.cluster(id);
     if (!cluster || cluster.state !== 'running') {
-      throw new Error('The cluster is not running.');
+      throw new Error(trans.__('The cluster is not running.'));
     }
     const url = labextensionDashboardUrl(cluster.dashboard_url, this._baseUrl);
     if (!url) {
-      throw new Error(`${cluster.name} has no dashboard.`);
+      throw new Error(trans.__('%1 has no dashboard.', cluster.name));
     }
     await waitFor(
       () => this._check(url),
       this._timeout,
       this._interval,
-      `The dashboard of ${cluster.name} does not answer at ${url}.`
+      trans.__('The dashboard of %1 does not answer at %2.', cluster.name, url)
     );
     if (this._model.cluster(id)?.state !== 'running') {
-      throw new Error(`${cluster.name} stopped.`);
+      throw new Error(trans.__('%1 stopped.', cluster.name));
     }
     this._setShown(id);
     await this._commands.execute(DaskCommandIDs.populateDashboardUrl, { url });
@@ -164,7 +176,7 @@ export class DaskDashboardBridge {
       () => this._commands.isEnabled(DaskCommandIDs.launchLayout),
       this._timeout,
       this._interval,
-      `dask-labextension did not accept the dashboard at ${url}.`
+      trans.__('dask-labextension did not accept the dashboard at %1.', url)
     );
     try {
       await this._commands.execute(DaskCommandIDs.launchLayout);
@@ -194,9 +206,8 @@ export class DaskDashboardBridge {
       pane.close();
     }
     if (this.available) {
-      const url = labextensionDashboardUrl(NO_DASHBOARD_PATH, this._baseUrl);
       await this._commands.execute(DaskCommandIDs.populateDashboardUrl, {
-        url
+        url: NO_DASHBOARD_URL
       });
     }
   }
@@ -239,6 +250,7 @@ export class DaskDashboardBridge {
   private _check: (url: string) => Promise<boolean>;
   private _timeout: number;
   private _interval: number;
+  private _trans: TranslationBundle;
   private _shown: string | null = null;
   private _changed = new Signal<this, void>(this);
 }
@@ -260,5 +272,7 @@ export namespace DaskDashboardBridge {
     /** How long to wait for the dashboard and dask-labextension (ms). */
     timeout?: number;
     interval?: number;
+    /** Translates the errors shown on the card. */
+    trans?: TranslationBundle;
   }
 }

@@ -1,3 +1,5 @@
+import { TranslationBundle } from '@jupyterlab/translation';
+import { translationBundle } from './translation';
 import { ClusterState, ICluster, IScaling } from './types';
 
 const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
@@ -41,26 +43,62 @@ export function clusterTotals(cluster: ICluster): ITotals {
 }
 
 /** "2 workers · 4 threads · 8.0 GiB memory" */
-export function formatTotals(totals: ITotals): string {
+export function formatTotals(
+  totals: ITotals,
+  trans: TranslationBundle = translationBundle()
+): string {
   return [
-    plural(totals.workers, 'worker'),
-    plural(totals.threads, 'thread'),
-    `${formatBytes(totals.memory)} memory`
+    trans._n('%1 worker', '%1 workers', totals.workers),
+    trans._n('%1 thread', '%1 threads', totals.threads),
+    trans.__('%1 memory', formatBytes(totals.memory))
   ].join(' · ');
 }
 
-/** "2 workers" or "adaptive 1–4 workers". */
-export function formatScaling(scaling: IScaling | null | undefined): string {
+/** "fixed 2 workers" or "adaptive 1–4 workers". */
+export function formatScaling(
+  scaling: IScaling | null | undefined,
+  trans: TranslationBundle = translationBundle()
+): string {
   if (!scaling) {
     return '';
   }
   if ('adapt' in scaling && scaling.adapt) {
-    return `adaptive ${scaling.adapt.minimum}–${scaling.adapt.maximum} workers`;
+    return trans.__(
+      'adaptive %1–%2 workers',
+      scaling.adapt.minimum,
+      scaling.adapt.maximum
+    );
   }
   if ('workers' in scaling) {
-    return `fixed ${plural(scaling.workers, 'worker')}`;
+    return trans._n('fixed %1 worker', 'fixed %1 workers', scaling.workers);
   }
   return '';
+}
+
+/**
+ * Whether the browser can reach a scheduler's direct dashboard link: not
+ * when it names no host (0.0.0.0), nor a loopback address of another machine
+ * (the server's 127.0.0.1 is the browser's only when both are on one host).
+ */
+export function directLinkReachable(
+  link: string | null | undefined,
+  browserHost: string = window.location.hostname
+): boolean {
+  if (!link) {
+    return false;
+  }
+  let host: string;
+  try {
+    host = new URL(link).hostname.replace(/^\[|\]$/g, '');
+  } catch {
+    return false;
+  }
+  const loopback = (h: string) =>
+    h === 'localhost' || h === '::1' || /^127\./.test(h);
+  if (host === '0.0.0.0' || host === '::' || host === '') {
+    return false;
+  }
+  return !loopback(host) || loopback(browserHost);
 }
 
 /** Whether a cluster is in a state where it can be used or changed. */

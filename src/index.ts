@@ -5,26 +5,26 @@ import {
 } from '@jupyterlab/application';
 import { Clipboard, ICommandPalette, Notification } from '@jupyterlab/apputils';
 import { INotebookTracker } from '@jupyterlab/notebook';
+import { IRunningSessionManagers } from '@jupyterlab/running';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
-import { ReadonlyPartialJSONObject } from '@lumino/coreutils';
+import { IStateDB } from '@jupyterlab/statedb';
+import { ITranslator } from '@jupyterlab/translation';
+import { addCommands, CommandIDs } from './commands';
 import { IClusterActions } from './components/ClusterCard';
 import { ClusterSidebar } from './components/Sidebar';
 import { DaskDashboardBridge } from './daskDashboard';
 import { daskClusterIcon } from './icons';
+import { LaunchMemory } from './memory';
 import { ClusterModel } from './model';
 import { insertCodeCell, targetNotebook } from './notebook';
+import { LaunchProgress } from './progress';
+import { addRunningClusters } from './running';
+import { translationBundle } from './translation';
+
+export { CommandIDs };
 
 const PLUGIN_ID = 'dask-cluster-launcher:plugin';
 const SIDEBAR_ID = 'dask-cluster-launcher-sidebar';
-const CATEGORY = 'Dask Clusters';
-
-export namespace CommandIDs {
-  export const openSidebar = 'dask-cluster-launcher:open-sidebar';
-  export const insertClientCode = 'dask-cluster-launcher:insert-client-code';
-  export const copyClientCode = 'dask-cluster-launcher:copy-client-code';
-  export const stopCluster = 'dask-cluster-launcher:stop-cluster';
-  export const openDashboard = 'dask-cluster-launcher:open-dashboard';
-}
 
 const plugin: JupyterFrontEndPlugin<void> = {
   id: PLUGIN_ID,
@@ -34,109 +34,94 @@ const plugin: JupyterFrontEndPlugin<void> = {
     ICommandPalette,
     ILayoutRestorer,
     INotebookTracker,
-    ISettingRegistry
+    ISettingRegistry,
+    ITranslator,
+    IStateDB,
+    IRunningSessionManagers
   ],
   activate: async (
     app: JupyterFrontEnd,
     palette: ICommandPalette | null,
     restorer: ILayoutRestorer | null,
     notebooks: INotebookTracker | null,
-    settingRegistry: ISettingRegistry | null
+    settingRegistry: ISettingRegistry | null,
+    translator: ITranslator | null,
+    state: IStateDB | null,
+    running: IRunningSessionManagers | null
   ) => {
     const { commands, serviceManager } = app;
-    const model = new ClusterModel({ events: serviceManager.events });
+    const trans = translationBundle(translator);
+    const baseUrl = serviceManager.serverSettings.baseUrl;
+    const model = new ClusterModel({ events: serviceManager.events, trans });
     const dashboards = new DaskDashboardBridge({
       commands,
       shell: app.shell,
       model,
-      baseUrl: serviceManager.serverSettings.baseUrl
+      baseUrl,
+      trans
     });
 
-    // '' = the profile the server marks `default`.
-    let defaultProfile = '';
+    // Settings apply as they change (see schema/plugin.json).
+    let settings: ISettingRegistry.ISettings | null = null;
     if (settingRegistry) {
       try {
-        const settings = await settingRegistry.load(PLUGIN_ID);
-        defaultProfile = (settings.composite.defaultProfile as string) ?? '';
+        settings = await settingRegistry.load(PLUGIN_ID);
       } catch (reason) {
         console.warn('dask-cluster-launcher: settings not loaded', reason);
       }
     }
+    // '' = the profile the server marks `default`.
+    const defaultProfile = () =>
+      (settings?.composite.defaultProfile as string | undefined) ?? '';
+    const startNotifications = () =>
+      (settings?.composite.startNotifications as boolean | undefined) ?? true;
 
-    /** The cluster a command is about: its `id`, or the latest running one. */
-    const clusterId = (args: ReadonlyPartialJSONObject): string => {
-      const id = (args.id as string) || model.latestRunning()?.id;
-      if (!id) {
-        throw new Error('No running cluster: launch one first.');
-      }
-      return id;
-    };
-    const notifyErrors =
-      (fn: (args: ReadonlyPartialJSONObject) => Promise<void>) =>
-      async (args: ReadonlyPartialJSONObject) => {
-        try {
-          await fn(args);
-        } catch (error) {
-          Notification.error((error as Error).message, { autoClose: 5000 });
-          throw error;
-        }
-      };
-
-    commands.addCommand(CommandIDs.openSidebar, {
-      label: 'Open the Clusters sidebar',
-      icon: daskClusterIcon,
-      execute: () => app.shell.activateById(SIDEBAR_ID)
-    });
     /** Insert a cluster's client code below the active notebook cell. */
     const insertCode = async (id: string): Promise<void> => {
-      targetNotebook(notebooks);
+      targetNotebook(notebooks, trans);
       const code = await model.snippet(id);
       // The snippet request took a moment: use the notebook current now.
-      insertCodeCell(targetNotebook(notebooks), code);
+      insertCodeCell(targetNotebook(notebooks, trans), code);
     };
+    const copyCode = async (id: string): Promise<void> => {
+      Clipboard.copyToSystem(await model.snippet(id));
+      Notification.success(trans.__('Client code copied.'), {
+        autoClose: 2000
+      });
+    };
+    /** Open the sidebar at a cluster's card. */
+    const show = (id: string): void => {
+      app.shell.activateById(SIDEBAR_ID);
+      sidebar.reveal(id);
+    };
+    const stopReporting = (id: string) =>
+      model.stop(id).catch(error => {
+        Notification.error((error as Error).message, { autoClose: 5000 });
+      });
 
-    commands.addCommand(CommandIDs.insertClientCode, {
-      label: 'Insert Dask client code into the notebook',
-      execute: notifyErrors(async args => {
-        targetNotebook(notebooks);
-        await insertCode(clusterId(args));
-      })
+    addCommands({
+      app,
+      model,
+      dashboards,
+      trans,
+      baseUrl,
+      palette,
+      insertCode,
+      show
     });
-    commands.addCommand(CommandIDs.copyClientCode, {
-      label: 'Copy Dask client code',
-      execute: notifyErrors(async args => {
-        const code = await model.snippet(clusterId(args));
-        Clipboard.copyToSystem(code);
-        Notification.success('Client code copied.', { autoClose: 2000 });
-      })
+
+    const progress = new LaunchProgress({
+      model,
+      trans,
+      insertCode,
+      show,
+      enabled: startNotifications
     });
-    commands.addCommand(CommandIDs.stopCluster, {
-      label: 'Stop a Dask cluster',
-      execute: notifyErrors(async args => {
-        await model.stop(clusterId(args));
-      })
-    });
-    commands.addCommand(CommandIDs.openDashboard, {
-      label: 'Open the Dask dashboard in JupyterLab (dask-labextension)',
-      isVisible: () => dashboards.available,
-      isEnabled: () => dashboards.available && !!model.latestRunning(),
-      execute: notifyErrors(async args => {
-        await dashboards.open(clusterId(args));
-      })
-    });
-    if (palette) {
-      for (const command of Object.values(CommandIDs)) {
-        palette.addItem({ command, category: CATEGORY });
-      }
-    }
 
     // Card buttons: errors are shown on the card itself.
     const actions: IClusterActions = {
       insertCode,
-      copyCode: async id => {
-        Clipboard.copyToSystem(await model.snippet(id));
-        Notification.success('Client code copied.', { autoClose: 2000 });
-      },
+      copyCode,
       scale: async (id, workers) => {
         await model.scale(id, workers);
       },
@@ -151,15 +136,25 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const sidebar = new ClusterSidebar({
       model,
       actions,
-      baseUrl: serviceManager.serverSettings.baseUrl,
-      defaultProfile,
-      dashboards
+      baseUrl,
+      defaultProfile: defaultProfile(),
+      dashboards,
+      translator,
+      memory: state ? new LaunchMemory(state) : null,
+      onLaunched: cluster => progress.track(cluster)
     });
     sidebar.id = SIDEBAR_ID;
     sidebar.title.icon = daskClusterIcon;
-    sidebar.title.caption = 'Clusters';
+    sidebar.title.caption = trans.__('Dask Clusters');
     app.shell.add(sidebar, 'left', { rank: 200 });
     restorer?.add(sidebar, SIDEBAR_ID);
+    settings?.changed.connect(() =>
+      sidebar.setDefaultProfile(defaultProfile())
+    );
+
+    if (running) {
+      addRunningClusters(running, { model, trans, show, stop: stopReporting });
+    }
 
     void model.refresh();
     // Events missed while the tab slept (or the socket reconnected): resync.

@@ -1,6 +1,8 @@
 import { Event } from '@jupyterlab/services';
+import type { TranslationBundle } from '@jupyterlab/translation';
 import { ISignal, Signal } from '@lumino/signaling';
 import { APIError, jsonBody, requestAPI } from './request';
+import { translationBundle } from './translation';
 import {
   CLUSTER_EVENT_SCHEMA,
   IBackend,
@@ -160,6 +162,7 @@ export function preselectedProfile(
 export class ClusterModel {
   constructor(options: ClusterModel.IOptions = {}) {
     this._events = options.events ?? null;
+    this._trans = options.trans ?? translationBundle();
     this._events?.stream.connect(this._onEmission, this);
   }
 
@@ -231,7 +234,10 @@ export class ClusterModel {
       this._profiles = profiles ?? [];
       this._loadError = null;
     } catch (error) {
-      this._loadError = `Could not load backends: ${(error as Error).message}`;
+      this._loadError = this._trans.__(
+        'Could not load backends: %1',
+        (error as Error).message
+      );
     }
     this._catalogChanged.emit();
   }
@@ -252,7 +258,10 @@ export class ClusterModel {
       }
       this._setClusters(clusters);
     } catch (error) {
-      this._loadError = `Could not load clusters: ${(error as Error).message}`;
+      this._loadError = this._trans.__(
+        'Could not load clusters: %1',
+        (error as Error).message
+      );
       this._clustersChanged.emit();
     } finally {
       this._pending = null;
@@ -418,6 +427,7 @@ export class ClusterModel {
   }
 
   private _events: Event.IManager | null;
+  private _trans: TranslationBundle;
   private _clusters: ClusterMap = new Map();
   private _backends: IBackend[] = [];
   private _profiles: IProfile[] = [];
@@ -433,5 +443,7 @@ export namespace ClusterModel {
   export interface IOptions {
     /** The server's event bus (app.serviceManager.events). */
     events?: Event.IManager;
+    /** Translates the messages shown to the user. */
+    trans?: TranslationBundle;
   }
 }

@@ -3,17 +3,19 @@ import {
   NotebookActions,
   NotebookPanel
 } from '@jupyterlab/notebook';
+import { translationBundle } from './translation';
 
 export const NO_NOTEBOOK =
   'No notebook is open: open one first, the client code goes below its active cell.';
 
 /** The notebook code goes into; throws (with a message for the user) if none is open. */
 export function targetNotebook(
-  tracker: INotebookTracker | null
+  tracker: INotebookTracker | null,
+  trans = translationBundle()
 ): NotebookPanel {
   const panel = tracker?.currentWidget ?? null;
   if (!panel || !panel.content.model) {
-    throw new Error(NO_NOTEBOOK);
+    throw new Error(trans.__(NO_NOTEBOOK));
   }
   return panel;
 }

@@ -9,6 +9,10 @@ One server serves every spec file, so it is made ready for every backend here:
 - local: nothing to do;
 - SLURM / SGE: the local test beds (``testbeds/start-slurm.sh``, ``testbeds/start-sge.sh``; ``make
   test`` starts them before the UI tests) must be running; SGE clients get their environment;
+- Dask Gateway: the loopback gateway of ``testbeds/start-gateway.sh`` (``make test`` starts it;
+  started here when it does not run), configured as a hub does: ``DASK_GATEWAY__*`` for the
+  kernels, the same values as server settings for the extension; the specs read its
+  ``info.json`` (``$DCL_GATEWAY_DIR``, default ``/tmp/dask-cluster-launcher-gateway``);
 - Saturn: a :class:`SaturnEmulator` (real Dask behind a local copy of Saturn's API) runs in a
   background thread of this process, and ``SATURN_*`` point the extension at it. It is stopped at
   exit, which also closes every Dask cluster it started. Its URL and token are written to
@@ -34,6 +38,34 @@ c.ServerApp.allow_root = True  # noqa: F821
 # --- Grid Engine: where the client commands find the cell (test bed values) -------------------
 os.environ.setdefault("SGE_ROOT", "/var/lib/gridengine")
 os.environ.setdefault("SGE_CELL", "default")
+
+# --- Dask Gateway: the test bed's gateway (idempotent start) ----------------------------------
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+
+_here = os.path.dirname(os.path.abspath(__file__))
+_gateway_dir = os.environ.setdefault("DCL_GATEWAY_DIR", "/tmp/dask-cluster-launcher-gateway")
+subprocess.run(
+    ["bash", os.path.join(_here, "..", "testbeds", "start-gateway.sh")],
+    env={**os.environ, "DCL_PYTHON": sys.executable},
+    check=True,
+)
+with open(os.path.join(_gateway_dir, "info.json"), encoding="utf-8") as f:
+    _gateway = json.load(f)
+os.environ.update(
+    DASK_GATEWAY__ADDRESS=_gateway["address"],
+    DASK_GATEWAY__PROXY_ADDRESS=_gateway["proxy_address"],
+    DASK_GATEWAY__AUTH__TYPE="basic",
+    DASK_GATEWAY__AUTH__KWARGS__USERNAME=_gateway["username"],
+    DASK_GATEWAY__AUTH__KWARGS__PASSWORD=_gateway["password"],
+)
+c.ClusterLauncherApp.gateway_address = _gateway["address"]  # noqa: F821
+c.ClusterLauncherApp.gateway_proxy_address = _gateway["proxy_address"]  # noqa: F821
+c.ClusterLauncherApp.gateway_auth = "basic"  # noqa: F821
+c.ClusterLauncherApp.gateway_auth_kwargs = {  # noqa: F821
+    "username": _gateway["username"],
+    "password": _gateway["password"],
+}
 
 # --- Saturn: a local emulator, started before the server extension loads -----------------------
 # The config file is executed before any server extension is imported, and dask_saturn reads

@@ -35,6 +35,8 @@ module.exports = {
   fullyParallel: false,
   use: {
     ...baseConfig.use,
+    // The size the layout is checked at (issue 13): Launch in view without scrolling.
+    viewport: { width: 1400, height: 900 },
     video: 'off',
     trace: 'off',
     launchOptions: {

@@ -248,6 +248,13 @@ describe('ClusterCard', () => {
         <ClusterCard cluster={cluster()} actions={actions} baseUrl="/" />
       )
     );
+    // Scaling is in the card's details.
+    expect(container.querySelector('[data-testid="dcl-scale"]')).toBeNull();
+    act(() =>
+      (
+        container.querySelector('[data-testid="dcl-expand"]') as HTMLElement
+      ).click()
+    );
     const scale = container.querySelector(
       '[data-testid="dcl-scale"]'
     ) as HTMLButtonElement;
@@ -260,39 +267,72 @@ describe('ClusterCard', () => {
 });
 
 describe('ProfilePicker', () => {
-  it('groups profiles by source and disables unavailable backends', () => {
+  it('lists profiles by source with a summary, then the usable backends', () => {
+    const onSelect = jest.fn();
     act(() =>
       root.render(
         <ProfilePicker
           backends={[backend('local'), backend('slurm', false)]}
           profiles={[
-            profile('local', 'builtin'),
+            {
+              ...profile('local', 'builtin'),
+              options: { threads_per_worker: 2 },
+              scaling: { workers: 3 }
+            },
             profile('eddie', 'site', 'slurm'),
             profile('mine', 'user')
           ]}
           selection="profile:local"
-          onSelect={() => undefined}
+          onSelect={onSelect}
+          selectedActions={<button data-testid="dcl-launch">Launch</button>}
         />
       )
     );
-    const groups = Array.from(container.querySelectorAll('optgroup')).map(g =>
-      g.getAttribute('label')
-    );
-    expect(groups).toEqual([
+    const headings = Array.from(
+      container.querySelectorAll('.dcl-Choices-heading')
+    ).map(h => h.textContent);
+    expect(headings).toEqual([
       'Built-in profiles',
       'Site profiles',
       'Your profiles',
-      'Backends'
+      'Or a backend'
     ]);
-    const slurm = container.querySelector(
-      'option[value="backend:slurm"]'
-    ) as HTMLOptionElement;
-    expect(slurm.disabled).toBe(true);
-    expect(slurm.textContent).toContain('slurm commands not found');
+    const local = container.querySelector(
+      '[data-testid="dcl-choice-profile-local"]'
+    ) as HTMLInputElement;
+    expect(local.checked).toBe(true);
+    expect(local.closest('label')!.textContent).toBe(
+      'localLOCAL · 2 threads per worker · fixed 3 workers'
+    );
+    // The selected profile's actions come right under it.
+    const launch = container.querySelector('[data-testid="dcl-launch"]')!;
+    expect(local.closest('label')!.nextElementSibling).toBe(launch);
+    // A backend that cannot run here is not offered, but named with why.
+    expect(
+      container.querySelector('[data-testid="dcl-choice-backend-slurm"]')
+    ).toBeNull();
+    const unavailable = container.querySelector(
+      '[data-testid="dcl-unavailable-backends"]'
+    )!;
+    expect(unavailable.textContent).toBe('+1 unavailable');
+    expect(unavailable.getAttribute('title')).toBe(
+      'SLURM: slurm commands not found'
+    );
     const eddie = container.querySelector(
-      'option[value="profile:eddie"]'
-    ) as HTMLOptionElement;
-    expect(eddie.textContent).toContain('slurm commands not found');
+      '[data-testid="dcl-choice-profile-eddie"]'
+    ) as HTMLInputElement;
+    expect(eddie.disabled).toBe(true);
+    expect(eddie.closest('label')!.textContent).toContain(
+      'slurm commands not found'
+    );
+    act(() =>
+      (
+        container.querySelector(
+          '[data-testid="dcl-choice-backend-local"]'
+        ) as HTMLInputElement
+      ).click()
+    );
+    expect(onSelect).toHaveBeenCalledWith('backend:local');
   });
 });
 
@@ -350,12 +390,16 @@ describe('ProfilePicker broken and unavailable profiles', () => {
         />
       )
     );
-    const option = (v: string) =>
-      container.querySelector(`option[value="${v}"]`) as HTMLOptionElement;
-    expect(option('profile:broken').disabled).toBe(true);
-    expect(option('profile:broken').title).toBe('options.x: not allowed');
-    expect(option('profile:grid').disabled).toBe(true);
-    expect(option('profile:grid').textContent).toContain(
+    const radio = (v: string) =>
+      container.querySelector(
+        `[data-testid="dcl-choice-${v.replace(':', '-')}"]`
+      ) as HTMLInputElement;
+    expect(radio('profile:broken').disabled).toBe(true);
+    expect(radio('profile:broken').closest('label')!.title).toBe(
+      'options.x: not allowed'
+    );
+    expect(radio('profile:grid').disabled).toBe(true);
+    expect(radio('profile:grid').closest('label')!.textContent).toContain(
       'sge commands not found'
     );
   });

@@ -5,7 +5,7 @@ import {
   DaskCommandIDs,
   DaskDashboardBridge,
   labextensionDashboardUrl,
-  NO_DASHBOARD_PATH,
+  NO_DASHBOARD_URL,
   waitFor
 } from '../daskDashboard';
 import { ClusterModel } from '../model';
@@ -52,7 +52,7 @@ function fakeDaskLabextension(commands: CommandRegistry, panes: Widget[]) {
     }
   });
   commands.addCommand(DaskCommandIDs.launchLayout, {
-    isEnabled: () => !!url && !url.includes(NO_DASHBOARD_PATH),
+    isEnabled: () => !!url && url !== NO_DASHBOARD_URL,
     execute: () => {
       calls.push({ id: DaskCommandIDs.launchLayout, args: { url } });
       const pane = new FakePane();
@@ -183,7 +183,7 @@ describe('DaskDashboardBridge', () => {
     expect(bridge.shownClusterId).toBeNull();
     expect(calls[calls.length - 1]).toEqual({
       id: DaskCommandIDs.populateDashboardUrl,
-      args: { url: `http://localhost:8888/${NO_DASHBOARD_PATH}` }
+      args: { url: NO_DASHBOARD_URL }
     });
     // Removing it later changes nothing more.
     const before = calls.length;

@@ -1,6 +1,7 @@
 import {
   clusterTotals,
   dashboardHref,
+  directLinkReachable,
   formatBytes,
   formatScaling,
   formatTotals
@@ -117,5 +118,19 @@ describe('dashboardHref', () => {
     ).toBe('/user/ann/proxy/1/status');
     expect(dashboardHref('https://x/status', '/')).toBe('https://x/status');
     expect(dashboardHref(null, '/')).toBeNull();
+  });
+});
+
+describe('directLinkReachable', () => {
+  it.each([
+    ['http://10.0.0.1:8787/status', 'jupyter.example.org', true],
+    ['http://127.0.0.1:8787/status', 'localhost', true],
+    ['http://127.0.0.1:8787/status', 'jupyter.example.org', false],
+    ['http://localhost:8787/status', 'hub.example.org', false],
+    ['http://0.0.0.0:8787/status', 'localhost', false],
+    ['not a url', 'localhost', false],
+    [null, 'localhost', false]
+  ])('%p from %p: %p', (link, browserHost, reachable) => {
+    expect(directLinkReachable(link, browserHost)).toBe(reachable);
   });
 });

@@ -1,6 +1,7 @@
 import React, { act } from 'react';
 import { createRoot, Root } from 'react-dom/client';
 import { LaunchPanel } from '../components/LaunchPanel';
+import { IRemembered, LaunchMemory } from '../memory';
 import { ClusterModel } from '../model';
 import { IBackend, IProfile } from '../types';
 
@@ -13,6 +14,47 @@ function backend(name: string, available = true): IBackend {
     schema: { type: 'object', properties: {} },
     ui_schema: {},
     defaults: {}
+  };
+}
+
+/** A small batch form: enough for the summary and the limits. */
+function slurm(): IBackend {
+  return {
+    ...backend('slurm'),
+    title: 'SLURM',
+    schema: {
+      type: 'object',
+      properties: {
+        queue: {
+          title: 'Partition',
+          type: 'string',
+          default: '',
+          'x-queues': [
+            { name: 'short', time_limit: 1800, cpus: 16, memory: null }
+          ]
+        },
+        cores: { title: 'Cores per job', type: 'integer', default: 1 },
+        processes: { title: 'Worker processes per job', type: 'integer' },
+        memory: { title: 'Memory per job', type: 'string', default: '2 GB' },
+        walltime: { title: 'Walltime per job', type: 'string' },
+        account: { title: 'Account', type: 'string', default: '' }
+      }
+    },
+    ui_schema: {
+      'ui:order': ['queue', 'cores', 'memory', 'walltime', 'account', '*'],
+      'ui:groups': [
+        { title: 'Scheduling', fields: ['account', 'processes'] },
+        { title: 'Advanced', fields: ['*'] }
+      ]
+    },
+    defaults: {
+      queue: '',
+      cores: 4,
+      processes: 2,
+      memory: '2 GB',
+      walltime: '00:30:00',
+      account: ''
+    }
   };
 }
 
@@ -31,11 +73,32 @@ function profile(name: string, overrides: Partial<IProfile> = {}): IProfile {
   };
 }
 
-/** Just the catalog LaunchPanel reads. */
-function fakeModel(profiles: IProfile[]): ClusterModel {
+/** Just the catalog LaunchPanel reads, and a launch that answers at once. */
+function fakeModel(
+  profiles: IProfile[],
+  backends = [backend('local'), backend('slurm', false)]
+): ClusterModel {
   return {
-    backends: [backend('local'), backend('slurm', false)],
-    profiles
+    backends,
+    profiles,
+    launch: jest.fn(async (request: any) => ({
+      id: 'c1',
+      name: 'one',
+      ...request
+    }))
+  } as any;
+}
+
+/** A state database in memory. */
+function fakeMemory(remembered: IRemembered | null): LaunchMemory & {
+  saved: IRemembered[];
+} {
+  const saved: IRemembered[] = [];
+  return {
+    saved,
+    load: async () => remembered,
+    save: (value: IRemembered) => saved.push(JSON.parse(JSON.stringify(value))),
+    flush: async () => undefined
   } as any;
 }
 
@@ -54,6 +117,13 @@ afterEach(() => {
   container.remove();
 });
 
+const byTestId = (id: string) =>
+  container.querySelector(`[data-testid="${id}"]`) as HTMLElement | null;
+
+function selection(): string | null {
+  return byTestId('dcl-picker')!.getAttribute('data-selection');
+}
+
 function preselected(profiles: IProfile[], defaultProfile: string): string {
   act(() =>
     root.render(
@@ -63,9 +133,7 @@ function preselected(profiles: IProfile[], defaultProfile: string): string {
       />
     )
   );
-  return (
-    container.querySelector('[data-testid="dcl-picker"]') as HTMLSelectElement
-  ).value;
+  return selection()!;
 }
 
 describe('LaunchPanel preselection', () => {
@@ -90,5 +158,146 @@ describe('LaunchPanel preselection', () => {
 
   it('falls back to the first available backend without any default', () => {
     expect(preselected([profile('local')], '')).toBe('backend:local');
+  });
+
+  it('selects the new default profile when the setting changes', () => {
+    const model = fakeModel(profiles);
+    act(() => root.render(<LaunchPanel model={model} defaultProfile="" />));
+    expect(selection()).toBe('profile:big');
+    act(() => root.render(<LaunchPanel model={model} defaultProfile="mine" />));
+    expect(selection()).toBe('profile:mine');
+  });
+
+  it('restores the last choice and its form values after a reload', async () => {
+    const memory = fakeMemory({
+      selection: 'backend:slurm',
+      editing: true,
+      forms: {
+        'backend:slurm': {
+          options: { walltime: '00:12:00', gone: 1 },
+          scaling: { adapt: { minimum: 0, maximum: 7 } }
+        }
+      }
+    });
+    const model = fakeModel(profiles, [backend('local'), slurm()]);
+    await act(async () =>
+      root.render(
+        <LaunchPanel model={model} defaultProfile="" memory={memory} />
+      )
+    );
+    expect(selection()).toBe('backend:slurm');
+    const walltime = container.querySelector(
+      '#root_walltime'
+    ) as HTMLInputElement;
+    expect(walltime.value).toBe('00:12:00');
+    expect((byTestId('dcl-adapt-max') as HTMLInputElement).value).toBe('7');
+    // What is saved back: the choice and its values (a field the schema lost is dropped).
+    const last = memory.saved[memory.saved.length - 1];
+    expect(last.selection).toBe('backend:slurm');
+    // Only what differs from the server's defaults is kept.
+    expect(last.forms['backend:slurm'].options).toEqual({
+      walltime: '00:12:00'
+    });
+  });
+
+  it('ignores a remembered choice that is no longer usable', async () => {
+    const memory = fakeMemory({
+      selection: 'profile:eddie',
+      editing: false,
+      forms: {}
+    });
+    await act(async () =>
+      root.render(
+        <LaunchPanel
+          model={fakeModel(profiles)}
+          defaultProfile=""
+          memory={memory}
+        />
+      )
+    );
+    expect(selection()).toBe('profile:big');
+  });
+});
+
+describe('LaunchPanel launching', () => {
+  it('launches the selected profile in one click, with its summary above', async () => {
+    const model = fakeModel([
+      profile('local', {
+        default: true,
+        options: { threads_per_worker: 2 },
+        scaling: { workers: 3 }
+      })
+    ]);
+    const onLaunched = jest.fn();
+    act(() =>
+      root.render(
+        <LaunchPanel model={model} defaultProfile="" onLaunched={onLaunched} />
+      )
+    );
+    expect(byTestId('dcl-quick-launch')!.textContent).toContain('3 workers');
+    expect(byTestId('dcl-summary-cores')!.textContent).toBe('6 threads');
+    // No form until "Edit options".
+    expect(byTestId('dcl-options-form')).toBeNull();
+    await act(async () => byTestId('dcl-launch')!.click());
+    expect(model.launch).toHaveBeenCalledWith({
+      profile: 'local',
+      options: { threads_per_worker: 2 },
+      scaling: { workers: 3 }
+    });
+    expect(onLaunched).toHaveBeenCalledWith(
+      expect.objectContaining({ id: 'c1' })
+    );
+    act(() => byTestId('dcl-edit-options')!.click());
+    expect(byTestId('dcl-options-form')).not.toBeNull();
+    expect(byTestId('dcl-quick-launch')).toBeNull();
+    // One Launch button at a time.
+    expect(
+      container.querySelectorAll('[data-testid="dcl-launch"]')
+    ).toHaveLength(1);
+  });
+
+  it("groups a backend's fields and checks the partition's limits as you type", async () => {
+    const model = fakeModel([], [slurm()]);
+    act(() => root.render(<LaunchPanel model={model} defaultProfile="" />));
+    expect(selection()).toBe('backend:slurm');
+    const form = byTestId('dcl-options-form')!;
+    // The fields people change first; the others in collapsed groups.
+    const main = Array.from(
+      form.querySelectorAll(':scope .dcl-Form-fields > .dcl-Field')
+    ).map(f => f.getAttribute('data-field'));
+    expect(main).toEqual(['queue', 'cores', 'memory', 'walltime']);
+    const scheduling = byTestId('dcl-group-scheduling') as HTMLDetailsElement;
+    expect(scheduling.open).toBe(false);
+    expect(scheduling.textContent).toContain('Scheduling');
+    expect(byTestId('dcl-group-advanced')).toBeNull(); // nothing left for "*"
+    // 4 cores, 2 workers per job, 2 GB, 30 min; 1 worker -> 1 job.
+    expect(byTestId('dcl-summary-core-hours')!.textContent).toBe(
+      'up to 2.0 core-hours'
+    );
+    // The short partition (a text field here): its limits beside the fields.
+    const input = container.querySelector('#root_queue') as HTMLInputElement;
+    const setter = Object.getOwnPropertyDescriptor(
+      HTMLInputElement.prototype,
+      'value'
+    )!.set!;
+    await act(async () => {
+      setter.call(input, 'short');
+      input.dispatchEvent(new Event('input', { bubbles: true }));
+    });
+    expect(byTestId('dcl-limit-walltime')!.textContent).toBe('max 00:30:00');
+    const walltime = container.querySelector(
+      '#root_walltime'
+    ) as HTMLInputElement;
+    await act(async () => {
+      setter.call(walltime, '01:00:00');
+      walltime.dispatchEvent(new Event('input', { bubbles: true }));
+    });
+    expect(
+      container.querySelector('[data-field="walltime"] .error-detail')!
+        .textContent
+    ).toContain("the short partition's limit (00:30:00)");
+    expect(byTestId('dcl-summary-core-hours')!.textContent).toBe(
+      'up to 4.0 core-hours'
+    );
   });
 });

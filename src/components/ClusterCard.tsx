@@ -3,10 +3,12 @@ import React from 'react';
 import {
   clusterTotals,
   dashboardHref,
+  directLinkReachable,
   formatScaling,
   formatTotals,
   isActive
 } from '../format';
+import { useTrans } from '../translation';
 import { ICluster, IJobLog } from '../types';
 import { ErrorBox, IErrorInfo } from './ErrorBox';
 import { JobLog } from './JobLog';
@@ -33,6 +35,10 @@ export interface IClusterCardProps {
   canOpenDashboard?: boolean;
   /** dask-labextension shows this cluster's dashboard now. */
   dashboardShown?: boolean;
+  /** Changes when the card is to be scrolled into view (after a launch, "Show"). */
+  revealKey?: number;
+  /** Also move the keyboard focus to the card when revealed. */
+  focusOnReveal?: boolean;
 }
 
 function toInt(value: string, fallback: number): number {
@@ -60,9 +66,14 @@ function WorkerCount(props: {
   );
 }
 
-/** One launched cluster: state, totals, links and actions. */
+/**
+ * One launched cluster, compact: name and state, what it runs, the actions
+ * used most (client code, dashboard, stop). Expanded: its address, scaling
+ * controls, workers and batch jobs. Right-click for the context menu.
+ */
 export function ClusterCard(props: IClusterCardProps): JSX.Element {
   const { cluster, actions, baseUrl, canOpenDashboard, dashboardShown } = props;
+  const trans = useTrans();
   const [expanded, setExpanded] = React.useState(false);
   const [error, setError] = React.useState<IErrorInfo | null>(null);
   const [busy, setBusy] = React.useState(false);
@@ -78,6 +89,17 @@ export function ClusterCard(props: IClusterCardProps): JSX.Element {
   const [maximum, setMaximum] = React.useState(
     'adapt' in current ? current.adapt.maximum : Math.max(workers, 1)
   );
+  const node = React.useRef<HTMLDivElement>(null);
+
+  React.useEffect(() => {
+    if (!props.revealKey || !node.current) {
+      return;
+    }
+    node.current.scrollIntoView?.({ block: 'nearest' });
+    if (props.focusOnReveal) {
+      node.current.focus({ preventScroll: true });
+    }
+  }, [props.revealKey]);
 
   const run = (action: () => Promise<void>) => async () => {
     setBusy(true);
@@ -95,39 +117,70 @@ export function ClusterCard(props: IClusterCardProps): JSX.Element {
   const active = isActive(cluster.state);
   const running = cluster.state === 'running';
   const dashboard = dashboardHref(cluster.dashboard_url, baseUrl);
+  const directLink = directLinkReachable(cluster.dashboard_link)
+    ? cluster.dashboard_link
+    : null;
   const Caret = expanded ? caretDownIcon : caretRightIcon;
   const showLog = actions.jobLog ? setLogJob : undefined;
+  const detailsId = `dcl-card-details-${cluster.id}`;
+  const stateLabel: Record<string, string> = {
+    starting: trans.__('starting'),
+    running: trans.__('running'),
+    stopping: trans.__('stopping'),
+    stopped: trans.__('stopped'),
+    failed: trans.__('failed')
+  };
 
   return (
     <div
       className={`dcl-ClusterCard dcl-mod-${cluster.state}`}
       data-cluster-name={cluster.name}
       data-cluster-id={cluster.id}
+      ref={node}
+      tabIndex={-1}
+      role="group"
+      aria-label={trans.__(
+        'Cluster %1, %2',
+        cluster.name,
+        stateLabel[cluster.state] ?? cluster.state
+      )}
     >
       <div className="dcl-ClusterCard-header">
         <button
           className="dcl-ClusterCard-expand"
           data-testid="dcl-expand"
           aria-expanded={expanded}
-          title={expanded ? 'Hide workers' : 'Show workers'}
+          aria-controls={detailsId}
+          aria-label={
+            expanded
+              ? trans.__('Hide details of %1', cluster.name)
+              : trans.__('Show details of %1', cluster.name)
+          }
+          title={expanded ? trans.__('Hide details') : trans.__('Show details')}
           onClick={() => setExpanded(!expanded)}
         >
           <Caret.react tag="span" />
         </button>
-        <span className="dcl-ClusterCard-name">{cluster.name}</span>
+        <span className="dcl-ClusterCard-name" title={cluster.name}>
+          {cluster.name}
+        </span>
         <span
           className={`dcl-state dcl-state-${cluster.state}`}
           data-testid="dcl-state"
+          data-state={cluster.state}
         >
-          {cluster.state}
+          {stateLabel[cluster.state] ?? cluster.state}
         </span>
       </div>
       <div className="dcl-ClusterCard-meta">
         {cluster.backend}
         {cluster.profile && cluster.profile !== cluster.backend
-          ? ` · profile ${cluster.profile}`
+          ? ` · ${trans.__('profile %1', cluster.profile)}`
           : ''}
-        {cluster.scaling ? ` · ${formatScaling(cluster.scaling)}` : ''}
+        {cluster.scaling ? ` · ${formatScaling(cluster.scaling, trans)}` : ''}
+      </div>
+      <div className="dcl-totals" data-testid="dcl-totals">
+        {formatTotals(clusterTotals(cluster), trans)}
       </div>
       {cluster.state !== 'running' && (cluster.messages ?? []).length > 0 && (
         <ul
@@ -144,134 +197,134 @@ export function ClusterCard(props: IClusterCardProps): JSX.Element {
           {cluster.error}
         </pre>
       )}
-      <div className="dcl-totals" data-testid="dcl-totals">
-        {formatTotals(clusterTotals(cluster))}
-      </div>
-      {(dashboard || cluster.dashboard_link) && (
-        <div className="dcl-ClusterCard-links">
-          {dashboard && (
-            <a
-              href={dashboard}
-              target="_blank"
-              rel="noopener noreferrer"
-              data-testid="dcl-dashboard"
-              title="Dask dashboard, through the Jupyter server"
-            >
-              Dashboard
-            </a>
-          )}
-          {cluster.dashboard_link && (
-            <a
-              href={cluster.dashboard_link}
-              target="_blank"
-              rel="noopener noreferrer"
-              data-testid="dcl-dashboard-direct"
-              title={cluster.dashboard_link}
-            >
-              direct link
-            </a>
-          )}
-        </div>
-      )}
-      {canOpenDashboard && running && dashboard && actions.openDashboard && (
-        <div className="dcl-ClusterCard-labDashboard">
-          <button
-            className="jp-mod-styled"
-            data-testid="dcl-open-dashboard"
-            disabled={busy}
-            title="Open the Dask dashboard's plots as JupyterLab panes (dask-labextension)"
-            onClick={run(() => actions.openDashboard!(cluster.id))}
-          >
-            Open dashboard in JupyterLab
-          </button>
-          {dashboardShown && (
-            <span
-              className="dcl-ClusterCard-shown"
-              data-testid="dcl-dashboard-shown"
-            >
-              shown in JupyterLab
-            </span>
-          )}
-        </div>
-      )}
-      {cluster.scheduler_address && (
-        <div className="dcl-ClusterCard-address" title="Scheduler address">
-          {cluster.scheduler_address}
-        </div>
-      )}
       <div className="dcl-ClusterCard-buttons">
         <button
           className="jp-mod-styled jp-mod-accept"
           data-testid="dcl-insert"
           disabled={!running || busy}
+          title={trans.__('Insert the Client code below the active cell')}
           onClick={run(() => actions.insertCode(cluster.id))}
         >
-          Insert client code
+          {trans.__('Insert client code')}
         </button>
-        <button
-          className="jp-mod-styled"
-          data-testid="dcl-copy"
-          disabled={!running || busy}
-          onClick={run(() => actions.copyCode(cluster.id))}
-        >
-          Copy client code
-        </button>
-      </div>
-      <div className="dcl-ClusterCard-scale">
-        <label>
-          Workers
-          <WorkerCount
-            testId="dcl-scale-input"
-            value={workers}
-            onChange={setWorkers}
-          />
-        </label>
-        <button
-          className="jp-mod-styled"
-          data-testid="dcl-scale"
-          disabled={!active || busy}
-          onClick={run(() => actions.scale(cluster.id, workers))}
-        >
-          Scale
-        </button>
-      </div>
-      <div className="dcl-ClusterCard-scale">
-        <label>
-          Adapt
-          <WorkerCount
-            label="minimum workers"
-            testId="dcl-adapt-min-input"
-            value={minimum}
-            onChange={setMinimum}
-          />
-          –
-          <WorkerCount
-            label="maximum workers"
-            testId="dcl-adapt-max-input"
-            value={maximum}
-            onChange={setMaximum}
-          />
-        </label>
-        <button
-          className="jp-mod-styled"
-          data-testid="dcl-adapt"
-          disabled={!active || busy}
-          onClick={run(() => actions.adapt(cluster.id, minimum, maximum))}
-        >
-          Adapt
-        </button>
+        {dashboard && (
+          <a
+            className="dcl-ClusterCard-dashboard"
+            href={dashboard}
+            target="_blank"
+            rel="noopener noreferrer"
+            data-testid="dcl-dashboard"
+            title={trans.__('Dask dashboard, through the Jupyter server')}
+          >
+            {trans.__('Dashboard')}
+          </a>
+        )}
+        {canOpenDashboard && running && dashboard && actions.openDashboard && (
+          <button
+            className="jp-mod-styled"
+            data-testid="dcl-open-dashboard"
+            disabled={busy}
+            title={trans.__(
+              "Open the Dask dashboard's plots as JupyterLab panes (dask-labextension)"
+            )}
+            onClick={run(() => actions.openDashboard!(cluster.id))}
+          >
+            {trans.__('In JupyterLab')}
+          </button>
+        )}
         <button
           className="jp-mod-styled jp-mod-warn dcl-ClusterCard-stop"
           data-testid="dcl-stop"
           disabled={cluster.state === 'stopping' || busy}
           onClick={run(() => actions.stop(cluster.id))}
         >
-          {cluster.state === 'failed' ? 'Remove' : 'Stop'}
+          {cluster.state === 'failed' ? trans.__('Remove') : trans.__('Stop')}
         </button>
       </div>
+      {dashboardShown && (
+        <div
+          className="dcl-ClusterCard-shown"
+          data-testid="dcl-dashboard-shown"
+        >
+          {trans.__('dashboard shown in JupyterLab')}
+        </div>
+      )}
       {error && <ErrorBox testId="dcl-card-error" error={error} />}
       {expanded && (
-        <div className="dcl-ClusterCard-details">
+        <div className="dcl-ClusterCard-details" id={detailsId}>
+          {cluster.scheduler_address && (
+            <div
+              className="dcl-ClusterCard-address"
+              title={trans.__('Scheduler address')}
+            >
+              {cluster.scheduler_address}
+            </div>
+          )}
+          <div className="dcl-ClusterCard-buttons">
+            <button
+              className="jp-mod-styled"
+              data-testid="dcl-copy"
+              disabled={!running || busy}
+              onClick={run(() => actions.copyCode(cluster.id))}
+            >
+              {trans.__('Copy client code')}
+            </button>
+            {directLink && (
+              <a
+                href={directLink}
+                target="_blank"
+                rel="noopener noreferrer"
+                data-testid="dcl-dashboard-direct"
+                title={directLink}
+              >
+                {trans.__('direct dashboard link')}
+              </a>
+            )}
+          </div>
+          <div className="dcl-ClusterCard-scale">
+            <label>
+              {trans.__('Workers')}
+              <WorkerCount
+                testId="dcl-scale-input"
+                value={workers}
+                onChange={setWorkers}
+              />
+            </label>
+            <button
+              className="jp-mod-styled"
+              data-testid="dcl-scale"
+              disabled={!active || busy}
+              onClick={run(() => actions.scale(cluster.id, workers))}
+            >
+              {trans.__('Scale')}
+            </button>
+          </div>
+          <div className="dcl-ClusterCard-scale">
+            <label>
+              {trans.__('Adapt')}
+              <WorkerCount
+                label={trans.__('minimum workers')}
+                testId="dcl-adapt-min-input"
+                value={minimum}
+                onChange={setMinimum}
+              />
+              –
+              <WorkerCount
+                label={trans.__('maximum workers')}
+                testId="dcl-adapt-max-input"
+                value={maximum}
+                onChange={setMaximum}
+              />
+            </label>
+            <button
+              className="jp-mod-styled"
+              data-testid="dcl-adapt"
+              disabled={!active || busy}
+              onClick={run(() => actions.adapt(cluster.id, minimum, maximum))}
+            >
+              {trans.__('Adapt')}
+            </button>
+          </div>
           <WorkerTable workers={cluster.workers} onShowLog={showLog} />
           <JobTable jobs={cluster.jobs} onShowLog={showLog} shownJob={logJob} />
           {logJob && actions.jobLog && (

@@ -1,4 +1,5 @@
 import React from 'react';
+import { useTrans } from '../translation';
 import { IJobLog } from '../types';
 
 export interface IJobLogProps {
@@ -11,6 +12,7 @@ export interface IJobLogProps {
 /** A batch job's stdout and stderr tails, with Refresh and Close. */
 export function JobLog(props: IJobLogProps): JSX.Element {
   const { jobId, load, onClose } = props;
+  const trans = useTrans();
   const [log, setLog] = React.useState<IJobLog | null>(null);
   const [error, setError] = React.useState<string | null>(null);
   const [loading, setLoading] = React.useState(true);
@@ -59,21 +61,23 @@ export function JobLog(props: IJobLogProps): JSX.Element {
       ref={panel}
     >
       <div className="dcl-JobLog-header">
-        <span className="dcl-JobLog-title">Job {jobId} output</span>
+        <span className="dcl-JobLog-title">
+          {trans.__('Job %1 output', jobId)}
+        </span>
         <button
           className="jp-mod-styled"
           data-testid="dcl-job-log-refresh"
           disabled={loading}
           onClick={() => setReloads(n => n + 1)}
         >
-          {loading ? 'Loading…' : 'Refresh'}
+          {loading ? trans.__('Loading…') : trans.__('Refresh')}
         </button>
         <button
           className="jp-mod-styled"
           data-testid="dcl-job-log-close"
           onClick={onClose}
         >
-          Close
+          {trans.__('Close')}
         </button>
       </div>
       {error && (
@@ -82,7 +86,7 @@ export function JobLog(props: IJobLogProps): JSX.Element {
         </div>
       )}
       {log?.files.length === 0 && (
-        <p className="dcl-Empty">This job has no output files.</p>
+        <p className="dcl-Empty">{trans.__('This job has no output files.')}</p>
       )}
       {log?.files.map(file => (
         <div
@@ -92,9 +96,9 @@ export function JobLog(props: IJobLogProps): JSX.Element {
         >
           <div className="dcl-JobLog-path">{file.path}</div>
           {file.text === null ? (
-            <p className="dcl-Empty">not written yet</p>
+            <p className="dcl-Empty">{trans.__('not written yet')}</p>
           ) : file.text === '' ? (
-            <p className="dcl-Empty">empty</p>
+            <p className="dcl-Empty">{trans.__('empty')}</p>
           ) : (
             <pre className="dcl-JobLog-text">{file.text}</pre>
           )}

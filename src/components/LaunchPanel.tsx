@@ -1,89 +1,96 @@
-import { FormComponent } from '@jupyterlab/ui-components';
-import validator from '@rjsf/validator-ajv8';
 import React from 'react';
+import { IRemembered, IRememberedForm, LaunchMemory } from '../memory';
 import { ClusterModel, preselectedProfile } from '../model';
 import { APIError } from '../request';
-import { IBackend, IPreview, IProfile, IScaling } from '../types';
-import { ErrorBox, IErrorInfo, messageWithoutField } from './ErrorBox';
+import { resourceSummary } from '../resources';
+import {
+  changedOptions,
+  DEFAULT_SCALING,
+  knownOptions,
+  parseSelection,
+  resolveSelection,
+  Selection,
+  usable
+} from '../selection';
+import { useTrans } from '../translation';
+import { ICluster, IPreview, IScaling } from '../types';
+import { ErrorBox, IErrorInfo } from './ErrorBox';
+import { OptionsForm } from './OptionsForm';
 import { ProfileActions } from './ProfileActions';
-import { ProfilePicker, Selection, parseSelection } from './ProfilePicker';
+import { ProfilePicker } from './ProfilePicker';
+import { ResourceSummary } from './ResourceSummary';
 import { ScalingControl } from './ScalingControl';
 
 export interface ILaunchPanelProps {
   model: ClusterModel;
   /**
    * Profile preselected when nothing was picked yet (the `defaultProfile`
-   * setting); '' for the one the server marks `default`.
+   * setting); '' for the one the server marks `default`. A change selects it.
    */
   defaultProfile: string;
+  /** Where the last choice and form values are kept across reloads. */
+  memory?: LaunchMemory | null;
+  /** Called with each cluster launched from here (its card, a notification). */
+  onLaunched?: (cluster: ICluster) => void;
 }
 
-const DEFAULT_SCALING: IScaling = { workers: 1 };
-
-/** What a selection launches: its backend, form values and scaling. */
-function resolveSelection(
-  model: ClusterModel,
-  selection: Selection
-): {
-  backend: IBackend | null;
-  profile: IProfile | null;
-  options: Record<string, any>;
-  scaling: IScaling;
-} {
-  const parsed = parseSelection(selection);
-  const profile =
-    parsed?.kind === 'profile'
-      ? (model.profiles.find(p => p.name === parsed.name) ?? null)
-      : null;
-  const backendName = profile ? profile.backend : parsed?.name;
-  const backend = model.backends.find(b => b.name === backendName) ?? null;
-  const options = { ...(backend?.defaults ?? {}), ...(profile?.options ?? {}) };
-  return {
-    backend,
-    profile,
-    options,
-    scaling: profile?.scaling ?? DEFAULT_SCALING
-  };
-}
-
-/** rjsf extraErrors for a server error on `options.a.b`. */
-function extraErrorsFor(error: IErrorInfo | null): Record<string, any> {
-  if (!error?.field || !error.field.startsWith('options.')) {
-    return {};
-  }
-  const path = error.field.slice('options.'.length).split('.');
-  const root: Record<string, any> = {};
-  let node = root;
-  for (const key of path) {
-    node[key] = {};
-    node = node[key];
-  }
-  node.__errors = [messageWithoutField(error)];
-  return root;
-}
-
-/** Pick a profile or backend, fill its form, preview and launch. */
+/**
+ * "New cluster": pick a profile and launch it (two clicks), or open its
+ * options (prefilled) or a bare backend's form, watch the resource summary,
+ * preview and launch.
+ */
 export function LaunchPanel(props: ILaunchPanelProps): JSX.Element {
-  const { model, defaultProfile } = props;
+  const { model, defaultProfile, memory } = props;
+  const trans = useTrans();
   const [selection, setSelection] = React.useState<Selection>('');
+  const [editing, setEditing] = React.useState(false);
   const [formData, setFormData] = React.useState<Record<string, any>>({});
   const [scaling, setScaling] = React.useState<IScaling>(DEFAULT_SCALING);
   const [name, setName] = React.useState('');
   const [error, setError] = React.useState<IErrorInfo | null>(null);
   const [preview, setPreview] = React.useState<IPreview | null>(null);
   const [busy, setBusy] = React.useState(false);
+  // undefined while the state database is read; null: nothing remembered.
+  const [remembered, setRemembered] = React.useState<
+    IRemembered | null | undefined
+  >(memory ? undefined : null);
+  const forms = React.useRef<Record<string, IRememberedForm>>({});
   const previewRef = React.useRef<HTMLDivElement>(null);
+  const previousDefault = React.useRef(defaultProfile);
+
+  React.useEffect(() => {
+    let current = true;
+    memory?.load().then(value => {
+      if (current) {
+        forms.current = { ...(value?.forms ?? {}) };
+        setRemembered(value);
+      }
+    });
+    return () => {
+      current = false;
+    };
+  }, [memory]);
 
   // The form can be long: bring a fresh preview into view.
   React.useEffect(() => {
     previewRef.current?.scrollIntoView?.({ block: 'nearest' });
   }, [preview]);
 
-  const select = (next: Selection) => {
+  const select = (next: Selection, openOptions?: boolean) => {
     const resolved = resolveSelection(model, next);
+    const bare = parseSelection(next)?.kind === 'backend';
+    const saved = bare ? forms.current[next] : undefined;
     setSelection(next);
-    setFormData(resolved.options);
-    setScaling(resolved.scaling);
+    setFormData(
+      saved
+        ? {
+            ...resolved.options,
+            ...knownOptions(resolved.backend, saved.options)
+          }
+        : resolved.options
+    );
+    setScaling(saved?.scaling ?? resolved.scaling);
+    setEditing(openOptions ?? bare);
     setError(null);
     setPreview(null);
   };
@@ -103,15 +110,51 @@ export function LaunchPanel(props: ILaunchPanelProps): JSX.Element {
     }
   };
 
-  // Preselect the default profile once the catalog is there.
+  // Once the catalog (and what was remembered) is there: the last choice,
+  // else the default profile.
   React.useEffect(() => {
-    if (selection || model.backends.length === 0) {
+    if (selection || model.backends.length === 0 || remembered === undefined) {
       return;
     }
-    selectDefault();
-  }, [model.backends, model.profiles, defaultProfile]);
+    if (remembered && usable(model, remembered.selection)) {
+      select(remembered.selection, remembered.editing);
+    } else {
+      selectDefault();
+    }
+  }, [model.backends, model.profiles, remembered]);
+
+  // A changed `defaultProfile` setting applies at once.
+  React.useEffect(() => {
+    if (previousDefault.current === defaultProfile) {
+      return;
+    }
+    previousDefault.current = defaultProfile;
+    if (model.backends.length > 0) {
+      selectDefault();
+    }
+  }, [defaultProfile]);
+
+  // Remember the choice and the values set in a bare backend's form (only
+  // those that differ from the server's defaults, which may change).
+  React.useEffect(() => {
+    if (!selection || remembered === undefined) {
+      return;
+    }
+    if (parseSelection(selection)?.kind === 'backend') {
+      const defaults = resolveSelection(model, selection).options;
+      forms.current[selection] = {
+        options: changedOptions(formData, defaults),
+        scaling
+      };
+    }
+    memory?.save({ selection, editing, forms: forms.current });
+  }, [selection, editing, formData, scaling, remembered]);
 
   const { backend, profile } = resolveSelection(model, selection);
+  const quick = !!profile && !editing;
+  const summary = backend
+    ? resourceSummary(backend.name, formData, scaling)
+    : null;
 
   const run = async (action: () => Promise<void>) => {
     setBusy(true);
@@ -120,10 +163,12 @@ export function LaunchPanel(props: ILaunchPanelProps): JSX.Element {
       await action();
     } catch (e) {
       const err = e as Error;
-      setError({
-        message: err.message,
-        field: err instanceof APIError ? err.field : null
-      });
+      const field = err instanceof APIError ? err.field : null;
+      setError({ message: err.message, field });
+      // A field's error shows under the field: open the form.
+      if (field?.startsWith('options.')) {
+        setEditing(true);
+      }
     } finally {
       setBusy(false);
     }
@@ -146,115 +191,161 @@ export function LaunchPanel(props: ILaunchPanelProps): JSX.Element {
       const target = profile
         ? { profile: profile.name }
         : { backend: backend.name };
-      await model.launch({
+      const cluster = await model.launch({
         ...target,
-        ...(name.trim() ? { name: name.trim() } : {}),
+        ...(name.trim() && !quick ? { name: name.trim() } : {}),
         options: formData,
         scaling
       });
       setName('');
+      props.onLaunched?.(cluster);
     });
 
+  const launchButton = backend && (
+    <button
+      className="jp-mod-styled jp-mod-accept"
+      data-testid="dcl-launch"
+      disabled={busy || !backend.available}
+      onClick={onLaunch}
+    >
+      {trans.__('Launch')}
+    </button>
+  );
+
+  const quickActions = quick && profile && backend && summary && (
+    <div className="dcl-QuickLaunch" data-testid="dcl-quick-launch">
+      {profile.description && (
+        <p className="dcl-QuickLaunch-description" title={profile.description}>
+          {profile.description}
+        </p>
+      )}
+      <ResourceSummary summary={summary} />
+      <div className="dcl-LaunchPanel-buttons">
+        {launchButton}
+        <button
+          className="jp-mod-styled"
+          data-testid="dcl-edit-options"
+          disabled={busy}
+          title={trans.__('Change the options before launching')}
+          onClick={() => setEditing(true)}
+        >
+          {trans.__('Edit options')}
+        </button>
+      </div>
+      {error && <ErrorBox testId="dcl-form-error" error={error} />}
+    </div>
+  );
+
   return (
-    <div className="dcl-LaunchPanel">
+    <section
+      className="dcl-LaunchPanel"
+      aria-labelledby="dcl-new-cluster-heading"
+    >
+      <h3 id="dcl-new-cluster-heading" className="dcl-Section-heading">
+        {trans.__('New cluster')}
+      </h3>
       <ProfilePicker
         backends={model.backends}
         profiles={model.profiles}
         selection={selection}
-        onSelect={select}
+        onSelect={next => select(next)}
+        selectedActions={quickActions}
+        labelledBy="dcl-new-cluster-heading"
       />
-      {profile?.description && (
-        <p className="dcl-LaunchPanel-description">{profile.description}</p>
-      )}
-      {backend && !backend.available && (
-        <p className="dcl-LaunchPanel-unavailable">
-          {backend.title} is not available here: {backend.reason}
-        </p>
-      )}
-      {backend && (
-        <div className="dcl-LaunchPanel-form" data-testid="dcl-options-form">
-          <FormComponent
-            key={selection}
-            schema={backend.schema as any}
-            uiSchema={backend.ui_schema as any}
+      {!quick && backend && summary && (
+        <div className="dcl-LaunchForm" data-testid="dcl-launch-form">
+          {profile && (
+            <div className="dcl-LaunchForm-header">
+              <span>{trans.__('Options of “%1”', profile.title)}</span>
+              <button
+                className="jp-mod-styled"
+                data-testid="dcl-close-options"
+                title={trans.__("Back to the profile's own options")}
+                onClick={() => select(selection, false)}
+              >
+                {trans.__('Close')}
+              </button>
+            </div>
+          )}
+          {!backend.available && (
+            <p className="dcl-LaunchPanel-unavailable">
+              {trans.__(
+                '%1 is not available here: %2',
+                backend.title,
+                backend.reason ?? ''
+              )}
+            </p>
+          )}
+          <OptionsForm
+            backend={backend}
+            formKey={selection}
             formData={formData}
-            validator={validator as any}
-            extraErrors={extraErrorsFor(error) as any}
-            showErrorList={false}
-            compact={true}
-            onChange={e => {
-              setFormData((e.formData ?? {}) as any);
+            serverError={error}
+            onChange={data => {
+              setFormData(data);
               // A field error is about the old value.
               if (error?.field) {
                 setError(null);
               }
             }}
           />
-        </div>
-      )}
-      {backend && (
-        <>
           <ScalingControl scaling={scaling} onChange={setScaling} />
           <label className="dcl-LaunchPanel-name">
-            Name (optional)
+            <span>{trans.__('Name')}</span>
             <input
               className="jp-mod-styled"
               data-testid="dcl-name"
               value={name}
-              placeholder="generated when empty"
+              placeholder={trans.__('optional, generated when empty')}
               onChange={e => setName(e.target.value)}
             />
           </label>
-          <div className="dcl-LaunchPanel-buttons">
-            <button
-              className="jp-mod-styled jp-mod-reject"
-              data-testid="dcl-preview"
-              disabled={busy}
-              onClick={onPreview}
-            >
-              Preview
-            </button>
-            <button
-              className="jp-mod-styled jp-mod-accept"
-              data-testid="dcl-launch"
-              disabled={busy || !backend.available}
-              onClick={onLaunch}
-            >
-              Launch
-            </button>
+          <div className="dcl-LaunchBar" data-testid="dcl-launch-bar">
+            <ResourceSummary summary={summary} />
+            {error && <ErrorBox testId="dcl-form-error" error={error} />}
+            <div className="dcl-LaunchPanel-buttons">
+              <button
+                className="jp-mod-styled jp-mod-reject"
+                data-testid="dcl-preview"
+                disabled={busy}
+                onClick={onPreview}
+              >
+                {trans.__('Preview')}
+              </button>
+              {launchButton}
+            </div>
           </div>
-        </>
-      )}
-      {backend && (
-        <ProfileActions
-          model={model}
-          profile={profile}
-          backend={backend.name}
-          options={formData}
-          scaling={scaling}
-          onSaved={saved => select(`profile:${saved}`)}
-          onDeleted={selectDefault}
-        />
-      )}
-      {error && <ErrorBox testId="dcl-form-error" error={error} />}
-      {preview && (
-        <div
-          className="dcl-Preview"
-          data-testid="dcl-preview-output"
-          ref={previewRef}
-        >
-          <h4>Python (reproduce in code)</h4>
-          <pre data-testid="dcl-preview-code">{preview.code}</pre>
-          {preview.job_script && (
-            <>
-              <h4>Job script (submitted for each worker job)</h4>
-              <pre data-testid="dcl-preview-job-script">
-                {preview.job_script}
-              </pre>
-            </>
+          {preview && (
+            <div
+              className="dcl-Preview"
+              data-testid="dcl-preview-output"
+              ref={previewRef}
+            >
+              <h4>{trans.__('Python (reproduce in code)')}</h4>
+              <pre data-testid="dcl-preview-code">{preview.code}</pre>
+              {preview.job_script && (
+                <>
+                  <h4>
+                    {trans.__('Job script (submitted for each worker job)')}
+                  </h4>
+                  <pre data-testid="dcl-preview-job-script">
+                    {preview.job_script}
+                  </pre>
+                </>
+              )}
+            </div>
           )}
+          <ProfileActions
+            model={model}
+            profile={profile}
+            backend={backend.name}
+            options={formData}
+            scaling={scaling}
+            onSaved={saved => select(`profile:${saved}`, true)}
+            onDeleted={selectDefault}
+          />
         </div>
       )}
-    </div>
+    </section>
   );
 }

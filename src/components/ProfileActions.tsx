@@ -2,15 +2,26 @@ import { Dialog, showDialog } from '@jupyterlab/apputils';
 import React from 'react';
 import { ClusterModel } from '../model';
 import { APIError } from '../request';
+import { translationBundle, useTrans } from '../translation';
 import { IProfile, IProfileRequest, IScaling } from '../types';
 import { ErrorBox, IErrorInfo } from './ErrorBox';
 
 /** Ask the user to confirm deleting a profile; resolves true to delete. */
-export async function confirmDelete(profile: IProfile): Promise<boolean> {
+export async function confirmDelete(
+  profile: IProfile,
+  trans = translationBundle()
+): Promise<boolean> {
   const result = await showDialog({
-    title: 'Delete profile',
-    body: `Delete your profile "${profile.title}" (${profile.name})? This cannot be undone.`,
-    buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: 'Delete' })]
+    title: trans.__('Delete profile'),
+    body: trans.__(
+      'Delete your profile "%1" (%2)? This cannot be undone.',
+      profile.title,
+      profile.name
+    ),
+    buttons: [
+      Dialog.cancelButton({ label: trans.__('Cancel') }),
+      Dialog.warnButton({ label: trans.__('Delete') })
+    ]
   });
   return result.button.accept;
 }
@@ -45,6 +56,7 @@ function toError(e: unknown): IErrorInfo {
  */
 export function ProfileActions(props: IProfileActionsProps): JSX.Element {
   const { model, profile, backend, options, scaling } = props;
+  const trans = useTrans();
   const [editing, setEditing] = React.useState(false);
   const [name, setName] = React.useState('');
   const [title, setTitle] = React.useState('');
@@ -91,7 +103,7 @@ export function ProfileActions(props: IProfileActionsProps): JSX.Element {
       );
       setEditing(false);
       props.onSaved(saved.name);
-      setNotice(`Saved as "${saved.title}".`);
+      setNotice(trans.__('Saved as "%1".', saved.title));
     });
 
   const onUpdate = () =>
@@ -108,7 +120,7 @@ export function ProfileActions(props: IProfileActionsProps): JSX.Element {
         ownProfile.name
       );
       props.onSaved(saved.name);
-      setNotice(`Updated "${saved.title}".`);
+      setNotice(trans.__('Updated "%1".', saved.title));
     });
 
   const onDelete = () =>
@@ -116,13 +128,14 @@ export function ProfileActions(props: IProfileActionsProps): JSX.Element {
       if (!ownProfile) {
         return;
       }
-      const confirm = props.confirm ?? confirmDelete;
+      const confirm =
+        props.confirm ?? ((p: IProfile) => confirmDelete(p, trans));
       if (!(await confirm(ownProfile))) {
         return;
       }
       await model.deleteProfile(ownProfile.name);
       props.onDeleted();
-      setNotice(`Deleted "${ownProfile.title}".`);
+      setNotice(trans.__('Deleted "%1".', ownProfile.title));
     });
 
   const fieldClass = (field: string) =>
@@ -137,7 +150,7 @@ export function ProfileActions(props: IProfileActionsProps): JSX.Element {
           disabled={busy || editing}
           onClick={startEditing}
         >
-          Save as profile…
+          {trans.__('Save as profile…')}
         </button>
         {ownProfile && (
           <>
@@ -145,19 +158,22 @@ export function ProfileActions(props: IProfileActionsProps): JSX.Element {
               className="jp-mod-styled"
               data-testid="dcl-profile-update"
               disabled={busy}
-              title={`Save the form over your profile "${ownProfile.title}"`}
+              title={trans.__(
+                'Save the form over your profile "%1"',
+                ownProfile.title
+              )}
               onClick={onUpdate}
             >
-              Update profile
+              {trans.__('Update profile')}
             </button>
             <button
               className="jp-mod-styled jp-mod-warn"
               data-testid="dcl-profile-delete"
               disabled={busy}
-              title={`Delete your profile "${ownProfile.title}"`}
+              title={trans.__('Delete your profile "%1"', ownProfile.title)}
               onClick={onDelete}
             >
-              Delete profile
+              {trans.__('Delete profile')}
             </button>
           </>
         )}
@@ -172,29 +188,31 @@ export function ProfileActions(props: IProfileActionsProps): JSX.Element {
           }}
         >
           <label>
-            Name
+            {trans.__('Name')}
             <input
               className={fieldClass('name')}
               data-testid="dcl-profile-name"
               value={name}
               required
-              placeholder="e.g. my-local"
-              title="Letters, digits, '_', '.', '-'; used by quick_connect(name)"
+              placeholder={trans.__('e.g. my-local')}
+              title={trans.__(
+                "Letters, digits, '_', '.', '-'; used by quick_connect(name)"
+              )}
               onChange={e => setName(e.target.value)}
             />
           </label>
           <label>
-            Title
+            {trans.__('Title')}
             <input
               className={fieldClass('title')}
               data-testid="dcl-profile-title"
               value={title}
-              placeholder="shown in the picker (defaults to the name)"
+              placeholder={trans.__('shown in the list (defaults to the name)')}
               onChange={e => setTitle(e.target.value)}
             />
           </label>
           <label>
-            Description (optional)
+            {trans.__('Description (optional)')}
             <textarea
               className={fieldClass('description')}
               data-testid="dcl-profile-description"
@@ -214,7 +232,7 @@ export function ProfileActions(props: IProfileActionsProps): JSX.Element {
                 setError(null);
               }}
             >
-              Cancel
+              {trans.__('Cancel')}
             </button>
             <button
               type="submit"
@@ -222,7 +240,7 @@ export function ProfileActions(props: IProfileActionsProps): JSX.Element {
               data-testid="dcl-profile-save"
               disabled={busy || !name.trim()}
             >
-              Save
+              {trans.__('Save')}
             </button>
           </div>
         </form>
@@ -231,6 +249,7 @@ export function ProfileActions(props: IProfileActionsProps): JSX.Element {
       {notice && (
         <div
           className="dcl-ProfileActions-notice"
+          role="status"
           data-testid="dcl-profile-notice"
         >
           {notice}

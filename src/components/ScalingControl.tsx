@@ -1,4 +1,5 @@
 import React from 'react';
+import { useTrans } from '../translation';
 import { IScaling } from '../types';
 
 export interface IScalingControlProps {
@@ -11,15 +12,16 @@ function toInt(value: string): number {
   return isNaN(n) ? 0 : n;
 }
 
-/** Fixed number of workers, or adaptive between a minimum and a maximum. */
+/** Fixed number of workers, or adaptive between a minimum and a maximum (one row). */
 export function ScalingControl(props: IScalingControlProps): JSX.Element {
   const { scaling, onChange } = props;
+  const trans = useTrans();
   const adaptive = 'adapt' in scaling;
   const workers = 'workers' in scaling ? scaling.workers : 1;
   const adapt = 'adapt' in scaling ? scaling.adapt : { minimum: 0, maximum: 4 };
   return (
     <fieldset className="dcl-Scaling" data-testid="dcl-scaling">
-      <legend>Scaling</legend>
+      <legend>{trans.__('Workers')}</legend>
       <label className="dcl-Scaling-mode">
         <input
           type="radio"
@@ -28,7 +30,7 @@ export function ScalingControl(props: IScalingControlProps): JSX.Element {
           checked={!adaptive}
           onChange={() => onChange({ workers: Math.max(adapt.minimum, 1) })}
         />
-        Fixed
+        {trans.__('Fixed')}
       </label>
       <label className="dcl-Scaling-mode">
         <input
@@ -42,55 +44,50 @@ export function ScalingControl(props: IScalingControlProps): JSX.Element {
             })
           }
         />
-        Adaptive
+        {trans.__('Adaptive')}
       </label>
       {adaptive ? (
-        <div className="dcl-Scaling-values">
-          <label>
-            minimum
-            <input
-              type="number"
-              min={0}
-              className="jp-mod-styled"
-              data-testid="dcl-adapt-min"
-              value={adapt.minimum}
-              onChange={e =>
-                onChange({
-                  adapt: { ...adapt, minimum: toInt(e.target.value) }
-                })
-              }
-            />
-          </label>
-          <label>
-            maximum
-            <input
-              type="number"
-              min={0}
-              className="jp-mod-styled"
-              data-testid="dcl-adapt-max"
-              value={adapt.maximum}
-              onChange={e =>
-                onChange({
-                  adapt: { ...adapt, maximum: toInt(e.target.value) }
-                })
-              }
-            />
-          </label>
-        </div>
+        <span className="dcl-Scaling-values">
+          <input
+            type="number"
+            min={0}
+            className="jp-mod-styled"
+            aria-label={trans.__('Minimum workers')}
+            data-testid="dcl-adapt-min"
+            value={adapt.minimum}
+            onChange={e =>
+              onChange({
+                adapt: { ...adapt, minimum: toInt(e.target.value) }
+              })
+            }
+          />
+          –
+          <input
+            type="number"
+            min={0}
+            className="jp-mod-styled"
+            aria-label={trans.__('Maximum workers')}
+            data-testid="dcl-adapt-max"
+            value={adapt.maximum}
+            onChange={e =>
+              onChange({
+                adapt: { ...adapt, maximum: toInt(e.target.value) }
+              })
+            }
+          />
+        </span>
       ) : (
-        <div className="dcl-Scaling-values">
-          <label>
-            workers
-            <input
-              type="number"
-              min={0}
-              className="jp-mod-styled"
-              data-testid="dcl-workers"
-              value={workers}
-              onChange={e => onChange({ workers: toInt(e.target.value) })}
-            />
-          </label>
-        </div>
+        <span className="dcl-Scaling-values">
+          <input
+            type="number"
+            min={0}
+            className="jp-mod-styled"
+            aria-label={trans.__('Number of workers')}
+            data-testid="dcl-workers"
+            value={workers}
+            onChange={e => onChange({ workers: toInt(e.target.value) })}
+          />
+        </span>
       )}
     </fieldset>
   );

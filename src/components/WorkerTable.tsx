@@ -1,5 +1,6 @@
 import React from 'react';
-import { formatBytes, plural } from '../format';
+import { formatBytes } from '../format';
+import { useTrans } from '../translation';
 import { IJob, IWorker } from '../types';
 
 /** A job id that opens the job's output, or plain text without `onShowLog`. */
@@ -8,6 +9,7 @@ function JobLink(props: {
   onShowLog?: (jobId: string) => void;
 }): JSX.Element | null {
   const { jobId, onShowLog } = props;
+  const trans = useTrans();
   if (!jobId) {
     return null;
   }
@@ -18,7 +20,7 @@ function JobLink(props: {
     <button
       className="dcl-LinkButton"
       data-testid="dcl-worker-job-log"
-      title={`Show the output of job ${jobId}`}
+      title={trans.__('Show the output of job %1', jobId)}
       onClick={() => onShowLog(jobId)}
     >
       {jobId}
@@ -37,16 +39,17 @@ export function WorkerTable(props: {
   onShowLog?: (jobId: string) => void;
 }): JSX.Element {
   const { workers, onShowLog } = props;
+  const trans = useTrans();
   if (workers.length === 0) {
-    return <p className="dcl-Empty">No workers yet.</p>;
+    return <p className="dcl-Empty">{trans.__('No workers yet.')}</p>;
   }
   const withJobs = workers.some(w => w.job_id);
   return (
     <table className="dcl-Table dcl-WorkerTable" data-testid="dcl-workers">
       <thead>
         <tr>
-          <th>Worker</th>
-          {withJobs && <th className="dcl-WorkerRow-job">Job</th>}
+          <th>{trans.__('Worker')}</th>
+          {withJobs && <th className="dcl-WorkerRow-job">{trans.__('Job')}</th>}
         </tr>
       </thead>
       <tbody>
@@ -65,9 +68,11 @@ export function WorkerTable(props: {
                 <span className="dcl-WorkerRow-host">{w.host}</span>
               </div>
               <div className="dcl-WorkerRow-line dcl-WorkerRow-detail">
-                <span>{plural(w.nthreads, 'thread')}</span>
+                <span>{trans._n('%1 thread', '%1 threads', w.nthreads)}</span>
                 {' · '}
-                <span title="Memory limit">{formatBytes(w.memory_limit)}</span>
+                <span title={trans.__('Memory limit')}>
+                  {formatBytes(w.memory_limit)}
+                </span>
                 {' · '}
                 <span className={`dcl-WorkerRow-status dcl-mod-${w.status}`}>
                   {w.status}
@@ -95,6 +100,7 @@ export function JobTable(props: {
   shownJob?: string | null;
 }): JSX.Element | null {
   const { jobs, onShowLog, shownJob } = props;
+  const trans = useTrans();
   if (jobs.length === 0) {
     return null;
   }
@@ -102,10 +108,10 @@ export function JobTable(props: {
     <table className="dcl-Table dcl-JobTable" data-testid="dcl-jobs">
       <thead>
         <tr>
-          <th>Job</th>
-          <th>State</th>
-          <th>Reason</th>
-          {onShowLog && <th aria-label="Output" />}
+          <th>{trans.__('Job')}</th>
+          <th>{trans.__('State')}</th>
+          <th>{trans.__('Reason')}</th>
+          {onShowLog && <th aria-label={trans.__('Output')} />}
         </tr>
       </thead>
       <tbody>
@@ -125,10 +131,13 @@ export function JobTable(props: {
                   className="jp-mod-styled dcl-JobRow-log"
                   data-testid="dcl-job-log-button"
                   aria-pressed={shownJob === j.job_id}
-                  title={`Show the stdout and stderr of job ${j.job_id}`}
+                  title={trans.__(
+                    'Show the stdout and stderr of job %1',
+                    j.job_id
+                  )}
                   onClick={() => onShowLog(j.job_id)}
                 >
-                  Log
+                  {trans.__('Log')}
                 </button>
               </td>
             )}

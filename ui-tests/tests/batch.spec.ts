@@ -8,6 +8,9 @@ import type { Locator } from '@playwright/test';
 import { execSync } from 'child_process';
 import {
   cardNamed,
+  cardsOf,
+  collectConsoleErrors,
+  openGroup,
   openSidebar,
   pick,
   recordedStates,
@@ -64,6 +67,8 @@ const SYSTEMS: IBatchSystem[] = [
     start: 'testbeds/start-sge.sh',
     async fillMemory(sidebar) {
       await sidebar.locator('#root_memory').fill('1 GB');
+      // The resource request is one of the scheduling options (collapsed).
+      await openGroup(sidebar, 'Scheduling');
       await sidebar.locator('#root_resource_spec').fill('h_vmem=1G');
     },
     jobNames() {
@@ -119,6 +124,7 @@ for (const system of SYSTEMS) {
     test('refuse a walltime over the queue limit; launch, use from a notebook, stop', async ({
       page
     }) => {
+      const errors = collectConsoleErrors(page);
       const name = `${prefix}${Date.now()}`;
       const sidebar = await openSidebar(page);
       const walltime = sidebar.locator('#root_walltime');
@@ -131,8 +137,16 @@ for (const system of SYSTEMS) {
       });
 
       await test.step('a walltime over the short queue limit is refused', async () => {
-        const before = await sidebar.locator('.dcl-ClusterCard').count();
+        const before = await cardsOf(sidebar, system.backend).count();
+        // The limit shows beside the field; going over it is said as you type...
+        await expect(sidebar.getByTestId('dcl-limit-walltime')).toHaveText(
+          'max 00:30:00'
+        );
         await walltime.fill('01:00:00');
+        await expect(
+          sidebar.locator('.dcl-Field[data-field="walltime"] .error-detail')
+        ).toContainText('00:30:00');
+        // ...and the server refuses it when sent anyway.
         await sidebar.getByTestId('dcl-name').fill(`${prefix}toolong`);
         await sidebar.getByTestId('dcl-launch').click();
         await expect(error).toBeVisible();
@@ -141,7 +155,7 @@ for (const system of SYSTEMS) {
         await shot(page, `${system.backend}-00-walltime-too-long`, error);
         // Give a wrongly launched cluster time to show up before checking.
         await page.waitForTimeout(1000);
-        await expect(sidebar.locator('.dcl-ClusterCard')).toHaveCount(before);
+        await expect(cardsOf(sidebar, system.backend)).toHaveCount(before);
       });
 
       await test.step('a walltime within the limit clears the error', async () => {
@@ -161,7 +175,7 @@ for (const system of SYSTEMS) {
       await sidebar.getByTestId('dcl-scaling-fixed').check();
       await sidebar.getByTestId('dcl-workers').fill('2');
       await sidebar.getByTestId('dcl-name').fill(name);
-      await recordStates(page);
+      await recordStates(page, name);
       const launched = Date.now();
       await sidebar.getByTestId('dcl-launch').click();
 
@@ -230,6 +244,8 @@ for (const system of SYSTEMS) {
           })
           .toEqual([]);
       });
+      // The refused launch above is the one failed request.
+      expect(errors.filter(e => !e.includes('400 (Bad Request)'))).toEqual([]);
     });
   });
 }

@@ -6,6 +6,7 @@ import { expect, test } from '@jupyterlab/galata';
 import type { WebSocket } from '@playwright/test';
 import {
   cardNamed,
+  collectConsoleErrors,
   openSidebar,
   pick,
   shot,
@@ -25,6 +26,7 @@ test.describe('Dashboard in JupyterLab', () => {
   test('open the dashboard panes, compute, stop without errors', async ({
     page
   }) => {
+    const errors = collectConsoleErrors(page);
     const name = `${PREFIX}${Date.now()}`;
     const sidebar = await openSidebar(page, 'profile:local');
 
@@ -116,5 +118,7 @@ test.describe('Dashboard in JupyterLab', () => {
     await page.waitForTimeout(6000);
     await expect(page.locator('.jp-Dialog')).toHaveCount(0);
     await shot(page, '03-stopped');
+    // Nothing polls the stopped cluster's dashboard (no 404 in the console).
+    expect(errors).toEqual([]);
   });
 });

@@ -21,15 +21,79 @@ export async function openSidebar(
   await page.sidebar.openTab(SIDEBAR_ID);
   const sidebar = page.locator(`#${SIDEBAR_ID}`);
   await expect(sidebar).toBeVisible();
-  await expect(sidebar.getByTestId('dcl-picker')).toHaveValue(expected);
+  await expect(sidebar.getByTestId('dcl-picker')).toHaveAttribute(
+    'data-selection',
+    expected
+  );
   return sidebar;
 }
 
-/** Pick a profile or backend (`backend:slurm`, `profile:local`) and wait for its form. */
+/** The radio button of a choice (`profile:local`, `backend:slurm`). */
+export function choice(sidebar: Locator, selection: string): Locator {
+  return sidebar.getByTestId(`dcl-choice-${selection.replace(':', '-')}`);
+}
+
+/** Pick a profile or backend with one click (a profile shows its Launch, a backend its form). */
+export async function choose(
+  sidebar: Locator,
+  selection: string
+): Promise<void> {
+  await choice(sidebar, selection).check();
+  await expect(sidebar.getByTestId('dcl-picker')).toHaveAttribute(
+    'data-selection',
+    selection
+  );
+}
+
+/**
+ * Pick a profile or backend (`backend:slurm`, `profile:local`) and wait for its form (a
+ * profile's options open with "Edit options").
+ */
 export async function pick(sidebar: Locator, selection: string): Promise<void> {
-  await sidebar.getByTestId('dcl-picker').selectOption(selection);
-  await expect(sidebar.getByTestId('dcl-picker')).toHaveValue(selection);
+  await choose(sidebar, selection);
+  const edit = sidebar.getByTestId('dcl-edit-options');
+  if (selection.startsWith('profile:') && (await edit.count()) > 0) {
+    await edit.click();
+  }
   await expect(sidebar.getByTestId('dcl-options-form')).toBeVisible();
+}
+
+/** Open a collapsed group of the options form ("Scheduling", "Environment", "Advanced"). */
+export async function openGroup(
+  sidebar: Locator,
+  title: string
+): Promise<void> {
+  const group = sidebar.getByTestId(`dcl-group-${title.toLowerCase()}`);
+  if ((await group.getAttribute('open')) === null) {
+    await group.locator('summary').click();
+  }
+  await expect(group).toHaveAttribute('open', '');
+}
+
+/**
+ * Reload the page once what the sidebar remembers is saved: it goes to JupyterLab's state
+ * database (debounced 0.3 s), which JupyterLab saves with the workspace (debounced 0.75 s).
+ */
+export async function reloadRemembering(
+  page: IJupyterLabPageFixture
+): Promise<void> {
+  await page.waitForTimeout(2000);
+  await page.reload();
+}
+
+/**
+ * Collect the page's console errors (and uncaught exceptions) from now on; the golden paths
+ * end with `expect(errors).toEqual([])`.
+ */
+export function collectConsoleErrors(page: IJupyterLabPageFixture): string[] {
+  const errors: string[] = [];
+  page.on('console', message => {
+    if (message.type() === 'error') {
+      errors.push(`${message.text()} (${message.location().url})`);
+    }
+  });
+  page.on('pageerror', error => errors.push(`uncaught: ${error.message}`));
+  return errors;
 }
 
 /**
@@ -52,15 +116,35 @@ export function cardNamed(sidebar: Locator, name: string): Locator {
   return sidebar.locator(`.dcl-ClusterCard[data-cluster-name="${name}"]`);
 }
 
-/** Record every state a cluster card shows, so short-lived ones are seen too. */
+/**
+ * The cards of one backend's clusters (other sessions' clusters may show up too: the server
+ * adopts every cluster of this user it finds).
+ */
+export function cardsOf(sidebar: Locator, backend: string): Locator {
+  return sidebar.locator('.dcl-ClusterCard').filter({
+    has: sidebar.page().locator('.dcl-ClusterCard-meta', {
+      hasText: new RegExp(`^${backend}\\b`)
+    })
+  });
+}
+
+/**
+ * Record every state the card of the cluster named `name` shows (every card without a name), so
+ * short-lived ones are seen too. Name it: other sessions' clusters may show up in the sidebar.
+ */
 export async function recordStates(
-  page: IJupyterLabPageFixture
+  page: IJupyterLabPageFixture,
+  name?: string
 ): Promise<void> {
-  await page.evaluate(() => {
+  await page.evaluate(clusterName => {
     const seen: string[] = [];
     (window as any).__dclStates = seen;
+    const card = clusterName
+      ? `.dcl-ClusterCard[data-cluster-name="${CSS.escape(clusterName)}"]`
+      : '.dcl-ClusterCard';
+    const selector = `${card} .dcl-state`;
     const record = () => {
-      document.querySelectorAll('.dcl-ClusterCard .dcl-state').forEach(el => {
+      document.querySelectorAll(selector).forEach(el => {
         const state = el.textContent ?? '';
         if (seen[seen.length - 1] !== state) {
           seen.push(state);
@@ -72,7 +156,7 @@ export async function recordStates(
       childList: true,
       characterData: true
     });
-  });
+  }, name ?? '');
 }
 
 export async function recordedStates(

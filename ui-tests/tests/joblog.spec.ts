@@ -7,6 +7,7 @@ import { expect, test } from '@jupyterlab/galata';
 import { execSync } from 'child_process';
 import {
   cardNamed,
+  collectConsoleErrors,
   openSidebar,
   pick,
   shot,
@@ -35,6 +36,7 @@ test.describe('Batch job output', () => {
   test('SLURM: the Log of a worker job shows the dask worker starting', async ({
     page
   }) => {
+    const errors = collectConsoleErrors(page);
     const name = `${prefix}${Date.now()}`;
     const sidebar = await openSidebar(page);
 
@@ -101,5 +103,6 @@ test.describe('Batch job output', () => {
       await stopFromCard(card);
       await shot(page, 'joblog-02-stopped');
     });
+    expect(errors).toEqual([]);
   });
 });

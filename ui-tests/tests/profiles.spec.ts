@@ -6,8 +6,11 @@ import { expect, test } from '@jupyterlab/galata';
 import {
   API,
   cardNamed,
+  choice,
+  collectConsoleErrors,
   openSidebar,
   pick,
+  reloadRemembering,
   shot,
   stopClustersNamed,
   stopFromCard
@@ -29,6 +32,7 @@ test.describe('Profiles', () => {
   test('save a profile, reload, launch from it, delete it', async ({
     page
   }) => {
+    const errors = collectConsoleErrors(page);
     profileName = `${PREFIX}${Date.now()}`;
     const clusterName = `${profileName}-cluster`;
     let sidebar = await openSidebar(page, 'profile:local');
@@ -58,24 +62,38 @@ test.describe('Profiles', () => {
       .getByTestId('dcl-profile-description')
       .fill('3 threads per worker, 2 workers');
     await sidebar.getByTestId('dcl-profile-save').click();
-    await expect(sidebar.getByTestId('dcl-picker')).toHaveValue(
+    await expect(sidebar.getByTestId('dcl-picker')).toHaveAttribute(
+      'data-selection',
       `profile:${profileName}`
     );
     await expect(
-      sidebar.locator(
-        `optgroup[label="Your profiles"] option[value="profile:${profileName}"]`
-      )
+      sidebar
+        .locator('.dcl-Choices-group[data-source="user"]')
+        .locator(`[data-testid="dcl-choice-profile-${profileName}"]`)
     ).toHaveCount(1);
     await expect(sidebar.getByTestId('dcl-profile-notice')).toContainText(
       'Saved'
     );
     await shot(page, '02-saved', sidebar.getByTestId('dcl-profile-actions'));
 
-    // After a reload the profile is there; picking it fills form and scaling.
-    await page.reload();
-    sidebar = await openSidebar(page, 'profile:local');
+    // After a reload the profile is there, still chosen with its options open (remembered).
+    await reloadRemembering(page);
+    sidebar = await openSidebar(page, `profile:${profileName}`);
+    await expect(sidebar.locator('#root_threads_per_worker')).toHaveValue('3');
+    // Picking another profile and back fills form and scaling from each.
+    await pick(sidebar, 'profile:local');
     await expect(sidebar.locator('#root_threads_per_worker')).toHaveValue('1');
     await pick(sidebar, `profile:${profileName}`);
+    // One line says what it launches, Launch right under it.
+    await expect(sidebar.getByTestId('dcl-quick-launch')).toHaveCount(0);
+    await sidebar.getByTestId('dcl-close-options').click();
+    await expect(
+      choice(sidebar, `profile:${profileName}`).locator('xpath=..')
+    ).toContainText('3 threads per worker · fixed 2 workers');
+    await expect(sidebar.getByTestId('dcl-quick-launch')).toContainText(
+      '3 threads per worker'
+    );
+    await sidebar.getByTestId('dcl-edit-options').click();
     await expect(sidebar.locator('#root_threads_per_worker')).toHaveValue('3');
     await expect(sidebar.getByTestId('dcl-scaling-fixed')).toBeChecked();
     await expect(sidebar.getByTestId('dcl-workers')).toHaveValue('2');
@@ -102,10 +120,9 @@ test.describe('Profiles', () => {
     await shot(page, '05-confirm-delete');
     await dialog.getByRole('button', { name: 'Delete' }).click();
     await expect(dialog).toHaveCount(0);
-    await expect(
-      sidebar.locator(`option[value="profile:${profileName}"]`)
-    ).toHaveCount(0);
-    await expect(sidebar.getByTestId('dcl-picker')).toHaveValue(
+    await expect(choice(sidebar, `profile:${profileName}`)).toHaveCount(0);
+    await expect(sidebar.getByTestId('dcl-picker')).toHaveAttribute(
+      'data-selection',
       'profile:local'
     );
     const response = await page.request.get(`/${API}/profiles`);
@@ -113,10 +130,13 @@ test.describe('Profiles', () => {
     expect(names).not.toContain(profileName);
     profileName = '';
     await shot(page, '06-deleted');
+    // The refused built-in name above is the one failed request.
+    expect(errors.filter(e => !e.includes('409 (Conflict)'))).toEqual([]);
   });
 
   test('preview shows the chosen scaling', async ({ page }) => {
     const sidebar = await openSidebar(page, 'profile:local');
+    await pick(sidebar, 'profile:local');
     await sidebar.getByTestId('dcl-scaling-fixed').check();
     await sidebar.getByTestId('dcl-workers').fill('3');
     await sidebar.getByTestId('dcl-preview').click();

@@ -9,6 +9,7 @@ import * as os from 'os';
 import * as path from 'path';
 import {
   cardNamed,
+  collectConsoleErrors,
   openSidebar,
   pick,
   recordedStates,
@@ -43,6 +44,7 @@ test.describe('Saturn backend', () => {
   test('launch on the emulator, use it from a notebook, stop it', async ({
     page
   }) => {
+    const errors = collectConsoleErrors(page);
     const name = `${PREFIX}${Date.now()}`;
     const sidebar = await openSidebar(page);
     await pick(sidebar, 'backend:saturn');
@@ -63,7 +65,7 @@ test.describe('Saturn backend', () => {
     await sidebar.getByTestId('dcl-scaling-fixed').check();
     await sidebar.getByTestId('dcl-workers').fill('1');
     await sidebar.getByTestId('dcl-name').fill(name);
-    await recordStates(page);
+    await recordStates(page, name);
     await sidebar.getByTestId('dcl-launch').click();
 
     const card = cardNamed(sidebar, name);
@@ -103,5 +105,6 @@ test.describe('Saturn backend', () => {
     await shot(page, 'saturn-04-stopped');
     // Stopping closed it on Saturn too.
     await expect.poll(emulatorClusters, { timeout: 30000 }).toEqual([]);
+    expect(errors).toEqual([]);
   });
 });

@@ -1,0 +1,141 @@
+import { Notification } from '@jupyterlab/apputils';
+import { Signal } from '@lumino/signaling';
+import { ClusterModel } from '../model';
+import { LaunchProgress, progressMessage } from '../progress';
+import { translationBundle } from '../translation';
+import { ICluster } from '../types';
+
+const trans = translationBundle();
+
+function cluster(overrides: Partial<ICluster> = {}): ICluster {
+  return {
+    id: 'c1',
+    name: 'one',
+    backend: 'slurm',
+    profile: null,
+    state: 'starting',
+    error: null,
+    scheduler_address: null,
+    dashboard_link: null,
+    dashboard_url: null,
+    scaling: { workers: 2 },
+    workers: [],
+    jobs: [],
+    created: '2026-01-01T00:00:00Z',
+    ...overrides
+  };
+}
+
+/** A model whose clusters the test sets. */
+function fakeModel() {
+  const changed = new Signal<any, void>({});
+  let current: ICluster | undefined;
+  return {
+    model: {
+      clustersChanged: changed,
+      cluster: (id: string) => (current?.id === id ? current : undefined)
+    } as unknown as ClusterModel,
+    set(c: ICluster | undefined) {
+      current = c;
+      changed.emit();
+    }
+  };
+}
+
+function note(id: string) {
+  return Notification.manager.notifications.find(n => n.id === id)!;
+}
+
+afterEach(() => Notification.dismiss());
+
+describe('progressMessage', () => {
+  it('says how many jobs wait (and why) and how many workers joined', () => {
+    expect(
+      progressMessage(
+        cluster({
+          jobs: [
+            { job_id: '1', state: 'PENDING', reason: 'Resources' },
+            { job_id: '2', state: 'RUNNING', reason: null }
+          ],
+          workers: [{} as any]
+        }),
+        trans
+      )
+    ).toBe(
+      'Starting Dask cluster one: 1 job pending (Resources), 1 of 2 workers'
+    );
+  });
+});
+
+describe('LaunchProgress', () => {
+  it('shows a launch in progress, then running with its actions', () => {
+    const { model, set } = fakeModel();
+    const insertCode = jest.fn(async () => undefined);
+    const show = jest.fn();
+    const progress = new LaunchProgress({ model, trans, insertCode, show });
+    const starting = cluster();
+    set(starting);
+    progress.track(starting);
+    const id = progress.tracked.get('c1')!;
+    expect(note(id).type).toBe('in-progress');
+    expect(note(id).message).toBe('Starting Dask cluster one: 0 of 2 workers');
+
+    set(cluster({ jobs: [{ job_id: '7', state: 'PD', reason: 'Priority' }] }));
+    expect(note(id).message).toBe(
+      'Starting Dask cluster one: 1 job pending (Priority), 0 of 2 workers'
+    );
+    note(id).options.actions![0].callback(new MouseEvent('click'));
+    expect(show).toHaveBeenCalledWith('c1');
+
+    set(cluster({ state: 'running', workers: [{} as any, {} as any] }));
+    expect(note(id).type).toBe('success');
+    expect(note(id).message).toBe('Dask cluster one is running with 2 workers');
+    const [insert, showAction] = note(id).options.actions!;
+    expect(insert.label).toBe('Insert client code');
+    expect(showAction.label).toBe('Show');
+    insert.callback(new MouseEvent('click'));
+    expect(insertCode).toHaveBeenCalledWith('c1');
+    expect(progress.tracked.size).toBe(0);
+    progress.dispose();
+  });
+
+  it('turns into an error with the reason', () => {
+    const { model, set } = fakeModel();
+    const progress = new LaunchProgress({
+      model,
+      trans,
+      insertCode: async () => undefined,
+      show: () => undefined
+    });
+    set(cluster());
+    progress.track(cluster());
+    const id = progress.tracked.get('c1')!;
+    set(cluster({ state: 'failed', error: 'sbatch: invalid account' }));
+    expect(note(id).type).toBe('error');
+    expect(note(id).message).toContain('sbatch: invalid account');
+    progress.dispose();
+  });
+
+  it('goes away when the cluster does, and can be turned off', () => {
+    const { model, set } = fakeModel();
+    let enabled = true;
+    const progress = new LaunchProgress({
+      model,
+      trans,
+      insertCode: async () => undefined,
+      show: () => undefined,
+      enabled: () => enabled
+    });
+    set(cluster());
+    progress.track(cluster());
+    const id = progress.tracked.get('c1')!;
+    set(undefined);
+    expect(Notification.manager.notifications.some(n => n.id === id)).toBe(
+      false
+    );
+    enabled = false;
+    progress.track(cluster({ id: 'c2' }));
+    expect(progress.tracked.size).toBe(0);
+    progress.dispose();
+  });
+});

@@ -1,0 +1,278 @@
+/**
+ * The extension's commands (palette, card context menu, notifications): each
+ * acts on the cluster named by `args.id`, or on the card right-clicked, or
+ * asks (stop) or takes the latest running cluster (client code, dashboard).
+ */
+import { JupyterFrontEnd } from '@jupyterlab/application';
+import {
+  Clipboard,
+  Dialog,
+  ICommandPalette,
+  InputDialog,
+  Notification,
+  showDialog
+} from '@jupyterlab/apputils';
+import type { TranslationBundle } from '@jupyterlab/translation';
+import {
+  ReadonlyJSONObject,
+  ReadonlyPartialJSONObject
+} from '@lumino/coreutils';
+import { DaskDashboardBridge } from './daskDashboard';
+import { dashboardHref, isActive } from './format';
+import { daskClusterIcon } from './icons';
+import { ClusterModel } from './model';
+import { ICluster } from './types';
+
+export namespace CommandIDs {
+  export const openSidebar = 'dask-cluster-launcher:open-sidebar';
+  export const insertClientCode = 'dask-cluster-launcher:insert-client-code';
+  export const copyClientCode = 'dask-cluster-launcher:copy-client-code';
+  export const stopCluster = 'dask-cluster-launcher:stop-cluster';
+  export const scaleCluster = 'dask-cluster-launcher:scale-cluster';
+  export const openDashboard = 'dask-cluster-launcher:open-dashboard';
+  export const openDashboardTab = 'dask-cluster-launcher:open-dashboard-tab';
+  export const showCluster = 'dask-cluster-launcher:show-cluster';
+}
+
+/** Commands in the palette (the others need a cluster to act on). */
+const PALETTE_COMMANDS = [
+  CommandIDs.openSidebar,
+  CommandIDs.insertClientCode,
+  CommandIDs.copyClientCode,
+  CommandIDs.scaleCluster,
+  CommandIDs.stopCluster,
+  CommandIDs.openDashboard,
+  CommandIDs.openDashboardTab
+];
+
+/** Static args of the context menu's items: the card comes from the click. */
+const FROM_MENU: ReadonlyJSONObject = { fromContextMenu: true };
+const CARD_SELECTOR = '.dcl-ClusterCard';
+
+export interface ICommandsOptions {
+  app: JupyterFrontEnd;
+  model: ClusterModel;
+  dashboards: DaskDashboardBridge;
+  trans: TranslationBundle;
+  baseUrl: string;
+  palette: ICommandPalette | null;
+  /** Insert a cluster's client code below the active notebook cell. */
+  insertCode: (id: string) => Promise<void>;
+  /** Open the sidebar at a cluster's card. */
+  show: (id: string) => void;
+}
+
+/** Register the commands, their palette entries and the card context menu. */
+export function addCommands(options: ICommandsOptions): void {
+  const { app, model, dashboards, trans, baseUrl, palette } = options;
+  const { commands } = app;
+  const category = trans.__('Dask Clusters');
+
+  /** The card under the last right-click. */
+  const clicked = (): ICluster | undefined => {
+    const node = app.contextMenuHitTest(n => !!n.dataset?.clusterId);
+    return node ? model.cluster(node.dataset.clusterId!) : undefined;
+  };
+  /** The cluster named by the args or the click, if any. */
+  const named = (args: ReadonlyPartialJSONObject): ICluster | undefined =>
+    typeof args.id === 'string'
+      ? model.cluster(args.id)
+      : args.fromContextMenu
+        ? clicked()
+        : undefined;
+  /** ...or else the latest running one. */
+  const target = (args: ReadonlyPartialJSONObject): ICluster => {
+    const cluster = named(args) ?? model.latestRunning();
+    if (!cluster) {
+      throw new Error(trans.__('No running cluster: launch one first.'));
+    }
+    return cluster;
+  };
+  const running = (args: ReadonlyPartialJSONObject) =>
+    args.fromContextMenu ? clicked()?.state === 'running' : true;
+  const notifyErrors =
+    (fn: (args: ReadonlyPartialJSONObject) => Promise<void>) =>
+    async (args: ReadonlyPartialJSONObject) => {
+      try {
+        await fn(args);
+      } catch (error) {
+        Notification.error((error as Error).message, { autoClose: 5000 });
+      }
+    };
+
+  /** Ask which active cluster (none asked when there is only one). */
+  const choose = async (title: string): Promise<ICluster | undefined> => {
+    const active = model.sortedClusters.filter(c => isActive(c.state));
+    if (active.length <= 1) {
+      if (active.length === 0) {
+        Notification.info(trans.__('No Dask cluster is running.'), {
+          autoClose: 3000
+        });
+      }
+      return active[0];
+    }
+    const labels = active.map(c =>
+      trans.__('%1 (%2, %3)', c.name, c.backend, c.state)
+    );
+    const result = await InputDialog.getItem({
+      title,
+      label: trans.__('Cluster'),
+      items: labels,
+      current: 0,
+      okLabel: trans.__('Next'),
+      cancelLabel: trans.__('Cancel')
+    });
+    if (!result.button.accept || result.value === null) {
+      return undefined;
+    }
+    return active[labels.indexOf(result.value)];
+  };
+
+  commands.addCommand(CommandIDs.openSidebar, {
+    label: trans.__('Open the Clusters sidebar'),
+    icon: daskClusterIcon,
+    execute: () => app.shell.activateById('dask-cluster-launcher-sidebar')
+  });
+  commands.addCommand(CommandIDs.showCluster, {
+    label: trans.__('Show in the Clusters sidebar'),
+    execute: args => {
+      const cluster = named(args);
+      if (cluster) {
+        options.show(cluster.id);
+      }
+    }
+  });
+  commands.addCommand(CommandIDs.insertClientCode, {
+    label: args =>
+      args.fromContextMenu
+        ? trans.__('Insert Client Code')
+        : trans.__('Insert Dask client code into the notebook'),
+    isEnabled: running,
+    execute: notifyErrors(args => options.insertCode(target(args).id))
+  });
+  commands.addCommand(CommandIDs.copyClientCode, {
+    label: args =>
+      args.fromContextMenu
+        ? trans.__('Copy Client Code')
+        : trans.__('Copy Dask client code'),
+    isEnabled: running,
+    execute: notifyErrors(async args => {
+      Clipboard.copyToSystem(await model.snippet(target(args).id));
+      Notification.success(trans.__('Client code copied.'), {
+        autoClose: 2000
+      });
+    })
+  });
+  commands.addCommand(CommandIDs.openDashboardTab, {
+    label: args =>
+      args.fromContextMenu
+        ? trans.__('Open Dashboard in a Browser Tab')
+        : trans.__('Open the Dask dashboard in a browser tab'),
+    isEnabled: running,
+    execute: notifyErrors(async args => {
+      const cluster = target(args);
+      const href = dashboardHref(cluster.dashboard_url, baseUrl);
+      if (!href) {
+        throw new Error(trans.__('%1 has no dashboard.', cluster.name));
+      }
+      window.open(href, '_blank', 'noopener');
+    })
+  });
+  commands.addCommand(CommandIDs.openDashboard, {
+    label: args =>
+      args.fromContextMenu
+        ? trans.__('Open Dashboard in JupyterLab')
+        : trans.__('Open the Dask dashboard in JupyterLab (dask-labextension)'),
+    isVisible: () => dashboards.available,
+    isEnabled: args =>
+      dashboards.available &&
+      (args.fromContextMenu ? running(args) : !!model.latestRunning()),
+    execute: notifyErrors(args => dashboards.open(target(args).id))
+  });
+  commands.addCommand(CommandIDs.scaleCluster, {
+    label: args =>
+      args.fromContextMenu
+        ? trans.__('Scale…')
+        : trans.__('Scale a Dask cluster…'),
+    isEnabled: args =>
+      args.fromContextMenu ? isActive(clicked()?.state ?? 'stopped') : true,
+    execute: notifyErrors(async args => {
+      const cluster =
+        named(args) ?? (await choose(trans.__('Scale a Dask cluster')));
+      if (!cluster) {
+        return;
+      }
+      let workers = args.workers as number | undefined;
+      if (typeof workers !== 'number') {
+        const scaling = cluster.scaling;
+        const result = await InputDialog.getNumber({
+          title: trans.__('Scale %1', cluster.name),
+          label: trans.__('Workers'),
+          value: 'workers' in scaling ? scaling.workers : scaling.adapt.maximum,
+          okLabel: trans.__('Scale'),
+          cancelLabel: trans.__('Cancel')
+        });
+        if (!result.button.accept || result.value === null) {
+          return;
+        }
+        workers = result.value;
+      }
+      await model.scale(cluster.id, Math.max(0, Math.floor(workers)));
+    })
+  });
+  commands.addCommand(CommandIDs.stopCluster, {
+    label: args =>
+      args.fromContextMenu
+        ? trans.__('Stop…')
+        : trans.__('Stop a Dask cluster'),
+    isEnabled: args =>
+      args.fromContextMenu ? clicked()?.state !== 'stopping' : true,
+    execute: notifyErrors(async args => {
+      const cluster =
+        named(args) ?? (await choose(trans.__('Stop a Dask cluster')));
+      if (!cluster) {
+        return;
+      }
+      if (args.confirm !== false) {
+        const answer = await showDialog({
+          title: trans.__('Stop %1?', cluster.name),
+          body: trans.__(
+            'Stop the Dask cluster %1 (%2) and its workers? Clients connected to it lose it.',
+            cluster.name,
+            cluster.backend
+          ),
+          buttons: [
+            Dialog.cancelButton({ label: trans.__('Cancel') }),
+            Dialog.warnButton({ label: trans.__('Stop') })
+          ]
+        });
+        if (!answer.button.accept) {
+          return;
+        }
+      }
+      await model.stop(cluster.id);
+    })
+  });
+
+  if (palette) {
+    for (const command of PALETTE_COMMANDS) {
+      palette.addItem({ command, category });
+    }
+  }
+  const menu: [string, number][] = [
+    [CommandIDs.insertClientCode, 1],
+    [CommandIDs.copyClientCode, 2],
+    [CommandIDs.openDashboardTab, 3],
+    [CommandIDs.openDashboard, 4],
+    [CommandIDs.scaleCluster, 5],
+    [CommandIDs.stopCluster, 6]
+  ];
+  for (const [command, rank] of menu) {
+    app.contextMenu.addItem({
+      command,
+      args: FROM_MENU,
+      selector: CARD_SELECTOR,
+      rank
+    });
+  }
+}

@@ -1,0 +1,106 @@
+import { FormComponent } from '@jupyterlab/ui-components';
+import validator from '@rjsf/validator-ajv8';
+import React from 'react';
+import {
+  limitHints,
+  limitProblems,
+  queueLimits,
+  queueWord,
+  schemaWithLimits,
+  siteQueues
+} from '../limits';
+import { useTrans } from '../translation';
+import { IBackend } from '../types';
+import { IErrorInfo, messageWithoutField } from './ErrorBox';
+import { FORM_TEMPLATES, IFormContext } from './formTemplates';
+
+type ErrorTree = Record<string, any>;
+
+/** rjsf extraErrors for a server error on `options.a.b`. */
+export function extraErrorsFor(error: IErrorInfo | null): ErrorTree {
+  if (!error?.field || !error.field.startsWith('options.')) {
+    return {};
+  }
+  const path = error.field.slice('options.'.length).split('.');
+  const root: ErrorTree = {};
+  let node = root;
+  for (const key of path) {
+    node[key] = {};
+    node = node[key];
+  }
+  node.__errors = [messageWithoutField(error)];
+  return root;
+}
+
+/** extraErrors with one message per top-level field added. */
+function withFieldErrors(
+  tree: ErrorTree,
+  problems: Record<string, string>
+): ErrorTree {
+  const merged: ErrorTree = { ...tree };
+  for (const [field, message] of Object.entries(problems)) {
+    const node = { ...(merged[field] ?? {}) };
+    node.__errors = [...(node.__errors ?? []), message];
+    merged[field] = node;
+  }
+  return merged;
+}
+
+export interface IOptionsFormProps {
+  backend: IBackend;
+  /** Remounts the form when the selection changes. */
+  formKey: string;
+  formData: Record<string, any>;
+  onChange: (formData: Record<string, any>) => void;
+  /** The server's answer to the last launch or preview, if it was an error. */
+  serverError: IErrorInfo | null;
+}
+
+/**
+ * A backend's options form (its JSON Schema through JupyterLab's rjsf
+ * FormComponent), grouped by the schema's `ui:groups`, with the chosen
+ * partition's limits beside the fields and checked as you type.
+ */
+export function OptionsForm(props: IOptionsFormProps): JSX.Element {
+  const { backend, formKey, formData, onChange, serverError } = props;
+  const trans = useTrans();
+  const queues = React.useMemo(
+    () => siteQueues(backend.schema),
+    [backend.schema]
+  );
+  const limits = queueLimits(queues, formData.queue);
+  const schema = React.useMemo(
+    () => schemaWithLimits(backend.schema, limits),
+    [backend.schema, limits?.cpus]
+  );
+  const problems = limitProblems(
+    formData,
+    limits,
+    queueWord(backend.schema),
+    trans
+  );
+  const extraErrors = withFieldErrors(extraErrorsFor(serverError), problems);
+  const formContext: IFormContext = {
+    hints: limitHints(limits, trans),
+    errorFields: Object.keys(extraErrors),
+    defaults: backend.defaults,
+    trans
+  };
+  return (
+    <div className="dcl-Form" data-testid="dcl-options-form">
+      <FormComponent
+        key={formKey}
+        schema={schema as any}
+        uiSchema={backend.ui_schema as any}
+        formData={formData}
+        formContext={formContext}
+        templates={FORM_TEMPLATES as any}
+        validator={validator as any}
+        extraErrors={extraErrors as any}
+        showErrorList={false}
+        compact={true}
+        onChange={e => onChange((e.formData ?? {}) as Record<string, any>)}
+      />
+    </div>
+  );
+}

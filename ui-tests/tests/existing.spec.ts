@@ -1,0 +1,188 @@
+/**
+ * The "Existing scheduler" backend: connect the sidebar to a `dask scheduler` started by hand
+ * (as a user, dask-mpi or a colleague would), use it from a notebook, stop only the connection.
+ */
+import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
+import { ChildProcess, spawn } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { cardNamed, shot, SIDEBAR_ID, stopClustersNamed } from './helpers';
+
+/** A `dask scheduler` on loopback and a `dask worker --nworkers 2` connected to it. */
+class DaskByHand {
+  readonly directory = fs.mkdtempSync(path.join(os.tmpdir(), 'dcl-existing-'));
+  readonly processes: ChildProcess[] = [];
+  address = '';
+  dashboardPort = 0;
+
+  private spawnDask(args: string[], log: string): ChildProcess {
+    const out = fs.openSync(path.join(this.directory, log), 'a');
+    // `python` of the PATH the tests run with (the project's virtual environment)
+    const child = spawn('python', ['-m', 'dask', ...args], {
+      stdio: ['ignore', out, out]
+    });
+    fs.closeSync(out);
+    this.processes.push(child);
+    return child;
+  }
+
+  async start(): Promise<void> {
+    const file = path.join(this.directory, 'scheduler.json');
+    this.spawnDask(
+      [
+        'scheduler',
+        '--host',
+        '127.0.0.1',
+        '--port',
+        '0',
+        '--dashboard-address',
+        '127.0.0.1:0',
+        '--scheduler-file',
+        file
+      ],
+      'scheduler.log'
+    );
+    await expect.poll(() => fs.existsSync(file), { timeout: 60000 }).toBe(true);
+    await new Promise(resolve => setTimeout(resolve, 200)); // its writer closes it
+    const info = JSON.parse(fs.readFileSync(file, 'utf-8'));
+    this.address = info.address;
+    this.dashboardPort = info.services.dashboard;
+    this.spawnDask(
+      [
+        'worker',
+        '--scheduler-file',
+        file,
+        '--nworkers',
+        '2',
+        '--nthreads',
+        '1',
+        '--no-dashboard'
+      ],
+      'worker.log'
+    );
+  }
+
+  schedulerRunning(): boolean {
+    const scheduler = this.processes[0];
+    return scheduler.exitCode === null && scheduler.signalCode === null;
+  }
+
+  async stop(): Promise<void> {
+    for (const child of [...this.processes].reverse()) {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise(resolve => child.once('exit', resolve));
+        child.kill('SIGTERM');
+        await Promise.race([
+          exited,
+          new Promise(resolve => setTimeout(resolve, 20000))
+        ]);
+        if (child.exitCode === null && child.signalCode === null) {
+          child.kill('SIGKILL');
+        }
+      }
+    }
+    fs.rmSync(this.directory, { recursive: true, force: true });
+  }
+}
+
+/** Add a code cell at the end of the notebook, run it and wait for `output`. */
+async function runNewCell(
+  page: IJupyterLabPageFixture,
+  source: string,
+  output: string
+): Promise<void> {
+  await page.notebook.addCell('code', source);
+  const index = (await page.notebook.getCellCount()) - 1;
+  await page.notebook.runCell(index);
+  await expect(
+    page
+      .locator('.jp-Notebook .jp-Cell')
+      .nth(index)
+      .locator('.jp-OutputArea-output')
+  ).toContainText(output, { timeout: 60000 });
+}
+
+test.describe('Existing scheduler', () => {
+  const dask = new DaskByHand();
+
+  test.beforeAll(async () => {
+    await dask.start();
+  });
+
+  test.afterAll(async () => {
+    await dask.stop();
+  });
+
+  test.afterEach(async ({ page }) => {
+    // A failed test must not leave its card to the next one.
+    await stopClustersNamed(page, 'existing-');
+  });
+
+  test('connect by address, watch its workers, compute from a notebook, disconnect', async ({
+    page
+  }) => {
+    const name = `existing-${Date.now()}`;
+    await expect(page.sidebar.getTabLocator(SIDEBAR_ID)).toHaveCount(1);
+    await page.sidebar.openTab(SIDEBAR_ID);
+    const sidebar = page.locator(`#${SIDEBAR_ID}`);
+    await sidebar.getByTestId('dcl-choice-backend-existing').check();
+    await expect(sidebar.getByTestId('dcl-options-form')).toBeVisible();
+    await sidebar.locator('#root_address').fill(dask.address);
+    await sidebar.getByTestId('dcl-name').fill(name);
+    await shot(page, '01-form');
+
+    await sidebar.getByTestId('dcl-launch').click();
+    const card = cardNamed(sidebar, name);
+    await expect(card).toHaveCount(1);
+    await expect(card.locator('.dcl-state')).toHaveText('running');
+    await card.getByTestId('dcl-expand').click();
+    await expect(card.locator('.dcl-WorkerRow')).toHaveCount(2);
+    await expect(card.getByTestId('dcl-totals')).toContainText('2 workers');
+    // a dashboard on this machine, through the Jupyter server's proxy
+    await expect(card.getByTestId('dcl-dashboard')).toHaveAttribute(
+      'href',
+      new RegExp(`/proxy/${dask.dashboardPort}/status$`)
+    );
+    await shot(page, '02-running-workers', card);
+
+    // the launcher does not own these workers: scaling is refused, with the reason
+    await card.getByTestId('dcl-scale-input').fill('5');
+    await card.getByTestId('dcl-scale').click();
+    await expect(card.getByTestId('dcl-card-error')).toContainText(
+      'cannot scale'
+    );
+    await expect(card.locator('.dcl-WorkerRow')).toHaveCount(2);
+    await shot(page, '03-scaling-refused', card);
+
+    // the card's client code, in a notebook, computes on the scheduler's workers
+    await page.notebook.createNew('existing.ipynb');
+    await page.sidebar.openTab(SIDEBAR_ID);
+    await card.getByTestId('dcl-insert').click();
+    await expect
+      .poll(async () => (await page.notebook.getCellTextInput(1)) ?? '')
+      .toContain(`Client('${dask.address}')`);
+    await page.notebook.runCell(1);
+    const cells = page.locator('.jp-Notebook .jp-Cell');
+    await expect(
+      cells.nth(1).locator('.jp-OutputArea-output').first()
+    ).toContainText('Client', { timeout: 60000 });
+    await runNewCell(
+      page,
+      'print(client.submit(lambda x: x + 1, 41).result(), len(client.nthreads()))',
+      '42 2'
+    );
+    await shot(page, '04-computed');
+
+    // stopping disconnects the launcher only: the scheduler keeps serving the notebook
+    await card.getByTestId('dcl-stop').click();
+    await expect(card).toHaveCount(0, { timeout: 60000 });
+    expect(dask.schedulerRunning()).toBe(true);
+    await runNewCell(
+      page,
+      "print('again', client.submit(lambda x: x * 2, 21).result())",
+      'again 42'
+    );
+    await shot(page, '05-disconnected');
+  });
+});
