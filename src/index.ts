@@ -78,10 +78,15 @@ const plugin: JupyterFrontEndPlugin<void> = {
 
     /** Insert a cluster's client code below the active notebook cell. */
     const insertCode = async (id: string): Promise<void> => {
-      targetNotebook(notebooks, trans);
-      const code = await model.snippet(id);
+      const panel = targetNotebook(notebooks, trans);
+      const kernel = panel.sessionContext.session?.kernel?.name;
+      const { code, warning } = await model.snippetFor(id, kernel);
       // The snippet request took a moment: use the notebook current now.
       insertCodeCell(targetNotebook(notebooks, trans), code);
+      if (warning) {
+        // the versions distributed would complain about when the client connects
+        Notification.warning(warning, { autoClose: false });
+      }
     };
     const copyCode = async (id: string): Promise<void> => {
       Clipboard.copyToSystem(await model.snippet(id));

@@ -362,10 +362,18 @@ export class ClusterModel {
 
   /** Client code for notebooks, made by the server. */
   async snippet(id: string): Promise<string> {
-    const result = await requestAPI<ISnippet>(
-      `clusters/${encodeURIComponent(id)}/snippet`
+    return (await this.snippetFor(id)).code;
+  }
+
+  /**
+   * Client code for a notebook running `kernel` (a kernelspec name): the server
+   * also says when that kernel's versions differ from the cluster's.
+   */
+  async snippetFor(id: string, kernel?: string): Promise<ISnippet> {
+    const query = kernel ? `?kernel=${encodeURIComponent(kernel)}` : '';
+    return requestAPI<ISnippet>(
+      `clusters/${encodeURIComponent(id)}/snippet${query}`
     );
-    return result.code;
   }
 
   /** The tail of a batch job's stdout and stderr files. */

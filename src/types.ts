@@ -120,6 +120,8 @@ export interface IPreview {
 
 export interface ISnippet {
   code: string;
+  /** Set when the notebook's kernel has other versions than the cluster. */
+  warning?: string | null;
 }
 
 /** Schema id of the server's cluster events (jupyter_events). */

@@ -8,26 +8,16 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import psutil
 
 from tests.batch_testbeds import Testbed
+from tests.helpers import wait_until
 from tests.jupyter_process import JupyterServerProcess
 
 COMPUTE = "\nprint(client.submit(lambda x: x + 1, 41).result())"
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def cluster(server: JupyterServerProcess, cluster_id: str) -> dict[str, Any] | None:

@@ -11,7 +11,6 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from dask_cluster_launcher.backends import default_backends
 from dask_cluster_launcher.manager import ClusterManager
 from dask_cluster_launcher.profiles import ProfileStore
 from dask_cluster_launcher.records import HostSpec, Record, pid_alive
+from tests.helpers import wait_until
 from tests.jupyter_process import JupyterServerProcess
 
 # A notebook: connects, computes, then (once told) watches its client after the cluster was
@@ -48,16 +48,6 @@ while time.monotonic() < deadline:
 print(outcome, flush=True)
 client.close()
 """
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def running_workers(model: dict[str, Any] | None) -> int:
