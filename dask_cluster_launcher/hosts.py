@@ -166,7 +166,7 @@ class HostProcess:
             self._rpc = rpc(
                 self.control_address,
                 connection_args=self._security.get_connection_args("client"),
-                timeout=10,
+                timeout=5,  # to connect; a watch itself may take longer
             )
         return self._rpc
 
@@ -193,18 +193,19 @@ class HostProcess:
         terminate it if it does not answer."""
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self._control().stop_cluster(), timeout)
-        if not await self._exited(10.0):
+        if not await self.exited(10.0):
             self.signal(signal.SIGTERM)
-            if not await self._exited(timeout):
+            if not await self.exited(timeout):
                 self.signal(signal.SIGKILL)
-                await self._exited(5.0)
+                await self.exited(5.0)
         await self.disconnect()
 
     def signal(self, signum: int) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(self.pid, signum)
 
-    async def _exited(self, timeout: float) -> bool:
+    async def exited(self, timeout: float) -> bool:
+        """Whether the host process exits within ``timeout`` seconds."""
         if self._process is not None:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._process.wait(), timeout)

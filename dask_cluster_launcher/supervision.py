@@ -20,6 +20,9 @@ from .records import HostSpec, Record, pid_alive, read_records, record_ids
 
 log = logging.getLogger("dask_cluster_launcher.manager")
 
+#: Unanswered watch calls in a row before a host that is still alive counts as lost.
+WATCH_RETRIES = 10
+
 #: Seconds between two listings of the records directory (clusters started elsewhere appear).
 ADOPT_INTERVAL = 1.0
 #: Seconds between two ``discover`` calls per backend (clusters of the user's services, such as
@@ -119,14 +122,22 @@ class HostSupervision:
             launched.cluster = host
             loop = asyncio.get_running_loop()
             deadline = loop.time() + self.start_timeout
-            version = 0
+            version = unanswered = 0
             while True:
                 timeout = 30.0
                 if launched.state == "starting":
                     timeout = deadline - loop.time()
                     if timeout <= 0:
                         raise asyncio.TimeoutError
-                model = await host.watch(since=version, timeout=min(timeout, 30.0))
+                try:
+                    model = await host.watch(since=version, timeout=min(timeout, 30.0))
+                    unanswered = 0
+                except HostGone:
+                    # a busy machine can delay an answer: only a host that is gone is a failure
+                    unanswered += 1
+                    if await host.exited(0.5) or unanswered > WATCH_RETRIES:
+                        raise
+                    continue
                 version = model["version"]
                 if launched.state == "stopping":
                     return  # stop() owns the cluster now; never flip it back
