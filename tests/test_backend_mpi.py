@@ -91,3 +91,14 @@ async def test_launch_adaptive_is_refused_with_the_reason(launcher_api, slurm_te
     assert "fixed size" in error["message"]
     _, clusters = await launcher_api("clusters")
     assert clusters == []
+
+
+async def test_the_forms_defaults_are_valid_options(launcher_api, slurm_testbed):
+    # the sidebar sends the backend's defaults back with a launch: all must be this form's
+    _, backends = await launcher_api("backends")
+    mpi = next(b for b in backends if b["name"] == "mpi")
+    assert set(mpi["defaults"]) <= set(mpi["schema"]["properties"])
+    code, preview = await launcher_api(
+        "preview", method="POST", body={"backend": "mpi", "options": {**mpi["defaults"], **OPTIONS}}
+    )
+    assert code == 200, preview

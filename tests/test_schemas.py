@@ -118,3 +118,12 @@ def test_messages_quote_a_short_piece_of_a_value():
         with pytest.raises(InvalidRequest) as info:
             schemas.check(instance, path)
         assert len(info.value.message) < 300 and len(info.value.field or "") < 100
+
+
+def test_every_backends_defaults_are_fields_of_its_form():
+    """The sidebar sends a form's defaults back with a launch: each must be one of its fields."""
+    from dask_cluster_launcher.backends import default_backends
+
+    for backend in default_backends().values():
+        fields = set(backend.static_schema().get("properties", {}))
+        assert set(backend.defaults()) <= fields, backend.name

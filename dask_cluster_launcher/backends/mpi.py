@@ -70,6 +70,11 @@ class MPIBackend(SLURMBackend):
             schema["properties"][key] = site[key]
         return schema
 
+    def defaults(self) -> dict[str, Any]:
+        # only this form's fields: the sidebar sends the defaults back with a launch
+        properties = self.static_schema()["properties"]
+        return {k: v for k, v in super().defaults().items() if k in properties}
+
     async def check_consistency(self, options: dict[str, Any]) -> None:
         await super().check_consistency({**_NOT_IN_THIS_FORM, **options})
 
