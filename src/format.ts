@@ -26,6 +26,29 @@ export function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
+/** A running job's time left: 1140 -> "19m left", 7500 -> "2h 5m left"; "" when unknown. */
+export function formatTimeLeft(
+  seconds: number | null | undefined,
+  trans: TranslationBundle = translationBundle()
+): string {
+  if (seconds === null || seconds === undefined || !isFinite(seconds)) {
+    return '';
+  }
+  const minutes = Math.floor(Math.max(0, seconds) / 60);
+  if (minutes < 1) {
+    return trans.__('<1m left');
+  }
+  const days = Math.floor(minutes / 1440);
+  const hours = Math.floor((minutes % 1440) / 60);
+  if (days > 0) {
+    return trans.__('%1d %2h left', days, hours);
+  }
+  if (hours > 0) {
+    return trans.__('%1h %2m left', hours, minutes % 60);
+  }
+  return trans.__('%1m left', minutes);
+}
+
 /** Totals across a cluster's workers. */
 export interface ITotals {
   workers: number;

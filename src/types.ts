@@ -28,6 +28,8 @@ export interface IJob {
   job_id: string;
   state: string;
   reason: string | null;
+  /** Seconds a running job has left (whole minutes); null when unknown or unlimited. */
+  time_left?: number | null;
 }
 
 export interface ICluster {

@@ -7,13 +7,21 @@ import asyncio
 import pytest
 
 from dask_cluster_launcher.backends import jobqueue
-from dask_cluster_launcher.backends.sge import SGEBackend, _queue, resource_value, sge_seconds
+from dask_cluster_launcher.backends.sge import (
+    SGEBackend,
+    _queue,
+    resource_value,
+    sge_seconds,
+    sge_time_left,
+)
 from dask_cluster_launcher.backends.slurm import (
     SLURMBackend,
     parse_associations,
     parse_gres,
     parse_gres_request,
+    parse_squeue,
     slurm_seconds,
+    slurm_time_left,
 )
 
 
@@ -36,6 +44,115 @@ def test_slurm_time_limits(limit, seconds):
 @pytest.mark.parametrize("value, seconds", [("INFINITY", None), ("0:30:0", 1800), ("1800", 1800)])
 def test_sge_time_limits(value, seconds):
     assert sge_seconds(value) == seconds
+
+
+@pytest.mark.parametrize(
+    "text, seconds",
+    [
+        ("19:53", 19 * 60 + 53),
+        ("1:02:03", 3723),
+        ("2-00:00:00", 2 * 86400),
+        ("1-02:03:04", 86400 + 7384),
+        ("0:05", 5),
+        ("UNLIMITED", None),
+        ("NOT_SET", None),
+        ("INVALID", None),
+        ("", None),
+    ],
+)
+def test_squeue_time_left(text, seconds):
+    assert slurm_time_left(text) == seconds
+
+
+def test_squeue_rows_have_the_time_left_of_running_jobs_in_whole_minutes():
+    out = (
+        "305|dcl-a|RUNNING|None|vm|19:53\n"
+        "306|dcl-a|PENDING|Resources||20:00\n"
+        "307|dcl-b|RUNNING|None|vm|UNLIMITED\n"
+        "308|dcl-b|RUNNING|None|vm|0:41\n"
+    )
+    states = parse_squeue(out)
+    assert states["dcl-a"] == [
+        {"job_id": "305", "state": "RUNNING", "reason": None, "host": "vm", "time_left": 1140},
+        {
+            "job_id": "306",
+            "state": "PENDING",
+            "reason": "Resources",
+            "host": None,
+            "time_left": None,
+        },
+    ]
+    assert [j["time_left"] for j in states["dcl-b"]] == [None, 0]
+
+
+QSTAT_R_XML = """<?xml version='1.0'?>
+<job_info>
+  <queue_info>
+    <job_list state="running">
+      <JB_job_number>222</JB_job_number>
+      <JB_name>dcl-a</JB_name>
+      <state>r</state>
+      <JAT_start_time>2026-11-30T15:32:12</JAT_start_time>
+      <queue_name>all.q@vm</queue_name>
+      <hard_request name="h_vmem" resource_contribution="0.000000">1G</hard_request>
+      <hard_request name="h_rt" resource_contribution="0.000000">1200</hard_request>
+    </job_list>
+    <job_list state="running">
+      <JB_job_number>223</JB_job_number>
+      <JB_name>dcl-a</JB_name>
+      <state>r</state>
+      <JAT_start_time>2026-11-30T15:32:12.250</JAT_start_time>
+      <queue_name>all.q@vm</queue_name>
+      <hard_request name="h_rt" resource_contribution="0.000000">0:30:0</hard_request>
+    </job_list>
+    <job_list state="running">
+      <JB_job_number>224</JB_job_number>
+      <JB_name>dcl-a</JB_name>
+      <state>r</state>
+      <JAT_start_time>2026-11-30T15:32:12</JAT_start_time>
+      <queue_name>all.q@vm</queue_name>
+    </job_list>
+  </queue_info>
+  <job_info>
+    <job_list state="pending">
+      <JB_job_number>225</JB_job_number>
+      <JB_name>dcl-a</JB_name>
+      <state>qw</state>
+      <JB_submission_time>2026-11-30T15:32:10</JB_submission_time>
+      <hard_request name="h_rt" resource_contribution="0.000000">1200</hard_request>
+    </job_list>
+  </job_info>
+</job_info>"""
+
+
+def test_sge_time_left_is_h_rt_less_the_run_time():
+    from datetime import datetime
+    from xml.etree import ElementTree as ET
+
+    jobs = list(ET.fromstring(QSTAT_R_XML).iter("job_list"))
+    now = datetime(2026, 11, 30, 15, 33, 12)  # a minute after the start
+    # 20 min h_rt, 30 min h_rt, no h_rt request, not started
+    assert [sge_time_left(job, now) for job in jobs] == [1140, 1740, None, None]
+    # past its h_rt (the qmaster has yet to kill it): none left, not negative
+    assert sge_time_left(jobs[0], datetime(2026, 11, 30, 16, 0)) == 0
+
+
+async def test_sge_job_states_is_one_qstat_with_the_requests(monkeypatch):
+    backend = SGEBackend()
+    calls = []
+
+    async def run(*command, check=True):
+        calls.append(command)
+        return QSTAT_R_XML.replace("<state>qw</state>", "<state>r</state>").replace(
+            "JB_submission_time", "JAT_start_time"
+        )
+
+    monkeypatch.setattr(backend, "run", run)
+    states = await backend.job_states(["dcl-a"])
+    assert len(calls) == 1 and calls[0][:3] == ("qstat", "-r", "-xml")
+    assert [j["state"] for j in states["dcl-a"]] == ["RUNNING"] * 4
+    lefts = [j["time_left"] for j in states["dcl-a"]]
+    assert lefts[2] is None and all(t is None or 0 <= t <= 1800 for t in lefts)
 
 
 def test_walltime_and_limits():

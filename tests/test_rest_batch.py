@@ -77,6 +77,11 @@ async def test_golden_path_jobs_workers_snippet_scale_adapt_cancel_stop(launcher
     model = await wait_cluster(launcher_api, cluster_id, lambda m: len(running_workers(m)) == 2)
     job_ids = {j["job_id"] for j in model["jobs"]}
     assert {w["job_id"] for w in model["workers"]} == job_ids
+    # a running job counts down its walltime (00:20:00)
+    model = await wait_cluster(
+        launcher_api, cluster_id, lambda m: all(j["time_left"] is not None for j in m["jobs"])
+    )
+    assert all(0 < j["time_left"] <= 1200 for j in model["jobs"])
 
     # the job's output files are one click away (why did a worker not start?)
     async def worker_log():

@@ -77,6 +77,14 @@ def walltime_seconds(walltime: str) -> int:
     return int(days or 0) * 86400 + hours * 3600 + minutes * 60 + seconds
 
 
+def whole_minutes(seconds: float | None) -> int | None:
+    """A job's time left in seconds, rounded down to whole minutes (none below 0): the job
+    row then changes once a minute, not at every poll."""
+    if seconds is None:
+        return None
+    return max(0, int(seconds) // 60 * 60)
+
+
 def _most(limits: Iterable[float | None]) -> Any:
     """The most generous of several limits; ``None`` (no limit) when any is unlimited."""
     values = list(limits)
@@ -412,7 +420,9 @@ class JobQueueBackend(Backend):
         return None
 
     async def job_states(self, names: list[str]) -> dict[str, list[dict[str, Any]]]:
-        """Job name -> jobs ``{job_id, state, reason}``, from ONE batched command."""
+        """Job name -> jobs ``{job_id, state, reason, host, time_left}``, from ONE batched
+        command; ``time_left``: seconds (whole minutes) a running job has left, ``None`` when
+        unknown or unlimited."""
         raise NotImplementedError
 
     async def poll_jobs(

@@ -7,13 +7,14 @@ import getpass
 import os
 import re
 import xml.etree.ElementTree as ET
+from datetime import datetime
 from typing import Any
 
 from dask.utils import parse_bytes
 
 from . import directives
 from .base import require
-from .jobqueue import JobQueueBackend, Queue, walltime_seconds
+from .jobqueue import JobQueueBackend, Queue, walltime_seconds, whole_minutes
 
 _STATE_NAMES = {"qw": "PENDING", "hqw": "HELD", "r": "RUNNING", "t": "STARTING", "Eqw": "ERROR"}
 
@@ -25,6 +26,24 @@ def sge_seconds(value: str) -> float | None:
     if ":" in value:
         return walltime_seconds(":".join(p.zfill(2) for p in value.split(":")))
     return float(value)
+
+
+def sge_time_left(job: ET.Element, now: datetime) -> int | None:
+    """Seconds a running job of ``qstat -r -xml`` has left: its h_rt request less the time
+    since ``JAT_start_time`` (the qmaster's local time, as ``now``); ``None`` without both."""
+    start = job.findtext("JAT_start_time")
+    h_rt = next((r.text for r in job.iterfind("hard_request") if r.get("name") == "h_rt"), None)
+    if not start or not h_rt:
+        return None
+    try:
+        limit = sge_seconds(h_rt.strip())
+        started = datetime.fromisoformat(start.strip())
+    except ValueError:
+        return None
+    if limit is None:
+        return None
+    # no more than h_rt, even when the server's clock is behind the qmaster's
+    return whole_minutes(limit - max(0.0, (now - started).total_seconds()))
 
 
 def resource_value(resource_spec: str, key: str) -> str | None:
@@ -132,7 +151,9 @@ class SGEBackend(JobQueueBackend):
     async def job_states(self, names: list[str]) -> dict[str, list[dict[str, Any]]]:
         wanted = set(names)
         # the launcher's jobs are always this user's own: list only those
-        root = ET.fromstring(await self.run("qstat", "-xml", "-u", getpass.getuser()))
+        # -r: with each job's requests (its h_rt, for the time it has left)
+        root = ET.fromstring(await self.run("qstat", "-r", "-xml", "-u", getpass.getuser()))
+        now = datetime.now()
         states: dict[str, list[dict[str, Any]]] = {}
         waiting = []
         for job in root.iter("job_list"):
@@ -146,6 +167,7 @@ class SGEBackend(JobQueueBackend):
                 "state": _STATE_NAMES.get(code, code),
                 "reason": None,
                 "host": queue.partition("@")[2] or None,
+                "time_left": sge_time_left(job, now) if code.endswith("r") else None,
             }
             states.setdefault(name, []).append(row)
             if "qw" in code or "E" in code:

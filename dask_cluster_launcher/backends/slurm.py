@@ -13,7 +13,7 @@ from dask.utils import parse_bytes
 
 from . import commands, directives
 from .base import require
-from .jobqueue import JobQueueBackend, Queue
+from .jobqueue import JobQueueBackend, Queue, whole_minutes
 
 
 def slurm_seconds(limit: str) -> float | None:
@@ -32,6 +32,33 @@ def slurm_seconds(limit: str) -> float | None:
     else:
         hours, minutes, seconds = 0, parts[0], 0
     return int(days or 0) * 86400 + hours * 3600 + minutes * 60 + seconds
+
+
+def slurm_time_left(text: str) -> float | None:
+    """squeue's ``%L`` ("19:53", "1:02:03", "2-00:00:00") in seconds; ``None`` for
+    "UNLIMITED", "NOT_SET", "INVALID" or anything else it cannot read."""
+    try:
+        return slurm_seconds(text.strip()) if ":" in text else None
+    except ValueError:
+        return None
+
+
+def parse_squeue(out: str) -> dict[str, list[dict[str, Any]]]:
+    """``squeue -o %i|%j|%T|%r|%N|%L`` output: job name -> job rows. Only a running job has
+    time left (a pending one's ``%L`` is its whole time limit)."""
+    states: dict[str, list[dict[str, Any]]] = {}
+    for line in out.splitlines():
+        job_id, name, state, reason, node, left = line.split("|", 5)
+        states.setdefault(name, []).append(
+            {
+                "job_id": job_id,
+                "state": state,
+                "reason": None if reason in ("None", "") else reason,
+                "host": node or None,
+                "time_left": whole_minutes(slurm_time_left(left)) if state == "RUNNING" else None,
+            }
+        )
+    return states
 
 
 def parse_gres(text: str) -> dict[str, int]:
@@ -229,19 +256,8 @@ class SLURMBackend(JobQueueBackend):
         return kwargs
 
     async def job_states(self, names: list[str]) -> dict[str, list[dict[str, Any]]]:
-        out = await self.run("squeue", "-h", "--name", ",".join(names), "-o", "%i|%j|%T|%r|%N")
-        states: dict[str, list[dict[str, Any]]] = {}
-        for line in out.splitlines():
-            job_id, name, state, reason, node = line.split("|", 4)
-            states.setdefault(name, []).append(
-                {
-                    "job_id": job_id,
-                    "state": state,
-                    "reason": None if reason in ("None", "") else reason,
-                    "host": node or None,
-                }
-            )
-        return states
+        out = await self.run("squeue", "-h", "--name", ",".join(names), "-o", "%i|%j|%T|%r|%N|%L")
+        return parse_squeue(out)
 
     def job_log_files(self, kwargs: dict[str, Any], job_id: str) -> list[str]:
         stem = os.path.join(kwargs["log_directory"], f"{kwargs['job_name']}-{job_id}")

@@ -31,7 +31,7 @@ function cluster(overrides: Partial<ICluster> = {}): ICluster {
       }
     ],
     jobs: [
-      { job_id: '101', state: 'RUNNING', reason: null },
+      { job_id: '101', state: 'RUNNING', reason: null, time_left: 1140 },
       { job_id: '102', state: 'PENDING', reason: 'Resources' }
     ],
     created: '2026-01-01T00:00:00Z',
@@ -151,6 +151,9 @@ describe('ClusterCard', () => {
     expect(jobs[1].getAttribute('data-job-state')).toBe('PENDING');
     expect(jobs[1].querySelectorAll('td')[0].textContent).toBe('102');
     expect(jobs[1].querySelectorAll('td')[1].textContent).toBe('PENDING');
+    expect(jobs[0].querySelectorAll('td')[1].textContent).toBe(
+      'RUNNING · 19m left'
+    );
   });
 
   it('has no job column for workers without batch jobs', () => {

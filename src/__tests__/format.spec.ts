@@ -4,6 +4,7 @@ import {
   directLinkReachable,
   formatBytes,
   formatScaling,
+  formatTimeLeft,
   formatTotals
 } from '../format';
 import { ICluster, IWorker } from '../types';
@@ -132,5 +133,23 @@ describe('directLinkReachable', () => {
     [null, 'localhost', false]
   ])('%p from %p: %p', (link, browserHost, reachable) => {
     expect(directLinkReachable(link, browserHost)).toBe(reachable);
+  });
+});
+
+describe('formatTimeLeft', () => {
+  it('shows minutes, hours and days left', () => {
+    expect(formatTimeLeft(1140)).toBe('19m left');
+    expect(formatTimeLeft(1199)).toBe('19m left');
+    expect(formatTimeLeft(30)).toBe('<1m left');
+    expect(formatTimeLeft(0)).toBe('<1m left');
+    expect(formatTimeLeft(7500)).toBe('2h 5m left');
+    expect(formatTimeLeft(3600)).toBe('1h 0m left');
+    expect(formatTimeLeft(2 * 86400 + 3 * 3600 + 60)).toBe('2d 3h left');
+  });
+
+  it('is empty when unknown or unlimited', () => {
+    expect(formatTimeLeft(null)).toBe('');
+    expect(formatTimeLeft(undefined)).toBe('');
+    expect(formatTimeLeft(NaN)).toBe('');
   });
 });

@@ -1,5 +1,5 @@
 import React from 'react';
-import { formatBytes } from '../format';
+import { formatBytes, formatTimeLeft } from '../format';
 import { useTrans } from '../translation';
 import { IJob, IWorker } from '../types';
 
@@ -123,7 +123,15 @@ export function JobTable(props: {
             data-job-state={j.state}
           >
             <td className="dcl-JobRow-id">{j.job_id}</td>
-            <td className="dcl-JobRow-state">{j.state}</td>
+            <td className="dcl-JobRow-state">
+              {j.state}
+              {typeof j.time_left === 'number' && (
+                <span className="dcl-JobRow-left">
+                  {' · '}
+                  {formatTimeLeft(j.time_left, trans)}
+                </span>
+              )}
+            </td>
             <td className="dcl-JobRow-reason">{j.reason ?? ''}</td>
             {onShowLog && (
               <td className="dcl-JobRow-output">
