@@ -59,6 +59,13 @@ class ClusterLauncherApp(ExtensionApp):
         "next server to take back; by default they are stopped so no allocation is burnt.",
     ).tag(config=True)
 
+    spare_host = Bool(
+        True,
+        help="Keep one cluster host process started and warmed up (about 100 MB while idle), "
+        "so that a launch skips Python's start-up and imports (a second or more). Turn off on "
+        "login nodes with many users and little memory.",
+    ).tag(config=True)
+
     orphan_grace_period = Float(
         600.0,
         help="Seconds a cluster whose server is gone (a crash, or kept on shutdown) waits for a "
@@ -190,6 +197,7 @@ class ClusterLauncherApp(ExtensionApp):
             base_url=self.serverapp.base_url,
             start_timeout=self.start_timeout,
             grace_period=self.orphan_grace_period,
+            spare_host=self.spare_host,
             records_dir=Path(self.serverapp.runtime_dir) / "dask-cluster-launcher",
             kernel_spec_manager=self.serverapp.kernel_spec_manager,
             limits=self.launcher_limits(),

@@ -68,6 +68,7 @@ class ClusterManager(HostSupervision):
         kernel_spec_manager: Any = None,
         limits: dict[str, Limits] | None = None,
         idle_timeout: float = 0.0,
+        spare_host: bool = True,
     ) -> None:
         self.backends = backends
         self.profiles = profiles
@@ -90,6 +91,7 @@ class ClusterManager(HostSupervision):
         self._discovered: set[str] = set()  # found at a service (Gateway), not started here
         self._published: dict[str, dict[str, Any]] = {}  # what the sidebar was last told
         self._spares: dict[Path, SpareHost] = {}  # one host process ready per private dir
+        self.spare_host = spare_host
         self._counter = 0
 
     # --- queries ------------------------------------------------------------------------------
@@ -427,8 +429,9 @@ class ClusterManager(HostSupervision):
         process gets ready for the first launch."""
         self._ensure_watchers()
         for backend in self.backends.values():
-            if backend.private_cluster:
-                self._spare_host(backend).refill()
+            spare = self._spare_host(backend) if backend.private_cluster else None
+            if spare is not None:
+                spare.refill()
 
     def _ensure_watchers(self) -> None:
         if not self._watchers:

@@ -77,6 +77,7 @@ class HostSupervision:
     #: Clusters this manager stopped or let go: never taken back while their record lingers.
     _let_go: set[str]
     _spares: dict[Path, SpareHost]
+    spare_host: bool
     #: Clusters found by ``Backend.discover``: listed as external, let go at shutdown.
     _discovered: set[str]
     #: Set at shutdown: discovery takes in nothing more.
@@ -87,8 +88,11 @@ class HostSupervision:
     async def _fail(self, launched: LaunchedCluster, reason: str) -> None:
         raise NotImplementedError
 
-    def _spare_host(self, backend: Backend) -> SpareHost:
-        """The spare host for clusters with this backend's private directory."""
+    def _spare_host(self, backend: Backend) -> SpareHost | None:
+        """The spare host for clusters with this backend's private directory (None when the
+        operator turned spare hosts off)."""
+        if not self.spare_host:
+            return None
         root = backend.private_dir.root
         if root not in self._spares:
             self._spares[root] = SpareHost(root)

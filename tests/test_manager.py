@@ -162,3 +162,19 @@ async def test_a_cluster_closed_behind_the_launchers_back_shows_as_failed(manage
     assert launched.error == "the cluster's host process exited"
     assert manager.model(launched)["workers"] == []
     assert recorder.states(launched.id)[-1] == "failed"
+
+
+async def test_spare_host_off_starts_each_host_on_demand(recorder, tmp_path):
+    manager = ClusterManager(
+        BACKENDS,
+        ProfileStore.for_backends(BACKENDS),
+        recorder,
+        records_dir=tmp_path / "records",
+        spare_host=False,
+    )
+    manager.start_watchers()
+    launched = await manager.launch(THREADS)
+    await _running(manager, launched.id, 2)
+    assert manager._spares == {}  # no warmed-up process kept around
+    await manager.close_all()
+    assert manager.list() == []
