@@ -49,6 +49,8 @@ log = logging.getLogger("dask_cluster_launcher.host")
 WORKER_POLL_SECONDS = 1.0
 FOLLOW_UP_SECONDS = 0.1
 FOLLOW_UP_FOR = 2.0
+#: How often a fixed-size cluster with workers missing asks its resource manager again.
+RESCALE_SECONDS = 15.0
 
 
 class WorkerEvents(SchedulerPlugin):
@@ -91,6 +93,7 @@ class ClusterHost:
         self._pending: set[asyncio.Future[None]] = set()  # progress updates in flight
         self._seen_specs: set[str] = set()  # worker specs whose workers have been running
         self._workers_changed = asyncio.Event()
+        self._last_scaled = time.monotonic()
 
     # --- control handlers (Dask RPC) -----------------------------------------------------------
     async def watch(self, since: int = 0, timeout: float = 30.0) -> dict[str, Any]:
@@ -239,6 +242,15 @@ class ClusterHost:
             what = ", ".join(sorted(filter(None, jobs))) or ", ".join(sorted(ended))
             message = f"{len(running)} of {scaling['workers']} workers: {what} ended; replacing"
             await self._update(messages=[*self.model["messages"], message][-10:])
+            await self.backend.scale(self.cluster, scaling["workers"])
+            self._last_scaled = time.monotonic()
+        elif (
+            len(running) < scaling["workers"]
+            and time.monotonic() - self._last_scaled > RESCALE_SECONDS
+        ):
+            # a replacement that did not reach the queue (a busy batch controller, a job that
+            # ended while it was being replaced) is not retried by the cluster itself: ask again
+            self._last_scaled = time.monotonic()
             await self.backend.scale(self.cluster, scaling["workers"])
 
     async def _stop_when_abandoned(self) -> None:

@@ -402,7 +402,7 @@ async def test_a_fixed_size_cluster_replaces_a_job_that_ended(launcher_api, slur
         launcher_api,
         cluster_id,
         lambda m: len(running_workers(m)) == 2 and victim not in {j["job_id"] for j in m["jobs"]},
-        timeout=90,
+        timeout=150,
     )
     assert any(f"1 of 2 workers: {victim} ended" in message for message in model["messages"])
     assert victim not in {w["job_id"] for w in model["workers"]}
