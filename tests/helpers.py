@@ -33,3 +33,24 @@ def wait_until(
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+async def wait_cluster(
+    api: Callable[..., Awaitable[Any]],
+    cluster_id: str,
+    predicate: Callable[[Any], Any],
+    timeout: float = 120.0,
+    interval: float = 0.1,
+) -> Any:
+    """Poll ``GET clusters/<id>`` (through ``api``, e.g. the ``launcher_api`` fixture) until
+    ``predicate(model)`` holds; return the model. On failure, the message shows the last model."""
+    last: list[Any] = [None]
+
+    async def check() -> Any:
+        _, last[0] = await api("clusters", cluster_id)
+        return last[0] if predicate(last[0]) else None
+
+    try:
+        return await wait_for(check, timeout=timeout, interval=interval)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; the cluster: {last[0]}") from None

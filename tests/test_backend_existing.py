@@ -21,7 +21,7 @@ import pytest
 
 from dask_cluster_launcher.backends import existing
 from dask_cluster_launcher.backends.existing import normalize_address
-from tests.helpers import wait_for
+from tests.helpers import wait_cluster
 from tests.test_rest_local import run_snippet
 
 COMPUTE = "\nprint(client.submit(lambda x: x + 1, 41).result(), len(client.nthreads()))"
@@ -146,19 +146,6 @@ async def launch(launcher_api, options: dict[str, Any], name: str = "existing") 
     return model
 
 
-async def wait_state(launcher_api, cluster_id: str, predicate, timeout: float = 60.0) -> Any:
-    last: list[Any] = [None]
-
-    async def check():
-        _, last[0] = await launcher_api("clusters", cluster_id)
-        return last[0] if predicate(last[0]) else None
-
-    try:
-        return await wait_for(check, timeout=timeout, interval=0.1)
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}; the cluster: {last[0]}") from None
-
-
 def running_with(n: int):
     return lambda m: m["state"] == "running" and len(m["workers"]) == n
 
@@ -193,7 +180,7 @@ async def test_by_address_shows_workers_computes_refuses_scaling_and_stop_only_d
     launcher_api, jp_base_url, jp_fetch, scheduler
 ):
     model = await launch(launcher_api, {"address": scheduler.address})
-    model = await wait_state(launcher_api, model["id"], running_with(2))
+    model = await wait_cluster(launcher_api, model["id"], running_with(2))
     assert model["scheduler_address"] == scheduler.address
     assert {w["nthreads"] for w in model["workers"]} == {1}
     assert {w["memory_limit"] for w in model["workers"]} == {2**30}
@@ -223,7 +210,7 @@ async def test_by_address_shows_workers_computes_refuses_scaling_and_stop_only_d
     started = time.monotonic()
     scheduler._spawn("worker", scheduler.address, "--nthreads", "2", "--no-dashboard",
                      log="worker3.log")  # fmt: skip
-    model = await wait_state(launcher_api, model["id"], running_with(3))
+    model = await wait_cluster(launcher_api, model["id"], running_with(3))
     assert {w["nthreads"] for w in model["workers"]} == {1, 2}
     print(f"third worker shown {time.monotonic() - started:.2f} s after its process started")
 
@@ -253,7 +240,7 @@ async def test_from_python_quick_connect_uses_the_same_backend(scheduler):
 async def test_scheduler_file_and_shutdown_on_stop_stops_the_scheduler(launcher_api, scheduler):
     options = {"scheduler_file": str(scheduler.scheduler_file), "shutdown_on_stop": True}
     model = await launch(launcher_api, options)
-    model = await wait_state(launcher_api, model["id"], running_with(2))
+    model = await wait_cluster(launcher_api, model["id"], running_with(2))
     assert model["scheduler_address"] == scheduler.address
     code, _ = await launcher_api("clusters", model["id"], method="DELETE")
     assert code == 204
@@ -269,7 +256,7 @@ async def test_scheduler_file_relative_to_the_server_and_with_a_tilde(
     monkeypatch.setenv("HOME", str(scheduler.directory.parent))
     for path in ("scheduler.json", "~/dask/scheduler.json"):
         model = await launch(launcher_api, {"scheduler_file": path})
-        model = await wait_state(launcher_api, model["id"], running_with(2))
+        model = await wait_cluster(launcher_api, model["id"], running_with(2))
         assert model["scheduler_address"] == scheduler.address
         await launcher_api("clusters", model["id"], method="DELETE")
     assert scheduler.running()
@@ -306,7 +293,7 @@ async def test_tls_needs_the_users_files_then_computes_and_a_lost_scheduler_fail
 
     options = {"address": scheduler.address, "connect_timeout": 2, **files}
     model = await launch(launcher_api, options)
-    model = await wait_state(launcher_api, model["id"], running_with(2))
+    model = await wait_cluster(launcher_api, model["id"], running_with(2))
     code, snippet = await launcher_api("clusters", model["id"], "snippet")
     assert code == 200
     for path in files.values():
@@ -324,7 +311,7 @@ async def test_tls_needs_the_users_files_then_computes_and_a_lost_scheduler_fail
 
     # the scheduler dies behind the launcher's back: the card says so
     scheduler.scheduler.kill()
-    model = await wait_state(launcher_api, model["id"], lambda m: m["state"] == "failed", 30)
+    model = await wait_cluster(launcher_api, model["id"], lambda m: m["state"] == "failed", 30)
     assert "lost the scheduler at " + scheduler.address in model["error"]
     assert model["workers"] == []
     code, _ = await launcher_api("clusters", model["id"], method="DELETE")
@@ -411,7 +398,7 @@ async def test_no_scheduler_there_fails_the_card_with_the_reason(launcher_api):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     model = await launch(launcher_api, {"address": f"127.0.0.1:{port}", "connect_timeout": 1})
-    model = await wait_state(launcher_api, model["id"], lambda m: m["state"] == "failed", 30)
+    model = await wait_cluster(launcher_api, model["id"], lambda m: m["state"] == "failed", 30)
     assert f"tcp://127.0.0.1:{port}" in model["error"]
     code, _ = await launcher_api("clusters", model["id"], method="DELETE")
     assert code == 204

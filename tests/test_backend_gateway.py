@@ -16,7 +16,7 @@ import pytest
 
 from dask_cluster_launcher.backends.gateway import GatewayBackend, field_schema
 from tests.gateway_testbed import PASSWORD, GatewayTestbed
-from tests.helpers import wait_for
+from tests.helpers import wait_cluster, wait_for
 from tests.test_rest_local import run_snippet
 
 MEDIUM = {"worker_profile": "Medium Worker", "worker_threads": 2}
@@ -84,19 +84,6 @@ def watch(serverapp) -> Any:
 
 def gateway_of(backends: list[dict[str, Any]]) -> dict[str, Any]:
     return next(b for b in backends if b["name"] == "gateway")
-
-
-async def model_of(api, cluster_id, predicate, timeout=60.0):
-    last: list[Any] = [None]
-
-    async def check():
-        _, last[0] = await api("clusters", cluster_id)
-        return last[0] if predicate(last[0]) else None
-
-    try:
-        return await wait_for(check, timeout=timeout, interval=0.1)
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}; the cluster: {last[0]}") from None
 
 
 def running_with(n: int):
@@ -250,7 +237,7 @@ async def test_launch_use_scale_adapt_stop(api, gateway_testbed, notebook_env):
     started = time.monotonic()
     code, model = await api("clusters", method="POST", body=request)
     assert code == 202 and model["state"] == "starting" and model["external"] is False
-    model = await model_of(api, model["id"], running_with(1))
+    model = await wait_cluster(api, model["id"], running_with(1))
     print(f"launch -> 1 worker running: {time.monotonic() - started:.2f} s")
     [name] = await gateway_clusters(gateway_testbed)
     assert model["scheduler_address"] == f"gateway://{gateway_testbed.proxy_address}/{name}"
@@ -268,13 +255,13 @@ async def test_launch_use_scale_adapt_stop(api, gateway_testbed, notebook_env):
     code, model = await api("clusters", model["id"], method="PATCH", body={"workers": 2})
     assert code == 200 and model["scaling"] == {"workers": 2}
     joined = time.monotonic()
-    await model_of(api, model["id"], running_with(2))
+    await wait_cluster(api, model["id"], running_with(2))
     print(f"scale(2): second worker shown after {time.monotonic() - joined:.2f} s")
 
     adapt = {"adapt": {"minimum": 1, "maximum": 2}}
     code, model = await api("clusters", model["id"], method="PATCH", body=adapt)
     assert code == 200 and model["scaling"] == adapt
-    await model_of(api, model["id"], running_with(1))  # idle: adapts down to the minimum
+    await wait_cluster(api, model["id"], running_with(1))  # idle: adapts down to the minimum
 
     _, clusters = await api("clusters")
     assert [c["id"] for c in clusters] == [model["id"]]  # not listed a second time as external
@@ -310,10 +297,10 @@ async def test_a_notebooks_cluster_is_listed_used_scaled_and_stopped(
     watch(jp_serverapp)
     name = await in_another_process(gateway_testbed, MAKE_CLUSTER)
     made = time.monotonic()
-    model = await model_of(api, f"gateway-{name}", lambda m: m is not None and "id" in m)
+    model = await wait_cluster(api, f"gateway-{name}", lambda m: m is not None and "id" in m)
     print(f"a notebook's cluster is listed after {time.monotonic() - made:.2f} s")
     assert model["external"] is True and model["state"] == "running" and model["name"] == name
-    model = await model_of(api, model["id"], running_with(1))
+    model = await wait_cluster(api, model["id"], running_with(1))
     assert model["workers"][0]["nthreads"] == 1  # Small Worker
 
     code, snippet = await api("clusters", model["id"], "snippet")
@@ -321,7 +308,7 @@ async def test_a_notebooks_cluster_is_listed_used_scaled_and_stopped(
 
     code, model = await api("clusters", model["id"], method="PATCH", body={"workers": 2})
     assert code == 200
-    await model_of(api, model["id"], running_with(2))
+    await wait_cluster(api, model["id"], running_with(2))
 
     code, _ = await api("clusters", model["id"], method="DELETE")
     assert code == 204
@@ -338,8 +325,8 @@ async def test_server_shutdown_stops_its_clusters_and_lets_the_others_go(
     code, launched = await api("clusters", method="POST", body={"backend": "gateway"})
     assert code == 202
     external = await in_another_process(gateway_testbed, MAKE_CLUSTER)
-    await model_of(api, launched["id"], lambda m: m["state"] == "running")
-    await model_of(api, f"gateway-{external}", lambda m: m is not None and "id" in m)
+    await wait_cluster(api, launched["id"], lambda m: m["state"] == "running")
+    await wait_cluster(api, f"gateway-{external}", lambda m: m is not None and "id" in m)
 
     await manager.close_all()
     assert list(await gateway_clusters(gateway_testbed)) == [external]
@@ -348,11 +335,11 @@ async def test_server_shutdown_stops_its_clusters_and_lets_the_others_go(
 async def test_a_cluster_stopped_elsewhere_is_reported(api, gateway_testbed):
     code, model = await api("clusters", method="POST", body={"backend": "gateway"})
     assert code == 202
-    await model_of(api, model["id"], lambda m: m["state"] == "running")
+    await wait_cluster(api, model["id"], lambda m: m["state"] == "running")
     [name] = await gateway_clusters(gateway_testbed)
     async with gateway_testbed.gateway(asynchronous=True) as gateway:
         await gateway.stop_cluster(name)
-    model = await model_of(api, model["id"], lambda m: m["state"] == "failed", timeout=30)
+    model = await wait_cluster(api, model["id"], lambda m: m["state"] == "failed", timeout=30)
     assert "stopped on the gateway" in model["error"]
 
 

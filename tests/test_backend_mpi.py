@@ -7,8 +7,8 @@ import shutil
 
 import pytest
 
-from tests.helpers import wait_for
-from tests.test_rest_batch import PREFIX, queued, running_workers, wait_cluster, wait_no_jobs
+from tests.helpers import wait_cluster, wait_for
+from tests.test_rest_batch import PREFIX, queued, running_workers, wait_no_jobs
 from tests.test_rest_local import run_snippet
 
 pytestmark = pytest.mark.skipif(

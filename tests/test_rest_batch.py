@@ -16,7 +16,7 @@ import urllib.request
 import psutil
 import pytest
 
-from tests.helpers import wait_for
+from tests.helpers import wait_cluster, wait_for
 from tests.test_rest_local import run_snippet
 
 BASE_OPTIONS = {
@@ -45,14 +45,6 @@ async def wait_no_jobs(bed, prefix=PREFIX, timeout=60):
         return not await queued(bed, prefix)
 
     await wait_for(empty, timeout=timeout, interval=0.3)
-
-
-async def wait_cluster(launcher_api, cluster_id, predicate, timeout=120):
-    async def check():
-        _, model = await launcher_api("clusters", cluster_id)
-        return model if predicate(model) else None
-
-    return await wait_for(check, timeout=timeout, interval=0.2)
 
 
 def running_workers(model):

@@ -13,7 +13,7 @@ import psutil
 import pytest
 
 from dask_cluster_launcher.testing.saturn_emulator import AUTH_MESSAGE, SaturnEmulator
-from tests.helpers import wait_for
+from tests.helpers import wait_cluster, wait_for
 from tests.test_rest_local import run_snippet
 
 TOKEN = "saturn-secret-5f0c1e"
@@ -68,19 +68,6 @@ def use(emulator, monkeypatch, internal=True, token=None) -> None:
 
 def saturn(backends) -> dict[str, Any]:
     return next(b for b in backends if b["name"] == "saturn")
-
-
-async def wait_state(api, cluster_id, predicate, timeout=30.0):
-    last: list[Any] = [None]
-
-    async def check():
-        _, last[0] = await api("clusters", cluster_id)
-        return last[0] if predicate(last[0]) else None
-
-    try:
-        return await wait_for(check, timeout=timeout, interval=0.05)
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}; the cluster: {last[0]}") from None
 
 
 def running_with(n):
@@ -159,7 +146,7 @@ async def test_credentials_from_the_extension_config_stay_out_of_kernels(
 async def test_internal_mode_launch_snippet_scale_adapt_stop(api, emulator, monkeypatch):
     use(emulator, monkeypatch, internal=True)
     model = await launch(api)
-    model = await wait_state(api, model["id"], running_with(1))
+    model = await wait_cluster(api, model["id"], running_with(1))
     assert model["scheduler_address"].startswith("tcp://127.0.0.1:")
     port = model["dashboard_link"].rsplit(":", 1)[1].split("/")[0]
     assert model["dashboard_url"].endswith(f"proxy/{port}/status")
@@ -175,7 +162,7 @@ async def test_internal_mode_launch_snippet_scale_adapt_stop(api, emulator, monk
     assert code == 200
     await wait_for(lambda: _workers_on_saturn(emulator, 2), timeout=30, interval=0.01)
     joined = time.monotonic()
-    await wait_state(api, model["id"], running_with(2))
+    await wait_cluster(api, model["id"], running_with(2))
     latency = time.monotonic() - joined
     print(f"a joining worker shows in the REST model after {latency:.2f} s")
     assert latency < 1.5  # the bar is 1 s; slack for a loaded test machine
@@ -184,7 +171,7 @@ async def test_internal_mode_launch_snippet_scale_adapt_stop(api, emulator, monk
     code, model = await api("clusters", model["id"], method="PATCH", body=adapt)
     assert code == 200 and model["scaling"] == adapt
     assert emulator.clusters()[0]["adaptive"] == [1, 2]
-    await wait_state(api, model["id"], running_with(1))  # idle: adapts down to the minimum
+    await wait_cluster(api, model["id"], running_with(1))  # idle: adapts down to the minimum
 
     code, _ = await api("clusters", model["id"], method="DELETE")
     assert code == 204
@@ -196,7 +183,7 @@ async def test_internal_mode_launch_snippet_scale_adapt_stop(api, emulator, monk
 async def test_external_tls_mode_snippet_connects(api, emulator, monkeypatch):
     use(emulator, monkeypatch, internal=False)
     model = await launch(api)
-    model = await wait_state(api, model["id"], running_with(1))
+    model = await wait_cluster(api, model["id"], running_with(1))
     assert model["scheduler_address"].startswith("tls://127.0.0.1:")
     code, snippet = await api("clusters", model["id"], "snippet")
     assert code == 200
@@ -210,9 +197,9 @@ async def test_external_tls_mode_snippet_connects(api, emulator, monkeypatch):
 async def test_one_saturn_cluster_at_a_time(api, emulator, monkeypatch):
     use(emulator, monkeypatch)
     first = await launch(api)
-    await wait_state(api, first["id"], running_with(1))
+    await wait_cluster(api, first["id"], running_with(1))
     second = await launch(api)
-    second = await wait_state(api, second["id"], lambda m: m["state"] == "failed")
+    second = await wait_cluster(api, second["id"], lambda m: m["state"] == "failed")
     assert "one Dask cluster per resource" in second["error"]
     assert len(emulator.clusters()) == 1  # the first one is untouched
     for model in (first, second):
@@ -241,7 +228,7 @@ async def test_wrong_token_fails_with_saturns_message(api, emulator, monkeypatch
     worker_size = saturn(backends)["schema"]["properties"]["worker_size"]
     assert "oneOf" not in worker_size and AUTH_MESSAGE in worker_size["description"]
     model = await launch(api)
-    model = await wait_state(api, model["id"], lambda m: m["state"] == "failed")
+    model = await wait_cluster(api, model["id"], lambda m: m["state"] == "failed")
     assert AUTH_MESSAGE in model["error"]
     assert "not-the-token" not in json.dumps(api.bodies)
     assert emulator.clusters() == []
@@ -251,7 +238,7 @@ async def test_saturn_error_message_fails_the_card(api, emulator, monkeypatch):
     use(emulator, monkeypatch)
     emulator.fail("/api/dask_clusters", 500, "Saturn is down for maintenance", method="POST")
     model = await launch(api)
-    model = await wait_state(api, model["id"], lambda m: m["state"] == "failed")
+    model = await wait_cluster(api, model["id"], lambda m: m["state"] == "failed")
     assert "Saturn is down for maintenance" in model["error"]
     assert emulator.clusters() == []
     code, _ = await api("clusters", model["id"], method="DELETE")
@@ -274,7 +261,7 @@ async def test_a_hanging_create_fails_after_the_start_timeout(api, emulator, mon
     started = time.monotonic()
     model = await launch(api)
     await assert_answers_fast(api, 2.0)
-    model = await wait_state(api, model["id"], lambda m: m["state"] == "failed", timeout=10)
+    model = await wait_cluster(api, model["id"], lambda m: m["state"] == "failed", timeout=10)
     assert 3.0 <= time.monotonic() - started < 5.0
     assert "did not start in time" in model["error"]
     code, _ = await api("clusters", model["id"], method="DELETE")
@@ -287,7 +274,7 @@ async def test_a_hanging_create_fails_after_the_start_timeout(api, emulator, mon
 async def test_hanging_calls_on_a_running_cluster_are_bounded(api, emulator, monkeypatch):
     use(emulator, monkeypatch)
     model = await launch(api)
-    await wait_state(api, model["id"], running_with(1))
+    await wait_cluster(api, model["id"], running_with(1))
     emulator.hang("/api/dask_clusters/*/scale")
     emulator.hang("/api/dask_clusters/*/scheduler_info")
     started = time.monotonic()
@@ -329,10 +316,10 @@ async def test_starting_card_shows_saturns_status(api, emulator, monkeypatch):
     use(emulator, monkeypatch)
     emulator.configure(pending_polls=1)  # dask_saturn then waits 5-9 s before asking again
     cluster = await launch(api)
-    model = await wait_state(
+    model = await wait_cluster(
         api, cluster["id"], lambda m: m["state"] == "starting" and m["messages"], timeout=10
     )
     assert any("Status: pending" in message for message in model["messages"])
-    await wait_state(api, cluster["id"], running_with(1), timeout=40)
+    await wait_cluster(api, cluster["id"], running_with(1), timeout=40)
     code, _ = await api("clusters", cluster["id"], method="DELETE")
     assert code == 204
