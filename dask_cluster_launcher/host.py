@@ -4,8 +4,9 @@
 SLURMCluster, SGECluster) with the backend's own code, hosts its scheduler, and answers the
 supervisor over Dask's RPC, secured with the cluster's TLS credentials:
 
-- ``watch(since, timeout)``: the cluster's state once its version is newer than ``since``
-  (a long poll: changes arrive at once, nothing is sent while nothing changes);
+- ``watch(since, timeout)``: what changed in the cluster's model since version ``since`` (a
+  patch, see ``changes.VersionedModel``; the whole model for ``since`` 0), once there is
+  something (a long poll: changes arrive at once, nothing is sent while nothing changes);
 - ``rescale(scaling)``: fixed size or adaptive; ``stop_cluster()``: stop the cluster, its jobs
   and the host.
 
@@ -31,21 +32,23 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from distributed.diagnostics.plugin import SchedulerPlugin
 
 from .backends import Backend, default_backends
+from .changes import HostPatch, Row, VersionedModel
 from .kernels import this_python_versions
 from .private import ClusterFiles, PrivateDir
 from .records import HostSpec, Record
 
 log = logging.getLogger("dask_cluster_launcher.host")
 
-#: Workers joining or leaving are seen at once (scheduler events); other changes of a worker
-#: (paused, closing) by a look this often, or every FOLLOW_UP_SECONDS for a while after an
-#: event (a joining worker turns from "init" to "running" a moment after it is added).
+#: Workers joining or leaving and their status changes are seen at once (scheduler events);
+#: other changes (a scheduler the backend reads remotely) by a look this often, or every
+#: FOLLOW_UP_SECONDS for a while after an event.
 WORKER_POLL_SECONDS = 1.0
 FOLLOW_UP_SECONDS = 0.1
 FOLLOW_UP_FOR = 2.0
@@ -54,7 +57,8 @@ RESCALE_SECONDS = 15.0
 
 
 class WorkerEvents(SchedulerPlugin):
-    """Wakes the host when the scheduler adds or removes a worker."""
+    """Wakes the host when the scheduler adds or removes a worker or a worker's status changes
+    (init -> running, paused): the host looks at once instead of at its next poll."""
 
     name = "dask-cluster-launcher-worker-events"
 
@@ -67,6 +71,11 @@ class WorkerEvents(SchedulerPlugin):
     def remove_worker(self, scheduler: Any, worker: str, **kwargs: Any) -> None:
         self.changed.set()
 
+    def log_event(self, topic: str, msg: Any) -> None:
+        # the scheduler logs each status change under the worker's address (no plugin hook)
+        if isinstance(msg, dict) and msg.get("action") == "worker-status-change":
+            self.changed.set()
+
 
 class ClusterHost:
     def __init__(self, spec: HostSpec, backend: Backend) -> None:
@@ -75,28 +84,28 @@ class ClusterHost:
         self.backend.private_dir = PrivateDir.at(spec.private_root)
         self.files: ClusterFiles = self.backend.private_dir.cluster(spec.cluster_id)
         self.cluster: Any = None
-        self.model: dict[str, Any] = {
-            "version": 1,
-            "state": "starting",
-            "error": None,
-            "scheduler_address": None,
-            "workers": [],
-            "messages": [],
-            "scaling": spec.scaling,
-            "versions": this_python_versions(),
-        }
+        self.model = VersionedModel(
+            {
+                "state": "starting",
+                "error": None,
+                "scheduler_address": None,
+                "messages": [],
+                "scaling": spec.scaling,
+                "versions": this_python_versions(),
+            }
+        )
         self._changed = asyncio.Condition()
         self._stopped = asyncio.Event()
         self._watchers = 0
         self._last_watched = time.monotonic()
         self._record: Record | None = None
-        self._pending: set[asyncio.Future[None]] = set()  # progress updates in flight
+        self._pending: set[asyncio.Future[None]] = set()  # updates and stops in flight
         self._seen_specs: set[str] = set()  # worker specs whose workers have been running
         self._workers_changed = asyncio.Event()
         self._last_scaled = time.monotonic()
 
     # --- control handlers (Dask RPC) -----------------------------------------------------------
-    async def watch(self, since: int = 0, timeout: float = 30.0) -> dict[str, Any]:
+    async def watch(self, since: int = 0, timeout: float = 30.0) -> HostPatch:
         # a supervisor that died mid-call is noticed when the call ends: keep calls short
         # against the grace period
         timeout = min(timeout, max(self.spec.grace_period / 2, 0.5))
@@ -105,27 +114,28 @@ class ClusterHost:
             async with self._changed:
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(
-                        self._changed.wait_for(lambda: self.model["version"] > since), timeout
+                        self._changed.wait_for(lambda: self.model.version != since), timeout
                     )
-            return dict(self.model)
+            return self.model.since(since)
         finally:
             self._watchers -= 1
             self._last_watched = time.monotonic()
 
     async def rescale(self, scaling: dict[str, Any]) -> dict[str, Any]:
-        if self.model["state"] != "running":
-            raise RuntimeError(f"the cluster is {self.model['state']}, not running")
+        if self._state != "running":
+            raise RuntimeError(f"the cluster is {self._state}, not running")
         await self._apply_scaling(scaling)
         await self._update(scaling=scaling)
-        return dict(self.model)
+        return self.model.whole()
 
     async def close(self, reason: str | None = None) -> None:
         """Stop the cluster and its jobs, then the host; ``reason``: why, when it stops itself."""
-        if self.model["state"] in ("stopping", "stopped") or self._stopped.is_set():
+        if self._state in ("stopping", "stopped") or self._stopped.is_set():
             return
-        failed = self.model["state"] == "failed"  # the reason stays what watchers see
+        failed = self._state == "failed"  # the reason stays what watchers see
         if not failed:
-            await self._update(state="stopping", **({"error": reason} if reason else {}))
+            changes: dict[str, Any] = {"error": reason} if reason else {}
+            await self._update(state="stopping", **changes)
         if self.cluster is not None:
             try:
                 await asyncio.wait_for(self.backend.close(self.cluster), 60)
@@ -133,6 +143,11 @@ class ClusterHost:
                 log.warning("Closing the cluster failed", exc_info=True)
         await self._update(workers=[], **({} if failed else {"state": "stopped"}))
         self._stopped.set()
+
+    def _stop_soon(self, reason: str) -> None:
+        stop = asyncio.ensure_future(self.close(reason))
+        self._pending.add(stop)
+        stop.add_done_callback(self._pending.discard)
 
     # --- running ---------------------------------------------------------------------------------
     async def run(self) -> None:
@@ -147,7 +162,10 @@ class ClusterHost:
         print(json.dumps({"control": server.address}), flush=True)
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, lambda: asyncio.ensure_future(self.close()))
+            # with the reason: a supervisor shows it (a stop without one is its owner's, and
+            # the cluster just leaves the sidebar)
+            why = f"the cluster's host was stopped ({signal.Signals(signum).name})"
+            loop.add_signal_handler(signum, self._stop_soon, why)
         tasks = [
             asyncio.create_task(self._start()),
             asyncio.create_task(self._watch_workers()),
@@ -181,8 +199,8 @@ class ClusterHost:
             await self.close()
 
     def _progress(self, message: str) -> None:
-        if message and message not in self.model["messages"]:
-            messages = [*self.model["messages"], message][-10:]
+        if message and message not in self.model.fields["messages"]:
+            messages = [*self.model.fields["messages"], message][-10:]
             update = asyncio.ensure_future(self._update(messages=messages))
             self._pending.add(update)
             update.add_done_callback(self._pending.discard)
@@ -194,16 +212,21 @@ class ClusterHost:
         else:
             await self.backend.scale(self.cluster, scaling["workers"])
 
-    async def _update(self, **changes: Any) -> None:
-        if all(self.model.get(k) == v for k, v in changes.items()):
-            return
+    @property
+    def _state(self) -> str:
+        return str(self.model.fields["state"])
+
+    async def _update(self, workers: list[Row] | None = None, **fields: Any) -> None:
+        """Change fields and (given) the whole set of workers: only what differs gets a new
+        version, and watchers wake only when something does."""
         async with self._changed:
-            self.model = {**self.model, **changes, "version": self.model["version"] + 1}
-            self._changed.notify_all()
+            if self.model.update(fields, workers):
+                self._changed.notify_all()
 
     async def _watch_workers(self) -> None:
         loop = asyncio.get_running_loop()
         last_event = -math.inf
+        last_view: tuple[Any, ...] | None = None
         while True:
             recent = loop.time() - last_event < FOLLOW_UP_FOR
             with contextlib.suppress(asyncio.TimeoutError):
@@ -214,7 +237,7 @@ class ClusterHost:
             if self._workers_changed.is_set():
                 last_event = loop.time()
             self._workers_changed.clear()
-            if self.model["state"] != "running" or self.cluster is None:
+            if self._state != "running" or self.cluster is None:
                 continue
             reason = self.backend.lost(self.cluster)
             if reason:
@@ -222,26 +245,49 @@ class ClusterHost:
                 await self.close()
                 return
             with contextlib.suppress(Exception):
-                previous = self.model["workers"]
-                workers = await self.backend.workers(self.cluster)
-                await self._update(workers=workers)
-                await self._keep_fixed_size(previous, workers)
+                view = self._scheduler_view()
+                before: dict[str, Row] | None = None
+                if view is None or view != last_view:
+                    # rows are built only when the scheduler's workers changed (at 400 workers
+                    # the backend's rows take tens of ms; the view a fraction of one)
+                    before = dict(self.model.workers.rows)
+                    await self._update(workers=await self.backend.workers(self.cluster))
+                    last_view = view
+                    if before.keys() == self.model.workers.rows.keys():
+                        before = None  # the same workers: none ended, none joined
+                await self._keep_fixed_size(before)
 
-    async def _keep_fixed_size(
-        self, previous: list[dict[str, Any]], workers: list[dict[str, Any]]
-    ) -> None:
+    def _scheduler_view(self) -> tuple[Any, ...] | None:
+        """What the workers' rows are made of, read cheaply from a scheduler in this process
+        (one tuple per worker); None when the backend reads its workers another way (a remote
+        scheduler, its own ``workers``): then it is asked every time."""
+        if type(self.backend).workers is not Backend.workers:
+            return None
+        workers = getattr(getattr(self.cluster, "scheduler", None), "workers", None)
+        if not isinstance(workers, Mapping):
+            return None
+        # the address determines the host; a worker's job does not change while it runs
+        return tuple(
+            (ws.address, ws.name, ws.nthreads, ws.memory_limit, ws.status)
+            for ws in workers.values()
+        )
+
+    async def _keep_fixed_size(self, before: dict[str, Row] | None) -> None:
         """A fixed-size cluster whose worker ended (its job hit the walltime or was cancelled)
-        asks for a new one; adaptive scaling does this by itself."""
-        scaling = self.model["scaling"]
+        asks for a new one; adaptive scaling does this by itself. ``before``: the workers
+        before their set changed (None: it did not)."""
+        scaling = self.model.fields["scaling"]
         if "workers" not in scaling:
             return
-        running = {w["name"] for w in workers}
-        ended = self.backend.forget_ended_workers(self.cluster, running, self._seen_specs)
-        if ended:
-            jobs = {w.get("job_id") for w in previous if w["name"] not in running}
+        running = self.model.workers.rows
+        ended: set[str] = set()
+        if before is not None:
+            ended = self.backend.forget_ended_workers(self.cluster, set(running), self._seen_specs)
+        if before is not None and ended:
+            jobs = {w.get("job_id") for name, w in before.items() if name not in running}
             what = ", ".join(sorted(filter(None, jobs))) or ", ".join(sorted(ended))
             message = f"{len(running)} of {scaling['workers']} workers: {what} ended; replacing"
-            await self._update(messages=[*self.model["messages"], message][-10:])
+            await self._update(messages=[*self.model.fields["messages"], message][-10:])
             await self.backend.scale(self.cluster, scaling["workers"])
             self._last_scaled = time.monotonic()
         elif (
@@ -260,7 +306,8 @@ class ClusterHost:
             await asyncio.sleep(min(5.0, max(grace / 4, 0.1)))
             if self._watchers or time.monotonic() - self._last_watched < grace:
                 continue
-            if self._clients():
+            activity = await self.backend.activity(self.cluster)
+            if activity is not None and activity.clients:
                 self._last_watched = time.monotonic()
                 continue
             log.warning("No supervisor for %.0f s and no client: stopping the cluster", grace)
@@ -277,9 +324,10 @@ class ClusterHost:
         busy_at = time.monotonic()
         while True:
             await asyncio.sleep(min(5.0, max(idle / 4, 0.1)))
-            scheduler = getattr(self.cluster, "scheduler", None)
-            tasks = getattr(scheduler, "tasks", {}) or {}
-            if self.model["state"] != "running" or self._clients() or tasks:
+            running = self._state == "running"
+            activity = await self.backend.activity(self.cluster) if running else None
+            # unknown (a scheduler that does not answer) counts as busy: never stop blindly
+            if activity is None or activity.clients or activity.tasks:
                 busy_at = time.monotonic()
                 continue
             if time.monotonic() - busy_at >= idle:
@@ -287,11 +335,6 @@ class ClusterHost:
                 log.warning("The cluster %s", reason)
                 await self.close(reason)
                 return
-
-    def _clients(self) -> int:
-        scheduler = getattr(self.cluster, "scheduler", None)
-        clients = getattr(scheduler, "clients", {}) or {}
-        return sum(1 for name in clients if not str(name).startswith("fire-and-forget"))
 
 
 def _reason(exc: BaseException) -> str:

@@ -16,6 +16,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from .changes import ClusterPatch, Mirror
 from .private import ClusterFiles, make_private_dir, write_private_file
 from .records import HostSpec, Record, pid_alive
 
@@ -107,6 +108,8 @@ class HostProcess:
         self._process = process
         self._security = files.security()
         self._rpc: Any = None
+        #: The host's model as of its last answer (``changes`` keeps it).
+        self.mirror = Mirror()
 
     # --- starting and finding hosts ------------------------------------------------------------
     @classmethod
@@ -170,12 +173,22 @@ class HostProcess:
             )
         return self._rpc
 
-    async def watch(self, since: int, timeout: float = 30.0) -> dict[str, Any]:
-        """The host's model once it is newer than version ``since`` (or after ``timeout``)."""
+    async def changes(self, timeout: float = 30.0) -> ClusterPatch:
+        """What changed in the host's model since ``mirror`` was last brought up to date, once
+        something did (or after ``timeout``: then usually nothing). The host sends only that
+        (the whole model the first time), and ``mirror`` follows."""
         try:
-            return await self._control().watch(since=since, timeout=timeout)
+            answer = await self._control().watch(since=self.mirror.version, timeout=timeout)
         except (OSError, asyncio.TimeoutError) as exc:
             raise HostGone(str(exc) or type(exc).__name__) from exc
+        return self.mirror.apply(answer)
+
+    async def watch(self, since: int, timeout: float = 30.0) -> dict[str, Any]:
+        """The host's whole model (``version``, ``state``, ``workers``...) once it is newer
+        than version ``since`` (or after ``timeout``)."""
+        if since >= self.mirror.version:
+            await self.changes(timeout)
+        return self.mirror.whole()
 
     async def rescale(self, scaling: dict[str, Any]) -> dict[str, Any]:
         try:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from .backends import Backend
+from .changes import ROW_KEYS, JobRow, Row, RowTable, WorkerRow
 from .private import ClusterFiles
 
 
@@ -26,8 +27,10 @@ class LaunchedCluster:
     cluster: Any = None
     scheduler_address: str | None = None
     dashboard_link: str | None = None
-    workers: list[dict[str, Any]] = field(default_factory=list)
-    jobs: list[dict[str, Any]] = field(default_factory=list)
+    #: Workers by name and batch jobs by id, with what was not published yet (see
+    #: ``publishing``); ``workers`` and ``jobs`` read and replace them as lists.
+    worker_rows: RowTable = field(default_factory=lambda: RowTable(ROW_KEYS["workers"]))
+    job_rows: RowTable = field(default_factory=lambda: RowTable(ROW_KEYS["jobs"]))
     messages: list[str] = field(default_factory=list)
     created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat())
     task: asyncio.Task[None] | None = None
@@ -37,6 +40,22 @@ class LaunchedCluster:
     kernel: str | None = None
     python: str | None = None
     versions: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def workers(self) -> list[WorkerRow]:
+        return cast("list[WorkerRow]", self.worker_rows.values())
+
+    @workers.setter
+    def workers(self, rows: list[Row]) -> None:
+        self.worker_rows.replace(rows)
+
+    @property
+    def jobs(self) -> list[JobRow]:
+        return cast("list[JobRow]", self.job_rows.values())
+
+    @jobs.setter
+    def jobs(self, rows: list[Row]) -> None:
+        self.job_rows.replace(rows)
 
 
 def proxied_dashboard_url(

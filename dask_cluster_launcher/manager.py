@@ -17,11 +17,10 @@ import functools
 import logging
 import sys
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import changes, schemas, snippets
+from . import schemas, snippets
 from .backends import Backend
 from .errors import ConflictError, InvalidRequest, NotFound
 from .hosts import HostProcess, SpareHost
@@ -31,16 +30,16 @@ from .launched import (
     dashboard_link_template,
     failure_reason,
     private_dashboard_url,
-    proxied_dashboard_url,
+    proxied_dashboard_url,  # noqa: F401  (imported from here by users of the manager)
 )
 from .limits import Limits, check_locks
 from .profiles import ProfileStore
+from .publishing import ChangeCallback, ClusterPublishing
 from .records import HostSpec, default_records_dir
 from .supervision import HostSupervision
 
 log = logging.getLogger(__name__)
 
-ChangeCallback = Callable[[str, str, "dict[str, Any] | None"], None]
 #: States of a cluster that counts against the site's ``max_clusters``.
 _ALIVE = ("starting", "running")
 
@@ -52,7 +51,7 @@ def with_host_settings(spec: HostSpec, backend: Backend, idle_timeout: float) ->
     return dataclasses.replace(spec, idle_timeout=idle_timeout, command_prefix=prefix)
 
 
-class ClusterManager(HostSupervision):
+class ClusterManager(HostSupervision, ClusterPublishing):
     def __init__(
         self,
         backends: dict[str, Backend],
@@ -89,7 +88,7 @@ class ClusterManager(HostSupervision):
         self._watchers: list[asyncio.Task[None]] = []
         self._let_go: set[str] = set()
         self._discovered: set[str] = set()  # found at a service (Gateway), not started here
-        self._published: dict[str, dict[str, Any]] = {}  # what the sidebar was last told
+        self._published: dict[str, dict[str, Any]] = {}  # fields the sidebar was last told
         self._spares: dict[Path, SpareHost] = {}  # one host process ready per private dir
         self.spare_host = spare_host
         self._counter = 0
@@ -114,41 +113,6 @@ class ClusterManager(HostSupervision):
 
     def limits_for(self, backend_name: str) -> Limits:
         return self.limits.get(backend_name) or Limits()
-
-    def model(self, launched: LaunchedCluster) -> dict[str, Any]:
-        return {
-            "id": launched.id,
-            "name": launched.name,
-            "backend": launched.backend.name,
-            "profile": launched.profile,
-            "state": launched.state,
-            "error": launched.error,
-            "scheduler_address": launched.scheduler_address,
-            "dashboard_link": launched.dashboard_link,
-            "dashboard_url": self._dashboard_url(launched),
-            "scaling": copy.deepcopy(launched.scaling),
-            "workers": copy.deepcopy(launched.workers),
-            "jobs": copy.deepcopy(launched.jobs),
-            "messages": list(launched.messages),
-            "created": launched.created,
-            "kernel": launched.kernel,
-            "versions": dict(launched.versions),
-            "external": launched.id in self._discovered,
-        }
-
-    def _dashboard_url(self, launched: LaunchedCluster) -> str | None:
-        if launched.files is not None:
-            # served by this server from the cluster's private socket, when it is on this machine
-            served_here = launched.backend.dashboard_on_this_machine
-            running = launched.state == "running"
-            return (
-                private_dashboard_url(self.base_url, launched.id)
-                if running and served_here
-                else None
-            )
-        return proxied_dashboard_url(
-            self.base_url, launched.dashboard_link, launched.backend.dashboard_on_this_machine
-        )
 
     def dashboard_socket(self, cluster_id: str) -> str:
         """The Unix socket of a running private cluster's dashboard."""
@@ -189,7 +153,11 @@ class ClusterManager(HostSupervision):
         launched = self.get(cluster_id)
         if not kernel or not launched.versions or self.kernel_spec_manager is None:
             return None
-        notebook = await kernel_python(self.kernel_spec_manager, kernel)
+        try:
+            notebook = await kernel_python(self.kernel_spec_manager, kernel)
+        except InvalidRequest as exc:  # the code is still inserted: say why it may not run
+            reason = exc.message.removeprefix("kernel: ")
+            return f"The kernel {kernel!r} may not run this code: {reason}."
         different = mismatches(launched.versions, notebook.versions)
         if not different:
             return None
@@ -379,9 +347,7 @@ class ClusterManager(HostSupervision):
                 await launched.task
         await self._close_quietly(launched)
         launched.state = "stopped"
-        self._clusters.pop(cluster_id, None)
-        self._published.pop(launched.id, None)
-        self._emit("removed", launched.id, None)
+        self._unlist(launched)
 
     async def close_all(self, keep_running: bool = False) -> None:
         """Stop every cluster (server shutdown): no process and no batch job left behind.
@@ -397,7 +363,7 @@ class ClusterManager(HostSupervision):
                 launched.task.cancel()
             await launched.cluster.disconnect()
             self._clusters.pop(launched.id, None)
-            self._published.pop(launched.id, None)
+            self._forget_published(launched.id)
         await asyncio.gather(
             *(self.stop(c.id) for c in self.list() if c.state != "stopping"),
             return_exceptions=True,
@@ -457,8 +423,7 @@ class ClusterManager(HostSupervision):
                 except Exception:
                     log.debug("Reading workers of %r failed", launched.name, exc_info=True)
                     continue
-                if workers != launched.workers:
-                    launched.workers = workers
+                if launched.worker_rows.replace(workers):
                     self._publish(launched)
 
     async def _watch_jobs(self) -> None:
@@ -475,33 +440,9 @@ class ClusterManager(HostSupervision):
                     log.warning("Polling %s jobs failed", name, exc_info=True)
                     continue
                 for launched in group:
-                    current = jobs.get(launched.id, [])
-                    if current != launched.jobs:
-                        launched.jobs = current
+                    # one comparison per job; nothing is published when nothing changed
+                    if launched.job_rows.replace(jobs.get(launched.id, [])):
                         self._publish(launched)
-
-    # --- publishing -----------------------------------------------------------------------------
-    def _publish(self, launched: LaunchedCluster) -> None:
-        """Tell the sidebar what changed: the whole cluster the first time, then patches
-        (one worker joining a 400-worker cluster is one row, not 400)."""
-        if launched.id not in self._clusters:
-            return
-        model = self.model(launched)
-        previous = self._published.get(launched.id)
-        self._published[launched.id] = model
-        if previous is None:
-            self._emit("updated", launched.id, model)
-        else:
-            patch = changes.diff(previous, model)
-            if patch:
-                self._emit("changed", launched.id, patch)
-
-    def _emit(self, action: str, cluster_id: str, model: dict[str, Any] | None) -> None:
-        if self._on_change is not None:
-            try:
-                self._on_change(action, cluster_id, model)
-            except Exception:
-                log.warning("Publishing a cluster change failed", exc_info=True)
 
 
 def _tails(paths: list[str], limit: int) -> list[dict[str, Any]]:

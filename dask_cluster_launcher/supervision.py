@@ -13,6 +13,7 @@ from typing import Any
 
 from .backends import Backend
 from .backends.base import Discovered
+from .changes import ClusterPatch
 from .hosts import HostGone, HostProcess, SpareHost
 from .launched import LaunchedCluster, failure_reason
 from .private import ClusterFiles, PrivateDir
@@ -84,6 +85,7 @@ class HostSupervision:
     _releasing = False
     _ensure_watchers: Callable[[], None]
     _publish: Callable[[LaunchedCluster], None]
+    _unlist: Callable[[LaunchedCluster], None]
 
     async def _fail(self, launched: LaunchedCluster, reason: str) -> None:
         raise NotImplementedError
@@ -115,7 +117,7 @@ class HostSupervision:
 
     async def _run_hosted(self, launched: LaunchedCluster, host: HostProcess | None = None) -> None:
         """Start the cluster's host process (or follow an existing one) and mirror its state:
-        each ``watch`` returns as soon as something changed in the host."""
+        each ``changes`` returns what changed in the host as soon as something did."""
         assert launched.files is not None
         try:
             if host is None:
@@ -126,7 +128,7 @@ class HostSupervision:
             launched.cluster = host
             loop = asyncio.get_running_loop()
             deadline = loop.time() + self.start_timeout
-            version = unanswered = 0
+            unanswered = 0
             while True:
                 timeout = 30.0
                 if launched.state == "starting":
@@ -134,7 +136,7 @@ class HostSupervision:
                     if timeout <= 0:
                         raise asyncio.TimeoutError
                 try:
-                    model = await host.watch(since=version, timeout=min(timeout, 30.0))
+                    patch = await host.changes(timeout=min(timeout, 30.0))
                     unanswered = 0
                 except HostGone:
                     # a busy machine can delay an answer: only a host that is gone is a failure
@@ -142,14 +144,20 @@ class HostSupervision:
                     if await host.exited(0.5) or unanswered > WATCH_RETRIES:
                         raise
                     continue
-                version = model["version"]
                 if launched.state == "stopping":
                     return  # stop() owns the cluster now; never flip it back
+                model = host.mirror.fields
+                if model["state"] in ("stopping", "stopped") and not model["error"]:
+                    # its owner stopped it elsewhere (``make_cluster``'s object closed): it
+                    # leaves the sidebar, as one stopped here does
+                    self._let_go.add(launched.id)
+                    self._unlist(launched)
+                    return
                 if model["state"] in ("failed", "stopping", "stopped"):
                     # the launcher did not ask for this: the host gave up on its cluster
                     await self._fail(launched, model["error"] or "the cluster stopped by itself")
                     return
-                self._mirror(launched, model)
+                self._mirror(launched, patch)
         except asyncio.CancelledError:
             raise
         except HostGone as exc:
@@ -159,19 +167,15 @@ class HostSupervision:
             log.warning("Cluster %r failed to start", launched.name, exc_info=True)
             await self._fail(launched, failure_reason(exc))
 
-    def _mirror(self, launched: LaunchedCluster, model: dict[str, Any]) -> None:
-        changes = {
-            "state": model["state"],  # starting or running
-            "error": model["error"],
-            "scheduler_address": model["scheduler_address"],
-            "workers": model["workers"],
-            "messages": model["messages"],
-            "scaling": model["scaling"],
-            "versions": model.get("versions", {}),
-        }
-        if any(getattr(launched, key) != value for key, value in changes.items()):
-            for key, value in changes.items():
-                setattr(launched, key, value)
+    def _mirror(self, launched: LaunchedCluster, patch: ClusterPatch) -> None:
+        """Apply what changed in the host to the cluster and publish it: the worker rows of
+        the host's patch go out as they came, so a change costs what changed."""
+        fields = patch.get("fields", {})
+        for key in _MIRRORED_FIELDS.intersection(fields):
+            setattr(launched, key, fields[key])
+        if "workers" in patch:
+            launched.worker_rows.apply(patch["workers"])
+        if fields or "workers" in patch:
             self._publish(launched)
 
     async def reattach(self, ids: Iterable[str] | None = None) -> None:
@@ -284,6 +288,13 @@ class HostSupervision:
         for backend in self.backends.values():
             with contextlib.suppress(Exception):
                 await backend.close_connections()
+
+
+#: The host's fields a launched cluster takes (its state is starting or running here; the
+#: supervisor handles the others).
+_MIRRORED_FIELDS = frozenset(
+    ("state", "error", "scheduler_address", "messages", "scaling", "versions")
+)
 
 
 def _remove_record_and_files(record: Record, files: ClusterFiles) -> None:

@@ -102,3 +102,34 @@ async def test_the_forms_defaults_are_valid_options(launcher_api, slurm_testbed)
         "preview", method="POST", body={"backend": "mpi", "options": {**mpi["defaults"], **OPTIONS}}
     )
     assert code == 200, preview
+
+
+async def test_the_host_sees_clients_and_tasks_of_the_jobs_scheduler(tmp_path):
+    """The grace period and the idle timeout count the clients of a scheduler that runs inside
+    the job (asked over its TLS RPC), not only of one in the host's own process."""
+    from distributed import Client, Scheduler
+
+    from dask_cluster_launcher.backends.base import Activity
+    from dask_cluster_launcher.backends.mpi import MPIJobCluster
+    from dask_cluster_launcher.private import PrivateDir
+
+    files = PrivateDir.at(tmp_path).ensure().cluster("activity").create()
+    kwargs = {"job_name": "dcl-activity", "security": files.security_kwargs()}
+    security = files.security()
+    async with Scheduler(
+        protocol="tls", host="127.0.0.1", dashboard_address=":0", security=security
+    ) as scheduler:
+        job = MPIJobCluster(None, kwargs, None)  # type: ignore[arg-type]
+        job.scheduler_address = scheduler.address
+        await job.refresh(raise_errors=True)
+        assert await job.activity() == Activity(clients=0, tasks=0)
+        async with Client(scheduler.address, security=security, asynchronous=True) as client:
+            future = client.submit(lambda: 1)  # no worker: the task waits on the scheduler
+            await wait_for(lambda: _activity_is(job, Activity(clients=1, tasks=1)), timeout=10)
+            del future
+        await wait_for(lambda: _activity_is(job, Activity(clients=0, tasks=0)), timeout=10)
+        await job.close()
+
+
+async def _activity_is(job, expected) -> bool:
+    return await job.activity() == expected

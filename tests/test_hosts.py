@@ -13,8 +13,13 @@ from typing import Any
 
 import psutil
 
+from dask_cluster_launcher.backends import default_backends
+from dask_cluster_launcher.changes import Mirror
+from dask_cluster_launcher.hosts import HostProcess
+from dask_cluster_launcher.private import PrivateDir
+from dask_cluster_launcher.supervision import host_spec
 from tests.batch_testbeds import Testbed
-from tests.helpers import wait_until
+from tests.helpers import wait_for, wait_until
 from tests.jupyter_process import JupyterServerProcess
 
 COMPUTE = "\nprint(client.submit(lambda x: x + 1, 41).result())"
@@ -119,3 +124,56 @@ def test_kept_on_shutdown_when_the_operator_says_so(tmp_path: Path):
         wait_until(lambda: running_with(server, cluster_id, 1), 10, "the cluster back")
         server.call(f"clusters/{cluster_id}", method="DELETE")
     wait_until(lambda: not host_pids(cluster_id), 30, "the host process to exit")
+
+
+async def test_a_host_sends_what_changed_since_a_version(tmp_path: Path, jp_asyncio_loop: Any):
+    """The host->server hop carries patches: ``watch(since=v-1)`` answers the rows changed at
+    version v only; ``since`` 0 the whole model, which the mirror then follows."""
+    backend = default_backends()["local"]
+    backend.private_dir = PrivateDir.at(tmp_path / "private")
+    options = {"threads_per_worker": 1, "processes": False, "memory_limit": "auto"}
+    spec = host_spec(
+        backend, "patchtest01", "patches", options, {"workers": 3},
+        records_dir=tmp_path / "records", grace_period=60.0,
+    )  # fmt: skip
+    files = backend.private_dir.cluster(spec.cluster_id)
+    host = await HostProcess.spawn(spec, files, tmp_path / "logs" / "x" / "host.log")
+    try:
+
+        async def running(n: int) -> bool:
+            await host.changes(timeout=1.0)
+            workers = host.mirror.workers.values()
+            running = len(workers) == n and all(w["status"] == "running" for w in workers)
+            return host.mirror.fields["state"] == "running" and running
+
+        await wait_for(lambda: running(3), timeout=60, interval=0)
+        control = host._control()
+        whole = await control.watch(since=0, timeout=0)
+        assert whole["full"] and len(whole["workers"]["upsert"]) == 3
+        assert whole["fields"]["state"] == "running"
+        names = set(host.mirror.workers)
+
+        await host.rescale({"workers": 4})
+        await wait_for(lambda: running(4), timeout=60, interval=0)
+        (joined,) = set(host.mirror.workers) - names
+        version = host.mirror.version
+        last = await control.watch(since=version - 1, timeout=0)
+        assert not last.get("full") and last["version"] == version
+        assert [w["name"] for w in last.get("workers", {}).get("upsert", [])] == [joined]
+        assert "remove" not in last.get("workers", {})
+        assert set(last.get("fields", {})) <= {"scaling"}  # never the other 3 workers' rows
+        assert (await control.watch(since=version, timeout=0)) == {"version": version}
+
+        await host.rescale({"workers": 3})
+        await wait_for(lambda: running(3), timeout=60, interval=0)
+        version = host.mirror.version
+        last = await control.watch(since=version - 1, timeout=0)
+        (left,) = (names | {joined}) - set(host.mirror.workers)
+        # (Dask's RPC sends lists as tuples)
+        assert list(last["workers"]["remove"]) == [left] and set(last) == {"version", "workers"}
+        # the mirror, after all these patches, is the host's whole model
+        fresh = Mirror()
+        fresh.apply(await control.watch(since=0, timeout=0))
+        assert fresh.whole() == host.mirror.whole()
+    finally:
+        await host.stop()

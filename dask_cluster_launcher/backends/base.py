@@ -49,6 +49,23 @@ class Discovered:
     created: str | None = None
 
 
+@dataclass(frozen=True)
+class Activity:
+    """What a cluster's scheduler is doing, for the host's grace period and idle timeout."""
+
+    #: Clients connected (``fire-and-forget`` ones, which the scheduler keeps, not counted).
+    clients: int
+    #: Tasks the scheduler holds (waiting, processing or in memory).
+    tasks: int
+
+
+def scheduler_activity(scheduler: Any) -> Activity:
+    """The :class:`Activity` of a ``distributed.Scheduler`` object."""
+    clients = scheduler.clients or {}
+    named = sum(1 for name in clients if not str(name).startswith("fire-and-forget"))
+    return Activity(named, len(scheduler.tasks or {}))
+
+
 class Backend(ABC):
     """One kind of cluster (local, SLURM, SGE, Saturn)."""
 
@@ -102,6 +119,9 @@ class Backend(ABC):
             "schema": await self.form_schema(),
             "ui_schema": self.ui_schema(),
             "defaults": self.defaults(),
+            # its clusters run in a host process of the launcher's, which may run a kernel's
+            # Python (a launch's ``kernel``)
+            "hosted": self.private_cluster,
         }
 
     # --- validating and mapping options ---------------------------------------------------
@@ -187,7 +207,9 @@ class Backend(ABC):
         specs = getattr(cluster, "worker_spec", None)
         if not isinstance(specs, dict):
             return set()
-        alive = {s for s in specs if any(n == s or n.startswith(f"{s}-") for n in running)}
+        # one pass over the workers, not workers x specs (400 jobs of 8 processes each)
+        names = running | {name.rpartition("-")[0] for name in running}
+        alive = {s for s in specs if str(s) in names}
         ended = (seen & set(specs)) - alive
         for name in ended:
             specs.pop(name, None)
@@ -219,6 +241,17 @@ class Backend(ABC):
             await result
 
     # --- watching -----------------------------------------------------------------------------
+    async def activity(self, cluster: Any) -> Activity | None:
+        """Clients and tasks of the cluster's scheduler; ``None`` when they cannot be read.
+
+        The default reads the scheduler object of a cluster whose scheduler runs in this
+        process (local and batch clusters); a backend with a remote scheduler asks it.
+        """
+        scheduler = getattr(cluster, "scheduler", None)
+        if scheduler is None or not hasattr(scheduler, "clients"):
+            return None
+        return scheduler_activity(scheduler)
+
     def lost(self, cluster: Any) -> str | None:
         """Why a running cluster stopped behind the launcher's back, or ``None``."""
         status = getattr(getattr(cluster, "status", None), "name", "running")

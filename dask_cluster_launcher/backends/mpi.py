@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import copy
 import json
+import logging
 import math
 import os
 import shlex
@@ -28,9 +29,11 @@ from typing import Any
 from dask.utils import parse_bytes
 
 from ..private import ClusterFiles, write_private_file
-from .base import Backend, Progress, require
+from .base import Activity, Backend, Progress, require
 from .jobqueue import job_name
 from .slurm import SLURMBackend
+
+log = logging.getLogger(__name__)
 
 FIXED_SIZE = "an MPI cluster has a fixed size (one job of workers + 1 tasks)"
 LAUNCHERS = {
@@ -181,6 +184,9 @@ class MPIBackend(SLURMBackend):
     def addresses(self, cluster: Any) -> tuple[str | None, str | None]:
         return cluster.scheduler_address, None  # the dashboard stays on the compute node
 
+    async def activity(self, cluster: Any) -> Activity | None:
+        return await cluster.activity()
+
     async def workers(self, cluster: Any) -> list[dict[str, Any]]:
         await cluster.refresh()
         return await super().workers(cluster)
@@ -268,6 +274,30 @@ class MPIJobCluster:
             self._failures += 1
             if self._failures >= self.UNREACHABLE:
                 self.lost = f"the job's scheduler stopped answering ({type(exc).__name__})"
+
+    async def activity(self) -> Activity | None:
+        """Clients and tasks of the job's scheduler, asked over its RPC (``run_function``,
+        as ``Client.run_on_scheduler`` does); ``None`` when it does not answer."""
+        from distributed.protocol.pickle import dumps
+
+        def read(dask_scheduler: Any) -> tuple[int, int]:
+            # nested and self-contained: pickled by value, runs where this package may not be
+            clients = dask_scheduler.clients or {}
+            named = sum(1 for name in clients if not str(name).startswith("fire-and-forget"))
+            return named, len(dask_scheduler.tasks or {})
+
+        if self._rpc is None or self.lost:
+            return None
+        try:
+            call = self._rpc.run_function(function=dumps(read), args=dumps(()), kwargs=dumps({}))
+            answer = await asyncio.wait_for(call, 10)
+        except Exception as exc:
+            log.debug("the scheduler of job %s did not say its activity: %r", self.job_id, exc)
+            return None
+        if answer.get("status") != "OK":
+            return None
+        clients, tasks = answer["result"]
+        return Activity(clients, tasks)
 
     async def close(self) -> None:
         if self._rpc is not None:
