@@ -3,7 +3,8 @@
 Every batch command goes through :func:`run` with the site's command prefix (the server setting
 ``batch_command_prefix``, e.g. ``["ssh", "login01"]`` or a wrapper script that loads a module or
 adds ``-M cluster``): the launcher's own queries here, and dask-jobqueue's submissions and
-cancellations through :func:`prefixed_cluster_class`.
+cancellations through :func:`prefixed_cluster_class` (which ``submission.py`` builds on to run
+them a few at a time).
 """
 
 from __future__ import annotations

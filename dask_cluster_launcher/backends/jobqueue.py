@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from dask.utils import parse_bytes, parse_timedelta
 
 from ..private import ClusterFiles
-from . import commands, dask_config, network
+from . import commands, dask_config, network, submission
 from .base import Backend, require
 
 if TYPE_CHECKING:
@@ -131,8 +131,9 @@ class JobQueueBackend(Backend):
         raise NotImplementedError
 
     def cluster_class(self) -> type:
-        # the same class, submitting and cancelling its jobs through the command prefix
-        return commands.prefixed_cluster_class(self.jobqueue_class(), self.command_prefix)
+        # the same class, its jobs submitted through the command prefix a few at a time and
+        # cancelled together (see submission.py)
+        return submission.launcher_cluster_class(self.jobqueue_class(), self.command_prefix)
 
     async def discover_queues(self) -> list[Queue]:
         raise NotImplementedError
@@ -414,10 +415,10 @@ class JobQueueBackend(Backend):
         raise NotImplementedError
 
     def worker_job_id(self, cluster: Any, worker_name: str) -> str | None:
-        for spec_name, job in list(getattr(cluster, "workers", {}).items()):
-            if worker_name == spec_name or worker_name.startswith(f"{spec_name}-"):
-                return getattr(job, "job_id", None)
-        return None
+        # a job with several worker processes names them <spec>-<i>: a lookup, not a scan
+        jobs = getattr(cluster, "workers", {})
+        job = jobs.get(worker_name) or jobs.get(worker_name.rpartition("-")[0])
+        return getattr(job, "job_id", None)
 
     async def job_states(self, names: list[str]) -> dict[str, list[dict[str, Any]]]:
         """Job name -> jobs ``{job_id, state, reason, host, time_left}``, from ONE batched
