@@ -1,8 +1,10 @@
 """The launcher from Python: the same backends, profiles and validation the server uses.
 
-``quick_connect`` starts its cluster as the sidebar does, in a host process of its own (see
-``host``) that writes a record: a Jupyter server of the same user shows it in the sidebar,
-where it can be scaled and stopped. ``make_cluster`` returns a plain cluster object instead.
+``quick_connect`` and ``make_cluster`` start their cluster as the sidebar does, in a host
+process of its own (see ``host``) that writes a record: a Jupyter server of the same user shows
+it in the sidebar, where it can be scaled and stopped. ``quick_connect`` returns a connected
+``Client``; ``make_cluster`` a cluster object (``hosted_cluster.HostedCluster``) to scale,
+connect to and close, that follows what the sidebar does to it.
 """
 
 from __future__ import annotations
@@ -10,15 +12,14 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import os
-import threading
 import time
 import uuid
-from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
 from .backends import Backend
 from .config import launcher_manager
+from .hosted_cluster import HostedCluster, on_launcher_loop
 from .hosts import HostProcess
 from .manager import ClusterManager, with_host_settings
 from .private import ClusterFiles, PrivateDir
@@ -59,16 +60,52 @@ def _new_id() -> str:
     return uuid.uuid4().hex[:12]
 
 
-def make_cluster(profile: str = "local", **overrides: Any) -> Any:
-    """Create the cluster a profile (or bare backend name) describes, without scaling it.
+def make_cluster(
+    profile: str = "local",
+    *,
+    timeout: float = 120.0,
+    grace_period: float | None = None,
+    private_dir: str | os.PathLike[str] | None = None,
+    **overrides: Any,
+) -> Any:
+    """A new cluster from ``profile`` (or a bare backend name), with no worker yet.
 
-    Unlike ``quick_connect``'s, this cluster is a plain object of this Python process (a
-    ``LocalCluster``, ``SLURMCluster``, ...): yours to scale and close, it ends with the
-    process, and the Jupyter sidebar does not show it.
+    Local, SLURM and SGE clusters run in a host process of their own, as the sidebar's do:
+    the result is a ``HostedCluster`` (a ``distributed.deploy.Cluster``) whose ``scale(n)``,
+    ``adapt(minimum=, maximum=)`` and ``close()`` act on that host, and ``Client(cluster)``
+    connects over the cluster's TLS (``cluster.security``). Your running Jupyter server shows
+    it in the sidebar within seconds; scaling or stopping it there shows on the object. It
+    stops when you close it or when this Python process ends (or, should this process be
+    killed, once no server or client has been connected for ``grace_period`` seconds). Waits
+    ``timeout`` seconds for the scheduler to start. ``private_dir``, ``grace_period`` and the
+    server's settings: as for ``quick_connect``.
+
+    Saturn clusters (their scheduler runs at Saturn Cloud) are plain ``SaturnCluster``
+    objects of this process, not shown in the sidebar.
     """
-    backend, options, _, _ = _resolve(profile, overrides, None)
-    kwargs = backend.cluster_kwargs(options, cluster_id=_new_id(), cluster_name=profile)
-    return backend.cluster_class()(**kwargs)
+    manager = launcher_manager()
+    scaling = {"workers": 0}
+    backend, options, scaling, profile_name = _resolve(profile, overrides, scaling, manager)
+    if not backend.private_cluster:
+        kwargs = backend.cluster_kwargs(options, cluster_id=_new_id(), cluster_name=profile)
+        return backend.cluster_class()(**kwargs)
+    _check_cluster_limit(manager, backend)
+    spec, files = _host_spec(
+        manager, backend, options, scaling, profile, profile_name, grace_period, private_dir
+    )
+    host = on_launcher_loop(_start_host(backend, spec, files, timeout))
+    try:
+        return HostedCluster(
+            host,
+            cluster_id=spec.cluster_id,
+            name=profile,
+            backend=backend,
+            kwargs=spec.kwargs,
+            limits=manager.limits_for(backend.name),
+        )
+    except BaseException:
+        on_launcher_loop(host.stop())
+        raise
 
 
 def quick_connect(
@@ -105,10 +142,6 @@ def quick_connect(
         scaling = None
     manager = launcher_manager()
     backend, options, scaling, profile_name = _resolve(profile, overrides, scaling, manager)
-    if backend.private_cluster:  # the site's max_clusters counts this user's running hosts
-        records = read_records(default_records_dir())
-        running = [r for r in records if r.spec.backend == backend.name and pid_alive(r.pid)]
-        manager.limits_for(backend.name).check_clusters(len(running), backend.title)
     if "adapt" in scaling:
         first = max(1, scaling["adapt"]["minimum"])
     else:
@@ -116,23 +149,13 @@ def quick_connect(
     if not backend.private_cluster:
         return _in_process_client(backend, options, scaling, profile, first, timeout)
 
+    _check_cluster_limit(manager, backend)
     deadline = time.monotonic() + timeout
-    if private_dir is not None:
-        backend.private_dir = PrivateDir.at(private_dir)
-    cluster_id = _new_id()
-    spec = host_spec(
-        backend,
-        cluster_id,
-        profile,
-        options,
-        scaling,
-        records_dir=default_records_dir(),
-        grace_period=manager.grace_period if grace_period is None else grace_period,
-        profile=profile_name,
+    spec, files = _host_spec(
+        manager, backend, options, scaling, profile, profile_name, grace_period, private_dir
     )
-    spec = with_host_settings(spec, backend, manager.idle_timeout)
-    files = backend.private_dir.cluster(cluster_id)
-    host, address = _on_launcher_loop(_start_host(backend, spec, files, timeout))
+    host = on_launcher_loop(_start_host(backend, spec, files, timeout))
+    address = host.mirror.fields["scheduler_address"]
     from distributed import Client
 
     client = None
@@ -142,32 +165,67 @@ def quick_connect(
     except BaseException:
         if client is not None:
             client.close()
-        _on_launcher_loop(host.stop())
+        on_launcher_loop(host.stop())
         raise
     return client
 
 
+def _check_cluster_limit(manager: ClusterManager, backend: Backend) -> None:
+    """The site's ``max_clusters`` counts this user's running hosts of the backend."""
+    records = read_records(default_records_dir())
+    running = [r for r in records if r.spec.backend == backend.name and pid_alive(r.pid)]
+    manager.limits_for(backend.name).check_clusters(len(running), backend.title)
+
+
+def _host_spec(
+    manager: ClusterManager,
+    backend: Backend,
+    options: dict[str, Any],
+    scaling: dict[str, Any],
+    name: str,
+    profile: str | None,
+    grace_period: float | None,
+    private_dir: str | os.PathLike[str] | None,
+) -> tuple[HostSpec, ClusterFiles]:
+    """The spec of a new cluster's host, as the server would write it, and its files."""
+    if private_dir is not None:
+        backend.private_dir = PrivateDir.at(private_dir)
+    cluster_id = _new_id()
+    spec = host_spec(
+        backend,
+        cluster_id,
+        name,
+        options,
+        scaling,
+        records_dir=default_records_dir(),
+        grace_period=manager.grace_period if grace_period is None else grace_period,
+        profile=profile,
+    )
+    spec = with_host_settings(spec, backend, manager.idle_timeout)
+    return spec, backend.private_dir.cluster(cluster_id)
+
+
 async def _start_host(
     backend: Backend, spec: HostSpec, files: ClusterFiles, timeout: float
-) -> tuple[HostProcess, str]:
-    """Spawn the cluster's host and wait until its scheduler runs: (host, scheduler address)."""
+) -> HostProcess:
+    """Spawn the cluster's host and wait until its scheduler runs (its address is in the
+    host's ``mirror`` then)."""
     await asyncio.to_thread(backend.private_dir.ensure)
     log_path = Path(backend.private_dir.log_directory(spec.cluster_id), "host.log")
     host = await HostProcess.spawn(spec, files, log_path)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    version = 0
     try:
         while True:
             left = deadline - loop.time()
             if left <= 0:
                 raise TimeoutError(f"the cluster did not start within {timeout:g} s")
-            model = await host.watch(since=version, timeout=min(left, 30.0))
-            version = model["version"]
-            if model["state"] == "running":
-                return host, model["scheduler_address"]
-            if model["state"] != "starting":
-                reason = model["error"] or f"the cluster is {model['state']}"
+            await host.changes(timeout=min(left, 30.0))
+            state = host.mirror.fields.get("state", "starting")
+            if state == "running":
+                return host
+            if state != "starting":
+                reason = host.mirror.fields.get("error") or f"the cluster is {state}"
                 raise RuntimeError(f"{reason} (host log: {log_path})")
     except BaseException:
         await host.stop()
@@ -200,34 +258,3 @@ def _in_process_client(
         cluster.close()
         raise
     return client
-
-
-# --- the launcher's own event loop ------------------------------------------------------------
-# Hosts are child processes of this one. They are spawned from one long-lived loop, not from a
-# loop per call: asyncio reaps a child only through a running loop (an exited host would stay a
-# zombie, alive to everyone polling its pid), and it kills a still-running child when the
-# transport of a closed loop is collected (Python 3.12+ watches children through the loop).
-_loop: asyncio.AbstractEventLoop | None = None
-_loop_lock = threading.Lock()
-
-
-def _launcher_loop() -> asyncio.AbstractEventLoop:
-    global _loop
-    with _loop_lock:
-        if _loop is None:
-            _loop = asyncio.new_event_loop()
-            threading.Thread(
-                target=_loop.run_forever, name="dask-cluster-launcher", daemon=True
-            ).start()
-        return _loop
-
-
-def _on_launcher_loop(coroutine: Coroutine[Any, Any, Any]) -> Any:
-    """Run ``coroutine`` on the launcher's loop and wait for it (from any thread or notebook);
-    an interrupt cancels it, which stops what it started."""
-    future = asyncio.run_coroutine_threadsafe(coroutine, _launcher_loop())
-    try:
-        return future.result()
-    except BaseException:
-        future.cancel()
-        raise

@@ -11,6 +11,7 @@ import { IStateDB } from '@jupyterlab/statedb';
 import { ITranslator } from '@jupyterlab/translation';
 import { addCommands, CommandIDs } from './commands';
 import { IClusterActions } from './components/ClusterCard';
+import { KernelChoices } from './components/KernelPicker';
 import { ClusterSidebar } from './components/Sidebar';
 import { DaskDashboardBridge } from './daskDashboard';
 import { daskClusterIcon } from './icons';
@@ -146,7 +147,12 @@ const plugin: JupyterFrontEndPlugin<void> = {
       dashboards,
       translator,
       memory: state ? new LaunchMemory(state) : null,
-      onLaunched: cluster => progress.track(cluster)
+      onLaunched: cluster => progress.track(cluster),
+      // A cluster can run a kernel's Python; the active notebook's preselected.
+      kernels: new KernelChoices({
+        specs: serviceManager.kernelspecs,
+        notebooks
+      })
     });
     sidebar.id = SIDEBAR_ID;
     sidebar.title.icon = daskClusterIcon;

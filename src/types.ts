@@ -51,6 +51,10 @@ export interface ICluster {
   messages?: string[];
   /** ISO date. */
   created: string;
+  /** The kernel whose Python the cluster runs (null: the server's). */
+  kernel?: string | null;
+  /** Versions of python, dask, distributed, ... the cluster runs. */
+  versions?: Record<string, string>;
 }
 
 /** One output file of a batch job (`GET clusters/{id}/jobs/{job_id}/log`). */
@@ -73,6 +77,11 @@ export interface IBackend {
   schema: Record<string, any>;
   ui_schema: Record<string, any>;
   defaults: Record<string, any>;
+  /**
+   * Its clusters run in a host process of the launcher's, which can run a
+   * kernel's Python (`ILaunchRequest.kernel`).
+   */
+  hosted?: boolean;
 }
 
 export type ProfileSource = 'builtin' | 'site' | 'user';
@@ -106,6 +115,8 @@ export interface ILaunchRequest {
   name?: string;
   options: Record<string, any>;
   scaling: IScaling;
+  /** A kernelspec name: the cluster runs that kernel's Python. */
+  kernel?: string;
 }
 
 export interface IPreviewRequest {

@@ -1,7 +1,7 @@
 """quick_connect / make_cluster from Python, with a profile, against the real local SLURM.
 
-quick_connect starts its cluster in a host process (as the sidebar does) that writes a record
-in the Jupyter runtime directory; make_cluster returns a plain cluster object.
+quick_connect and make_cluster start their cluster in a host process (as the sidebar does) that
+writes a record in the Jupyter runtime directory; make_cluster returns a cluster object for it.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import yaml
 from dask_cluster_launcher import make_cluster, quick_connect
 from dask_cluster_launcher.private import PrivateDir
 from dask_cluster_launcher.records import Record, pid_alive, read_records
+from tests.helpers import wait_until
 
 SITE = {
     "name": "testsite",
@@ -109,13 +110,20 @@ def test_the_cluster_outlives_the_launcher_while_a_client_is_connected(user_prof
     assert not files.directory.exists()
 
 
-def test_make_cluster_applies_overrides_without_scaling(slurm_testbed, user_profile):
-    cluster = make_cluster("testsite", cores=2, processes=2)
+def test_make_cluster_applies_overrides_without_scaling(slurm_testbed, user_profile, tmp_path):
+    cluster = make_cluster("testsite", cores=2, processes=2, private_dir=tmp_path / "private")
+    [record] = records(tmp_path)
+    job_name = f"dcl-{record.spec.cluster_id}"
     try:
         assert "--nworkers 2" in cluster.job_script()
-        assert cluster.worker_spec == {}
+        assert cluster.scaling == {"workers": 0}
+        assert record.spec.kwargs["cores"] == 2 and not slurm_testbed.queue_jobs(job_name)
+        cluster.scale(2)  # one job of 2 worker processes, submitted by the host
+        wait_until(lambda: len(slurm_testbed.queue_jobs(job_name)) == 1, 30, "the job")
     finally:
         cluster.close()
+    assert not pid_alive(record.pid) and not records(tmp_path)
+    slurm_testbed.wait_queue_empty(timeout=30, name_prefix=job_name)
 
 
 def test_quick_connect_validates_like_the_server(user_profile):

@@ -1,33 +1,78 @@
 """A cluster can run a kernel's Python (its own environment), and inserting client code into a
-notebook whose kernel has other versions than the cluster says so."""
+notebook whose kernel has other versions than the cluster says so (a real second environment
+with an older distributed, from PyPI). A kernel's versions are read once per state of its
+environment, so launches with a kernel answer at once."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import subprocess
 import sys
 import sysconfig
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
 import pytest
 
+from dask_cluster_launcher import kernels as kernels_module
 from tests.helpers import wait_for
 from tests.test_rest_local import run_snippet
 
 COMPUTE = "\nprint(client.submit(lambda x: x + 1, 41).result())"
 
+#: The other environment: an older distributed and its dask (a few MB of wheels), and what
+#: they need, installed from PyPI once per machine (``.venv/kernels/``) and reused.
+OLD_DISTRIBUTED = "2025.1.0"
+OLD_REQUIREMENTS = [f"distributed=={OLD_DISTRIBUTED}", f"dask=={OLD_DISTRIBUTED}"]
 
-def make_environment(root: Path, *, distributed: bool = True, version: str | None = None) -> Path:
+
+def make_environment(root: Path, *, distributed: bool = True) -> Path:
     """A venv of its own (its own ``bin/python`` and prefix); with ``distributed`` it sees this
-    test run's packages through a .pth file; ``version`` makes it report another distributed."""
+    test run's packages through a .pth file."""
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root)], check=True)
     site = next((root / "lib").glob("python3*/site-packages"))
     lines = [sysconfig.get_paths()["purelib"]] if distributed else []
-    if version:
-        lines.append(f"import distributed; distributed.__version__ = {version!r}")
     (site / "environment.pth").write_text("\n".join(lines) + "\n")
     return root / "bin" / "python"
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one creator at a time (parallel runs)
+        yield
+
+
+@pytest.fixture(scope="session")
+def old_distributed_python(pytestconfig: pytest.Config) -> Path:
+    """The Python of a venv with distributed 2025.1.0 (not this run's), created once per
+    machine under ``.venv/kernels/`` (``~/.cache/dask-cluster-launcher/kernels/`` outside a
+    venv) and reused while its stamp names the same requirements."""
+    in_venv = sys.prefix != sys.base_prefix
+    home = Path(sys.prefix) if in_venv else Path.home() / ".cache" / "dask-cluster-launcher"
+    root = home / "kernels" / f"distributed-{OLD_DISTRIBUTED}"
+    stamp = root / ".installed"
+    python = root / "bin" / "python"
+    with _locked(root.parent / f".{root.name}.lock"):
+        if stamp.exists() and stamp.read_text() == "\n".join(OLD_REQUIREMENTS):
+            return python
+        started = time.monotonic()
+        venv = [sys.executable, "-m", "venv", "--clear", "--without-pip", str(root)]
+        subprocess.run(venv, check=True)
+        pip = [sys.executable, "-m", "pip", "--python", str(python), "--disable-pip-version-check"]
+        install = [*pip, "install", "--quiet", "--only-binary=:all:", *OLD_REQUIREMENTS]
+        done = subprocess.run(install, capture_output=True, text=True)
+        assert done.returncode == 0, f"pip could not install {OLD_REQUIREMENTS}:\n{done.stderr}"
+        stamp.write_text("\n".join(OLD_REQUIREMENTS))
+        capture = pytestconfig.pluginmanager.getplugin("capturemanager")
+        with capture.global_and_fixture_disabled():
+            print(f"\n[created {root} in {time.monotonic() - started:.1f} s]")
+    return python
 
 
 def register_kernel(kernel_dir: Path, name: str, python: Path) -> None:
@@ -41,11 +86,11 @@ def register_kernel(kernel_dir: Path, name: str, python: Path) -> None:
 
 
 @pytest.fixture
-def kernels(jp_data_dir: Path, tmp_path: Path) -> dict[str, Path]:
+def kernels(jp_data_dir: Path, tmp_path: Path, old_distributed_python: Path) -> dict[str, Path]:
     kernel_dir = jp_data_dir / "kernels"
     pythons = {
         "other-env": make_environment(tmp_path / "other-env"),
-        "old-dask": make_environment(tmp_path / "old-dask", version="2020.12.0"),
+        "old-distributed": old_distributed_python,
         "no-dask": make_environment(tmp_path / "no-dask", distributed=False),
     }
     for name, python in pythons.items():
@@ -96,12 +141,80 @@ async def test_a_cluster_runs_the_chosen_kernels_python(launcher_api, jp_fetch, 
     snippet = await snippet_for(jp_fetch, cluster["id"], "other-env")
     assert snippet["warning"] is None
     assert (await run_snippet(snippet["code"], COMPUTE)).split()[-1] == "42"
-
-    # a notebook on a kernel with another distributed is told before it connects
-    snippet = await snippet_for(jp_fetch, cluster["id"], "old-dask")
-    assert "distributed" in snippet["warning"] and "2020.12.0 (notebook)" in snippet["warning"]
     code, _ = await launcher_api("clusters", cluster["id"], method="DELETE")
     assert code == 204
+
+
+async def test_a_notebook_on_another_distributed_is_warned(
+    monkeypatch, launcher_api, jp_fetch, kernels
+):
+    # the test server exports its own sys.path as PYTHONPATH, which every kernel would inherit
+    monkeypatch.delenv("PYTHONPATH", raising=False)
+    # a cluster of the server's environment (the default kernel) ...
+    code, cluster = await launcher_api("clusters", method="POST", body={"backend": "local"})
+    assert code == 202, cluster
+    await wait_for(lambda: _running(launcher_api, cluster["id"]), timeout=90)
+    import dask
+    import distributed
+
+    # ... and its client code inserted into a notebook on the kernel of the older environment:
+    # told before it connects, with both versions
+    snippet = await snippet_for(jp_fetch, cluster["id"], "old-distributed")
+    warning = snippet["warning"]
+    assert f"distributed {distributed.__version__} (cluster) vs 2025.1.0 (notebook)" in warning
+    assert f"dask {dask.__version__} (cluster) vs 2025.1.0 (notebook)" in warning
+    assert "'old-distributed'" in warning and "msgpack" not in warning  # what really differs
+    # a kernel without dask.distributed: the code still comes, with why it will not run
+    snippet = await snippet_for(jp_fetch, cluster["id"], "no-dask")
+    assert "Client(" in snippet["code"] and "cannot import dask.distributed" in snippet["warning"]
+    code, _ = await launcher_api("clusters", cluster["id"], method="DELETE")
+    assert code == 204
+
+
+async def _running(launcher_api, cluster_id: str) -> bool:
+    _, model = await launcher_api("clusters", cluster_id)
+    return model["state"] == "running"
+
+
+async def test_a_kernels_versions_are_read_once_per_state_of_its_environment(
+    monkeypatch, launcher_api, kernels
+):
+    """The 202 of a second launch with the same kernel runs no Python to read versions; an
+    install into the kernel's environment (or an edited kernelspec) makes the next one read."""
+    kernels_module._versions_cache.clear()
+    reads: list[str] = []
+    read_versions = kernels_module.versions
+
+    async def counting(python, env=None, timeout=30.0):
+        reads.append(python)
+        return await read_versions(python, env, timeout)
+
+    monkeypatch.setattr(kernels_module, "versions", counting)
+
+    async def launch() -> float:
+        started = time.perf_counter()
+        request = {"backend": "local", "kernel": "other-env", "scaling": {"workers": 0}}
+        code, cluster = await launcher_api("clusters", method="POST", body=request)
+        answered = time.perf_counter() - started
+        assert code == 202, cluster
+        code, _ = await launcher_api("clusters", cluster["id"], method="DELETE")
+        assert code == 204
+        return answered
+
+    first = await launch()
+    assert reads == [str(kernels["other-env"])]
+    again = await launch()
+    assert len(reads) == 1, "the second launch read the versions again"
+    print(f"launch 202 with a kernel: first {first * 1000:.0f} ms, cached {again * 1000:.1f} ms")
+    assert again < first
+
+    # a package installed into the kernel's environment: read again, then kept
+    site = next((kernels["other-env"].parent.parent / "lib").glob("python3*/site-packages"))
+    (site / "newly_installed.py").write_text("")
+    await launch()
+    assert len(reads) == 2
+    await launch()
+    assert len(reads) == 2
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,7 @@
-"""Everything the user starts is visible: a cluster a notebook starts with ``quick_connect``
-shows in the sidebar of the user's running Jupyter server, with its workers, and can be scaled
-and stopped there; the server notices it from its record, at the cost of one directory listing
-a second."""
+"""Everything the user starts is visible: a cluster a notebook starts with ``quick_connect`` or
+``make_cluster`` shows in the sidebar of the user's running Jupyter server, with its workers,
+and can be scaled and stopped there; the server notices it from its record, at the cost of one
+directory listing a second. ``make_cluster``'s object and the sidebar follow each other."""
 
 from __future__ import annotations
 
@@ -114,6 +114,76 @@ def test_a_notebook_cluster_shows_in_the_sidebar_and_is_stopped_there(tmp_path: 
             if notebook.poll() is None:
                 notebook.kill()
                 notebook.wait(10)
+
+
+def test_a_make_cluster_object_and_the_sidebar_follow_each_other(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    from distributed import Client
+    from distributed.core import Status
+
+    from dask_cluster_launcher import make_cluster
+
+    private = tmp_path / "private"
+    records = tmp_path / "runtime" / "dask-cluster-launcher"
+    config = {"ClusterLauncherApp": {"private_dir": str(private)}}
+    with JupyterServerProcess(tmp_path, config=config) as server:
+        # this process is the notebook: the server's config and runtime directories
+        for name in ("config", "data", "runtime"):
+            monkeypatch.setenv(f"JUPYTER_{name.upper()}_DIR", str(tmp_path / name))
+
+        def in_sidebar(cluster_id: str) -> dict[str, Any] | None:
+            return next((c for c in server.call("clusters") if c["id"] == cluster_id), None)
+
+        def with_workers(cluster_id: str, workers: int) -> dict[str, Any] | None:
+            model = in_sidebar(cluster_id)
+            ready = model and model["state"] == "running"
+            return model if ready and running_workers(model) == workers else None
+
+        cluster = make_cluster("local")
+        returned = time.monotonic()
+        try:
+            assert cluster.scheduler_address.startswith("tls://")
+            assert (private / "logs" / cluster.cluster_id).is_dir()  # the server's config
+            model = wait_until(lambda: with_workers(cluster.cluster_id, 0), 5, "it in the sidebar")
+            seen_after = time.monotonic() - returned
+            assert seen_after < 2.0, seen_after
+            assert model["scheduler_address"] == cluster.scheduler_address
+            assert (model["name"], model["backend"]) == ("local", "local")
+            assert cluster.scaling == {"workers": 0}
+
+            cluster.scale(2)  # here: shown there
+            wait_until(lambda: with_workers(cluster.cluster_id, 2), 30, "2 workers shown")
+            with Client(cluster) as client:  # over TLS, with the cluster's credentials
+                assert client.submit(lambda x: x + 1, 41).result() == 42
+
+            # there: shown here
+            server.call(f"clusters/{cluster.cluster_id}", {"workers": 1}, method="PATCH")
+            wait_until(lambda: cluster.scaling == {"workers": 1}, 10, "the object's scaling")
+            wait_until(lambda: len(cluster.scheduler_info["workers"]) == 1, 30, "1 worker here")
+            adapt = {"adapt": {"minimum": 1, "maximum": 3}}
+            server.call(f"clusters/{cluster.cluster_id}", adapt, method="PATCH")
+            wait_until(lambda: cluster.scaling == adapt, 10, "adaptive here")
+            assert "Adaptive" in cluster._repr_html_()
+
+            pid = json.loads((records / f"{cluster.cluster_id}.json").read_text())["pid"]
+        finally:
+            cluster.close()
+        # closed here: gone from the sidebar, no process, no record, no credentials
+        assert not pid_alive(pid)
+        wait_until(lambda: in_sidebar(cluster.cluster_id) is None, 5, "it to leave the sidebar")
+        assert not list(records.glob("*.json")) and not cluster.files.directory.exists()
+
+        # stopped in the sidebar: the object closes
+        other = make_cluster("local")
+        try:
+            wait_until(lambda: in_sidebar(other.cluster_id), 5, "the second in the sidebar")
+            server.call(f"clusters/{other.cluster_id}", method="DELETE")
+            wait_until(lambda: other.status == Status.closed, 30, "the object to close")
+            assert other.state in ("stopping", "stopped")
+        finally:
+            other.close()
+        assert server.call("clusters") == []
 
 
 def _record(

@@ -1,5 +1,11 @@
 import React, { act } from 'react';
 import { createRoot, Root } from 'react-dom/client';
+import { Signal } from '@lumino/signaling';
+import {
+  IKernelChoice,
+  IKernelSource,
+  KernelChoices
+} from '../components/KernelPicker';
 import { LaunchPanel } from '../components/LaunchPanel';
 import { IRemembered, LaunchMemory } from '../memory';
 import { ClusterModel } from '../model';
@@ -299,5 +305,160 @@ describe('LaunchPanel launching', () => {
     expect(byTestId('dcl-summary-core-hours')!.textContent).toBe(
       'up to 4.0 core-hours'
     );
+  });
+});
+
+/** Kernelspecs and an active notebook that a test changes. */
+class FakeKernels implements IKernelSource {
+  constructor(
+    public choices: IKernelChoice[],
+    public active: string | null
+  ) {}
+  readonly changed: Signal<IKernelSource, void> = new Signal(this);
+  activate(name: string | null): void {
+    this.active = name;
+    this.changed.emit();
+  }
+}
+
+describe('LaunchPanel kernel choice', () => {
+  const choices = [
+    { name: 'other-env', displayName: 'Other env' },
+    { name: 'python3', displayName: 'Python 3 (ipykernel)' }
+  ];
+  const hostedLocal = () => ({ ...backend('local'), hosted: true });
+  const kernelSelect = () => byTestId('dcl-kernel') as HTMLSelectElement;
+  const render = (model: ClusterModel, kernels: IKernelSource) =>
+    act(() =>
+      root.render(
+        <LaunchPanel model={model} defaultProfile="" kernels={kernels} />
+      )
+    );
+
+  it("preselects the active notebook's kernel and launches with it", async () => {
+    const model = fakeModel(
+      [profile('local', { default: true })],
+      [hostedLocal()]
+    );
+    render(model, new FakeKernels(choices, 'other-env'));
+    // Beside Launch in the one-click view, with the display names.
+    expect(byTestId('dcl-quick-launch')!.contains(kernelSelect())).toBe(true);
+    expect(kernelSelect().value).toBe('other-env');
+    expect(kernelSelect().selectedOptions[0].textContent).toBe('Other env');
+    expect(byTestId('dcl-kernel-note')!.textContent).toBe(" — this notebook's");
+    expect(Array.from(kernelSelect().options).map(o => o.textContent)).toEqual([
+      "The server's Python",
+      'Other env',
+      'Python 3 (ipykernel)'
+    ]);
+    await act(async () => byTestId('dcl-launch')!.click());
+    expect(model.launch).toHaveBeenCalledWith(
+      expect.objectContaining({ profile: 'local', kernel: 'other-env' })
+    );
+  });
+
+  it("runs the server's Python when no notebook is active", async () => {
+    const model = fakeModel([], [hostedLocal()]);
+    render(model, new FakeKernels(choices, null));
+    expect(byTestId('dcl-launch-form')!.contains(kernelSelect())).toBe(true);
+    expect(kernelSelect().value).toBe('');
+    await act(async () => byTestId('dcl-launch')!.click());
+    expect((model.launch as jest.Mock).mock.calls[0][0]).not.toHaveProperty(
+      'kernel'
+    );
+  });
+
+  it('keeps a choice until another notebook kernel is active', async () => {
+    const model = fakeModel([], [hostedLocal()]);
+    const kernels = new FakeKernels(choices, 'other-env');
+    render(model, kernels);
+    await act(async () => {
+      kernelSelect().value = '';
+      kernelSelect().dispatchEvent(new Event('change', { bubbles: true }));
+    });
+    expect(kernelSelect().value).toBe('');
+    expect(byTestId('dcl-kernel-note')).toBeNull();
+    act(() => kernels.changed.emit()); // the same notebook, specs reloaded
+    expect(kernelSelect().value).toBe('');
+    act(() => kernels.activate('python3'));
+    expect(kernelSelect().value).toBe('python3');
+    act(() => kernels.activate('ir')); // not a Python kernel
+    expect(kernelSelect().value).toBe('');
+  });
+
+  it('offers no kernel for clusters the launcher does not host', async () => {
+    const model = fakeModel([], [backend('saturn')]);
+    render(model, new FakeKernels(choices, 'other-env'));
+    expect(byTestId('dcl-launch-form')).not.toBeNull();
+    expect(byTestId('dcl-kernel')).toBeNull();
+    await act(async () => byTestId('dcl-launch')!.click());
+    expect((model.launch as jest.Mock).mock.calls[0][0]).not.toHaveProperty(
+      'kernel'
+    );
+  });
+});
+
+describe('KernelChoices', () => {
+  /** A notebook panel's session context, as far as KernelChoices reads it. */
+  function notebook(kernel: string | null, preference?: string) {
+    return {
+      sessionContext: {
+        isDisposed: false,
+        session: kernel ? { kernel: { name: kernel } } : null,
+        kernelPreference: { name: preference },
+        kernelChanged: new Signal<any, any>({}),
+        sessionChanged: new Signal<any, any>({})
+      }
+    };
+  }
+
+  it("lists Python kernelspecs and follows the active notebook's kernel", () => {
+    const specs = {
+      specs: {
+        default: 'python3',
+        kernelspecs: {
+          python3: {
+            name: 'python3',
+            display_name: 'Python 3',
+            language: 'python'
+          },
+          ir: { name: 'ir', display_name: 'R', language: 'R' },
+          env: { name: 'env', display_name: 'An env', language: 'python' }
+        }
+      },
+      specsChanged: new Signal<any, any>({})
+    };
+    const tracker = {
+      currentWidget: null as any,
+      currentChanged: new Signal<any, any>({})
+    };
+    const source = new KernelChoices({
+      specs: specs as any,
+      notebooks: tracker as any
+    });
+    const changes = jest.fn();
+    source.changed.connect(changes);
+    expect(source.choices).toEqual([
+      { name: 'env', displayName: 'An env' },
+      { name: 'python3', displayName: 'Python 3' }
+    ]);
+    expect(source.active).toBeNull();
+
+    const first = notebook(null, 'env'); // its kernel not started yet
+    tracker.currentWidget = first;
+    tracker.currentChanged.emit(first);
+    expect(source.active).toBe('env');
+    (first.sessionContext as any).session = { kernel: { name: 'python3' } };
+    first.sessionContext.kernelChanged.emit(null);
+    expect(source.active).toBe('python3');
+    expect(changes).toHaveBeenCalledTimes(2);
+
+    // Another notebook: the first one's kernel changes no longer count.
+    const second = notebook('env');
+    tracker.currentWidget = second;
+    tracker.currentChanged.emit(second);
+    first.sessionContext.kernelChanged.emit(null);
+    expect(changes).toHaveBeenCalledTimes(3);
+    expect(source.active).toBe('env');
   });
 });

@@ -15,6 +15,7 @@ import {
 import { useTrans } from '../translation';
 import { ICluster, IPreview, IScaling } from '../types';
 import { ErrorBox, IErrorInfo } from './ErrorBox';
+import { IKernelSource, KernelPicker, useKernelChoice } from './KernelPicker';
 import { OptionsForm } from './OptionsForm';
 import { ProfileActions } from './ProfileActions';
 import { ProfilePicker } from './ProfilePicker';
@@ -32,6 +33,11 @@ export interface ILaunchPanelProps {
   memory?: LaunchMemory | null;
   /** Called with each cluster launched from here (its card, a notification). */
   onLaunched?: (cluster: ICluster) => void;
+  /**
+   * Kernels whose Python a cluster can run (the active notebook's
+   * preselected); no choice without it.
+   */
+  kernels?: IKernelSource | null;
 }
 
 /**
@@ -57,6 +63,7 @@ export function LaunchPanel(props: ILaunchPanelProps): JSX.Element {
   const forms = React.useRef<Record<string, IRememberedForm>>({});
   const previewRef = React.useRef<HTMLDivElement>(null);
   const previousDefault = React.useRef(defaultProfile);
+  const kernel = useKernelChoice(props.kernels);
 
   React.useEffect(() => {
     let current = true;
@@ -152,6 +159,10 @@ export function LaunchPanel(props: ILaunchPanelProps): JSX.Element {
 
   const { backend, profile } = resolveSelection(model, selection);
   const quick = !!profile && !editing;
+  // Clusters in the launcher's host processes can run a kernel's Python.
+  const kernelPicker = backend?.hosted && props.kernels && (
+    <KernelPicker choice={kernel} />
+  );
   const summary = backend
     ? resourceSummary(backend.name, formData, scaling)
     : null;
@@ -194,6 +205,7 @@ export function LaunchPanel(props: ILaunchPanelProps): JSX.Element {
       const cluster = await model.launch({
         ...target,
         ...(name.trim() && !quick ? { name: name.trim() } : {}),
+        ...(kernelPicker && kernel.value ? { kernel: kernel.value } : {}),
         options: formData,
         scaling
       });
@@ -220,6 +232,7 @@ export function LaunchPanel(props: ILaunchPanelProps): JSX.Element {
         </p>
       )}
       <ResourceSummary summary={summary} />
+      {kernelPicker}
       <div className="dcl-LaunchPanel-buttons">
         {launchButton}
         <button
@@ -300,6 +313,7 @@ export function LaunchPanel(props: ILaunchPanelProps): JSX.Element {
               onChange={e => setName(e.target.value)}
             />
           </label>
+          {kernelPicker}
           <div className="dcl-LaunchBar" data-testid="dcl-launch-bar">
             <ResourceSummary summary={summary} />
             {error && <ErrorBox testId="dcl-form-error" error={error} />}

@@ -321,6 +321,47 @@ test.describe('Launch in two clicks', () => {
     expect(errors).toEqual([]);
   });
 
+  test("the Kernel choice preselects the open notebook's kernel, and the cluster runs it", async ({
+    page
+  }) => {
+    const sidebar = await openSidebar(page);
+    await choose(sidebar, 'profile:local');
+    const kernel = sidebar.getByTestId('dcl-kernel');
+    // No notebook open: the server's Python.
+    await expect(kernel).toHaveAttribute('data-kernel', '');
+    await expect(kernel.locator('option:checked')).toHaveText(
+      "The server's Python"
+    );
+    await page.notebook.createNew(`${PREFIX}kernel.ipynb`);
+    await page.sidebar.openTab(SIDEBAR_ID);
+    await expect(kernel).toHaveAttribute('data-kernel', 'python3');
+    await expect(kernel.locator('option:checked')).toHaveText(
+      'Python 3 (ipykernel)'
+    );
+    await expect(sidebar.getByTestId('dcl-kernel-note')).toHaveText(
+      " — this notebook's"
+    );
+    await shot(page, 'kernel-choice', kernel);
+
+    const before = new Set(
+      (await (await page.request.get(`/${API}/clusters`)).json()).map(
+        (c: any) => c.id
+      )
+    );
+    await sidebar.getByTestId('dcl-launch').click();
+    let launched: any = null;
+    await expect
+      .poll(async () => {
+        const clusters: any[] = await (
+          await page.request.get(`/${API}/clusters`)
+        ).json();
+        launched = clusters.find(c => !before.has(c.id)) ?? null;
+        return launched?.kernel ?? null;
+      })
+      .toBe('python3');
+    launchedIds.push(launched.id);
+  });
+
   test('a long form scrolled down: after Launch the card is scrolled into view', async ({
     page
   }) => {
