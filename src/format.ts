@@ -21,6 +21,13 @@ export function formatBytes(bytes: number | null | undefined): string {
   return `${value >= 100 ? value.toFixed(0) : value.toFixed(1)} ${UNITS[unit]}`;
 }
 
+/** The browser's grouping of a count: 1000 -> "1,000" (English). */
+const counts = new Intl.NumberFormat();
+
+export function formatCount(n: number): string {
+  return counts.format(n);
+}
+
 /** "1 thread", "2 threads". */
 export function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
@@ -65,14 +72,24 @@ export function clusterTotals(cluster: ICluster): ITotals {
   };
 }
 
-/** "2 workers · 4 threads · 8.0 GiB memory" */
+/** "2 workers · 4 threads · 8.0 GiB memory", "1,000 workers · ..." */
 export function formatTotals(
   totals: ITotals,
   trans: TranslationBundle = translationBundle()
 ): string {
   return [
-    trans._n('%1 worker', '%1 workers', totals.workers),
-    trans._n('%1 thread', '%1 threads', totals.threads),
+    trans._n(
+      '%2 worker',
+      '%2 workers',
+      totals.workers,
+      formatCount(totals.workers)
+    ),
+    trans._n(
+      '%2 thread',
+      '%2 threads',
+      totals.threads,
+      formatCount(totals.threads)
+    ),
     trans.__('%1 memory', formatBytes(totals.memory))
   ].join(' · ');
 }

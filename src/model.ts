@@ -406,10 +406,33 @@ export class ClusterModel {
     return cluster;
   }
 
+  /**
+   * When the oldest server event not yet shown arrived (`performance.now()`),
+   * and forget it: the sidebar calls this once React has committed a render,
+   * and records the `dcl:sidebar-update` measure from it (see
+   * `useSidebarUpdateMeasure`). null when no event changed the clusters since.
+   */
+  takeEventArrival(): number | null {
+    const arrived = this._eventArrival;
+    this._eventArrival = null;
+    return arrived;
+  }
+
   private _onEmission(_: Event.IManager, emission: Event.Emission): void {
+    const arrived = performance.now();
     const event = toClusterEvent(emission);
     if (event) {
+      // Set before applying (the signal may render at once); kept only when
+      // the event changed something, or the next unrelated render would be
+      // measured from this event. Events that arrive before a render are
+      // measured from the first of them: that is how long the user waited.
+      const before = this._clusters;
+      const pending = this._eventArrival;
+      this._eventArrival = pending ?? arrived;
       this.applyEvent(event);
+      if (this._clusters === before) {
+        this._eventArrival = pending;
+      }
     }
   }
 
@@ -443,6 +466,7 @@ export class ClusterModel {
   private _pending: IClusterEvent[] | null = null;
   private _removed = new Set<string>();
   private _isDisposed = false;
+  private _eventArrival: number | null = null;
   private _clustersChanged = new Signal<this, void>(this);
   private _catalogChanged = new Signal<this, void>(this);
 }

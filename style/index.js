@@ -1,2 +1,3 @@
 import './base.css';
+import './tables.css';
 import './launch.css';

@@ -121,9 +121,10 @@ describe('ClusterCard', () => {
     expect(row.textContent).toContain('node1');
     expect(row.textContent).toContain('4.0 GiB');
     expect(row.textContent).toContain('101');
+    // Pending jobs first, under their reason; a small group is unfolded.
     const jobs = card.querySelectorAll('.dcl-JobRow');
     expect(jobs).toHaveLength(2);
-    expect(jobs[1].textContent).toContain('Resources');
+    expect(jobs[0].textContent).toContain('Resources');
   });
 
   it('marks worker and job rows with their names, job ids and states', () => {
@@ -147,11 +148,11 @@ describe('ClusterCard', () => {
     expect(cells[0].textContent).toBe('w-0 node14 threads · 4.0 GiB · running');
     expect(cells[1].textContent).toBe('101');
     const jobs = container.querySelectorAll('.dcl-JobRow');
-    expect(jobs[1].getAttribute('data-job-id')).toBe('102');
-    expect(jobs[1].getAttribute('data-job-state')).toBe('PENDING');
-    expect(jobs[1].querySelectorAll('td')[0].textContent).toBe('102');
-    expect(jobs[1].querySelectorAll('td')[1].textContent).toBe('PENDING');
-    expect(jobs[0].querySelectorAll('td')[1].textContent).toBe(
+    expect(jobs[0].getAttribute('data-job-id')).toBe('102');
+    expect(jobs[0].getAttribute('data-job-state')).toBe('PENDING');
+    expect(jobs[0].querySelectorAll('td')[0].textContent).toBe('102');
+    expect(jobs[0].querySelectorAll('td')[1].textContent).toBe('PENDING');
+    expect(jobs[1].querySelectorAll('td')[1].textContent).toBe(
       'RUNNING · 19m left'
     );
   });
@@ -176,7 +177,12 @@ describe('ClusterCard', () => {
     expect(row.hasAttribute('data-job-id')).toBe(false);
     expect(row.querySelectorAll('td')).toHaveLength(1);
     expect(row.textContent).toContain('1 thread ·');
-    expect(container.querySelectorAll('.dcl-WorkerTable th')).toHaveLength(1);
+    // Sortable headers for what the row shows (by name at first), none for a job.
+    expect(
+      Array.from(container.querySelectorAll('.dcl-WorkerTable th')).map(
+        th => th.textContent
+      )
+    ).toEqual(['Name▲', 'Host', 'Threads', 'Memory', 'State']);
     expect(container.querySelector('.dcl-JobTable')).toBeNull();
   });
 

@@ -73,6 +73,10 @@ afterEach(() => {
 const byTestId = (id: string, scope: ParentNode = container) =>
   scope.querySelector(`[data-testid="${id}"]`) as HTMLElement | null;
 
+/** The row of a batch job (pending jobs are listed first, grouped by reason). */
+const jobRow = (jobId: string) =>
+  container.querySelector(`.dcl-JobRow[data-job-id="${jobId}"]`)!;
+
 async function renderExpanded(a: IClusterActions): Promise<void> {
   act(() =>
     root.render(<ClusterCard cluster={cluster} actions={a} baseUrl="/" />)
@@ -88,7 +92,9 @@ describe('Job output on the cluster card', () => {
     expect(rows).toHaveLength(2);
     expect(byTestId('dcl-job-log')).toBeNull();
 
-    await act(async () => byTestId('dcl-job-log-button', rows[0])!.click());
+    await act(async () =>
+      byTestId('dcl-job-log-button', jobRow('101'))!.click()
+    );
     expect(jobLog).toHaveBeenCalledWith('c1', '101');
     const panel = byTestId('dcl-job-log')!;
     expect(panel.getAttribute('data-job-id')).toBe('101');
@@ -120,8 +126,9 @@ describe('Job output on the cluster card', () => {
     expect(byTestId('dcl-job-log')!.textContent).toContain('not written yet');
 
     // Another job's Log button switches the panel to that job.
-    const rows = container.querySelectorAll('.dcl-JobRow');
-    await act(async () => byTestId('dcl-job-log-button', rows[1])!.click());
+    await act(async () =>
+      byTestId('dcl-job-log-button', jobRow('102'))!.click()
+    );
     expect(jobLog).toHaveBeenLastCalledWith('c1', '102');
     expect(byTestId('dcl-job-log')!.getAttribute('data-job-id')).toBe('102');
     expect(byTestId('dcl-job-log')!.textContent).toContain(

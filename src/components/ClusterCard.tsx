@@ -1,18 +1,18 @@
 import { caretDownIcon, caretRightIcon } from '@jupyterlab/ui-components';
 import React from 'react';
 import {
-  clusterTotals,
   dashboardHref,
   directLinkReachable,
   formatScaling,
-  formatTotals,
   isActive
 } from '../format';
 import { useTrans } from '../translation';
 import { ICluster, IJobLog } from '../types';
+import { ClusterTotals } from './ClusterTotals';
 import { ErrorBox, IErrorInfo } from './ErrorBox';
 import { JobLog } from './JobLog';
-import { JobTable, WorkerTable } from './WorkerTable';
+import { JobTable } from './JobTable';
+import { WorkerTable } from './WorkerTable';
 
 /** What a card can ask for; the sidebar wires these to the model/commands. */
 export interface IClusterActions {
@@ -179,9 +179,7 @@ export function ClusterCard(props: IClusterCardProps): JSX.Element {
           : ''}
         {cluster.scaling ? ` · ${formatScaling(cluster.scaling, trans)}` : ''}
       </div>
-      <div className="dcl-totals" data-testid="dcl-totals">
-        {formatTotals(clusterTotals(cluster), trans)}
-      </div>
+      <ClusterTotals cluster={cluster} />
       {cluster.state !== 'running' && (cluster.messages ?? []).length > 0 && (
         <ul
           className="dcl-ClusterCard-messages"

@@ -6,9 +6,11 @@ import React from 'react';
 import { DaskDashboardBridge } from '../daskDashboard';
 import { LaunchMemory } from '../memory';
 import { ClusterModel } from '../model';
+import { useSidebarUpdateMeasure } from '../sidebarTiming';
 import { TransContext, translationBundle, useTrans } from '../translation';
 import { ClusterState, ICluster } from '../types';
 import { ClusterCard, IClusterActions } from './ClusterCard';
+import { IKernelSource } from './KernelPicker';
 import { LaunchPanel } from './LaunchPanel';
 
 export interface ISidebarOptions {
@@ -23,6 +25,8 @@ export interface ISidebarOptions {
   memory?: LaunchMemory | null;
   /** Called with each cluster launched from the sidebar. */
   onLaunched?: (cluster: ICluster) => void;
+  /** Kernels a launch can run with (the active notebook's preselected). */
+  kernels?: IKernelSource | null;
 }
 
 /** A request to scroll a card into view. */
@@ -106,6 +110,8 @@ function SidebarView(props: {
   }, [props.revealed]);
   const clusters = model.sortedClusters;
   const announcement = useStateAnnouncements(clusters);
+  // The `dcl:sidebar-update` performance measure (src/sidebarTiming.ts).
+  useSidebarUpdateMeasure(model);
 
   return (
     <div className="dcl-Sidebar-content">
@@ -159,6 +165,7 @@ function SidebarView(props: {
         model={model}
         defaultProfile={props.defaultProfile}
         memory={memory}
+        kernels={props.options.kernels}
         onLaunched={cluster => {
           setReveal({ id: cluster.id, key: Date.now(), focus: false });
           onLaunched?.(cluster);

@@ -120,6 +120,52 @@ test.describe('Clusters sidebar', () => {
     expect(errors).toEqual([]);
   });
 
+  test('the worker table sorts by a header and filters by text and state', async ({
+    page
+  }) => {
+    const name = `golden-table-${Date.now()}`;
+    const sidebar = await openSidebar(page);
+    await pick(sidebar, 'profile:local');
+    await sidebar.getByTestId('dcl-scaling-fixed').check();
+    await sidebar.getByTestId('dcl-workers').fill('4');
+    await sidebar.getByTestId('dcl-name').fill(name);
+    await sidebar.getByTestId('dcl-launch').click();
+    const card = cardNamed(sidebar, name);
+    await expect(card.locator('.dcl-state')).toHaveText('running', {
+      timeout: 60000
+    });
+    await card.getByTestId('dcl-expand').click();
+    const rows = card.locator('.dcl-WorkerRow');
+    await expect(rows).toHaveCount(4);
+    const names = () =>
+      rows.evaluateAll(all => all.map(r => r.getAttribute('data-worker-name')));
+    const sorted = ((await names()) as string[]).sort().reverse();
+
+    // By name at first; a click on Name sorts descending, as aria-sort says.
+    const nameHeader = card.locator('.dcl-WorkerTable th').first();
+    await expect(nameHeader).toHaveAttribute('aria-sort', 'ascending');
+    expect(await names()).toEqual([...sorted].reverse());
+    await nameHeader.getByRole('button').click();
+    await expect(nameHeader).toHaveAttribute('aria-sort', 'descending');
+    expect(await names()).toEqual(sorted);
+    await shot(page, 'table-sorted', card);
+
+    // Text in a name; then a state no worker is in; then all again.
+    await card.getByTestId('dcl-worker-filter').fill(sorted[0]);
+    await expect(rows).toHaveCount(1);
+    await expect(rows.first()).toHaveAttribute('data-worker-name', sorted[0]);
+    await expect(card.getByTestId('dcl-worker-count')).toHaveText(
+      /^1 of 4 workers/
+    );
+    await card.getByTestId('dcl-worker-filter').fill('');
+    await card.getByTestId('dcl-worker-state-filter').selectOption('running');
+    await expect(rows).toHaveCount(4);
+    await card.getByTestId('dcl-worker-filter-clear').click();
+    // The sort stayed through filtering and live updates.
+    await expect(nameHeader).toHaveAttribute('aria-sort', 'descending');
+    expect(await names()).toEqual(sorted);
+  });
+
   test('a schema-violating option names the field and launches nothing', async ({
     page
   }) => {
