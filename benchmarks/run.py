@@ -2,7 +2,7 @@
 and their ratio, as rows of a markdown table.
 
     python benchmarks/run.py [--quick] [--output FILE]
-        [--only launch,watch,responsiveness,slurm,sge,mpi]
+        [--only launch,watch,responsiveness,slurm,sge,mpi,scale,submission]
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import batch, launch, mpi, responsiveness, watch
+from benchmarks import batch, launch, mpi, responsiveness, scale, submission, watch
 from benchmarks.servers import LABEXTENSION_FACTORY_ENV, JupyterServer
 from benchmarks.stats import BREAKDOWN_HEADER, TABLE_HEADER, Row
 
-BENCHMARKS = ("launch", "watch", "responsiveness", "slurm", "sge", "mpi")
+BENCHMARKS = ("launch", "watch", "responsiveness", "slurm", "sge", "mpi", "scale", "submission")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -92,6 +92,10 @@ async def main(args: argparse.Namespace) -> int:
                     more, lines = await responsiveness.run(1)
                 elif name == "mpi":  # one dask-mpi job vs N SLURM jobs, same test bed
                     more, lines = await mpi.run(server, stream, batch_reps)
+                elif name == "scale":  # a 1,000-worker model, then 128 thread workers (~2 min)
+                    more, lines = await scale.run(server, stream), []
+                elif name == "submission":  # 100 held jobs, launcher vs raw dask-jobqueue
+                    more, lines = await submission.run(1 if args.quick else 3)
                 else:
                     more, lines = await batch.run(server, stream, name, batch_reps)
                 rows += more
