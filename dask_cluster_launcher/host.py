@@ -36,13 +36,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from distributed.diagnostics.plugin import SchedulerPlugin
-
 from .backends import Backend, default_backends
 from .changes import HostPatch, Row, VersionedModel
-from .kernels import this_python_versions
+from .kernels import client_notice, this_python_versions
 from .private import ClusterFiles, PrivateDir
 from .records import HostSpec, Record
+from .scheduler_events import SchedulerEvents
 
 log = logging.getLogger("dask_cluster_launcher.host")
 
@@ -54,27 +53,6 @@ FOLLOW_UP_SECONDS = 0.1
 FOLLOW_UP_FOR = 2.0
 #: How often a fixed-size cluster with workers missing asks its resource manager again.
 RESCALE_SECONDS = 15.0
-
-
-class WorkerEvents(SchedulerPlugin):
-    """Wakes the host when the scheduler adds or removes a worker or a worker's status changes
-    (init -> running, paused): the host looks at once instead of at its next poll."""
-
-    name = "dask-cluster-launcher-worker-events"
-
-    def __init__(self, changed: asyncio.Event) -> None:
-        self.changed = changed
-
-    def add_worker(self, scheduler: Any, worker: str) -> None:
-        self.changed.set()
-
-    def remove_worker(self, scheduler: Any, worker: str, **kwargs: Any) -> None:
-        self.changed.set()
-
-    def log_event(self, topic: str, msg: Any) -> None:
-        # the scheduler logs each status change under the worker's address (no plugin hook)
-        if isinstance(msg, dict) and msg.get("action") == "worker-status-change":
-            self.changed.set()
 
 
 class ClusterHost:
@@ -100,6 +78,7 @@ class ClusterHost:
         self._last_watched = time.monotonic()
         self._record: Record | None = None
         self._pending: set[asyncio.Future[None]] = set()  # updates and stops in flight
+        self._client_notices: dict[str, str] = {}  # client id -> what the card says about it
         self._seen_specs: set[str] = set()  # worker specs whose workers have been running
         self._workers_changed = asyncio.Event()
         self._last_scaled = time.monotonic()
@@ -188,11 +167,12 @@ class ClusterHost:
             self.cluster = await self.backend.start(kwargs, self._progress, self.files)
             scheduler = getattr(self.cluster, "scheduler", None)
             if scheduler is not None and hasattr(scheduler, "add_plugin"):
-                scheduler.add_plugin(WorkerEvents(self._workers_changed))
+                scheduler.add_plugin(SchedulerEvents(self._workers_changed, self._client_changed))
             await self._apply_scaling(self.spec.scaling)
             await self.backend.submitted(self.cluster)
             address, _ = self.backend.addresses(self.cluster)
-            await self._update(state="running", scheduler_address=address)
+            # what was said while starting is done with; from now on messages are notices
+            await self._update(state="running", scheduler_address=address, messages=[])
         except Exception as exc:
             log.warning("The cluster failed to start", exc_info=True)
             await self._update(state="failed", error=_reason(exc))
@@ -200,10 +180,28 @@ class ClusterHost:
 
     def _progress(self, message: str) -> None:
         if message and message not in self.model.fields["messages"]:
-            messages = [*self.model.fields["messages"], message][-10:]
-            update = asyncio.ensure_future(self._update(messages=messages))
-            self._pending.add(update)
-            update.add_done_callback(self._pending.discard)
+            self._set_messages([*self.model.fields["messages"], message])
+
+    def _set_messages(self, messages: list[str]) -> None:
+        """From a callback: the model's messages (the last 10) once the host gets to it."""
+        update = asyncio.ensure_future(self._update(messages=messages[-10:]))
+        self._pending.add(update)
+        update.add_done_callback(self._pending.discard)
+
+    def _client_changed(self, client: str, versions: Any) -> None:
+        """While a client with other versions than the cluster's is connected, the card says
+        so (a notebook on another kernel: ``KilledWorker`` and pickling errors come next)."""
+        old = self._client_notices.pop(client, None)
+        notice = client_notice(self.model.fields["versions"], versions) if versions else None
+        if notice:
+            self._client_notices[client] = notice
+        messages = list(self.model.fields["messages"])
+        if old and old not in self._client_notices.values():
+            messages = [message for message in messages if message != old]
+        if notice and notice not in messages:
+            messages.append(notice)
+        if messages != self.model.fields["messages"]:
+            self._set_messages(messages)
 
     async def _apply_scaling(self, scaling: dict[str, Any]) -> None:
         if "adapt" in scaling:
@@ -280,6 +278,13 @@ class ClusterHost:
         if "workers" not in scaling:
             return
         running = self.model.workers.rows
+        replacing = [m for m in self.model.fields["messages"] if m.endswith("; replacing")]
+        if replacing and len(running) >= scaling["workers"]:
+            messages = [
+                m.removesuffix("; replacing") + "; replaced" if m in replacing else m
+                for m in self.model.fields["messages"]
+            ]
+            await self._update(messages=messages)
         ended: set[str] = set()
         if before is not None:
             ended = self.backend.forget_ended_workers(self.cluster, set(running), self._seen_specs)

@@ -201,3 +201,24 @@ def mismatches(cluster: dict[str, str], client: dict[str, str]) -> list[str]:
         for package in sorted(set(cluster) & set(client))
         if cluster[package] != client[package]
     ]
+
+
+def client_notice(cluster: dict[str, str], client: Any) -> str | None:
+    """What the card says while a client with other versions is connected, or None.
+
+    ``client``: the versions a ``distributed.Client`` sends the scheduler when it connects
+    (``distributed.versions.get_versions()``: ``{"host": ..., "packages": {...}}``).
+    """
+    packages = client.get("packages") if isinstance(client, dict) else None
+    if not isinstance(packages, dict):
+        return None
+    found = {name: str(packages[name]) for name in cluster if packages.get(name)}
+    if "python" in found:  # "3.11.7.final.0" -> "3.11.7", as platform.python_version() says
+        found["python"] = ".".join(found["python"].split(".")[:3])
+    different = mismatches(cluster, found)
+    if not different:
+        return None
+    return (
+        f"A notebook connected with other versions: {'; '.join(different)}. "
+        "Launch with its kernel (Kernel in the launch form) so they match."
+    )

@@ -37,6 +37,7 @@ from .profiles import ProfileStore
 from .publishing import ChangeCallback, ClusterPublishing
 from .records import HostSpec, default_records_dir
 from .supervision import HostSupervision
+from .watching import ClusterWatching
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ def with_host_settings(spec: HostSpec, backend: Backend, idle_timeout: float) ->
     return dataclasses.replace(spec, idle_timeout=idle_timeout, command_prefix=prefix)
 
 
-class ClusterManager(HostSupervision, ClusterPublishing):
+class ClusterManager(HostSupervision, ClusterPublishing, ClusterWatching):
     def __init__(
         self,
         backends: dict[str, Backend],
@@ -285,6 +286,7 @@ class ClusterManager(HostSupervision, ClusterPublishing):
             )
             if launched.files is not None:
                 launched.dashboard_link = None  # its TCP port is closed; only the socket serves
+            launched.messages = []  # what was said while starting is done with
             launched.state = "running"
         except asyncio.CancelledError:
             raise
@@ -387,62 +389,6 @@ class ClusterManager(HostSupervision, ClusterPublishing):
                 log.warning("Closing cluster %r failed", launched.name, exc_info=True)
         if launched.files is not None:
             await asyncio.to_thread(launched.files.remove)
-
-    # --- watching workers and jobs --------------------------------------------------------------
-    def start_watchers(self) -> None:
-        """Watch from now on, with or without clusters (the server's start): clusters started
-        elsewhere (a notebook's ``quick_connect``) then appear within a second. A spare host
-        process gets ready for the first launch."""
-        self._ensure_watchers()
-        for backend in self.backends.values():
-            spare = self._spare_host(backend) if backend.private_cluster else None
-            if spare is not None:
-                spare.refill()
-
-    def _ensure_watchers(self) -> None:
-        if not self._watchers:
-            self._watchers = [
-                asyncio.create_task(self._watch_workers()),
-                asyncio.create_task(self._watch_jobs()),
-                asyncio.create_task(self._adopt_new_records()),
-                asyncio.create_task(self._discover_clusters()),
-            ]
-
-    async def _watch_workers(self) -> None:
-        while True:
-            await asyncio.sleep(self.worker_poll_interval)
-            for launched in self.list():
-                if launched.state != "running" or launched.cluster is None or launched.files:
-                    continue  # hosted clusters report their workers themselves
-                reason = launched.backend.lost(launched.cluster)
-                if reason:
-                    await self._fail(launched, reason)
-                    continue
-                try:
-                    workers = await launched.backend.workers(launched.cluster)
-                except Exception:
-                    log.debug("Reading workers of %r failed", launched.name, exc_info=True)
-                    continue
-                if launched.worker_rows.replace(workers):
-                    self._publish(launched)
-
-    async def _watch_jobs(self) -> None:
-        while True:
-            await asyncio.sleep(self.job_poll_interval)
-            by_backend: dict[str, list[LaunchedCluster]] = {}
-            for launched in self.list():
-                if launched.cluster is not None and launched.state in ("running", "stopping"):
-                    by_backend.setdefault(launched.backend.name, []).append(launched)
-            for name, group in by_backend.items():
-                try:
-                    jobs = await self.backends[name].poll_jobs(group)
-                except Exception:
-                    log.warning("Polling %s jobs failed", name, exc_info=True)
-                    continue
-                for launched in group:
-                    # one comparison per job; nothing is published when nothing changed
-                    if launched.job_rows.replace(jobs.get(launched.id, [])):
-                        self._publish(launched)
 
 
 def _tails(paths: list[str], limit: int) -> list[dict[str, Any]]:

@@ -5,6 +5,7 @@ environment, so launches with a kernel answer at once."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
 import json
@@ -19,7 +20,7 @@ import psutil
 import pytest
 
 from dask_cluster_launcher import kernels as kernels_module
-from tests.helpers import wait_for
+from tests.helpers import wait_cluster, wait_for
 from tests.test_rest_local import run_snippet
 
 COMPUTE = "\nprint(client.submit(lambda x: x + 1, 41).result())"
@@ -164,6 +165,37 @@ async def test_a_notebook_on_another_distributed_is_warned(
     assert f"distributed {distributed.__version__} (cluster) vs 2025.1.0 (notebook)" in warning
     assert f"dask {dask.__version__} (cluster) vs 2025.1.0 (notebook)" in warning
     assert "'old-distributed'" in warning and "msgpack" not in warning  # what really differs
+
+    # run there anyway: while that notebook's client is connected, the card says so
+    notebook = await asyncio.create_subprocess_exec(
+        str(kernels["old-distributed"]),
+        "-c",
+        snippet["code"] + "\nprint('connected', flush=True)\nimport sys; sys.stdin.readline()",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert notebook.stdout is not None and notebook.stdin is not None
+        line = await asyncio.wait_for(notebook.stdout.readline(), 60)
+        if line.strip() != b"connected":
+            _, err = await notebook.communicate()
+            raise AssertionError(f"the notebook did not connect: {err.decode()}")
+        differs = f"distributed {distributed.__version__} (cluster) vs 2025.1.0 (notebook)"
+        model = await wait_cluster(
+            launcher_api,
+            cluster["id"],
+            lambda m: any(differs in message for message in m["messages"]),
+            timeout=20,
+        )
+        assert model["state"] == "running"
+        notebook.stdin.close()
+        await asyncio.wait_for(notebook.wait(), 30)
+        await wait_cluster(launcher_api, cluster["id"], lambda m: m["messages"] == [], timeout=20)
+    finally:
+        if notebook.returncode is None:
+            notebook.kill()
+            await notebook.wait()
     # a kernel without dask.distributed: the code still comes, with why it will not run
     snippet = await snippet_for(jp_fetch, cluster["id"], "no-dask")
     assert "Client(" in snippet["code"] and "cannot import dask.distributed" in snippet["warning"]
@@ -233,3 +265,17 @@ async def test_a_kernel_that_cannot_run_a_cluster_is_refused(
     assert message in error["message"]
     _, clusters = await launcher_api("clusters")
     assert clusters == []
+
+
+def test_a_client_with_other_versions_is_named_on_the_card():
+    from distributed.versions import get_versions
+
+    cluster = kernels_module.this_python_versions()
+    assert kernels_module.client_notice(cluster, get_versions()) is None  # the same: nothing
+    other = get_versions()
+    other["packages"] = {**other["packages"], "distributed": "2025.1.0"}
+    notice = kernels_module.client_notice(cluster, other)
+    assert notice is not None
+    assert f"distributed {cluster['distributed']} (cluster) vs 2025.1.0 (notebook)" in notice
+    assert "python" not in notice  # "3.11.7.final.0" is the cluster's "3.11.7"
+    assert kernels_module.client_notice(cluster, "not versions") is None

@@ -213,7 +213,7 @@ describe('ClusterCard', () => {
     ).toBe('Remove');
   });
 
-  it("shows the resource manager's messages while starting", () => {
+  it("shows the resource manager's messages while starting, and notices once running", () => {
     const starting = cluster({
       state: 'starting',
       workers: [],
@@ -229,10 +229,11 @@ describe('ClusterCard', () => {
       container.querySelector('[data-testid="dcl-cluster-messages"]')!
         .textContent
     ).toBe('Starting cluster. Status: pending');
+    // running: the server drops what it said while starting
     act(() =>
       root.render(
         <ClusterCard
-          cluster={{ ...starting, state: 'running' }}
+          cluster={{ ...starting, state: 'running', messages: [] }}
           actions={noActions}
           baseUrl="/"
         />
@@ -241,6 +242,20 @@ describe('ClusterCard', () => {
     expect(
       container.querySelector('[data-testid="dcl-cluster-messages"]')
     ).toBeNull();
+    const notice = '1 of 2 workers: 123 ended; replacing';
+    act(() =>
+      root.render(
+        <ClusterCard
+          cluster={{ ...starting, state: 'running', messages: [notice] }}
+          actions={noActions}
+          baseUrl="/"
+        />
+      )
+    );
+    expect(
+      container.querySelector('[data-testid="dcl-cluster-messages"]')!
+        .textContent
+    ).toBe(notice);
   });
 
   it('shows an action error on the card', async () => {

@@ -180,7 +180,9 @@ export function ClusterCard(props: IClusterCardProps): JSX.Element {
         {cluster.scaling ? ` · ${formatScaling(cluster.scaling, trans)}` : ''}
       </div>
       <ClusterTotals cluster={cluster} />
-      {cluster.state !== 'running' && (cluster.messages ?? []).length > 0 && (
+      {/* Starting: what the resource manager says; running: notices (a job that
+          ended and its replacement, a notebook connected with other versions). */}
+      {(cluster.messages ?? []).length > 0 && (
         <ul
           className="dcl-ClusterCard-messages"
           data-testid="dcl-cluster-messages"
