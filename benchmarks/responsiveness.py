@@ -71,15 +71,21 @@ client.close()
 """
 
 # An independent cluster, unrelated to the Jupyter server: the launcher's local cluster
-# (backends/local.py) without the launcher. Prints its address, runs until stdin closes.
+# (backends/local.py) without the launcher, secured the same way (mutual TLS with a
+# certificate of its own, so both sides do the same work). Prints its address and the
+# client's credentials (inline PEM), runs until stdin closes.
 INDEPENDENT_CLUSTER = """
-import sys
+import json, sys
 from distributed import LocalCluster
+from distributed.security import Security
+security = Security.temporary()
 cluster = LocalCluster(
     n_workers=2, threads_per_worker=1, processes=True, memory_limit="auto",
     host="127.0.0.1", scheduler_port=0, dashboard_address="127.0.0.1:0",
+    protocol="tls://", security=security,
 )
-print(cluster.scheduler_address, flush=True)
+client = {k: getattr(security, k) for k in ("tls_ca_file", "tls_client_cert", "tls_client_key")}
+print(json.dumps({"address": cluster.scheduler_address, "security": client}), flush=True)
 sys.stdin.read()
 cluster.close()
 """
@@ -230,10 +236,16 @@ async def independent_once(server: JupyterServer) -> dict[str, Any]:
     assert process.stdin is not None and process.stdout is not None
     try:
         line = await asyncio.wait_for(process.stdout.readline(), 120)
-        address = line.decode().strip()
-        if not address.startswith("tcp://"):
-            raise RuntimeError(f"independent LocalCluster did not start: {line!r}")
-        code = f"from dask.distributed import Client\nclient = Client({address!r})\n"
+        try:
+            started = json.loads(line)
+        except ValueError:
+            raise RuntimeError(f"independent LocalCluster did not start: {line!r}") from None
+        code = (
+            "from dask.distributed import Client\n"
+            "from distributed.security import Security\n"
+            f"security = Security(require_encryption=True, **{started['security']!r})\n"
+            f"client = Client({started['address']!r}, security=security)\n"
+        )
         return await measure(server, code)
     finally:
         process.stdin.close()  # the cluster closes itself
@@ -302,7 +314,7 @@ async def run(repetitions: int, baseline_first: bool = False) -> tuple[list[Row]
     finally:
         await server.stop()
     errors = sum(r["errors"] for r in ours + baseline)
-    independent = "independent `LocalCluster` in its own process"
+    independent = "independent `LocalCluster` in its own process (TLS too)"
     note = (
         "2 x `client.map(inc, range(10000))` + gather from a client process; "
         f"`GET /api/status` every {POLL_INTERVAL * 1000:g} ms while the tasks ran "
@@ -326,7 +338,7 @@ async def run(repetitions: int, baseline_first: bool = False) -> tuple[list[Row]
             Sample([r["tasks"] for r in ours]),
             Sample([r["tasks"] for r in baseline]),
             independent,
-            "launcher's cluster: TLS; the independent one: plain TCP",
+            "both clusters: mutual TLS, a certificate of their own",
         )
     )
     return rows, []
