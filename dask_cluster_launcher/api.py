@@ -17,8 +17,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from . import snippets
 from .backends import Backend
 from .config import launcher_manager
+from .errors import InvalidRequest, NotFound
 from .hosted_cluster import HostedCluster, on_launcher_loop
 from .hosts import HostProcess
 from .manager import ClusterManager, with_host_settings
@@ -168,6 +170,46 @@ def quick_connect(
         on_launcher_loop(host.stop())
         raise
     return client
+
+
+def start_cluster(
+    profile: str = "local",
+    scaling: dict[str, Any] | None = None,
+    *,
+    timeout: float = 120.0,
+    **overrides: Any,
+) -> dict[str, str]:
+    """Start a cluster in a host process of its own and return once its scheduler runs (the
+    command line's ``start``): ``{"id", "scheduler_address", "code"}``, ``code`` being the
+    notebook code that connects to it. Like ``quick_connect``'s, the cluster shows in the
+    user's Jupyter sidebar and runs while a server watches it or a client is connected; with
+    neither, it stops after the grace period. Saturn clusters cannot outlive this process:
+    refused."""
+    manager = launcher_manager()
+    backend, options, scaling, profile_name = _resolve(profile, overrides, scaling, manager)
+    if not backend.private_cluster:
+        raise InvalidRequest(
+            f"backend: {backend.title} clusters live in the Python process that makes them; "
+            "use quick_connect or make_cluster from Python",
+            "backend",
+        )
+    _check_cluster_limit(manager, backend)
+    spec, files = _host_spec(manager, backend, options, scaling, profile, profile_name, None, None)
+    host = on_launcher_loop(_start_host(backend, spec, files, timeout))
+    address = host.mirror.fields["scheduler_address"]
+    code = snippets.client_code(address, profile, security=files.security_kwargs())
+    return {"id": spec.cluster_id, "scheduler_address": address, "code": code}
+
+
+def stop_cluster(cluster_id: str) -> None:
+    """Stop a cluster that runs in a host process of this user's (the command line's
+    ``stop``), cancelling its batch jobs; ``NotFound`` when no such cluster runs."""
+    records = read_records(default_records_dir(), [cluster_id])
+    if not records or not pid_alive(records[0].pid):
+        raise NotFound(f"no running cluster {cluster_id!r}")
+    record = records[0]
+    files = PrivateDir.at(record.spec.private_root).cluster(cluster_id)
+    on_launcher_loop(HostProcess.attach(record, files).stop())
 
 
 def _check_cluster_limit(manager: ClusterManager, backend: Backend) -> None:

@@ -1,4 +1,5 @@
-"""``dask-cluster-launcher``: profiles from the command line, for users and site administrators.
+"""``dask-cluster-launcher``: profiles from the command line, for users and site administrators,
+and clusters started from them (``start``, ``clusters``, ``stop``) as the sidebar starts them.
 
 It reads the same settings as the server (``c.ClusterLauncherApp.*`` in the Jupyter config, see
 ``config``): the site's profile directories, limits and batch command prefix.
@@ -13,10 +14,11 @@ from typing import Any
 import yaml
 from traitlets import TraitError
 
-from .api import run_sync
+from .api import run_sync, start_cluster, stop_cluster
 from .config import launcher_manager
 from .errors import LauncherError
 from .manager import ClusterManager
+from .records import default_records_dir, pid_alive, read_records
 
 
 def _manager() -> ClusterManager:
@@ -56,9 +58,37 @@ def check(manager: ClusterManager, _: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def start(_: ClusterManager, args: argparse.Namespace) -> int:
+    scaling: dict[str, Any] | None = None
+    if args.adapt:
+        scaling = {"adapt": {"minimum": args.adapt[0], "maximum": args.adapt[1]}}
+    elif args.workers is not None:
+        scaling = {"workers": args.workers}
+    started = start_cluster(args.profile, scaling, timeout=args.timeout)
+    print(f"# cluster {started['id']} at {started['scheduler_address']}")
+    print(f"# stop it with: dask-cluster-launcher stop {started['id']} (or from the sidebar)")
+    print(started["code"], end="")
+    return 0
+
+
+def clusters(_: ClusterManager, __: argparse.Namespace) -> int:
+    for record in read_records(default_records_dir()):
+        if pid_alive(record.pid):
+            spec = record.spec
+            print(f"{spec.cluster_id}  {spec.backend:8} {spec.name:24} {spec.created}")
+    return 0
+
+
+def stop(_: ClusterManager, args: argparse.Namespace) -> int:
+    stop_cluster(args.cluster_id)
+    print(f"stopped {args.cluster_id}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="dask-cluster-launcher", description="Dask cluster profiles (built-in, site, user)."
+        prog="dask-cluster-launcher",
+        description="Dask cluster profiles (built-in, site, user) and clusters started from them.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("profiles", help="list every profile with its source").set_defaults(
@@ -81,6 +111,21 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("check", help="validate every profile (exit 1 on errors)").set_defaults(
         run=check
     )
+    start_parser = commands.add_parser(
+        "start",
+        help="start a cluster in a process of its own (shown in your Jupyter sidebar) and "
+        "print the notebook code that connects to it",
+    )
+    start_parser.add_argument("profile")
+    sizes = start_parser.add_mutually_exclusive_group()
+    sizes.add_argument("--workers", type=int, help="a fixed number of workers")
+    sizes.add_argument("--adapt", type=int, nargs=2, metavar=("MIN", "MAX"), help="adaptive")
+    start_parser.add_argument("--timeout", type=float, default=120.0, help="seconds to start")
+    start_parser.set_defaults(run=start)
+    commands.add_parser("clusters", help="list your running clusters").set_defaults(run=clusters)
+    stop_parser = commands.add_parser("stop", help="stop a cluster and cancel its jobs")
+    stop_parser.add_argument("cluster_id")
+    stop_parser.set_defaults(run=stop)
     args: Any = parser.parse_args(argv)
     try:
         return int(args.run(_manager(), args))

@@ -186,6 +186,56 @@ def test_a_make_cluster_object_and_the_sidebar_follow_each_other(
         assert server.call("clusters") == []
 
 
+def test_a_cluster_started_from_the_command_line_shows_in_the_sidebar_and_stops(tmp_path: Path):
+    config = {"ClusterLauncherApp": {"private_dir": str(tmp_path / "private")}}
+    with JupyterServerProcess(tmp_path, config=config) as server:
+        # the command line reads the server's settings from the same Jupyter directories
+        env = {
+            **os.environ,
+            "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
+            "JUPYTER_DATA_DIR": str(tmp_path / "data"),
+            "JUPYTER_RUNTIME_DIR": str(server.runtime_dir),
+        }
+
+        def cli(*args: str) -> subprocess.CompletedProcess[str]:
+            command = [sys.executable, "-m", "dask_cluster_launcher.cli", *args]
+            return subprocess.run(command, env=env, capture_output=True, text=True, timeout=180)
+
+        started = cli("start", "local", "--workers", "1")
+        assert started.returncode == 0, started.stderr
+        returned = time.monotonic()
+        _, _, cluster_id, _, address = started.stdout.splitlines()[0].split()  # "# cluster <id> at"
+
+        def in_sidebar() -> dict[str, Any] | None:
+            model = next((c for c in server.call("clusters") if c["id"] == cluster_id), None)
+            return model if model and running_workers(model) == 1 else None
+
+        model = wait_until(in_sidebar, 10, "the cluster in the sidebar")
+        print(f"shown {time.monotonic() - returned:.2f} s after the command returned")
+        assert model["scheduler_address"] == address and model["backend"] == "local"
+
+        # the code it printed connects a notebook (TLS, the owner's credentials by path)
+        compute = "print(client.submit(lambda x: x + 1, 41).result())"
+        notebook = subprocess.run(
+            [sys.executable, "-c", started.stdout + compute],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert notebook.stdout.split()[-1:] == ["42"], notebook.stderr
+
+        assert cluster_id in cli("clusters").stdout
+        stopped = cli("stop", cluster_id)
+        assert stopped.returncode == 0, stopped.stderr
+        wait_until(
+            lambda: all(c["id"] != cluster_id for c in server.call("clusters")), 10, "card gone"
+        )
+        assert cluster_id not in cli("clusters").stdout
+        again = cli("stop", cluster_id)
+        assert again.returncode == 2 and "no running cluster" in again.stderr
+
+
 def _record(
     records: Path, cluster_id: str, pid: int, backend: str = "local", machine: str | None = None
 ) -> Record:
