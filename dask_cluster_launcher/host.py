@@ -352,7 +352,22 @@ def _reason(exc: BaseException) -> str:
 def warm_up() -> None:
     """Import what starting any cluster imports (the cluster classes, the dashboard), so that a
     spare host starts its cluster as fast as a notebook that already made one."""
+    import importlib
+
+    import dask
     import distributed.dashboard.scheduler  # noqa: F401  (bokeh: the slowest import)
+
+    # the scheduler's HTTP routes, imported when it starts: "distributed.http.proxy" imports
+    # jupyter-server-proxy and aiohttp (~0.25 s, SSL contexts included)
+    for module in dask.config.get("distributed.scheduler.http.routes", []):
+        with contextlib.suppress(ImportError):
+            importlib.import_module(module)
+    # the first TLS stream of a process makes tornado's default client context, which loads
+    # the system's CA bundle (40-140 ms here) though distributed passes its own context
+    with contextlib.suppress(Exception):
+        import tornado.netutil
+
+        tornado.netutil._client_ssl_defaults()
 
     for backend in default_backends().values():
         if backend.private_cluster:
