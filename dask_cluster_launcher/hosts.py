@@ -183,13 +183,6 @@ class HostProcess:
             raise HostGone(str(exc) or type(exc).__name__) from exc
         return self.mirror.apply(answer)
 
-    async def watch(self, since: int, timeout: float = 30.0) -> dict[str, Any]:
-        """The host's whole model (``version``, ``state``, ``workers``...) once it is newer
-        than version ``since`` (or after ``timeout``)."""
-        if since >= self.mirror.version:
-            await self.changes(timeout)
-        return self.mirror.whole()
-
     async def rescale(self, scaling: dict[str, Any]) -> dict[str, Any]:
         try:
             return await self._control().rescale(scaling=scaling)
