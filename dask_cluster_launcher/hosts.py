@@ -57,15 +57,23 @@ async def _start_host(
 class SpareHost:
     """One host process started ahead of time with its imports done, waiting for a spec: a
     launch then skips Python's start-up and the imports (a second or more on a login node).
-    It exits when the supervisor goes away (end of its input)."""
+    It exits when the supervisor goes away (end of its input).
+
+    A taken spare is not replaced at once: the next one's imports (1-2 s of CPU) would compete
+    with the starting cluster's scheduler and workers. The supervisor calls ``refill`` once
+    that launch has settled."""
 
     def __init__(self, private_root: Path) -> None:
         self.log_path = private_root / "logs" / "spare-host.log"
         self._process: asyncio.subprocess.Process | None = None
         self._starting: asyncio.Task[None] | None = None
+        self._closed = False
 
     def refill(self) -> None:
-        if self._starting is None or self._starting.done():
+        """Start a spare unless one is ready or starting (or the supervisor is closing)."""
+        ready = self._process is not None and self._process.returncode is None
+        starting = self._starting is not None and not self._starting.done()
+        if not (ready or starting or self._closed):
             self._starting = asyncio.ensure_future(self._start())
 
     async def _start(self) -> None:
@@ -73,14 +81,14 @@ class SpareHost:
         self._process = await _start_host(sys.executable, ["--spare"], self.log_path, None)
 
     def take(self) -> asyncio.subprocess.Process | None:
-        """The spare process (then a new one is started), or None when none is ready."""
+        """The spare process, or None when none is ready (``refill`` starts the next one)."""
         process, self._process = self._process, None
-        self.refill()
         if process is None or process.returncode is not None:
             return None
         return process
 
     async def close(self) -> None:
+        self._closed = True
         if self._starting is not None:
             self._starting.cancel()
         process, self._process = self._process, None

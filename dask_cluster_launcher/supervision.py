@@ -29,6 +29,9 @@ ADOPT_INTERVAL = 1.0
 #: Seconds between two ``discover`` calls per backend (clusters of the user's services, such as
 #: Dask Gateway, that this server did not start appear).
 DISCOVER_INTERVAL = 2.0
+#: Seconds after a launch took the spare host before the next spare starts even if the
+#: cluster has not got its workers yet (see ``SpareHost``).
+SPARE_REFILL_AFTER = 30.0
 
 
 def host_spec(
@@ -65,6 +68,14 @@ def host_spec(
         created=created or datetime.now(timezone.utc).isoformat(),
         python=python,
     )
+
+
+def launch_settled(launched: LaunchedCluster) -> bool:
+    """Running with the workers it asked for (at least the minimum when adaptive)."""
+    scaling = launched.scaling
+    wanted = scaling["adapt"]["minimum"] if "adapt" in scaling else scaling.get("workers", 0)
+    running = sum(1 for worker in launched.workers if worker["status"] == "running")
+    return launched.state == "running" and running >= wanted
 
 
 class HostSupervision:
@@ -119,6 +130,8 @@ class HostSupervision:
         """Start the cluster's host process (or follow an existing one) and mirror its state:
         each ``changes`` returns what changed in the host as soon as something did."""
         assert launched.files is not None
+        loop = asyncio.get_running_loop()
+        spare: SpareHost | None = None
         try:
             if host is None:
                 log_path = Path(launched.backend.private_dir.log_directory(launched.id), "host.log")
@@ -126,7 +139,7 @@ class HostSupervision:
                 spec = self._host_spec(launched)
                 host = await HostProcess.spawn(spec, launched.files, log_path, spare)
             launched.cluster = host
-            loop = asyncio.get_running_loop()
+            refill_at = loop.time() + SPARE_REFILL_AFTER
             deadline = loop.time() + self.start_timeout
             unanswered = 0
             while True:
@@ -158,6 +171,9 @@ class HostSupervision:
                     await self._fail(launched, model["error"] or "the cluster stopped by itself")
                     return
                 self._mirror(launched, patch)
+                if spare is not None and (launch_settled(launched) or loop.time() > refill_at):
+                    spare.refill()
+                    spare = None
         except asyncio.CancelledError:
             raise
         except HostGone as exc:
@@ -166,6 +182,9 @@ class HostSupervision:
         except Exception as exc:
             log.warning("Cluster %r failed to start", launched.name, exc_info=True)
             await self._fail(launched, failure_reason(exc))
+        finally:
+            if spare is not None and not self._releasing:
+                spare.refill()  # the launch ended before it settled
 
     def _mirror(self, launched: LaunchedCluster, patch: ClusterPatch) -> None:
         """Apply what changed in the host to the cluster and publish it: the worker rows of

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 
 import pytest
@@ -162,6 +163,36 @@ async def test_a_cluster_closed_behind_the_launchers_back_shows_as_failed(manage
     assert launched.error == "the cluster's host process exited"
     assert manager.model(launched)["workers"] == []
     assert recorder.states(launched.id)[-1] == "failed"
+
+
+async def test_the_next_spare_host_starts_once_the_launch_has_its_workers(manager):
+    """A launch takes the warmed-up spare host; the next spare's imports would compete with
+    the new cluster's starting workers for the CPU, so it starts only once they are up."""
+    manager.start_watchers()
+    spare = manager._spare_host(BACKENDS["local"])
+
+    async def spare_ready():
+        return spare._process is not None and spare._process.returncode is None
+
+    await wait_for(spare_ready, timeout=30)
+    warm_pid = spare._process.pid
+    launched = await manager.launch({**THREADS, "options": {"processes": True}})
+    samples = []  # (workers all up, a next spare started)
+    while not samples or not samples[-1][0]:
+        if launched.cluster is None:  # the spare not taken yet
+            await asyncio.sleep(0.01)
+            continue
+        settled = launched.state == "running" and len(launched.workers) == 2
+        starting = spare._starting is not None and not spare._starting.done()
+        next_spare = spare._process is not None or starting
+        samples.append((settled, next_spare))
+        await asyncio.sleep(0.01)
+    assert launched.cluster.pid == warm_pid  # the launch used the spare
+    waiting = [next_spare for settled, next_spare in samples if not settled]
+    assert len(waiting) > 10 and not any(waiting)  # none started while the workers started
+    await wait_for(spare_ready, timeout=30)  # and then one did
+    assert spare._process.pid != warm_pid
+    await manager.close_all()
 
 
 async def test_spare_host_off_starts_each_host_on_demand(recorder, tmp_path):
