@@ -14,7 +14,8 @@ from typing import Any
 import dask
 import pytest
 
-from dask_cluster_launcher.backends.gateway import GatewayBackend, field_schema
+from dask_cluster_launcher.backends.gateway import GatewayBackend
+from dask_cluster_launcher.backends.gateway_form import field_schema
 from tests.gateway_testbed import PASSWORD, GatewayTestbed
 from tests.helpers import wait_cluster, wait_for
 from tests.test_rest_local import run_snippet

@@ -31,6 +31,7 @@ from typing import Any
 from ..errors import InvalidRequest, LauncherError
 from ..private import ClusterFiles
 from .base import Backend, Discovered, Progress, _schemas, _worker_row
+from .gateway_form import options_schema
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +39,6 @@ log = logging.getLogger(__name__)
 _NAME = re.compile(r"^[A-Za-z0-9._-]{1,128}\Z")
 #: ``GatewayCluster`` arguments that are not cluster options (used by the reproduce-in-code view).
 _CONNECTION = ("address", "proxy_address", "public_address", "auth")
-#: Longest String option value.
-_STRING_LIMIT = 4096
 
 
 class GatewayError(LauncherError):
@@ -50,33 +49,6 @@ class GatewayError(LauncherError):
 
 class GatewayTimeout(GatewayError):
     status = 504
-
-
-def field_schema(option: Any, mapping_value: dict[str, Any]) -> dict[str, Any] | None:
-    """The JSON Schema of one of dask_gateway's option fields (None: a type it does not know)."""
-    from dask_gateway import options as kinds
-
-    schema: dict[str, Any] = {"title": str(option.label or option.field), "default": option.value}
-    if isinstance(option, kinds.Select):
-        schema.update(type="string", enum=list(option.options))
-    elif isinstance(option, kinds.Bool):
-        schema["type"] = "boolean"
-    elif isinstance(option, (kinds.Integer, kinds.Float)):
-        schema["type"] = "integer" if isinstance(option, kinds.Integer) else "number"
-        bounds = {"minimum": option.min, "maximum": option.max}
-        schema.update({key: value for key, value in bounds.items() if value is not None})
-    elif isinstance(option, kinds.String):
-        schema.update(type="string", maxLength=_STRING_LIMIT)
-    elif isinstance(option, kinds.Mapping):
-        schema.update(
-            type="object",
-            additionalProperties=mapping_value,
-            propertyNames={"type": "string", "maxLength": 256},
-            maxProperties=256,
-        )
-    else:
-        return None
-    return schema
 
 
 @dataclass
@@ -231,18 +203,7 @@ class GatewayBackend(Backend):
     async def live_schema(self) -> dict[str, Any]:
         """This form with the gateway's options as its fields; raises GatewayError when the
         gateway cannot be asked."""
-        schema = self.static_schema()
-        value_schema = schema.pop("$defs")["mapping_value"]
-        schema.pop("propertyNames", None)
-        properties = {}
-        for option in await self.option_fields():
-            prop = field_schema(option, value_schema)
-            if prop is None:
-                log.warning("Dask Gateway option %r has a type the form cannot show", option)
-                continue
-            properties[option.field] = prop
-        schema.update(properties=properties, additionalProperties=False)
-        return schema
+        return options_schema(self.static_schema(), await self.option_fields())
 
     async def form_schema(self) -> dict[str, Any]:
         if self.unavailable_reason():
