@@ -19,13 +19,8 @@ from typing import Any
 
 from dask.utils import parse_bytes
 
+from .backends.queues import walltime_seconds
 from .errors import InvalidRequest, shorten
-
-
-def _walltime_seconds(walltime: str) -> int:
-    days, _, clock = walltime.rpartition("-")
-    hours, minutes, seconds = (int(part) for part in clock.split(":"))
-    return int(days or 0) * 86400 + hours * 3600 + minutes * 60 + seconds
 
 
 @dataclass(frozen=True)
@@ -61,7 +56,7 @@ class Limits:
             if limits.max_memory is not None:
                 parse_bytes(limits.max_memory)
             if limits.max_walltime is not None:
-                _walltime_seconds(limits.max_walltime)
+                walltime_seconds(limits.max_walltime)
         except (ValueError, TypeError) as exc:
             raise ValueError(f"limits[{backend!r}]: {exc}") from None
         return limits
@@ -80,7 +75,7 @@ class Limits:
         if (
             self.max_walltime
             and walltime
-            and _walltime_seconds(walltime) > _walltime_seconds(self.max_walltime)
+            and walltime_seconds(walltime) > walltime_seconds(self.max_walltime)
         ):
             _refuse("options.walltime", walltime, "max_walltime", self.max_walltime)
 

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from dask_cluster_launcher.backends import jobqueue
+from dask_cluster_launcher.backends import jobqueue, queues
 from dask_cluster_launcher.backends.sge import (
     SGEBackend,
     _queue,
@@ -156,9 +156,9 @@ async def test_sge_job_states_is_one_qstat_with_the_requests(monkeypatch):
 
 
 def test_walltime_and_limits():
-    assert jobqueue.walltime_seconds("1-02:03:04") == 93784
-    assert jobqueue._most([10, None]) is None
-    assert jobqueue._most([10, 30]) == 30
+    assert queues.walltime_seconds("1-02:03:04") == 93784
+    assert queues.most_generous([10, None]) is None
+    assert queues.most_generous([10, 30]) == 30
     assert resource_value("mem_free=2G,h_vmem=8G", "h_vmem") == "8G"
     assert resource_value("", "h_vmem") is None
 
@@ -178,7 +178,7 @@ class CountingSLURM(SLURMBackend):
     async def discover_queues(self):
         self.reads += 1
         await asyncio.sleep(0.2)
-        return [jobqueue.Queue(name=f"read-{self.reads}")]
+        return [queues.Queue(name=f"read-{self.reads}")]
 
 
 async def test_site_is_read_once_then_refreshed_in_the_background():

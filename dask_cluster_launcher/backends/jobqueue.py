@@ -12,7 +12,6 @@ import os
 import sys
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dask.utils import parse_bytes, parse_timedelta
@@ -20,6 +19,7 @@ from dask.utils import parse_bytes, parse_timedelta
 from ..private import ClusterFiles
 from . import commands, dask_config, network, submission
 from .base import Backend, require
+from .queues import Queue, hms, most_generous, walltime_seconds
 
 if TYPE_CHECKING:
     from ..manager import LaunchedCluster
@@ -30,31 +30,6 @@ JOB_NAME_PREFIX = "dcl-"
 #: Scheduler options the launcher owns (free ports, private dashboard, TLS): a user's
 #: ``scheduler-options`` cannot move them.
 _LAUNCHER_SCHEDULER_OPTIONS = {"port", "dashboard_address", "dashboard", "protocol", "security"}
-
-
-@dataclass
-class Queue:
-    """A partition (SLURM) or queue (SGE) and its limits; ``None`` means no limit known."""
-
-    name: str
-    state: str = "up"
-    time_limit: float | None = None  # seconds
-    cpus: int | None = None  # per node
-    memory: int | None = None  # bytes per node
-    default: bool = False
-    #: generic resources per node (SLURM GRES): name -> count, e.g. {"gpu": 4, "gpu:a100": 4}
-    gres: dict[str, int] = field(default_factory=dict)
-
-    def title(self) -> str:
-        limit = "no time limit" if self.time_limit is None else f"max {_hms(self.time_limit)}"
-        parts = [self.state, limit]
-        if self.cpus:
-            parts.append(f"{self.cpus} CPUs")
-        if self.memory:
-            parts.append(f"{self.memory / 2**30:.1f} GiB")
-        typed = {k: v for k, v in self.gres.items() if ":" in k} or self.gres
-        parts += [f"{name}:{count}" for name, count in sorted(typed.items())]
-        return f"{self.name} ({', '.join(parts)})"
 
 
 def processes_per_job(options: dict[str, Any]) -> int:
@@ -69,32 +44,6 @@ def processes_per_job(options: dict[str, Any]) -> int:
 
 def job_name(cluster_id: str) -> str:
     return f"{JOB_NAME_PREFIX}{cluster_id}"
-
-
-def walltime_seconds(walltime: str) -> int:
-    days, _, clock = walltime.rpartition("-")
-    hours, minutes, seconds = (int(part) for part in clock.split(":"))
-    return int(days or 0) * 86400 + hours * 3600 + minutes * 60 + seconds
-
-
-def whole_minutes(seconds: float | None) -> int | None:
-    """A job's time left in seconds, rounded down to whole minutes (none below 0): the job
-    row then changes once a minute, not at every poll."""
-    if seconds is None:
-        return None
-    return max(0, int(seconds) // 60 * 60)
-
-
-def _most(limits: Iterable[float | None]) -> Any:
-    """The most generous of several limits; ``None`` (no limit) when any is unlimited."""
-    values = list(limits)
-    known = [v for v in values if v is not None]
-    return None if len(known) < len(values) else max(known, default=None)
-
-
-def _hms(seconds: float) -> str:
-    seconds = int(seconds)
-    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
 class JobQueueBackend(Backend):
@@ -266,21 +215,21 @@ class JobQueueBackend(Backend):
         candidates = [by_name[name]] if name else default or queues
         label = candidates[0].name if len(candidates) == 1 else "any"
         what = f"the {label} {self.queue_field_title}"
-        time_limit = _most(q.time_limit for q in candidates)
+        time_limit = most_generous(q.time_limit for q in candidates)
         if time_limit is not None:
             require(
                 walltime <= time_limit,
                 "options.walltime",
-                f"is longer than {what}'s limit ({_hms(time_limit)})",
+                f"is longer than {what}'s limit ({hms(time_limit)})",
             )
-        cpus = _most(q.cpus for q in candidates)
+        cpus = most_generous(q.cpus for q in candidates)
         if cpus is not None:
             require(
                 options["cores"] <= cpus,
                 "options.cores",
                 f"is more than a node of {what} has ({cpus})",
             )
-        memory = _most(q.memory for q in candidates)
+        memory = most_generous(q.memory for q in candidates)
         if memory is not None:
             require(
                 parse_bytes(options["memory"]) <= memory,

@@ -14,7 +14,8 @@ from dask.utils import parse_bytes
 
 from . import directives
 from .base import require
-from .jobqueue import JobQueueBackend, Queue, walltime_seconds, whole_minutes
+from .jobqueue import JobQueueBackend
+from .queues import Queue, walltime_seconds, whole_minutes
 
 _STATE_NAMES = {"qw": "PENDING", "hqw": "HELD", "r": "RUNNING", "t": "STARTING", "Eqw": "ERROR"}
 

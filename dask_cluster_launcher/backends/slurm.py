@@ -13,7 +13,8 @@ from dask.utils import parse_bytes
 
 from . import commands, directives
 from .base import require
-from .jobqueue import JobQueueBackend, Queue, whole_minutes
+from .jobqueue import JobQueueBackend
+from .queues import Queue, whole_minutes
 
 
 def slurm_seconds(limit: str) -> float | None:
