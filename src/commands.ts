@@ -88,6 +88,10 @@ export function addCommands(options: ICommandsOptions): void {
     }
     return cluster;
   };
+  /** A short label in the card's context menu, a longer one elsewhere. */
+  const menuOrPalette =
+    (inMenu: string, elsewhere: string) => (args: ReadonlyPartialJSONObject) =>
+      args.fromContextMenu ? inMenu : elsewhere;
   const running = (args: ReadonlyPartialJSONObject) =>
     args.fromContextMenu ? clicked()?.state === 'running' : true;
   const notifyErrors =
@@ -143,18 +147,18 @@ export function addCommands(options: ICommandsOptions): void {
     }
   });
   commands.addCommand(CommandIDs.insertClientCode, {
-    label: args =>
-      args.fromContextMenu
-        ? trans.__('Insert Client Code')
-        : trans.__('Insert Dask client code into the notebook'),
+    label: menuOrPalette(
+      trans.__('Insert Client Code'),
+      trans.__('Insert Dask client code into the notebook')
+    ),
     isEnabled: running,
     execute: notifyErrors(args => options.insertCode(target(args).id))
   });
   commands.addCommand(CommandIDs.copyClientCode, {
-    label: args =>
-      args.fromContextMenu
-        ? trans.__('Copy Client Code')
-        : trans.__('Copy Dask client code'),
+    label: menuOrPalette(
+      trans.__('Copy Client Code'),
+      trans.__('Copy Dask client code')
+    ),
     isEnabled: running,
     execute: notifyErrors(async args => {
       Clipboard.copyToSystem(await model.snippet(target(args).id));
@@ -164,10 +168,10 @@ export function addCommands(options: ICommandsOptions): void {
     })
   });
   commands.addCommand(CommandIDs.openDashboardTab, {
-    label: args =>
-      args.fromContextMenu
-        ? trans.__('Open Dashboard in a Browser Tab')
-        : trans.__('Open the Dask dashboard in a browser tab'),
+    label: menuOrPalette(
+      trans.__('Open Dashboard in a Browser Tab'),
+      trans.__('Open the Dask dashboard in a browser tab')
+    ),
     isEnabled: running,
     execute: notifyErrors(async args => {
       const cluster = target(args);
@@ -179,10 +183,10 @@ export function addCommands(options: ICommandsOptions): void {
     })
   });
   commands.addCommand(CommandIDs.openDashboard, {
-    label: args =>
-      args.fromContextMenu
-        ? trans.__('Open Dashboard in JupyterLab')
-        : trans.__('Open the Dask dashboard in JupyterLab (dask-labextension)'),
+    label: menuOrPalette(
+      trans.__('Open Dashboard in JupyterLab'),
+      trans.__('Open the Dask dashboard in JupyterLab (dask-labextension)')
+    ),
     isVisible: () => dashboards.available,
     isEnabled: args =>
       dashboards.available &&
@@ -190,10 +194,7 @@ export function addCommands(options: ICommandsOptions): void {
     execute: notifyErrors(args => dashboards.open(target(args).id))
   });
   commands.addCommand(CommandIDs.scaleCluster, {
-    label: args =>
-      args.fromContextMenu
-        ? trans.__('Scale…')
-        : trans.__('Scale a Dask cluster…'),
+    label: menuOrPalette(trans.__('Scale…'), trans.__('Scale a Dask cluster…')),
     isEnabled: args =>
       args.fromContextMenu ? isActive(clicked()?.state ?? 'stopped') : true,
     execute: notifyErrors(async args => {
@@ -221,10 +222,7 @@ export function addCommands(options: ICommandsOptions): void {
     })
   });
   commands.addCommand(CommandIDs.stopCluster, {
-    label: args =>
-      args.fromContextMenu
-        ? trans.__('Stop…')
-        : trans.__('Stop a Dask cluster'),
+    label: menuOrPalette(trans.__('Stop…'), trans.__('Stop a Dask cluster')),
     isEnabled: args =>
       args.fromContextMenu ? clicked()?.state !== 'stopping' : true,
     execute: notifyErrors(async args => {

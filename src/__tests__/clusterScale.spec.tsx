@@ -5,11 +5,11 @@
  */
 import { Stream } from '@lumino/signaling';
 import React, { act } from 'react';
-import { createRoot, Root } from 'react-dom/client';
-import { ClusterCard, IClusterActions } from '../components/ClusterCard';
+import { ClusterCard } from '../components/ClusterCard';
 import { applyClusterPatch, ClusterModel } from '../model';
 import { useSidebarUpdateMeasure } from '../sidebarTiming';
 import { CLUSTER_EVENT_SCHEMA, ICluster, IJob, IWorker } from '../types';
+import { freshReactRoot, noClusterActions, typeInto } from './reactHarness';
 
 const GiB = 1024 ** 3;
 
@@ -62,64 +62,34 @@ function bigCluster(): ICluster {
   };
 }
 
-const actions: IClusterActions = {
-  insertCode: jest.fn(async () => undefined),
-  copyCode: jest.fn(async () => undefined),
-  scale: jest.fn(async () => undefined),
-  adapt: jest.fn(async () => undefined),
-  stop: jest.fn(async () => undefined),
+const actions = noClusterActions({
   jobLog: jest.fn(async () => ({ job_id: '', files: [] }))
-};
-
-let container: HTMLDivElement;
-let root: Root;
-
-beforeEach(() => {
-  (globalThis as any).IS_REACT_ACT_ENVIRONMENT = true;
-  container = document.createElement('div');
-  document.body.appendChild(container);
-  root = createRoot(container);
 });
 
-afterEach(() => {
-  act(() => root.unmount());
-  container.remove();
-});
+const dom = freshReactRoot();
 
-const byTestId = (id: string, within: ParentNode = container) =>
+const byTestId = (id: string, within: ParentNode = dom.container) =>
   within.querySelector(`[data-testid="${id}"]`) as HTMLElement;
 const text = (id: string) => byTestId(id)?.textContent;
 const click = (element: Element) => act(() => (element as HTMLElement).click());
 const workerNames = () =>
-  Array.from(container.querySelectorAll('.dcl-WorkerRow')).map(r =>
+  Array.from(dom.container.querySelectorAll('.dcl-WorkerRow')).map(r =>
     r.getAttribute('data-worker-name')
   );
 const header = (label: string) =>
-  Array.from(container.querySelectorAll('.dcl-WorkerTable th')).find(
+  Array.from(dom.container.querySelectorAll('.dcl-WorkerTable th')).find(
     th => th.textContent?.replace(/[▲▼]/, '') === label
   ) as HTMLTableCellElement;
 
 function render(c: ICluster): void {
   act(() =>
-    root.render(<ClusterCard cluster={c} actions={actions} baseUrl="/" />)
+    dom.root.render(<ClusterCard cluster={c} actions={actions} baseUrl="/" />)
   );
 }
 
 function renderExpanded(c: ICluster = bigCluster()): void {
   render(c);
   click(byTestId('dcl-expand'));
-}
-
-/** Type into a text input as a user does (React listens to `input`). */
-function type(input: HTMLInputElement, value: string): void {
-  const setter = Object.getOwnPropertyDescriptor(
-    HTMLInputElement.prototype,
-    'value'
-  )!.set!;
-  act(() => {
-    setter.call(input, value);
-    input.dispatchEvent(new Event('input', { bubbles: true }));
-  });
 }
 
 function choose(select: HTMLSelectElement, value: string): void {
@@ -153,12 +123,12 @@ describe('a card with 1,000 workers and 400 jobs', () => {
       'Pending: Resources (232) · Priority (80)'
     );
     // Folded: no table at all.
-    expect(container.querySelectorAll('tr')).toHaveLength(0);
+    expect(dom.container.querySelectorAll('tr')).toHaveLength(0);
   });
 
   it('puts one page of 50 workers in the DOM, with previous and next', () => {
     renderExpanded();
-    expect(container.querySelectorAll('.dcl-WorkerRow')).toHaveLength(50);
+    expect(dom.container.querySelectorAll('.dcl-WorkerRow')).toHaveLength(50);
     const pager = byTestId('dcl-pager');
     expect(text('dcl-pager-range')).toBe('1–50 of 1,000');
     expect(
@@ -167,7 +137,7 @@ describe('a card with 1,000 workers and 400 jobs', () => {
     click(byTestId('dcl-pager-next', pager));
     expect(text('dcl-pager-range')).toBe('51–100 of 1,000');
     expect(workerNames()[0]).toBe('w-50');
-    expect(container.querySelectorAll('.dcl-WorkerRow')).toHaveLength(50);
+    expect(dom.container.querySelectorAll('.dcl-WorkerRow')).toHaveLength(50);
     // The table says how many rows there are, for screen readers.
     expect(byTestId('dcl-workers').getAttribute('aria-rowcount')).toBe('1002');
   });
@@ -188,14 +158,14 @@ describe('a card with 1,000 workers and 400 jobs', () => {
     expect(header('Name').hasAttribute('aria-sort')).toBe(false);
     // 1 GiB workers first (i % 8 === 0), ties by name.
     expect(workerNames().slice(0, 3)).toEqual(['w-0', 'w-8', 'w-16']);
-    const firstRow = container.querySelector('.dcl-WorkerRow')!;
+    const firstRow = dom.container.querySelector('.dcl-WorkerRow')!;
     expect(firstRow.textContent).toContain('1.0 GiB');
 
     click(header('Job').querySelector('button')!);
     click(header('Job').querySelector('button')!);
     expect(header('Job').getAttribute('aria-sort')).toBe('descending');
     expect(
-      container.querySelector('.dcl-WorkerRow')!.getAttribute('data-job-id')
+      dom.container.querySelector('.dcl-WorkerRow')!.getAttribute('data-job-id')
     ).toBe('5083');
   });
 
@@ -214,18 +184,18 @@ describe('a card with 1,000 workers and 400 jobs', () => {
     expect(byTestId('dcl-pager')).toBeNull();
 
     choose(stateSelect(), '');
-    type(filterInput(), 'NODE7');
+    typeInto(filterInput(), 'NODE7');
     // node7 only (not node17 or node37): i % 40 === 7.
     expect(workerNames()).toHaveLength(25);
     expect(
       new Set(
-        Array.from(container.querySelectorAll('.dcl-WorkerRow-host')).map(
+        Array.from(dom.container.querySelectorAll('.dcl-WorkerRow-host')).map(
           h => h.textContent
         )
       )
     ).toEqual(new Set(['node7']));
 
-    type(filterInput(), 'nowhere');
+    typeInto(filterInput(), 'nowhere');
     expect(workerNames()).toHaveLength(0);
     expect(text('dcl-workers')).toContain('No worker matches the filter.');
     click(byTestId('dcl-worker-filter-clear'));
@@ -236,7 +206,7 @@ describe('a card with 1,000 workers and 400 jobs', () => {
   it('keeps sort, filter and page when a patch adds a worker', () => {
     const before = bigCluster();
     renderExpanded(before);
-    type(filterInput(), 'node7');
+    typeInto(filterInput(), 'node7');
     click(header('Name').querySelector('button')!);
     expect(workerNames().slice(0, 2)).toEqual(['w-967', 'w-927']);
 
@@ -258,7 +228,7 @@ describe('a card with 1,000 workers and 400 jobs', () => {
   it('folds the 312 pending jobs into one row per reason', () => {
     renderExpanded();
     const groups = Array.from(
-      container.querySelectorAll('[data-testid="dcl-job-group"]')
+      dom.container.querySelectorAll('[data-testid="dcl-job-group"]')
     ) as HTMLButtonElement[];
     expect(groups.map(g => g.textContent)).toEqual([
       'Pending: Resources (232)',
@@ -270,7 +240,7 @@ describe('a card with 1,000 workers and 400 jobs', () => {
     ]);
     // Folded: the rows are the running and failed jobs, a page of them.
     const jobRows = () =>
-      Array.from(container.querySelectorAll('.dcl-JobRow')).map(r =>
+      Array.from(dom.container.querySelectorAll('.dcl-JobRow')).map(r =>
         r.getAttribute('data-job-state')
       );
     expect(jobRows()).toHaveLength(50);
@@ -295,7 +265,7 @@ describe('a card with 1,000 workers and 400 jobs', () => {
     );
     render({ ...bigCluster(), jobs: started });
     const regrouped = Array.from(
-      container.querySelectorAll('[data-testid="dcl-job-group"]')
+      dom.container.querySelectorAll('[data-testid="dcl-job-group"]')
     );
     expect(regrouped.map(g => g.textContent)).toEqual([
       'Pending: Resources (232)',
@@ -337,7 +307,7 @@ describe('the sidebar update measure', () => {
     try {
       const events = new FakeEvents();
       const model = new ClusterModel({ events: events as any });
-      act(() => root.render(<Clusters model={model} />));
+      act(() => dom.root.render(<Clusters model={model} />));
       act(() =>
         events.send({
           action: 'updated',
@@ -345,7 +315,7 @@ describe('the sidebar update measure', () => {
           cluster: bigCluster()
         })
       );
-      expect(container.textContent).toBe('1');
+      expect(dom.container.textContent).toBe('1');
       expect(measure).toHaveBeenCalledTimes(1);
       const [name, { start, end }] = measure.mock.calls[0];
       expect(name).toBe('dcl:sidebar-update');

@@ -1,20 +1,19 @@
 import React, { act } from 'react';
-import { createRoot, Root } from 'react-dom/client';
 import { ClusterCard, IClusterActions } from '../components/ClusterCard';
 import { ProfileActions } from '../components/ProfileActions';
 import { ProfilePicker } from '../components/ProfilePicker';
 import { ClusterModel } from '../model';
 import { APIError } from '../request';
-import { IBackend, ICluster, IProfile } from '../types';
+import { ICluster, IProfile } from '../types';
+import * as fixtures from './fixtures';
+import { backend } from './fixtures';
+import { freshReactRoot, noClusterActions, typeInto } from './reactHarness';
 
+/** A running SLURM cluster: one worker in job 101, job 102 pending. */
 function cluster(overrides: Partial<ICluster> = {}): ICluster {
-  return {
-    id: 'c1',
-    name: 'one',
+  return fixtures.cluster({
     backend: 'slurm',
-    profile: null,
     state: 'running',
-    error: null,
     scheduler_address: 'tcp://10.0.0.1:8786',
     dashboard_link: 'http://10.0.0.1:40123/status',
     dashboard_url: '/proxy/40123/status',
@@ -34,21 +33,8 @@ function cluster(overrides: Partial<ICluster> = {}): ICluster {
       { job_id: '101', state: 'RUNNING', reason: null, time_left: 1140 },
       { job_id: '102', state: 'PENDING', reason: 'Resources' }
     ],
-    created: '2026-01-01T00:00:00Z',
     ...overrides
-  };
-}
-
-function backend(name: string, available = true): IBackend {
-  return {
-    name,
-    title: name.toUpperCase(),
-    available,
-    reason: available ? null : `${name} commands not found`,
-    schema: { type: 'object', properties: {} },
-    ui_schema: {},
-    defaults: {}
-  };
+  });
 }
 
 function profile(
@@ -56,45 +42,28 @@ function profile(
   source: IProfile['source'],
   b = 'local'
 ): IProfile {
-  return {
-    name,
-    title: name,
-    description: '',
-    backend: b,
-    options: {},
-    scaling: null,
-    source,
-    error: null
-  };
+  return fixtures.profile(name, { source, backend: b });
 }
 
-let container: HTMLDivElement;
-let root: Root;
+const dom = freshReactRoot();
 
-beforeEach(() => {
-  (globalThis as any).IS_REACT_ACT_ENVIRONMENT = true;
-  container = document.createElement('div');
-  document.body.appendChild(container);
-  root = createRoot(container);
-});
+const noActions = noClusterActions();
 
-afterEach(() => {
-  act(() => root.unmount());
-  container.remove();
-});
+const byTestId = (id: string) =>
+  dom.container.querySelector(`[data-testid="${id}"]`) as HTMLElement | null;
 
-const noActions: IClusterActions = {
-  insertCode: jest.fn(async () => undefined),
-  copyCode: jest.fn(async () => undefined),
-  scale: jest.fn(async () => undefined),
-  adapt: jest.fn(async () => undefined),
-  stop: jest.fn(async () => undefined)
-};
+/** A card with these actions, for a server at the root URL. */
+const renderCard = (c: ICluster, actions: IClusterActions = noActions) =>
+  act(() =>
+    dom.root.render(<ClusterCard cluster={c} actions={actions} baseUrl="/" />)
+  );
+
+const expand = () => act(() => byTestId('dcl-expand')!.click());
 
 describe('ClusterCard', () => {
   it('shows state, totals, links, and workers and jobs when expanded', () => {
     act(() =>
-      root.render(
+      dom.root.render(
         <ClusterCard
           cluster={cluster()}
           actions={noActions}
@@ -102,7 +71,7 @@ describe('ClusterCard', () => {
         />
       )
     );
-    const card = container.querySelector('.dcl-ClusterCard')!;
+    const card = dom.container.querySelector('.dcl-ClusterCard')!;
     expect(card.getAttribute('data-cluster-name')).toBe('one');
     expect(card.querySelector('.dcl-state')!.textContent).toBe('running');
     expect(card.querySelector('.dcl-totals')!.textContent).toBe(
@@ -128,17 +97,9 @@ describe('ClusterCard', () => {
   });
 
   it('marks worker and job rows with their names, job ids and states', () => {
-    act(() =>
-      root.render(
-        <ClusterCard cluster={cluster()} actions={noActions} baseUrl="/" />
-      )
-    );
-    act(() =>
-      (
-        container.querySelector('[data-testid="dcl-expand"]') as HTMLElement
-      ).click()
-    );
-    const row = container.querySelector('.dcl-WorkerRow')!;
+    renderCard(cluster());
+    expand();
+    const row = dom.container.querySelector('.dcl-WorkerRow')!;
     expect(row.getAttribute('data-worker-name')).toBe('w-0');
     expect(row.getAttribute('data-job-id')).toBe('101');
     // Compact: name and host, then threads, memory and status; the job id is
@@ -147,7 +108,7 @@ describe('ClusterCard', () => {
     expect(cells).toHaveLength(2);
     expect(cells[0].textContent).toBe('w-0 node14 threads · 4.0 GiB · running');
     expect(cells[1].textContent).toBe('101');
-    const jobs = container.querySelectorAll('.dcl-JobRow');
+    const jobs = dom.container.querySelectorAll('.dcl-JobRow');
     expect(jobs[0].getAttribute('data-job-id')).toBe('102');
     expect(jobs[0].getAttribute('data-job-state')).toBe('PENDING');
     expect(jobs[0].querySelectorAll('td')[0].textContent).toBe('102');
@@ -163,54 +124,36 @@ describe('ClusterCard', () => {
       jobs: [],
       workers: [{ ...cluster().workers[0], nthreads: 1, job_id: null }]
     });
-    act(() =>
-      root.render(
-        <ClusterCard cluster={local} actions={noActions} baseUrl="/" />
-      )
-    );
-    act(() =>
-      (
-        container.querySelector('[data-testid="dcl-expand"]') as HTMLElement
-      ).click()
-    );
-    const row = container.querySelector('.dcl-WorkerRow')!;
+    renderCard(local);
+    expand();
+    const row = dom.container.querySelector('.dcl-WorkerRow')!;
     expect(row.hasAttribute('data-job-id')).toBe(false);
     expect(row.querySelectorAll('td')).toHaveLength(1);
     expect(row.textContent).toContain('1 thread ·');
     // Sortable headers for what the row shows (by name at first), none for a job.
     expect(
-      Array.from(container.querySelectorAll('.dcl-WorkerTable th')).map(
+      Array.from(dom.container.querySelectorAll('.dcl-WorkerTable th')).map(
         th => th.textContent
       )
     ).toEqual(['Name▲', 'Host', 'Threads', 'Memory', 'State']);
-    expect(container.querySelector('.dcl-JobTable')).toBeNull();
+    expect(dom.container.querySelector('.dcl-JobTable')).toBeNull();
   });
 
   it('shows why a cluster failed and offers to remove it', () => {
-    act(() =>
-      root.render(
-        <ClusterCard
-          cluster={cluster({
-            state: 'failed',
-            error: 'sbatch: error: invalid partition',
-            workers: [],
-            jobs: []
-          })}
-          actions={noActions}
-          baseUrl="/"
-        />
-      )
+    renderCard(
+      cluster({
+        state: 'failed',
+        error: 'sbatch: error: invalid partition',
+        workers: [],
+        jobs: []
+      })
     );
-    expect(
-      container.querySelector('[data-testid="dcl-cluster-error"]')!.textContent
-    ).toContain('invalid partition');
-    const insert = container.querySelector(
-      '[data-testid="dcl-insert"]'
-    ) as HTMLButtonElement;
+    expect(byTestId('dcl-cluster-error')!.textContent).toContain(
+      'invalid partition'
+    );
+    const insert = byTestId('dcl-insert') as HTMLButtonElement;
     expect(insert.disabled).toBe(true);
-    expect(
-      container.querySelector('[data-testid="dcl-stop"]')!.textContent
-    ).toBe('Remove');
+    expect(byTestId('dcl-stop')!.textContent).toBe('Remove');
   });
 
   it("shows the resource manager's messages while starting, and notices once running", () => {
@@ -220,42 +163,16 @@ describe('ClusterCard', () => {
       jobs: [],
       messages: ['Starting cluster. Status: pending']
     });
-    act(() =>
-      root.render(
-        <ClusterCard cluster={starting} actions={noActions} baseUrl="/" />
-      )
+    renderCard(starting);
+    expect(byTestId('dcl-cluster-messages')!.textContent).toBe(
+      'Starting cluster. Status: pending'
     );
-    expect(
-      container.querySelector('[data-testid="dcl-cluster-messages"]')!
-        .textContent
-    ).toBe('Starting cluster. Status: pending');
     // running: the server drops what it said while starting
-    act(() =>
-      root.render(
-        <ClusterCard
-          cluster={{ ...starting, state: 'running', messages: [] }}
-          actions={noActions}
-          baseUrl="/"
-        />
-      )
-    );
-    expect(
-      container.querySelector('[data-testid="dcl-cluster-messages"]')
-    ).toBeNull();
+    renderCard({ ...starting, state: 'running', messages: [] });
+    expect(byTestId('dcl-cluster-messages')).toBeNull();
     const notice = '1 of 2 workers: 123 ended; replacing';
-    act(() =>
-      root.render(
-        <ClusterCard
-          cluster={{ ...starting, state: 'running', messages: [notice] }}
-          actions={noActions}
-          baseUrl="/"
-        />
-      )
-    );
-    expect(
-      container.querySelector('[data-testid="dcl-cluster-messages"]')!
-        .textContent
-    ).toBe(notice);
+    renderCard({ ...starting, state: 'running', messages: [notice] });
+    expect(byTestId('dcl-cluster-messages')!.textContent).toBe(notice);
   });
 
   it('shows an action error on the card', async () => {
@@ -267,26 +184,16 @@ describe('ClusterCard', () => {
         });
       })
     };
-    act(() =>
-      root.render(
-        <ClusterCard cluster={cluster()} actions={actions} baseUrl="/" />
-      )
-    );
+    renderCard(cluster(), actions);
     // Scaling is in the card's details.
-    expect(container.querySelector('[data-testid="dcl-scale"]')).toBeNull();
-    act(() =>
-      (
-        container.querySelector('[data-testid="dcl-expand"]') as HTMLElement
-      ).click()
-    );
-    const scale = container.querySelector(
-      '[data-testid="dcl-scale"]'
-    ) as HTMLButtonElement;
+    expect(byTestId('dcl-scale')).toBeNull();
+    expand();
+    const scale = byTestId('dcl-scale') as HTMLButtonElement;
     await act(async () => scale.click());
     expect(actions.scale).toHaveBeenCalledWith('c1', 2);
-    expect(
-      container.querySelector('[data-testid="dcl-card-error"]')!.textContent
-    ).toBe('workers: cannot scale now');
+    expect(byTestId('dcl-card-error')!.textContent).toBe(
+      'workers: cannot scale now'
+    );
   });
 });
 
@@ -294,7 +201,7 @@ describe('ProfilePicker', () => {
   it('lists profiles by source with a summary, then the usable backends', () => {
     const onSelect = jest.fn();
     act(() =>
-      root.render(
+      dom.root.render(
         <ProfilePicker
           backends={[backend('local'), backend('slurm', false)]}
           profiles={[
@@ -313,7 +220,7 @@ describe('ProfilePicker', () => {
       )
     );
     const headings = Array.from(
-      container.querySelectorAll('.dcl-Choices-heading')
+      dom.container.querySelectorAll('.dcl-Choices-heading')
     ).map(h => h.textContent);
     expect(headings).toEqual([
       'Built-in profiles',
@@ -321,40 +228,28 @@ describe('ProfilePicker', () => {
       'Your profiles',
       'Or a backend'
     ]);
-    const local = container.querySelector(
-      '[data-testid="dcl-choice-profile-local"]'
-    ) as HTMLInputElement;
+    const local = byTestId('dcl-choice-profile-local') as HTMLInputElement;
     expect(local.checked).toBe(true);
     expect(local.closest('label')!.textContent).toBe(
       'localLOCAL · 2 threads per worker · fixed 3 workers'
     );
     // The selected profile's actions come right under it.
-    const launch = container.querySelector('[data-testid="dcl-launch"]')!;
+    const launch = byTestId('dcl-launch')!;
     expect(local.closest('label')!.nextElementSibling).toBe(launch);
     // A backend that cannot run here is not offered, but named with why.
-    expect(
-      container.querySelector('[data-testid="dcl-choice-backend-slurm"]')
-    ).toBeNull();
-    const unavailable = container.querySelector(
-      '[data-testid="dcl-unavailable-backends"]'
-    )!;
+    expect(byTestId('dcl-choice-backend-slurm')).toBeNull();
+    const unavailable = byTestId('dcl-unavailable-backends')!;
     expect(unavailable.textContent).toBe('+1 unavailable');
     expect(unavailable.getAttribute('title')).toBe(
       'SLURM: slurm commands not found'
     );
-    const eddie = container.querySelector(
-      '[data-testid="dcl-choice-profile-eddie"]'
-    ) as HTMLInputElement;
+    const eddie = byTestId('dcl-choice-profile-eddie') as HTMLInputElement;
     expect(eddie.disabled).toBe(true);
     expect(eddie.closest('label')!.textContent).toContain(
       'slurm commands not found'
     );
     act(() =>
-      (
-        container.querySelector(
-          '[data-testid="dcl-choice-backend-local"]'
-        ) as HTMLInputElement
-      ).click()
+      (byTestId('dcl-choice-backend-local') as HTMLInputElement).click()
     );
     expect(onSelect).toHaveBeenCalledWith('backend:local');
   });
@@ -364,7 +259,7 @@ describe('ClusterCard dashboard in JupyterLab', () => {
   const render = (canOpenDashboard: boolean, state: ICluster['state']) => {
     const actions = { ...noActions, openDashboard: jest.fn(async () => {}) };
     act(() =>
-      root.render(
+      dom.root.render(
         <ClusterCard
           cluster={cluster({ state })}
           actions={actions}
@@ -377,17 +272,13 @@ describe('ClusterCard dashboard in JupyterLab', () => {
     return actions;
   };
   const button = () =>
-    container.querySelector(
-      '[data-testid="dcl-open-dashboard"]'
-    ) as HTMLButtonElement | null;
+    byTestId('dcl-open-dashboard') as HTMLButtonElement | null;
 
   it('offers the panes on a running card when dask-labextension is there', async () => {
     const actions = render(true, 'running');
     await act(async () => button()!.click());
     expect(actions.openDashboard).toHaveBeenCalledWith('c1');
-    expect(
-      container.querySelector('[data-testid="dcl-dashboard-shown"]')
-    ).not.toBeNull();
+    expect(byTestId('dcl-dashboard-shown')).not.toBeNull();
   });
 
   it('hides the button without dask-labextension or when not running', () => {
@@ -405,7 +296,7 @@ describe('ProfilePicker broken and unavailable profiles', () => {
       error: 'options.x: not allowed'
     };
     act(() =>
-      root.render(
+      dom.root.render(
         <ProfilePicker
           backends={[backend('local'), backend('sge', false)]}
           profiles={[broken, profile('grid', 'site', 'sge')]}
@@ -415,7 +306,7 @@ describe('ProfilePicker broken and unavailable profiles', () => {
       )
     );
     const radio = (v: string) =>
-      container.querySelector(
+      dom.container.querySelector(
         `[data-testid="dcl-choice-${v.replace(':', '-')}"]`
       ) as HTMLInputElement;
     expect(radio('profile:broken').disabled).toBe(true);
@@ -440,25 +331,14 @@ describe('ProfileActions', () => {
       ...overrides
     } as any;
   }
-  const byTestId = (id: string) =>
-    container.querySelector(`[data-testid="${id}"]`) as HTMLElement | null;
-  const type = (id: string, value: string) => {
-    const input = byTestId(id) as HTMLInputElement;
-    const setter = Object.getOwnPropertyDescriptor(
-      HTMLInputElement.prototype,
-      'value'
-    )!.set!;
-    act(() => {
-      setter.call(input, value);
-      input.dispatchEvent(new Event('input', { bubbles: true }));
-    });
-  };
+  const type = (id: string, value: string) =>
+    typeInto(byTestId(id) as HTMLInputElement, value);
 
   it('saves the form as a new profile and selects it', async () => {
     const model = fakeModel();
     const onSaved = jest.fn();
     act(() =>
-      root.render(
+      dom.root.render(
         <ProfileActions
           model={model}
           profile={profile('local', 'builtin')}
@@ -496,7 +376,7 @@ describe('ProfileActions', () => {
       }) as any
     });
     act(() =>
-      root.render(
+      dom.root.render(
         <ProfileActions
           model={model}
           profile={null}
@@ -528,7 +408,7 @@ describe('ProfileActions', () => {
       .mockResolvedValueOnce(false)
       .mockResolvedValueOnce(true);
     act(() =>
-      root.render(
+      dom.root.render(
         <ProfileActions
           model={model}
           profile={{ ...profile('mine', 'user'), title: 'Mine' }}

@@ -10,24 +10,18 @@ import {
 } from '../daskDashboard';
 import { ClusterModel } from '../model';
 import { ICluster } from '../types';
+import * as fixtures from './fixtures';
 
+/** A running local cluster whose dashboard is proxied. */
 function cluster(overrides: Partial<ICluster> = {}): ICluster {
-  return {
-    id: 'c1',
-    name: 'one',
-    backend: 'local',
-    profile: null,
+  return fixtures.cluster({
     state: 'running',
-    error: null,
     scheduler_address: 'tcp://127.0.0.1:1',
     dashboard_link: 'http://127.0.0.1:40123/status',
     dashboard_url: 'proxy/40123/status',
     scaling: { workers: 1 },
-    workers: [],
-    jobs: [],
-    created: '2026-01-01T00:00:00Z',
     ...overrides
-  };
+  });
 }
 
 /** Like a MainAreaWidget, a pane is disposed when closed. */
@@ -94,20 +88,26 @@ describe('DaskDashboardBridge', () => {
   let panes: Widget[];
   let bridge: DaskDashboardBridge;
   const shell = { widgets: () => panes.filter(p => !p.isDisposed).values() };
+  /** A bridge to this test's commands, shell and model. */
+  const newBridge = (check: () => Promise<boolean>, timeout: number) =>
+    new DaskDashboardBridge({
+      commands,
+      shell,
+      model,
+      baseUrl: 'http://localhost:8888/',
+      check,
+      timeout,
+      interval: 1
+    });
+  /** The server's event for a cluster that is new or changed. */
+  const updated = (c: ICluster) =>
+    model.applyEvent({ action: 'updated', cluster_id: c.id, cluster: c });
 
   beforeEach(() => {
     commands = new CommandRegistry();
     model = new ClusterModel();
     panes = [];
-    bridge = new DaskDashboardBridge({
-      commands,
-      shell,
-      model,
-      baseUrl: 'http://localhost:8888/',
-      check: async () => true,
-      timeout: 200,
-      interval: 1
-    });
+    bridge = newBridge(async () => true, 200);
   });
 
   afterEach(() => bridge.dispose());
@@ -124,11 +124,7 @@ describe('DaskDashboardBridge', () => {
 
   it('opens the layout for the proxied URL and tracks the shown cluster', async () => {
     const calls = fakeDaskLabextension(commands, panes);
-    model.applyEvent({
-      action: 'updated',
-      cluster_id: 'c1',
-      cluster: cluster()
-    });
+    updated(cluster());
     await bridge.open('c1');
     expect(calls).toEqual([
       {
@@ -146,16 +142,8 @@ describe('DaskDashboardBridge', () => {
 
   it('switches to another cluster without leaving the old URL', async () => {
     const calls = fakeDaskLabextension(commands, panes);
-    model.applyEvent({
-      action: 'updated',
-      cluster_id: 'c1',
-      cluster: cluster()
-    });
-    model.applyEvent({
-      action: 'updated',
-      cluster_id: 'c2',
-      cluster: cluster({ id: 'c2', dashboard_url: 'proxy/40999/status' })
-    });
+    updated(cluster());
+    updated(cluster({ id: 'c2', dashboard_url: 'proxy/40999/status' }));
     await bridge.open('c1');
     await bridge.open('c2');
     expect(bridge.shownClusterId).toBe('c2');
@@ -166,18 +154,10 @@ describe('DaskDashboardBridge', () => {
 
   it('closes the panes and points away when the shown cluster stops', async () => {
     const calls = fakeDaskLabextension(commands, panes);
-    model.applyEvent({
-      action: 'updated',
-      cluster_id: 'c1',
-      cluster: cluster()
-    });
+    updated(cluster());
     await bridge.open('c1');
     const [pane] = bridge.panes();
-    model.applyEvent({
-      action: 'updated',
-      cluster_id: 'c1',
-      cluster: cluster({ state: 'stopping' })
-    });
+    updated(cluster({ state: 'stopping' }));
     await new Promise(resolve => setTimeout(resolve, 0));
     expect(pane.isDisposed).toBe(true);
     expect(bridge.shownClusterId).toBeNull();
@@ -193,16 +173,8 @@ describe('DaskDashboardBridge', () => {
 
   it('leaves dask-labextension alone when another cluster stops', async () => {
     const calls = fakeDaskLabextension(commands, panes);
-    model.applyEvent({
-      action: 'updated',
-      cluster_id: 'c1',
-      cluster: cluster()
-    });
-    model.applyEvent({
-      action: 'updated',
-      cluster_id: 'c2',
-      cluster: cluster({ id: 'c2' })
-    });
+    updated(cluster());
+    updated(cluster({ id: 'c2' }));
     await bridge.open('c1');
     const before = calls.length;
     model.applyEvent({ action: 'removed', cluster_id: 'c2' });
@@ -212,26 +184,10 @@ describe('DaskDashboardBridge', () => {
 
   it('refuses clusters that are not running or whose dashboard does not answer', async () => {
     fakeDaskLabextension(commands, panes);
-    model.applyEvent({
-      action: 'updated',
-      cluster_id: 'c1',
-      cluster: cluster({ state: 'starting' })
-    });
+    updated(cluster({ state: 'starting' }));
     await expect(bridge.open('c1')).rejects.toThrow('not running');
-    const down = new DaskDashboardBridge({
-      commands,
-      shell,
-      model,
-      baseUrl: 'http://localhost:8888/',
-      check: async () => false,
-      timeout: 5,
-      interval: 1
-    });
-    model.applyEvent({
-      action: 'updated',
-      cluster_id: 'c1',
-      cluster: cluster()
-    });
+    const down = newBridge(async () => false, 5);
+    updated(cluster());
     await expect(down.open('c1')).rejects.toThrow('does not answer');
     expect(down.shownClusterId).toBeNull();
     down.dispose();

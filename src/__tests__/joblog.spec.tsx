@@ -1,8 +1,8 @@
 import React, { act } from 'react';
-import { createRoot, Root } from 'react-dom/client';
 import { ClusterCard, IClusterActions } from '../components/ClusterCard';
 import { APIError } from '../request';
 import { ICluster, IJobLog } from '../types';
+import { freshReactRoot, noClusterActions } from './reactHarness';
 
 const cluster: ICluster = {
   id: 'c1',
@@ -44,42 +44,18 @@ const log101: IJobLog = {
   ]
 };
 
-function actions(jobLog: IClusterActions['jobLog']): IClusterActions {
-  return {
-    insertCode: jest.fn(async () => undefined),
-    copyCode: jest.fn(async () => undefined),
-    scale: jest.fn(async () => undefined),
-    adapt: jest.fn(async () => undefined),
-    stop: jest.fn(async () => undefined),
-    jobLog
-  };
-}
+const dom = freshReactRoot();
 
-let container: HTMLDivElement;
-let root: Root;
-
-beforeEach(() => {
-  (globalThis as any).IS_REACT_ACT_ENVIRONMENT = true;
-  container = document.createElement('div');
-  document.body.appendChild(container);
-  root = createRoot(container);
-});
-
-afterEach(() => {
-  act(() => root.unmount());
-  container.remove();
-});
-
-const byTestId = (id: string, scope: ParentNode = container) =>
+const byTestId = (id: string, scope: ParentNode = dom.container) =>
   scope.querySelector(`[data-testid="${id}"]`) as HTMLElement | null;
 
 /** The row of a batch job (pending jobs are listed first, grouped by reason). */
 const jobRow = (jobId: string) =>
-  container.querySelector(`.dcl-JobRow[data-job-id="${jobId}"]`)!;
+  dom.container.querySelector(`.dcl-JobRow[data-job-id="${jobId}"]`)!;
 
 async function renderExpanded(a: IClusterActions): Promise<void> {
   act(() =>
-    root.render(<ClusterCard cluster={cluster} actions={a} baseUrl="/" />)
+    dom.root.render(<ClusterCard cluster={cluster} actions={a} baseUrl="/" />)
   );
   act(() => byTestId('dcl-expand')!.click());
 }
@@ -87,8 +63,8 @@ async function renderExpanded(a: IClusterActions): Promise<void> {
 describe('Job output on the cluster card', () => {
   it("shows a job's files from a Log button, refreshes and closes", async () => {
     const jobLog = jest.fn(async () => log101);
-    await renderExpanded(actions(jobLog));
-    const rows = container.querySelectorAll('.dcl-JobRow');
+    await renderExpanded(noClusterActions({ jobLog }));
+    const rows = dom.container.querySelectorAll('.dcl-JobRow');
     expect(rows).toHaveLength(2);
     expect(byTestId('dcl-job-log')).toBeNull();
 
@@ -120,7 +96,7 @@ describe('Job output on the cluster card', () => {
         files: [{ path: `/home/a/dask-worker-${jobId}.err`, text: null }]
       })
     );
-    await renderExpanded(actions(jobLog));
+    await renderExpanded(noClusterActions({ jobLog }));
     await act(async () => byTestId('dcl-worker-job-log')!.click());
     expect(jobLog).toHaveBeenCalledWith('c1', '101');
     expect(byTestId('dcl-job-log')!.textContent).toContain('not written yet');
@@ -140,7 +116,7 @@ describe('Job output on the cluster card', () => {
     const jobLog = jest.fn(async () => {
       throw new APIError("cluster 'one' has no batch job '101'", 404);
     });
-    await renderExpanded(actions(jobLog));
+    await renderExpanded(noClusterActions({ jobLog }));
     await act(async () => byTestId('dcl-job-log-button')!.click());
     expect(byTestId('dcl-job-log-error')!.textContent).toContain(
       'no batch job'
@@ -148,12 +124,12 @@ describe('Job output on the cluster card', () => {
   });
 
   it('offers no Log buttons without a jobLog action', async () => {
-    await renderExpanded(actions(undefined));
-    expect(container.querySelectorAll('.dcl-JobRow')).toHaveLength(2);
+    await renderExpanded(noClusterActions());
+    expect(dom.container.querySelectorAll('.dcl-JobRow')).toHaveLength(2);
     expect(byTestId('dcl-job-log-button')).toBeNull();
     expect(byTestId('dcl-worker-job-log')).toBeNull();
-    expect(container.querySelector('.dcl-WorkerRow')!.textContent).toContain(
-      '101'
-    );
+    expect(
+      dom.container.querySelector('.dcl-WorkerRow')!.textContent
+    ).toContain('101');
   });
 });

@@ -1,5 +1,4 @@
 import React, { act } from 'react';
-import { createRoot, Root } from 'react-dom/client';
 import { Signal } from '@lumino/signaling';
 import {
   IKernelChoice,
@@ -10,18 +9,8 @@ import { LaunchPanel } from '../components/LaunchPanel';
 import { IRemembered, LaunchMemory } from '../memory';
 import { ClusterModel } from '../model';
 import { IBackend, IProfile } from '../types';
-
-function backend(name: string, available = true): IBackend {
-  return {
-    name,
-    title: name.toUpperCase(),
-    available,
-    reason: available ? null : `${name} commands not found`,
-    schema: { type: 'object', properties: {} },
-    ui_schema: {},
-    defaults: {}
-  };
-}
+import { backend, profile } from './fixtures';
+import { freshReactRoot } from './reactHarness';
 
 /** A small batch form: enough for the summary and the limits. */
 function slurm(): IBackend {
@@ -64,21 +53,6 @@ function slurm(): IBackend {
   };
 }
 
-function profile(name: string, overrides: Partial<IProfile> = {}): IProfile {
-  return {
-    name,
-    title: name,
-    description: '',
-    backend: 'local',
-    options: {},
-    scaling: null,
-    source: 'builtin',
-    error: null,
-    default: false,
-    ...overrides
-  };
-}
-
 /** Just the catalog LaunchPanel reads, and a launch that answers at once. */
 function fakeModel(
   profiles: IProfile[],
@@ -108,23 +82,10 @@ function fakeMemory(remembered: IRemembered | null): LaunchMemory & {
   } as any;
 }
 
-let container: HTMLDivElement;
-let root: Root;
-
-beforeEach(() => {
-  (globalThis as any).IS_REACT_ACT_ENVIRONMENT = true;
-  container = document.createElement('div');
-  document.body.appendChild(container);
-  root = createRoot(container);
-});
-
-afterEach(() => {
-  act(() => root.unmount());
-  container.remove();
-});
+const dom = freshReactRoot();
 
 const byTestId = (id: string) =>
-  container.querySelector(`[data-testid="${id}"]`) as HTMLElement | null;
+  dom.container.querySelector(`[data-testid="${id}"]`) as HTMLElement | null;
 
 function selection(): string | null {
   return byTestId('dcl-picker')!.getAttribute('data-selection');
@@ -132,7 +93,7 @@ function selection(): string | null {
 
 function preselected(profiles: IProfile[], defaultProfile: string): string {
   act(() =>
-    root.render(
+    dom.root.render(
       <LaunchPanel
         model={fakeModel(profiles)}
         defaultProfile={defaultProfile}
@@ -168,9 +129,11 @@ describe('LaunchPanel preselection', () => {
 
   it('selects the new default profile when the setting changes', () => {
     const model = fakeModel(profiles);
-    act(() => root.render(<LaunchPanel model={model} defaultProfile="" />));
+    act(() => dom.root.render(<LaunchPanel model={model} defaultProfile="" />));
     expect(selection()).toBe('profile:big');
-    act(() => root.render(<LaunchPanel model={model} defaultProfile="mine" />));
+    act(() =>
+      dom.root.render(<LaunchPanel model={model} defaultProfile="mine" />)
+    );
     expect(selection()).toBe('profile:mine');
   });
 
@@ -187,12 +150,12 @@ describe('LaunchPanel preselection', () => {
     });
     const model = fakeModel(profiles, [backend('local'), slurm()]);
     await act(async () =>
-      root.render(
+      dom.root.render(
         <LaunchPanel model={model} defaultProfile="" memory={memory} />
       )
     );
     expect(selection()).toBe('backend:slurm');
-    const walltime = container.querySelector(
+    const walltime = dom.container.querySelector(
       '#root_walltime'
     ) as HTMLInputElement;
     expect(walltime.value).toBe('00:12:00');
@@ -213,7 +176,7 @@ describe('LaunchPanel preselection', () => {
       forms: {}
     });
     await act(async () =>
-      root.render(
+      dom.root.render(
         <LaunchPanel
           model={fakeModel(profiles)}
           defaultProfile=""
@@ -236,7 +199,7 @@ describe('LaunchPanel launching', () => {
     ]);
     const onLaunched = jest.fn();
     act(() =>
-      root.render(
+      dom.root.render(
         <LaunchPanel model={model} defaultProfile="" onLaunched={onLaunched} />
       )
     );
@@ -258,13 +221,13 @@ describe('LaunchPanel launching', () => {
     expect(byTestId('dcl-quick-launch')).toBeNull();
     // One Launch button at a time.
     expect(
-      container.querySelectorAll('[data-testid="dcl-launch"]')
+      dom.container.querySelectorAll('[data-testid="dcl-launch"]')
     ).toHaveLength(1);
   });
 
   it("groups a backend's fields and checks the partition's limits as you type", async () => {
     const model = fakeModel([], [slurm()]);
-    act(() => root.render(<LaunchPanel model={model} defaultProfile="" />));
+    act(() => dom.root.render(<LaunchPanel model={model} defaultProfile="" />));
     expect(selection()).toBe('backend:slurm');
     const form = byTestId('dcl-options-form')!;
     // The fields people change first; the others in collapsed groups.
@@ -281,7 +244,9 @@ describe('LaunchPanel launching', () => {
       'up to 2.0 core-hours'
     );
     // The short partition (a text field here): its limits beside the fields.
-    const input = container.querySelector('#root_queue') as HTMLInputElement;
+    const input = dom.container.querySelector(
+      '#root_queue'
+    ) as HTMLInputElement;
     const setter = Object.getOwnPropertyDescriptor(
       HTMLInputElement.prototype,
       'value'
@@ -291,7 +256,7 @@ describe('LaunchPanel launching', () => {
       input.dispatchEvent(new Event('input', { bubbles: true }));
     });
     expect(byTestId('dcl-limit-walltime')!.textContent).toBe('max 00:30:00');
-    const walltime = container.querySelector(
+    const walltime = dom.container.querySelector(
       '#root_walltime'
     ) as HTMLInputElement;
     await act(async () => {
@@ -299,7 +264,7 @@ describe('LaunchPanel launching', () => {
       walltime.dispatchEvent(new Event('input', { bubbles: true }));
     });
     expect(
-      container.querySelector('[data-field="walltime"] .error-detail')!
+      dom.container.querySelector('[data-field="walltime"] .error-detail')!
         .textContent
     ).toContain("the short partition's limit (00:30:00)");
     expect(byTestId('dcl-summary-core-hours')!.textContent).toBe(
@@ -330,7 +295,7 @@ describe('LaunchPanel kernel choice', () => {
   const kernelSelect = () => byTestId('dcl-kernel') as HTMLSelectElement;
   const render = (model: ClusterModel, kernels: IKernelSource) =>
     act(() =>
-      root.render(
+      dom.root.render(
         <LaunchPanel model={model} defaultProfile="" kernels={kernels} />
       )
     );

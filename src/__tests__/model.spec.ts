@@ -8,32 +8,14 @@ import {
   toClusterEvent
 } from '../model';
 import { APIError, requestAPI } from '../request';
-import { CLUSTER_EVENT_SCHEMA, IBackend, ICluster, IProfile } from '../types';
+import { CLUSTER_EVENT_SCHEMA, IBackend, ICluster } from '../types';
+import { cluster, profile } from './fixtures';
 
 jest.mock('../request', () => {
   const actual = jest.requireActual('../request');
   return { ...actual, requestAPI: jest.fn() };
 });
 const mockedRequest = requestAPI as jest.MockedFunction<typeof requestAPI>;
-
-function cluster(overrides: Partial<ICluster> = {}): ICluster {
-  return {
-    id: 'c1',
-    name: 'one',
-    backend: 'local',
-    profile: null,
-    state: 'starting',
-    error: null,
-    scheduler_address: null,
-    dashboard_link: null,
-    dashboard_url: null,
-    scaling: { workers: 2 },
-    workers: [],
-    jobs: [],
-    created: '2026-01-01T00:00:00Z',
-    ...overrides
-  };
-}
 
 /** A stand-in for JupyterLab's event manager. */
 class FakeEvents {
@@ -454,21 +436,6 @@ describe('preselectedProfile', () => {
     { name: 'local', available: true },
     { name: 'slurm', available: false }
   ] as IBackend[];
-  const profile = (
-    name: string,
-    overrides: Partial<IProfile> = {}
-  ): IProfile => ({
-    name,
-    title: name,
-    description: '',
-    backend: 'local',
-    options: {},
-    scaling: null,
-    source: 'builtin',
-    error: null,
-    default: false,
-    ...overrides
-  });
   const profiles = [
     profile('local'),
     profile('site-default', { source: 'site', default: true }),

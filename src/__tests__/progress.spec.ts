@@ -4,26 +4,13 @@ import { ClusterModel } from '../model';
 import { LaunchProgress, progressMessage } from '../progress';
 import { translationBundle } from '../translation';
 import { ICluster } from '../types';
+import * as fixtures from './fixtures';
 
 const trans = translationBundle();
 
+/** A SLURM cluster just launched. */
 function cluster(overrides: Partial<ICluster> = {}): ICluster {
-  return {
-    id: 'c1',
-    name: 'one',
-    backend: 'slurm',
-    profile: null,
-    state: 'starting',
-    error: null,
-    scheduler_address: null,
-    dashboard_link: null,
-    dashboard_url: null,
-    scaling: { workers: 2 },
-    workers: [],
-    jobs: [],
-    created: '2026-01-01T00:00:00Z',
-    ...overrides
-  };
+  return fixtures.cluster({ backend: 'slurm', ...overrides });
 }
 
 /** A model whose clusters the test sets. */

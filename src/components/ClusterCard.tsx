@@ -12,6 +12,7 @@ import { ClusterTotals } from './ClusterTotals';
 import { ErrorBox, IErrorInfo } from './ErrorBox';
 import { JobLog } from './JobLog';
 import { JobTable } from './JobTable';
+import { WorkerCount } from './WorkerCount';
 import { WorkerTable } from './WorkerTable';
 
 /** What a card can ask for; the sidebar wires these to the model/commands. */
@@ -39,31 +40,6 @@ export interface IClusterCardProps {
   revealKey?: number;
   /** Also move the keyboard focus to the card when revealed. */
   focusOnReveal?: boolean;
-}
-
-function toInt(value: string, fallback: number): number {
-  const n = parseInt(value, 10);
-  return isNaN(n) ? fallback : n;
-}
-
-/** A number-of-workers input (scale, adapt minimum and maximum). */
-function WorkerCount(props: {
-  value: number;
-  onChange: (value: number) => void;
-  testId: string;
-  label?: string;
-}): JSX.Element {
-  return (
-    <input
-      type="number"
-      min={0}
-      className="jp-mod-styled"
-      aria-label={props.label}
-      data-testid={props.testId}
-      value={props.value}
-      onChange={e => props.onChange(toInt(e.target.value, 0))}
-    />
-  );
 }
 
 /**

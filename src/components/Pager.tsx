@@ -1,8 +1,34 @@
-import { caretLeftIcon, caretRightIcon } from '@jupyterlab/ui-components';
+import {
+  caretLeftIcon,
+  caretRightIcon,
+  LabIcon
+} from '@jupyterlab/ui-components';
 import React from 'react';
 import { formatCount } from '../format';
 import { IPage } from '../tableView';
 import { useTrans } from '../translation';
+
+/** The previous or the next page: an arrow, named for screen readers. */
+function PageButton(props: {
+  testId: string;
+  label: string;
+  icon: LabIcon;
+  disabled: boolean;
+  onClick: () => void;
+}): JSX.Element {
+  return (
+    <button
+      className="dcl-Pager-button"
+      data-testid={props.testId}
+      disabled={props.disabled}
+      aria-label={props.label}
+      title={props.label}
+      onClick={props.onClick}
+    >
+      <props.icon.react tag="span" />
+    </button>
+  );
+}
 
 /**
  * "1–50 of 1,000" with previous and next buttons, for a table that shows one
@@ -26,16 +52,13 @@ export function Pager(props: {
       aria-label={trans.__('Pages of %1', label)}
       data-testid={props.testId ?? 'dcl-pager'}
     >
-      <button
-        className="dcl-Pager-button"
-        data-testid="dcl-pager-previous"
+      <PageButton
+        testId="dcl-pager-previous"
+        label={trans.__('Previous page')}
+        icon={caretLeftIcon}
         disabled={!page.hasPrevious}
-        aria-label={trans.__('Previous page')}
-        title={trans.__('Previous page')}
         onClick={page.previous}
-      >
-        <caretLeftIcon.react tag="span" />
-      </button>
+      />
       <span className="dcl-Pager-range" data-testid="dcl-pager-range">
         {trans.__(
           '%1–%2 of %3',
@@ -44,16 +67,13 @@ export function Pager(props: {
           formatCount(page.total)
         )}
       </span>
-      <button
-        className="dcl-Pager-button"
-        data-testid="dcl-pager-next"
+      <PageButton
+        testId="dcl-pager-next"
+        label={trans.__('Next page')}
+        icon={caretRightIcon}
         disabled={!page.hasNext}
-        aria-label={trans.__('Next page')}
-        title={trans.__('Next page')}
         onClick={page.next}
-      >
-        <caretRightIcon.react tag="span" />
-      </button>
+      />
     </div>
   );
 }

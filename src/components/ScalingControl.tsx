@@ -1,15 +1,32 @@
 import React from 'react';
 import { useTrans } from '../translation';
 import { IScaling } from '../types';
+import { WorkerCount } from './WorkerCount';
 
 export interface IScalingControlProps {
   scaling: IScaling;
   onChange: (scaling: IScaling) => void;
 }
 
-function toInt(value: string): number {
-  const n = parseInt(value, 10);
-  return isNaN(n) ? 0 : n;
+/** One of the two scaling modes, a radio button with its name. */
+function ScalingMode(props: {
+  testId: string;
+  label: string;
+  checked: boolean;
+  onChoose: () => void;
+}): JSX.Element {
+  return (
+    <label className="dcl-Scaling-mode">
+      <input
+        type="radio"
+        name="dcl-scaling-mode"
+        data-testid={props.testId}
+        checked={props.checked}
+        onChange={props.onChoose}
+      />
+      {props.label}
+    </label>
+  );
 }
 
 /** Fixed number of workers, or adaptive between a minimum and a maximum (one row). */
@@ -22,70 +39,43 @@ export function ScalingControl(props: IScalingControlProps): JSX.Element {
   return (
     <fieldset className="dcl-Scaling" data-testid="dcl-scaling">
       <legend>{trans.__('Workers')}</legend>
-      <label className="dcl-Scaling-mode">
-        <input
-          type="radio"
-          name="dcl-scaling-mode"
-          data-testid="dcl-scaling-fixed"
-          checked={!adaptive}
-          onChange={() => onChange({ workers: Math.max(adapt.minimum, 1) })}
-        />
-        {trans.__('Fixed')}
-      </label>
-      <label className="dcl-Scaling-mode">
-        <input
-          type="radio"
-          name="dcl-scaling-mode"
-          data-testid="dcl-scaling-adapt"
-          checked={adaptive}
-          onChange={() =>
-            onChange({
-              adapt: { minimum: 0, maximum: Math.max(workers, 1) }
-            })
-          }
-        />
-        {trans.__('Adaptive')}
-      </label>
+      <ScalingMode
+        testId="dcl-scaling-fixed"
+        label={trans.__('Fixed')}
+        checked={!adaptive}
+        onChoose={() => onChange({ workers: Math.max(adapt.minimum, 1) })}
+      />
+      <ScalingMode
+        testId="dcl-scaling-adapt"
+        label={trans.__('Adaptive')}
+        checked={adaptive}
+        onChoose={() =>
+          onChange({ adapt: { minimum: 0, maximum: Math.max(workers, 1) } })
+        }
+      />
       {adaptive ? (
         <span className="dcl-Scaling-values">
-          <input
-            type="number"
-            min={0}
-            className="jp-mod-styled"
-            aria-label={trans.__('Minimum workers')}
-            data-testid="dcl-adapt-min"
+          <WorkerCount
+            label={trans.__('Minimum workers')}
+            testId="dcl-adapt-min"
             value={adapt.minimum}
-            onChange={e =>
-              onChange({
-                adapt: { ...adapt, minimum: toInt(e.target.value) }
-              })
-            }
+            onChange={minimum => onChange({ adapt: { ...adapt, minimum } })}
           />
           –
-          <input
-            type="number"
-            min={0}
-            className="jp-mod-styled"
-            aria-label={trans.__('Maximum workers')}
-            data-testid="dcl-adapt-max"
+          <WorkerCount
+            label={trans.__('Maximum workers')}
+            testId="dcl-adapt-max"
             value={adapt.maximum}
-            onChange={e =>
-              onChange({
-                adapt: { ...adapt, maximum: toInt(e.target.value) }
-              })
-            }
+            onChange={maximum => onChange({ adapt: { ...adapt, maximum } })}
           />
         </span>
       ) : (
         <span className="dcl-Scaling-values">
-          <input
-            type="number"
-            min={0}
-            className="jp-mod-styled"
-            aria-label={trans.__('Number of workers')}
-            data-testid="dcl-workers"
+          <WorkerCount
+            label={trans.__('Number of workers')}
+            testId="dcl-workers"
             value={workers}
-            onChange={e => onChange({ workers: toInt(e.target.value) })}
+            onChange={count => onChange({ workers: count })}
           />
         </span>
       )}
