@@ -7,18 +7,20 @@ import { expect, test } from '@jupyterlab/galata';
 import type { Locator } from '@playwright/test';
 import { execSync } from 'child_process';
 import {
-  cardNamed,
   cardsOf,
-  collectConsoleErrors,
+  checkTestBed,
+  expectBatchJobs,
+  fillFixedScaling,
+  launchExpanded,
   openGroup,
-  openSidebar,
   pick,
-  recordedStates,
-  recordStates,
   shot,
-  stopClustersNamed,
-  stopFromCard,
-  useFromNotebook
+  slurmJobNames,
+  startGoldenPath,
+  stopClustersAfterEach,
+  stopWithJobs,
+  useFromNotebook,
+  waitForWorkers
 } from './helpers';
 
 const SGE_ENV = {
@@ -52,12 +54,7 @@ const SYSTEMS: IBatchSystem[] = [
     async fillMemory(sidebar) {
       await sidebar.locator('#root_memory').fill('1 GB');
     },
-    jobNames() {
-      return execSync('squeue -h -o %j', { encoding: 'utf-8', timeout: 30000 })
-        .split('\n')
-        .map(s => s.trim())
-        .filter(Boolean);
-    }
+    jobNames: slurmJobNames
   },
   {
     backend: 'sge',
@@ -104,29 +101,17 @@ for (const system of SYSTEMS) {
   test.describe(`${system.title} backend`, () => {
     const prefix = `ui-${system.backend}-`;
 
-    test.beforeAll(() => {
-      try {
-        system.jobNames();
-      } catch (e) {
-        throw new Error(
-          `The ${system.title} test bed does not answer (run ${system.start}): ${e}`
-        );
-      }
-    });
-
-    test.afterEach(async ({ page }) => {
-      // A failed test must not leave its cluster (and batch jobs) to the next one.
-      await stopClustersNamed(page, prefix);
-    });
+    test.beforeAll(() =>
+      checkTestBed(system.title, system.start, () => system.jobNames())
+    );
+    stopClustersAfterEach(prefix);
 
     // One JupyterLab page for the whole path (a page load costs 6-10 s on 2 cores): first the
     // refusal, then the same form corrected and launched.
     test('refuse a walltime over the queue limit; launch, use from a notebook, stop', async ({
       page
     }) => {
-      const errors = collectConsoleErrors(page);
-      const name = `${prefix}${Date.now()}`;
-      const sidebar = await openSidebar(page);
+      const { errors, name, sidebar } = await startGoldenPath(page, prefix);
       const walltime = sidebar.locator('#root_walltime');
       const error = sidebar.getByTestId('dcl-form-error');
 
@@ -172,54 +157,37 @@ for (const system of SYSTEMS) {
         await shot(page, `${system.backend}-02-preview`, script);
       });
 
-      await sidebar.getByTestId('dcl-scaling-fixed').check();
-      await sidebar.getByTestId('dcl-workers').fill('2');
-      await sidebar.getByTestId('dcl-name').fill(name);
-      await recordStates(page, name);
-      const launched = Date.now();
-      await sidebar.getByTestId('dcl-launch').click();
-
-      const card = cardNamed(sidebar, name);
-      await expect(card).toHaveCount(1);
-      const clusterId = await card.getAttribute('data-cluster-id');
-      expect(clusterId).toBeTruthy();
-      await card.getByTestId('dcl-expand').click();
+      await fillFixedScaling(sidebar, 2, name);
+      const { card, clusterId, launched } = await launchExpanded(
+        page,
+        sidebar,
+        name
+      );
 
       // The batch jobs show first (ids, PENDING/RUNNING), then the workers they run.
-      const jobs = card.locator('.dcl-JobRow');
       let jobIds: (string | null)[] = [];
       await test.step('the card shows the batch jobs', async () => {
-        await expect(jobs).toHaveCount(2, { timeout: 30000 });
-        for (const row of await jobs.all()) {
-          await expect(row.locator('td').nth(0)).toHaveText(/^\d+$/);
-          await expect(row.locator('td').nth(1)).toHaveText(
-            /PENDING|RUNNING|STARTING/
-          );
-        }
-        await shot(page, `${system.backend}-03-jobs`, jobs.last());
-        jobIds = await jobs.evaluateAll(rows =>
-          rows.map(r => r.getAttribute('data-job-id'))
+        jobIds = await expectBatchJobs(card, 2);
+        await shot(
+          page,
+          `${system.backend}-03-jobs`,
+          card.locator('.dcl-JobRow').last()
         );
       });
 
       await test.step('then 2 workers, each with its job id', async () => {
-        await expect(card.locator('.dcl-state')).toHaveText('running', {
-          timeout: 60000
-        });
-        const workers = card.locator('.dcl-WorkerRow');
-        await expect(workers).toHaveCount(2, { timeout: 60000 });
-        console.log(
-          `${system.title}: 2 workers shown ${((Date.now() - launched) / 1000).toFixed(1)} s after Launch`
+        const workers = await waitForWorkers(
+          page,
+          card,
+          2,
+          system.title,
+          launched
         );
         for (const row of await workers.all()) {
           const jobCell = row.locator('td').last();
           await expect(jobCell).toHaveText(/^\d+$/);
           expect(jobIds).toContain((await jobCell.textContent())!.trim());
         }
-        await expect(card.getByTestId('dcl-totals')).toContainText('2 workers');
-        const states = await recordedStates(page);
-        expect(states[0]).toBe('starting');
-        expect(states).not.toContain('failed');
         await shot(page, `${system.backend}-04-workers`, workers.last());
       });
 
@@ -233,16 +201,9 @@ for (const system of SYSTEMS) {
       });
 
       await test.step('stop: the card goes, and so do the jobs', async () => {
-        await stopFromCard(card);
-        await shot(page, `${system.backend}-06-stopped`);
         // Nothing is left in the batch system under the cluster's job name.
-        const jobName = `dcl-${clusterId}`;
-        await expect
-          .poll(() => system.jobNames().filter(n => n === jobName), {
-            timeout: 30000,
-            intervals: [250, 500, 1000]
-          })
-          .toEqual([]);
+        await stopWithJobs(card, clusterId, () => system.jobNames(), 30000);
+        await shot(page, `${system.backend}-06-stopped`);
       });
       // The refused launch above is the one failed request.
       expect(errors.filter(e => !e.includes('400 (Bad Request)'))).toEqual([]);

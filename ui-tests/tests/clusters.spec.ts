@@ -1,15 +1,18 @@
 import { expect, test } from '@jupyterlab/galata';
 import {
-  cardNamed,
   cardsOf,
-  collectConsoleErrors,
+  expectRunning,
+  expectStartedCleanly,
+  fillFixedScaling,
+  launch,
   openSidebar as openSidebarOn,
   pick,
-  recordedStates,
   recordStates,
   shot,
-  SIDEBAR_ID,
-  stopClustersNamed
+  startGoldenPath,
+  stopClustersAfterEach,
+  stopFromCard,
+  useFromNotebook
 } from './helpers';
 
 /** The Clusters sidebar with the default profile ("Local") preselected. */
@@ -17,34 +20,27 @@ const openSidebar = (page: Parameters<typeof openSidebarOn>[0]) =>
   openSidebarOn(page, 'profile:local');
 
 test.describe('Clusters sidebar', () => {
-  test.afterEach(async ({ page }) => {
-    // A failed test must not leave its cluster to the next one.
-    await stopClustersNamed(page, 'golden-');
-  });
+  stopClustersAfterEach('golden-');
 
   test('launch a local cluster, use it from a notebook, stop it', async ({
     page
   }) => {
-    const errors = collectConsoleErrors(page);
-    const name = `golden-${Date.now()}`;
-    const sidebar = await openSidebar(page);
+    const { errors, name, sidebar } = await startGoldenPath(
+      page,
+      'golden-',
+      'profile:local'
+    );
     await pick(sidebar, 'profile:local');
-    await sidebar.getByTestId('dcl-scaling-fixed').check();
-    await sidebar.getByTestId('dcl-workers').fill('2');
-    await sidebar.getByTestId('dcl-name').fill(name);
+    await fillFixedScaling(sidebar, 2, name);
     await shot(page, '01-form');
 
     await recordStates(page, name);
-    await sidebar.getByTestId('dcl-launch').click();
-    const card = cardNamed(sidebar, name);
-    await expect(card).toHaveCount(1);
+    const card = await launch(sidebar, name);
     await expect(card.locator('.dcl-state')).toHaveText(/starting|running/);
     await shot(page, '02-starting');
     await expect(card.locator('.dcl-state')).toHaveText('running');
-    const states = await recordedStates(page);
-    expect(states[0]).toBe('starting');
+    const states = await expectStartedCleanly(page);
     expect(states).toContain('running');
-    expect(states).not.toContain('failed');
 
     await card.getByTestId('dcl-expand').click();
     await expect(card.locator('.dcl-WorkerRow')).toHaveCount(2);
@@ -100,22 +96,9 @@ test.describe('Clusters sidebar', () => {
     );
     await shot(page, '03b-no-notebook');
 
-    await page.notebook.createNew('cluster.ipynb');
-    await page.sidebar.openTab(SIDEBAR_ID);
-    await card.getByTestId('dcl-insert').click();
-    await expect
-      .poll(async () => (await page.notebook.getCellTextInput(1)) ?? '')
-      .toContain('Client(');
-    await page.notebook.runCell(1);
-    const output = page
-      .locator('.jp-Notebook .jp-Cell')
-      .nth(1)
-      .locator('.jp-OutputArea-output');
-    await expect(output.first()).toContainText('Client');
-    await shot(page, '04-client-output');
+    await useFromNotebook(page, card, 'cluster.ipynb', '04-client-output');
 
-    await card.getByTestId('dcl-stop').click();
-    await expect(card).toHaveCount(0, { timeout: 60000 });
+    await stopFromCard(card);
     await shot(page, '05-stopped');
     expect(errors).toEqual([]);
   });
@@ -126,17 +109,9 @@ test.describe('Clusters sidebar', () => {
     const name = `golden-table-${Date.now()}`;
     const sidebar = await openSidebar(page);
     await pick(sidebar, 'profile:local');
-    await sidebar.getByTestId('dcl-scaling-fixed').check();
-    await sidebar.getByTestId('dcl-workers').fill('4');
-    await sidebar.getByTestId('dcl-name').fill(name);
-    await sidebar.getByTestId('dcl-launch').click();
-    const card = cardNamed(sidebar, name);
-    await expect(card.locator('.dcl-state')).toHaveText('running', {
-      timeout: 60000
-    });
-    await card.getByTestId('dcl-expand').click();
-    const rows = card.locator('.dcl-WorkerRow');
-    await expect(rows).toHaveCount(4);
+    await fillFixedScaling(sidebar, 4, name);
+    const card = await launch(sidebar, name);
+    const rows = await expectRunning(card, 4);
     const names = () =>
       rows.evaluateAll(all => all.map(r => r.getAttribute('data-worker-name')));
     const sorted = ((await names()) as string[]).sort().reverse();

@@ -5,12 +5,14 @@
 import { expect, test } from '@jupyterlab/galata';
 import type { WebSocket } from '@playwright/test';
 import {
-  cardNamed,
-  collectConsoleErrors,
-  openSidebar,
+  fillFixedScaling,
+  launch,
   pick,
+  runNewCell,
   shot,
-  stopClustersNamed,
+  SIDEBAR_ID,
+  startGoldenPath,
+  stopClustersAfterEach,
   stopFromCard,
   useFromNotebook
 } from './helpers';
@@ -19,16 +21,16 @@ const PREFIX = 'ui-dashboard-';
 const PANE = '.dask-DaskDashboard-widget';
 
 test.describe('Dashboard in JupyterLab', () => {
-  test.afterEach(async ({ page }) => {
-    await stopClustersNamed(page, PREFIX);
-  });
+  stopClustersAfterEach(PREFIX);
 
   test('open the dashboard panes, compute, stop without errors', async ({
     page
   }) => {
-    const errors = collectConsoleErrors(page);
-    const name = `${PREFIX}${Date.now()}`;
-    const sidebar = await openSidebar(page, 'profile:local');
+    const { errors, name, sidebar } = await startGoldenPath(
+      page,
+      PREFIX,
+      'profile:local'
+    );
 
     // With this project's default (overrides.d), dask-labextension's own
     // cluster manager (and its NEW button) is hidden: one place to launch.
@@ -40,11 +42,8 @@ test.describe('Dashboard in JupyterLab', () => {
     }
 
     await pick(sidebar, 'profile:local');
-    await sidebar.getByTestId('dcl-scaling-fixed').check();
-    await sidebar.getByTestId('dcl-workers').fill('2');
-    await sidebar.getByTestId('dcl-name').fill(name);
-    await sidebar.getByTestId('dcl-launch').click();
-    const card = cardNamed(sidebar, name);
+    await fillFixedScaling(sidebar, 2, name);
+    const card = await launch(sidebar, name);
     await expect(card.locator('.dcl-state')).toHaveText('running', {
       timeout: 60000
     });
@@ -91,19 +90,12 @@ test.describe('Dashboard in JupyterLab', () => {
     // Compute from the inserted client code; the panes get new data.
     await useFromNotebook(page, card, 'dashboard.ipynb');
     const before = frames;
-    await page.notebook.addCell(
-      'code',
+    await runNewCell(
+      page,
       'import dask.array as da\n' +
-        'da.random.random((4000, 4000), chunks=(250, 250)).sum().compute()'
+        'da.random.random((4000, 4000), chunks=(250, 250)).sum().compute()',
+      /\d/
     );
-    const last = (await page.notebook.getCellCount()) - 1;
-    await page.notebook.runCell(last);
-    await expect(
-      page
-        .locator('.jp-Notebook .jp-Cell')
-        .nth(last)
-        .locator('.jp-OutputArea-output')
-    ).toContainText(/\d/, { timeout: 60000 });
     await expect
       .poll(() => frames, { message: 'task stream updates' })
       .toBeGreaterThan(before);
@@ -111,7 +103,7 @@ test.describe('Dashboard in JupyterLab', () => {
     await shot(page, '02-after-compute');
 
     // Stop: the panes close, nothing complains.
-    await page.sidebar.openTab('dask-cluster-launcher-sidebar');
+    await page.sidebar.openTab(SIDEBAR_ID);
     await stopFromCard(card);
     await expect(panes).toHaveCount(0);
     // dask-labextension checks its URL every 4 s: give it time to complain.

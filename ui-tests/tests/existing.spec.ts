@@ -2,12 +2,23 @@
  * The "Existing scheduler" backend: connect the sidebar to a `dask scheduler` started by hand
  * (as a user, dask-mpi or a colleague would), use it from a notebook, stop only the connection.
  */
-import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
+import { expect, test } from '@jupyterlab/galata';
 import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { cardNamed, shot, SIDEBAR_ID, stopClustersNamed } from './helpers';
+import {
+  expectRunning,
+  insertClientCode,
+  launch,
+  openSidebar,
+  pick,
+  runClientCode,
+  runNewCell,
+  shot,
+  stopClustersAfterEach,
+  stopFromCard
+} from './helpers';
 
 /** A `dask scheduler` on loopback and a `dask worker --nworkers 2` connected to it. */
 class DaskByHand {
@@ -86,23 +97,6 @@ class DaskByHand {
   }
 }
 
-/** Add a code cell at the end of the notebook, run it and wait for `output`. */
-async function runNewCell(
-  page: IJupyterLabPageFixture,
-  source: string,
-  output: string
-): Promise<void> {
-  await page.notebook.addCell('code', source);
-  const index = (await page.notebook.getCellCount()) - 1;
-  await page.notebook.runCell(index);
-  await expect(
-    page
-      .locator('.jp-Notebook .jp-Cell')
-      .nth(index)
-      .locator('.jp-OutputArea-output')
-  ).toContainText(output, { timeout: 60000 });
-}
-
 test.describe('Existing scheduler', () => {
   const dask = new DaskByHand();
 
@@ -114,30 +108,20 @@ test.describe('Existing scheduler', () => {
     await dask.stop();
   });
 
-  test.afterEach(async ({ page }) => {
-    // A failed test must not leave its card to the next one.
-    await stopClustersNamed(page, 'existing-');
-  });
+  stopClustersAfterEach('existing-');
 
   test('connect by address, watch its workers, compute from a notebook, disconnect', async ({
     page
   }) => {
     const name = `existing-${Date.now()}`;
-    await expect(page.sidebar.getTabLocator(SIDEBAR_ID)).toHaveCount(1);
-    await page.sidebar.openTab(SIDEBAR_ID);
-    const sidebar = page.locator(`#${SIDEBAR_ID}`);
-    await sidebar.getByTestId('dcl-choice-backend-existing').check();
-    await expect(sidebar.getByTestId('dcl-options-form')).toBeVisible();
+    const sidebar = await openSidebar(page);
+    await pick(sidebar, 'backend:existing');
     await sidebar.locator('#root_address').fill(dask.address);
     await sidebar.getByTestId('dcl-name').fill(name);
     await shot(page, '01-form');
 
-    await sidebar.getByTestId('dcl-launch').click();
-    const card = cardNamed(sidebar, name);
-    await expect(card).toHaveCount(1);
-    await expect(card.locator('.dcl-state')).toHaveText('running');
-    await card.getByTestId('dcl-expand').click();
-    await expect(card.locator('.dcl-WorkerRow')).toHaveCount(2);
+    const card = await launch(sidebar, name);
+    await expectRunning(card, 2, 30000);
     await expect(card.getByTestId('dcl-totals')).toContainText('2 workers');
     // a dashboard on this machine, through the Jupyter server's proxy
     await expect(card.getByTestId('dcl-dashboard')).toHaveAttribute(
@@ -156,17 +140,13 @@ test.describe('Existing scheduler', () => {
     await shot(page, '03-scaling-refused', card);
 
     // the card's client code, in a notebook, computes on the scheduler's workers
-    await page.notebook.createNew('existing.ipynb');
-    await page.sidebar.openTab(SIDEBAR_ID);
-    await card.getByTestId('dcl-insert').click();
-    await expect
-      .poll(async () => (await page.notebook.getCellTextInput(1)) ?? '')
-      .toContain(`Client('${dask.address}')`);
-    await page.notebook.runCell(1);
-    const cells = page.locator('.jp-Notebook .jp-Cell');
-    await expect(
-      cells.nth(1).locator('.jp-OutputArea-output').first()
-    ).toContainText('Client', { timeout: 60000 });
+    await insertClientCode(
+      page,
+      card,
+      'existing.ipynb',
+      `Client('${dask.address}')`
+    );
+    await runClientCode(page);
     await runNewCell(
       page,
       'print(client.submit(lambda x: x + 1, 41).result(), len(client.nthreads()))',
@@ -175,8 +155,7 @@ test.describe('Existing scheduler', () => {
     await shot(page, '04-computed');
 
     // stopping disconnects the launcher only: the scheduler keeps serving the notebook
-    await card.getByTestId('dcl-stop').click();
-    await expect(card).toHaveCount(0, { timeout: 60000 });
+    await stopFromCard(card);
     expect(dask.schedulerRunning()).toBe(true);
     await runNewCell(
       page,

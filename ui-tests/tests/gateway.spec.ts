@@ -3,14 +3,18 @@
  * dask-gateway-server, local backend, password login), which jupyter_server_test_config.py
  * points the extension and the kernels at.
  */
-import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
+import { expect, test } from '@jupyterlab/galata';
 import * as fs from 'fs';
 import * as path from 'path';
 import {
   API,
   cardNamed,
+  insertClientCode,
+  launchRunning,
   openSidebar,
   pick,
+  runClientCode,
+  runNewCell,
   shot,
   stopClustersNamed,
   SIDEBAR_ID,
@@ -51,31 +55,6 @@ async function gatewayApi(
   return response.status === 204 ? null : response.json();
 }
 
-/** Record every state the card of this cluster shows (other servers' cards aside). */
-async function recordStatesOf(
-  page: IJupyterLabPageFixture,
-  name: string
-): Promise<void> {
-  await page.evaluate(cardName => {
-    const seen: string[] = [];
-    (window as any).__dclGatewayStates = seen;
-    const record = () => {
-      const card = document.querySelector(
-        `.dcl-ClusterCard[data-cluster-name="${cardName}"] .dcl-state`
-      );
-      const state = card?.textContent ?? '';
-      if (state && seen[seen.length - 1] !== state) {
-        seen.push(state);
-      }
-    };
-    new MutationObserver(record).observe(document.body, {
-      subtree: true,
-      childList: true,
-      characterData: true
-    });
-  }, name);
-}
-
 /** The names of the test user's active clusters on the gateway. */
 async function gatewayClusters(): Promise<string[]> {
   return Object.keys(await gatewayApi('GET', ''));
@@ -108,29 +87,10 @@ test.describe('Dask Gateway backend', () => {
     await sidebar.locator('#root_worker_threads').fill('2');
     await shot(page, 'gateway-01-form');
 
-    await sidebar.getByTestId('dcl-scaling-fixed').check();
-    await sidebar.getByTestId('dcl-workers').fill('1');
-    await sidebar.getByTestId('dcl-name').fill(name);
-    await recordStatesOf(page, name);
-    await sidebar.getByTestId('dcl-launch').click();
-
-    const card = cardNamed(sidebar, name);
-    await expect(card).toHaveCount(1);
-    await expect(card.locator('.dcl-state')).toHaveText('running', {
-      timeout: 60000
-    });
-    await card.getByTestId('dcl-expand').click();
-    await expect(card.locator('.dcl-WorkerRow')).toHaveCount(1, {
-      timeout: 30000
-    });
+    const { card, workers } = await launchRunning(page, sidebar, name, 1);
     // Medium Worker: 2 cores, 2 GiB.
     await expect(card.getByTestId('dcl-totals')).toContainText('2 threads');
     await expect(card.getByTestId('dcl-totals')).toContainText('2.0 GiB');
-    const states: string[] = await page.evaluate(
-      () => (window as any).__dclGatewayStates
-    );
-    expect(states[0]).toBe('starting');
-    expect(states).not.toContain('failed');
 
     // The gateway runs exactly this cluster, with these options; its dashboard is the
     // gateway's own, linked directly and through the Jupyter server.
@@ -152,29 +112,22 @@ test.describe('Dask Gateway backend', () => {
     const throughJupyter = await page.request.get(proxied!);
     expect(throughJupyter.ok()).toBe(true);
     expect(await throughJupyter.text()).toContain('Dask');
-    await shot(page, 'gateway-02-running', card.locator('.dcl-WorkerRow'));
+    await shot(page, 'gateway-02-running', workers);
 
     // The client code connects through the gateway with the kernel's own dask config.
-    await page.notebook.createNew('gateway.ipynb');
-    await page.sidebar.openTab(SIDEBAR_ID);
-    await card.getByTestId('dcl-insert').click();
-    await expect
-      .poll(async () => (await page.notebook.getCellTextInput(1)) ?? '')
-      .toContain(`gateway.connect('${gatewayName}')`);
-    await page.notebook.addCell(
-      'code',
-      'client.submit(lambda x: x + 1, 41).result()'
+    await insertClientCode(
+      page,
+      card,
+      'gateway.ipynb',
+      `gateway.connect('${gatewayName}')`
     );
-    await page.notebook.runCell(1);
-    await page.notebook.runCell(2);
-    const output = (n: number) =>
-      page
-        .locator('.jp-Notebook .jp-Cell')
-        .nth(n)
-        .locator('.jp-OutputArea-output');
-    await expect(output(1).first()).toContainText('Client', { timeout: 60000 });
-    await expect(output(1).first()).not.toContainText('Error');
-    await expect(output(2).first()).toHaveText('42', { timeout: 60000 });
+    await runClientCode(page);
+    const answer = await runNewCell(
+      page,
+      'client.submit(lambda x: x + 1, 41).result()',
+      '42'
+    );
+    await expect(answer.first()).toHaveText('42');
     await shot(page, 'gateway-03-client-output');
     await page.sidebar.openTab(SIDEBAR_ID);
 

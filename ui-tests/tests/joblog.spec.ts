@@ -6,51 +6,37 @@
 import { expect, test } from '@jupyterlab/galata';
 import { execSync } from 'child_process';
 import {
-  cardNamed,
-  collectConsoleErrors,
-  openSidebar,
+  checkTestBed,
+  fillFixedScaling,
+  launch,
   pick,
   shot,
-  stopClustersNamed,
+  startGoldenPath,
+  stopClustersAfterEach,
   stopFromCard
 } from './helpers';
 
 const prefix = 'ui-joblog-';
 
 test.describe('Batch job output', () => {
-  test.beforeAll(() => {
-    try {
-      execSync('sinfo -h', { encoding: 'utf-8', timeout: 30000 });
-    } catch (e) {
-      throw new Error(
-        `The SLURM test bed does not answer (run testbeds/start-slurm.sh): ${e}`
-      );
-    }
-  });
-
-  test.afterEach(async ({ page }) => {
-    // A failed test must not leave its cluster (and batch job) to the next one.
-    await stopClustersNamed(page, prefix);
-  });
+  test.beforeAll(() =>
+    checkTestBed('SLURM', 'testbeds/start-slurm.sh', () =>
+      execSync('sinfo -h', { encoding: 'utf-8', timeout: 30000 })
+    )
+  );
+  stopClustersAfterEach(prefix);
 
   test('SLURM: the Log of a worker job shows the dask worker starting', async ({
     page
   }) => {
-    const errors = collectConsoleErrors(page);
-    const name = `${prefix}${Date.now()}`;
-    const sidebar = await openSidebar(page);
+    const { errors, name, sidebar } = await startGoldenPath(page, prefix);
 
     await pick(sidebar, 'backend:slurm');
     await sidebar.locator('#root_walltime').fill('00:20:00');
     await sidebar.locator('#root_memory').fill('1 GB');
-    await sidebar.getByTestId('dcl-scaling-fixed').check();
-    await sidebar.getByTestId('dcl-workers').fill('1');
-    await sidebar.getByTestId('dcl-name').fill(name);
+    await fillFixedScaling(sidebar, 1, name);
     const launched = Date.now();
-    await sidebar.getByTestId('dcl-launch').click();
-
-    const card = cardNamed(sidebar, name);
-    await expect(card).toHaveCount(1);
+    const card = await launch(sidebar, name);
     await card.getByTestId('dcl-expand').click();
 
     const worker = card.locator('.dcl-WorkerRow');

@@ -8,6 +8,7 @@ import {
   cardNamed,
   choice,
   collectConsoleErrors,
+  fillFixedScaling,
   openSidebar,
   pick,
   reloadRemembering,
@@ -40,8 +41,7 @@ test.describe('Profiles', () => {
 
     // Change values first: threads per worker and a fixed 2 workers.
     await sidebar.locator('#root_threads_per_worker').fill('3');
-    await sidebar.getByTestId('dcl-scaling-fixed').check();
-    await sidebar.getByTestId('dcl-workers').fill('2');
+    await fillFixedScaling(sidebar, 2);
 
     // Built-in profiles are read-only.
     await expect(sidebar.getByTestId('dcl-profile-update')).toHaveCount(0);
@@ -137,8 +137,7 @@ test.describe('Profiles', () => {
   test('preview shows the chosen scaling', async ({ page }) => {
     const sidebar = await openSidebar(page, 'profile:local');
     await pick(sidebar, 'profile:local');
-    await sidebar.getByTestId('dcl-scaling-fixed').check();
-    await sidebar.getByTestId('dcl-workers').fill('3');
+    await fillFixedScaling(sidebar, 3);
     await sidebar.getByTestId('dcl-preview').click();
     const code = sidebar.getByTestId('dcl-preview-code');
     await expect(code).toContainText('cluster.scale(3)');

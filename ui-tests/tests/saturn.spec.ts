@@ -8,14 +8,11 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import {
-  cardNamed,
-  collectConsoleErrors,
-  openSidebar,
+  launchRunning,
   pick,
-  recordedStates,
-  recordStates,
   shot,
-  stopClustersNamed,
+  startGoldenPath,
+  stopClustersAfterEach,
   stopFromCard,
   useFromNotebook
 } from './helpers';
@@ -37,16 +34,12 @@ async function emulatorClusters(): Promise<any[]> {
 }
 
 test.describe('Saturn backend', () => {
-  test.afterEach(async ({ page }) => {
-    await stopClustersNamed(page, PREFIX);
-  });
+  stopClustersAfterEach(PREFIX);
 
   test('launch on the emulator, use it from a notebook, stop it', async ({
     page
   }) => {
-    const errors = collectConsoleErrors(page);
-    const name = `${PREFIX}${Date.now()}`;
-    const sidebar = await openSidebar(page);
+    const { errors, name, sidebar } = await startGoldenPath(page, PREFIX);
     await pick(sidebar, 'backend:saturn');
 
     // The worker sizes come from Saturn (the emulator), with their descriptions.
@@ -62,29 +55,12 @@ test.describe('Saturn backend', () => {
     await size.selectOption({ label: (await medium.textContent())!.trim() });
     await shot(page, 'saturn-01-form');
 
-    await sidebar.getByTestId('dcl-scaling-fixed').check();
-    await sidebar.getByTestId('dcl-workers').fill('1');
-    await sidebar.getByTestId('dcl-name').fill(name);
-    await recordStates(page, name);
-    await sidebar.getByTestId('dcl-launch').click();
-
-    const card = cardNamed(sidebar, name);
-    await expect(card).toHaveCount(1);
-    await expect(card.locator('.dcl-state')).toHaveText('running', {
-      timeout: 60000
-    });
-    await card.getByTestId('dcl-expand').click();
-    await expect(card.locator('.dcl-WorkerRow')).toHaveCount(1, {
-      timeout: 30000
-    });
+    const { card, workers } = await launchRunning(page, sidebar, name, 1);
     await expect(card.getByTestId('dcl-totals')).toContainText('1 worker');
     // The medium size: 2 threads, 4 GB.
     await expect(card.getByTestId('dcl-totals')).toContainText('2 threads');
     await expect(card.getByTestId('dcl-totals')).toContainText('4.0 GiB');
-    const states = await recordedStates(page);
-    expect(states[0]).toBe('starting');
-    expect(states).not.toContain('failed');
-    await shot(page, 'saturn-02-running', card.locator('.dcl-WorkerRow'));
+    await shot(page, 'saturn-02-running', workers);
 
     // Saturn (the emulator) runs exactly this cluster: medium workers, 1 of them.
     const live = await emulatorClusters();
