@@ -24,7 +24,13 @@ from typing import Any
 from testbeds.control import pid_alive, testbed_lock
 
 from . import launch
-from .observe import cluster_event, launcher_security, running_workers, scheduler_join_times
+from .observe import (
+    cluster_event,
+    launcher_security,
+    running_workers,
+    scheduler_join_times,
+    wait_until_quiet,
+)
 from .servers import EventStream, JupyterServer, bench_env
 from .stats import Row, Sample, breakdown_line, paired_note, phases
 
@@ -234,6 +240,7 @@ async def run(
                 others = len(await asyncio.to_thread(bed.jobs))
                 order = ("launcher", "raw", "tls") if i % 2 == 0 else ("tls", "raw", "launcher")
                 for who in order:
+                    await wait_until_quiet()
                     if who == "launcher":
                         ours.append(await launcher_once(server, stream, bed, n))
                     elif who == "raw":

@@ -10,7 +10,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from .observe import cluster_event, launcher_security, running_workers, scheduler_join_times
+from .observe import (
+    cluster_event,
+    launcher_security,
+    running_workers,
+    scheduler_join_times,
+    wait_until_quiet,
+)
 from .servers import EventStream, JupyterServer
 from .stats import Row, Sample, breakdown_line, paired_note, phases
 
@@ -69,6 +75,7 @@ async def run(
     for i in range(repetitions):
         order = ("launcher", "labext") if i % 2 == 0 else ("labext", "launcher")
         for who in order:
+            await wait_until_quiet()
             if who == "launcher":
                 ours.append(await launcher_once(server, stream))
             else:

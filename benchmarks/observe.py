@@ -3,8 +3,37 @@ of when workers joined (its ``add-worker`` events, stamped with this machine's w
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+
+def _cpu_times() -> tuple[int, int]:
+    """(busy, total) time of all CPUs since boot, in clock ticks (the first line of
+    /proc/stat: user nice system idle iowait irq softirq steal ...)."""
+    ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    return sum(ticks) - ticks[3] - ticks[4], sum(ticks)
+
+
+async def wait_until_quiet(
+    threshold: float = 0.15, window: float = 0.5, timeout: float = 15.0
+) -> float:
+    """Wait until the CPUs were busy less than ``threshold`` of the time over one ``window``,
+    at most ``timeout`` s, and return the seconds waited. Each run of either side starts on a
+    quiet machine, not while the previous run's processes still exit or its background work
+    goes on (the launcher's next spare host warming up, a batch daemon's clean-up)."""
+    t0 = time.monotonic()
+    busy, total = _cpu_times()
+    while time.monotonic() - t0 < timeout:
+        await asyncio.sleep(window)
+        busy_now, total_now = _cpu_times()
+        share = (busy_now - busy) / max(1, total_now - total)
+        if share < threshold:
+            break
+        busy, total = busy_now, total_now
+    return time.monotonic() - t0
 
 
 def running_workers(model: dict[str, Any]) -> int:
