@@ -1,8 +1,8 @@
 """The cluster host: one process per cluster, started by a supervisor (the Jupyter server).
 
-``python -m dask_cluster_launcher.host SPEC.json`` creates the real cluster object (LocalCluster,
-SLURMCluster, SGECluster) with the backend's own code, hosts its scheduler, and answers the
-supervisor over Dask's RPC, secured with the cluster's TLS credentials:
+``python -m dask_cluster_launcher.run_host SPEC.json`` creates the real cluster object
+(LocalCluster, SLURMCluster, SGECluster) with the backend's own code, hosts its scheduler, and
+answers the supervisor over Dask's RPC, secured with the cluster's TLS credentials:
 
 - ``watch(since, timeout)``: what changed in the cluster's model since version ``since`` (a
   patch, see ``changes.VersionedModel``; the whole model for ``since`` 0), once there is
@@ -391,8 +391,8 @@ def redirect_stderr(spec: HostSpec) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``host SPEC.json``, or ``host --spare``: warm up, then read the spec's path from stdin
-    (the supervisor keeps one spare host ready; an end of input means it went away)."""
+    """``run_host SPEC.json``, or ``run_host --spare``: warm up, then read the spec's path from
+    stdin (the supervisor keeps one spare host ready; an end of input means it went away)."""
     argv = sys.argv[1:] if argv is None else argv
     spare = argv == ["--spare"]
     if spare:

@@ -21,6 +21,8 @@ from .private import ClusterFiles, make_private_dir, write_private_file
 from .records import HostSpec, Record, pid_alive
 
 SPAWN_TIMEOUT = 60.0
+#: What a host process runs: ``python -m HOST_MODULE SPEC.json`` (see ``run_host``).
+HOST_MODULE = "dask_cluster_launcher.run_host"
 
 
 def _package_path(private_root: Path) -> str:
@@ -42,7 +44,7 @@ async def _start_host(
         return await asyncio.create_subprocess_exec(
             python,
             "-m",
-            "dask_cluster_launcher.host",
+            HOST_MODULE,
             *args,
             stdin=asyncio.subprocess.PIPE if args == ["--spare"] else asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,

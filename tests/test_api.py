@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from dask_cluster_launcher import make_cluster, quick_connect
+from dask_cluster_launcher.hosts import HOST_MODULE
 from dask_cluster_launcher.private import PrivateDir
 from dask_cluster_launcher.records import Record, pid_alive, read_records
 from tests.helpers import wait_until
@@ -60,11 +61,7 @@ def stop_host(record: Record) -> None:
 
 
 def host_children() -> list[psutil.Process]:
-    return [
-        child
-        for child in psutil.Process().children()
-        if "dask_cluster_launcher.host" in " ".join(child.cmdline())
-    ]
+    return [child for child in psutil.Process().children() if HOST_MODULE in child.cmdline()]
 
 
 def test_quick_connect_adapts_between_minimum_and_maximum(slurm_testbed, user_profile, tmp_path):

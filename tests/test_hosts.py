@@ -177,3 +177,32 @@ async def test_a_host_sends_what_changed_since_a_version(tmp_path: Path, jp_asyn
         assert fresh.whole() == host.mirror.whole()
     finally:
         await host.stop()
+
+
+#: Evaluated in a worker process: the module multiprocessing imported as its ``__main__``, and
+#: whether the launcher's backends were imported with it. An expression, not a function of this
+#: module: the worker would import this module (and the launcher with it) to run that.
+MAIN_MODULE_OF_A_WORKER = (
+    "(__import__('sys').modules['__mp_main__'].__spec__.name,"
+    " 'dask_cluster_launcher.backends' in __import__('sys').modules)"
+)
+
+
+def test_local_workers_start_without_importing_the_launcher(tmp_path: Path):
+    """A local cluster's worker processes import the host's main module again when they start
+    (multiprocessing's spawn): that module is a light one, so a worker starts as fast as one
+    of a plain LocalCluster."""
+    from distributed import Client
+
+    from dask_cluster_launcher import make_cluster
+
+    cluster = make_cluster("local", private_dir=tmp_path / "private")
+    try:
+        cluster.scale(1)
+        with Client(cluster) as client:
+            client.wait_for_workers(1, timeout=60)
+            [(main, backends)] = client.run(eval, MAIN_MODULE_OF_A_WORKER).values()
+    finally:
+        cluster.close()
+    assert main == "dask_cluster_launcher.run_host"
+    assert not backends
