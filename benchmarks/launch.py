@@ -7,6 +7,7 @@ WebSocket; dask-labextension's sidebar shows its cluster right after the PUT ans
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -49,19 +50,30 @@ async def launcher_once(server: JupyterServer, stream: EventStream) -> dict[str,
 
 
 async def labextension_once(server: JupyterServer) -> dict[str, Any]:
-    """One ``PUT /dask/clusters`` (answers once the cluster and its workers are up); DELETE."""
+    """One ``PUT /dask/clusters`` (answers once the cluster and its workers are up); DELETE.
+
+    Now and then it answers before its second worker has registered (``"workers": 1``); its
+    sidebar would show that worker at its next poll, 5 s later. The baseline is then counted
+    as done when the scheduler added that worker, in its favour."""
     start = time.time()
     code, model = await server.request("PUT", "dask/clusters")
     answered = time.time()
-    if code != 200 or model.get("workers") != 2:
+    if code != 200 or model.get("workers") not in (1, 2):
         raise RuntimeError(f"PUT /dask/clusters answered {code}: {model}")
     try:
         joins = await scheduler_join_times(model["scheduler_address"], start)
+        deadline = time.monotonic() + 30
+        while len(joins) < 2 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+            joins = await scheduler_join_times(model["scheduler_address"], start)
+        if len(joins) < 2:
+            raise RuntimeError(f"dask-labextension's cluster has {len(joins)} worker(s) after 30 s")
     finally:
         code, body = await server.request("DELETE", f"dask/clusters/{model['id']}")
         if code != 204:
             raise RuntimeError(f"DELETE /dask/clusters/{model['id']} answered {code}: {body}")
-    return phases(start, answered, joins, answered=answered)
+    seen = max(answered, joins[-1])
+    return phases(start, seen, joins, answered=answered)
 
 
 async def run(
