@@ -1,5 +1,6 @@
-"""What the benchmarks observe: cluster events of one cluster, and the scheduler's own record
-of when workers joined (its ``add-worker`` events, stamped with this machine's wall clock)."""
+"""What the benchmarks observe: cluster events of one cluster, the scheduler's own record
+of when workers joined (its ``add-worker`` events, stamped with this machine's wall clock),
+and whether the machine is quiet before a run."""
 
 from __future__ import annotations
 
