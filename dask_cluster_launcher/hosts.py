@@ -92,7 +92,9 @@ class SpareHost:
     async def close(self) -> None:
         self._closed = True
         if self._starting is not None:
-            self._starting.cancel()
+            # a spare being started is let start (a process spawn: milliseconds), then
+            # stopped; cancelling the spawn could leave its process unowned
+            await asyncio.wait({self._starting})
         process, self._process = self._process, None
         if process is not None and process.returncode is None:
             with contextlib.suppress(ProcessLookupError):
