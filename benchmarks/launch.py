@@ -13,6 +13,8 @@ from typing import Any
 
 from .observe import (
     cluster_event,
+    connect,
+    join_times,
     launcher_security,
     running_workers,
     scheduler_join_times,
@@ -61,13 +63,12 @@ async def labextension_once(server: JupyterServer) -> dict[str, Any]:
     if code != 200 or model.get("workers") not in (1, 2):
         raise RuntimeError(f"PUT /dask/clusters answered {code}: {model}")
     try:
-        joins = await scheduler_join_times(model["scheduler_address"], start)
-        deadline = time.monotonic() + 30
-        while len(joins) < 2 and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-            joins = await scheduler_join_times(model["scheduler_address"], start)
-        if len(joins) < 2:
-            raise RuntimeError(f"dask-labextension's cluster has {len(joins)} worker(s) after 30 s")
+        client = await connect(model["scheduler_address"])
+        try:
+            await asyncio.wait_for(client.wait_for_workers(2), 30)
+            joins = await join_times(client, start)
+        finally:
+            await client.close()
     finally:
         code, body = await server.request("DELETE", f"dask/clusters/{model['id']}")
         if code != 204:
