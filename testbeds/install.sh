@@ -4,7 +4,9 @@
 #   Son of Grid Engine 8.1.9: gridengine-master gridengine-exec gridengine-client
 #   mpi backend tests:        openmpi-bin libopenmpi-dev (Open MPI; mpi4py loads its libmpi)
 #   Browser tests:            chromium                 (/usr/bin/chromium)
-#   Isolation tests:          the user dcl-other       (a second user of the machine)
+#   Isolation tests:          the users dcl-victim (runs a Jupyter server, not root) and
+#                             dcl-other (a second user of the machine, the attacker);
+#                             gcc (the attack tests' compiled race watcher)
 # Returns immediately (no apt-get at all) when everything is already installed.
 # Must run as root. Usage: testbeds/install.sh
 set -euo pipefail
@@ -12,19 +14,22 @@ set -euo pipefail
 PACKAGES=(slurm-wlm munge slurmctld slurmd slurm-client
           gridengine-master gridengine-exec gridengine-client
           chromium
-          openmpi-bin libopenmpi-dev)
+          openmpi-bin libopenmpi-dev
+          gcc libc6-dev)
 
-# A second, unprivileged user: tests/test_isolation.py probes the clusters as this user.
-OTHER_USER=dcl-other
-if ! id -u "$OTHER_USER" >/dev/null 2>&1; then
-  if [ "$(id -u)" -ne 0 ]; then
-    echo "testbeds/install.sh: must run as root (useradd $OTHER_USER)" >&2
-    exit 1
+# Two unprivileged users: tests/test_isolation.py and the attack tests run a Jupyter server as
+# dcl-victim (root would bypass the kernel's permission checks) and attack it as dcl-other.
+for user in dcl-victim dcl-other; do
+  if ! id -u "$user" >/dev/null 2>&1; then
+    if [ "$(id -u)" -ne 0 ]; then
+      echo "testbeds/install.sh: must run as root (useradd $user)" >&2
+      exit 1
+    fi
+    useradd --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin \
+      "$user"
+    echo "testbeds/install.sh: created user $user"
   fi
-  useradd --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin \
-    "$OTHER_USER"
-  echo "testbeds/install.sh: created user $OTHER_USER"
-fi
+done
 
 # one dpkg-query call for all packages (fast path < 0.1 s)
 installed=" $(dpkg-query -W -f='${Package}=${db:Status-Status} ' "${PACKAGES[@]}" 2>/dev/null || true)"

@@ -34,7 +34,10 @@ class JupyterServerProcess:
         start_timeout: float = 60,
         env: dict[str, str] | None = None,
         config: dict[str, Any] | None = None,
+        user: str | None = None,
     ) -> None:
+        """``user``: run the server as this Unix user (``root`` must own ``root``'s tree then;
+        it is handed to the user, and ``env`` should give the user's ``HOME``)."""
         self.root = root
         self.port = free_port()
         self.token = token
@@ -54,6 +57,16 @@ class JupyterServerProcess:
             "JUPYTER_RUNTIME_DIR": str(self.runtime_dir),
             **(env or {}),
         }
+        as_user: dict[str, Any] = {}
+        if user is not None:
+            from tests.users import as_user as user_arguments
+            from tests.users import chown_tree, let_users_run_checkout
+
+            let_users_run_checkout()
+            self.log_path.touch()
+            chown_tree(user, root)
+            as_user = user_arguments(user)
+            env.pop("XDG_RUNTIME_DIR", None)  # root's
         # The log goes to a file, not a pipe nobody reads (a full pipe would block the server).
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
@@ -73,6 +86,7 @@ class JupyterServerProcess:
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                **as_user,
             )
         self._wait_started(start_timeout)
 
