@@ -41,7 +41,9 @@ def let_users_run_checkout() -> None:
     """Give others search (x) permission on every folder from ``/`` to this checkout's Python
     and read on the checkout's package, so both users can run and import it."""
     python = Path(sys.executable)
-    for folder in {*python.parents, *CHECKOUT.parents, CHECKOUT}:
+    base = Path(sys.base_prefix).resolve()  # the interpreter the venv links to
+    folders = {*python.parents, *python.resolve().parents, base, *base.parents}
+    for folder in folders | {*CHECKOUT.parents, CHECKOUT}:
         mode = folder.stat().st_mode
         if not mode & stat.S_IXOTH:
             folder.chmod(stat.S_IMODE(mode) | stat.S_IXOTH)
