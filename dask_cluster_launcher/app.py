@@ -137,6 +137,13 @@ class ClusterLauncherApp(ExtensionApp):
         'and then runs "$@".',
     ).tag(config=True)
 
+    allow_unencrypted_ucx = Bool(
+        False,
+        help="Offer the ucx protocol for GPU clusters (cuda backend). UCX is not encrypted: "
+        "anyone who can reach the scheduler can connect and run code as its user. Only for "
+        "machines (and networks) that are one user's alone.",
+    ).tag(config=True)
+
     @validate("limits")
     def _valid_limits(self, proposal: Any) -> dict[str, Any]:
         try:
@@ -168,6 +175,8 @@ class ClusterLauncherApp(ExtensionApp):
             backend.private_dir = private_dir
             if hasattr(backend, "command_prefix"):
                 backend.command_prefix = tuple(self.batch_command_prefix)
+            if hasattr(backend, "allow_unencrypted_ucx"):
+                backend.allow_unencrypted_ucx = self.allow_unencrypted_ucx
         return backends
 
     def launcher_profiles(self, backends: dict[str, Backend]) -> ProfileStore:

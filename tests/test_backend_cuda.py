@@ -93,6 +93,7 @@ OPTIONS = {
 
 async def test_the_form_lists_the_gpus(fake_smi, with_dask_cuda):
     backend = CUDABackend()
+    backend.allow_unencrypted_ucx = True  # the operator's opt-in (see below)
     described = await backend.describe()
     assert described["available"] is True and described["reason"] is None
     items = described["schema"]["properties"]["CUDA_VISIBLE_DEVICES"]["items"]
@@ -151,7 +152,8 @@ async def test_cluster_arguments(fake_smi, with_dask_cuda, tmp_path):
     private = backend.with_credentials(kwargs, files)
     assert private["preload"] == [str(files.worker_preload)]
     assert private["security"].require_encryption is True
-    # every GPU, sizes, ucx
+    # every GPU, sizes, ucx (allowed by the operator)
+    backend.allow_unencrypted_ucx = True
     options = await backend.validate(
         {"memory_limit": "30 GiB", "device_memory_limit": "60 GiB", "protocol": "ucx"}
     )
@@ -173,7 +175,7 @@ async def test_cluster_arguments(fake_smi, with_dask_cuda, tmp_path):
         ({"rmm_pool_size": "40 GiB"}, "options.rmm_pool_size", "needs the rmm package"),
         ({"device_memory_limit": "lots"}, "options.device_memory_limit", "not allowed"),
         ({"memory_limit": "0 GiB"}, "options.memory_limit", "'auto' or a size"),
-        ({"protocol": "ucx"}, "options.protocol", "distributed-ucxx"),
+        ({"protocol": "ucx"}, "options.protocol", "ucx is not encrypted"),
         ({"protocol": "udp"}, "options.protocol", "not one of"),
     ],
 )
@@ -183,6 +185,57 @@ async def test_bad_options_name_the_field(fake_smi, monkeypatch, options, field,
         await CUDABackend().validate(options)
     assert info.value.field == field
     assert str(info.value).startswith(field) and words in str(info.value), str(info.value)
+
+
+async def test_ucx_is_offered_and_accepted_only_with_the_operators_opt_in(
+    fake_smi, with_dask_cuda, monkeypatch
+):
+    backend = CUDABackend()
+    described = await backend.describe()
+    protocol = described["schema"]["properties"]["protocol"]
+    assert protocol["enum"] == ["tcp"]  # installed, but unencrypted: not offered by default
+    assert "NOT encrypted" in protocol["description"]
+    with pytest.raises(InvalidRequest) as info:
+        await backend.validate({"protocol": "ucx"})
+    assert info.value.field == "options.protocol"
+    assert "allow_unencrypted_ucx" in str(info.value) and "run code as you" in str(info.value)
+
+    backend.allow_unencrypted_ucx = True
+    described = await backend.describe()
+    assert described["schema"]["properties"]["protocol"]["enum"] == ["tcp", "ucx"]
+    assert (await backend.validate({"protocol": "ucx"}))["protocol"] == "ucx"
+    # allowed, but not installed: the reason is the missing package
+    cuda_only = CUDABackend()
+    cuda_only.allow_unencrypted_ucx = True
+    monkeypatch.setattr(cuda, "importable", lambda module: module == "dask_cuda")
+    with pytest.raises(InvalidRequest, match="distributed-ucxx") as info:
+        await cuda_only.validate({"protocol": "ucx"})
+    assert info.value.field == "options.protocol"
+
+
+def test_the_opt_in_is_a_server_setting_the_python_api_shares_too():
+    from traitlets.config import Config
+
+    from dask_cluster_launcher.app import ClusterLauncherApp
+    from dask_cluster_launcher.config import launcher_manager
+
+    assert ClusterLauncherApp().launcher_backends()["cuda"].allow_unencrypted_ucx is False
+    config = Config({"ClusterLauncherApp": {"allow_unencrypted_ucx": True}})
+    settings = ClusterLauncherApp(config=config)
+    assert settings.launcher_backends()["cuda"].allow_unencrypted_ucx is True
+    assert launcher_manager(settings).backends["cuda"].allow_unencrypted_ucx is True
+
+
+async def test_ucx_without_the_opt_in_answers_400_naming_the_field(
+    launcher_api, fake_smi, with_dask_cuda
+):
+    for route in ("clusters", "preview"):
+        body = {"backend": "cuda", "options": {"protocol": "ucx"}, "scaling": {"workers": 1}}
+        code, error = await launcher_api(route, method="POST", body=body)
+        assert (code, error["field"]) == (400, "options.protocol"), error
+        assert error["message"].startswith("options.protocol: ucx is not encrypted"), error
+    _, clusters = await launcher_api("clusters")
+    assert clusters == []
 
 
 async def test_scaling_beyond_the_gpus_is_refused_with_the_reason():

@@ -164,6 +164,32 @@ def test_worker_processes_nprocs_and_no_leaks(monkeypatch):
     wait_for(lambda: not dask_children() - before, timeout=10)
 
 
+def listeners(pids: set[int]) -> set[tuple[str, int]]:
+    return {
+        (conn.laddr.ip, conn.laddr.port)
+        for conn in psutil.net_connections(kind="inet")
+        if conn.status == psutil.CONN_LISTEN and conn.pid in pids
+    }
+
+
+@pytest.mark.parametrize("internal", [True, False])
+def test_every_listener_is_on_loopback(monkeypatch, internal):
+    """The API, the scheduler, its dashboard, the workers and their nannies: another machine
+    (or another interface of this one) reaches none of them."""
+    me = psutil.Process().pid
+    before = listeners({me} | dask_children())
+    with SaturnEmulator(token=TOKEN, processes=True) as emulator:
+        use(emulator, monkeypatch, internal=internal)
+        cluster = dask_saturn.SaturnCluster(n_workers=1, nprocs=2, nthreads=1)
+        opened = listeners({me} | dask_children()) - before
+        # the API, the scheduler and its dashboard, and two nannies with a worker each
+        assert len(opened) >= 7, opened
+        assert {ip for ip, _ in opened} == {"127.0.0.1"}, opened
+        cluster.close()
+        del cluster
+        gc.collect()
+
+
 def test_emulator_stop_closes_what_is_left(monkeypatch):
     with SaturnEmulator(token=TOKEN) as emulator:
         use(emulator, monkeypatch, internal=True)

@@ -7,6 +7,10 @@ own TLS certificate, the dashboard on a private socket. dask-cuda is optional
 The form lists the GPUs found by ``nvidia-smi`` (an async subprocess with a timeout), or by
 pynvml where nvidia-smi is missing, limited to the server's own ``CUDA_VISIBLE_DEVICES``.
 Without a GPU (or without dask-cuda) the backend is listed as unavailable, with the reason.
+
+UCX has no encryption: anyone on the machine (or the network) can connect to a UCX scheduler
+and run code as its owner. It is offered only where the operator allowed it
+(``ClusterLauncherApp.allow_unencrypted_ucx``, for machines that are one user's alone).
 """
 
 from __future__ import annotations
@@ -30,6 +34,10 @@ from .local import LocalBackend
 NVIDIA_SMI = ("nvidia-smi", "--query-gpu=index,uuid,name,memory.total", "--format=csv,noheader")
 NO_GPU = "no NVIDIA GPU on this machine"
 INSTALL = "pip install 'dask_cluster_launcher[cuda]'"
+UCX_NOT_ALLOWED = (
+    "ucx is not encrypted: other users could connect to the scheduler and run code as you; "
+    "this site does not allow it (the operator's ClusterLauncherApp.allow_unencrypted_ucx)"
+)
 
 
 @dataclass(frozen=True)
@@ -147,6 +155,8 @@ class CUDABackend(LocalBackend):
     #: Seconds a GPU listing is reused (GPUs do not come and go).
     gpus_cache_seconds = 60.0
     nvidia_smi_timeout = 10.0
+    #: The operator's opt-in to the unencrypted ucx protocol (set from the server's settings).
+    allow_unencrypted_ucx = False
 
     def __init__(self) -> None:
         self._gpus: tuple[list[GPU], str | None] | None = None
@@ -188,7 +198,7 @@ class CUDABackend(LocalBackend):
         if gpus:
             items = properties["CUDA_VISIBLE_DEVICES"]["items"]
             items["oneOf"] = [{"const": g.index, "title": g.title} for g in gpus]
-        if not ucx_available():
+        if not (self.allow_unencrypted_ucx and ucx_available()):
             properties["protocol"]["enum"] = ["tcp"]
         return schema
 
@@ -220,8 +230,10 @@ class CUDABackend(LocalBackend):
                     require(False, f"options.{key}", "must be a fraction such as 0.8 or a size")
         rmm = not options["rmm_pool_size"] or importable("rmm")
         require(rmm, "options.rmm_pool_size", "needs the rmm package, not installed here")
-        ucx = options["protocol"] != "ucx" or ucx_available()
-        require(ucx, "options.protocol", "ucx needs distributed-ucxx (or ucx-py), not installed")
+        if options["protocol"] == "ucx":
+            require(self.allow_unencrypted_ucx, "options.protocol", UCX_NOT_ALLOWED)
+            message = "ucx needs distributed-ucxx (or ucx-py), not installed"
+            require(ucx_available(), "options.protocol", message)
 
     def cluster_kwargs(
         self, options: dict[str, Any], *, cluster_id: str, cluster_name: str

@@ -421,8 +421,10 @@ class SaturnEmulator:
                 memory_limit=min(MEMORY_LIMIT, _SIZE[config["worker_size"]][3] * 2**30 // k),
                 processes=self.processes,
                 protocol="tls://" if cluster.external else "tcp://",
+                # every listener on loopback: other users of the machine reach none of it
                 host="127.0.0.1",
-                dashboard_address=":0",
+                dashboard_address="127.0.0.1:0",
+                worker_dashboard_address=None,
                 security=self.ca.node_security() if cluster.external else None,
             )
             with self._lock:
