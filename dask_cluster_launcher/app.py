@@ -9,8 +9,9 @@ from jupyter_server.extension.application import ExtensionApp
 from jupyter_server.utils import url_path_join
 from traitlets import Bool, Dict, Float, List, TraitError, Unicode, validate
 
-from . import events
+from . import child_env, events
 from .backends import Backend, default_backends
+from .child_env import DEFAULT_DENY as DEFAULT_CHILD_ENV_DENY
 from .dashboard_proxy import ROUTE as DASHBOARD_ROUTE
 from .handlers import ROUTES
 from .limits import Limits, limits_from_config
@@ -137,6 +138,16 @@ class ClusterLauncherApp(ExtensionApp):
         'and then runs "$@".',
     ).tag(config=True)
 
+    child_env_deny = List(
+        Unicode(),
+        default_value=list(DEFAULT_CHILD_ENV_DENY),
+        help="Environment variables the launcher's processes (cluster hosts, and through "
+        "them local workers and batch jobs) do not get from the Jupyter server: names "
+        "matching these shell-style patterns (case-insensitive), and any variable holding "
+        "the server's own token. Extend the default in a .py config with "
+        "c.ClusterLauncherApp.child_env_deny.extend([...]); setting the list replaces it.",
+    ).tag(config=True)
+
     allow_unencrypted_ucx = Bool(
         False,
         help="Offer the ucx protocol for GPU clusters (cuda backend). UCX is not encrypted: "
@@ -194,6 +205,9 @@ class ClusterLauncherApp(ExtensionApp):
         assert self.serverapp is not None
         # SIGINT (JupyterHub's "Stop My Server") must close the clusters as SIGTERM does
         stop_on_sigint(self.serverapp)
+        # the hosts (and their workers and jobs) get no token of this server's
+        token = getattr(getattr(self.serverapp, "identity_provider", None), "token", None)
+        child_env.configure(self.child_env_deny, secret_values=[token])
         event_logger = self.serverapp.event_logger
         events.register(event_logger)
         backends = self.launcher_backends()

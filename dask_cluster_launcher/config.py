@@ -5,8 +5,9 @@ The server reads ``c.ClusterLauncherApp.*`` from the Jupyter config files; the C
 Jupyter config path (``jupyter --paths``: ``$JUPYTER_CONFIG_DIR`` first, then the environment's
 and the system's), ``jupyter_config``, ``jupyter_server_config`` and the extension's own
 ``jupyter_dask_cluster_launcher_config`` (``.py`` or ``.json``), later files winning. So a site's
-profile directories, private directory, limits, idle timeout and batch command prefix apply to
-all three. (Settings given on the server's command line apply to the server only.)
+profile directories, private directory, limits, idle timeout, batch command prefix and the
+variables kept from cluster processes (``child_env_deny``) apply to all three. (Settings given on
+the server's command line apply to the server only.)
 """
 
 from __future__ import annotations
@@ -56,9 +57,12 @@ def launcher_settings(config: Config | None = None) -> ClusterLauncherApp:
 
 def launcher_manager(settings: ClusterLauncherApp | None = None, **kwargs: Any) -> ClusterManager:
     """A manager with the backends, profiles and limits the server would have (no events)."""
+    from .child_env import configure
     from .manager import ClusterManager
 
     settings = launcher_settings() if settings is None else settings
+    # the hosts this process starts get what the server's would: no secrets
+    configure(settings.child_env_deny)
     backends = settings.launcher_backends()
     return ClusterManager(
         backends,

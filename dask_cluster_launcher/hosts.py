@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .changes import ClusterPatch, Mirror
+from .child_env import child_environment
 from .private import ClusterFiles, make_private_dir, write_private_file
 from .records import HostSpec, Record, pid_alive
 
@@ -38,8 +39,11 @@ def _package_path(private_root: Path) -> str:
 
 
 async def _start_host(
-    python: str, args: list[str], log_path: Path, env: dict[str, str] | None
+    python: str, args: list[str], log_path: Path, env: dict[str, str] | None, cwd: Path
 ) -> asyncio.subprocess.Process:
+    """``python -m HOST_MODULE ARGS`` in ``cwd`` (the private directory: ``-m`` puts the working
+    directory first on ``sys.path``, and a module planted in a notebook folder must not be
+    imported), with ``env`` (default: this process's) less the secrets (see ``child_env``)."""
     with open(log_path, "ab") as log_file:
         return await asyncio.create_subprocess_exec(
             python,
@@ -49,7 +53,8 @@ async def _start_host(
             stdin=asyncio.subprocess.PIPE if args == ["--spare"] else asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=log_file,
-            env=env,
+            env=child_environment(env),
+            cwd=cwd,
             # its own session: a Ctrl-C meant for the Jupyter server does not reach it, and it
             # can outlive the server when the operator wants clusters to survive restarts
             start_new_session=True,
@@ -66,6 +71,7 @@ class SpareHost:
     that launch has settled."""
 
     def __init__(self, private_root: Path) -> None:
+        self.private_root = private_root
         self.log_path = private_root / "logs" / "spare-host.log"
         self._process: asyncio.subprocess.Process | None = None
         self._starting: asyncio.Task[None] | None = None
@@ -80,7 +86,9 @@ class SpareHost:
 
     async def _start(self) -> None:
         await asyncio.to_thread(make_private_dir, self.log_path.parent)
-        self._process = await _start_host(sys.executable, ["--spare"], self.log_path, None)
+        self._process = await _start_host(
+            sys.executable, ["--spare"], self.log_path, None, self.private_root
+        )
 
     def take(self) -> asyncio.subprocess.Process | None:
         """The spare process, or None when none is ready (``refill`` starts the next one)."""
@@ -155,7 +163,8 @@ class HostProcess:
             process.stdin.write(f"{spec_path}\n".encode())
             await process.stdin.drain()
         else:
-            process = await _start_host(python, [str(spec_path)], log_path, env)
+            cwd = Path(spec.private_root)
+            process = await _start_host(python, [str(spec_path)], log_path, env, cwd)
         assert process.stdout is not None
         try:
             line = await asyncio.wait_for(process.stdout.readline(), SPAWN_TIMEOUT)

@@ -35,9 +35,12 @@ class JupyterServerProcess:
         env: dict[str, str] | None = None,
         config: dict[str, Any] | None = None,
         user: str | None = None,
+        cwd: Path | None = None,
     ) -> None:
         """``user``: run the server as this Unix user (``root`` must own ``root``'s tree then;
-        it is handed to the user, and ``env`` should give the user's ``HOME``)."""
+        it is handed to the user, and ``env`` should give the user's ``HOME``). ``cwd``: start
+        it in this folder with the ``jupyter-server`` command, as a user does (the folder is
+        then not on the server's own ``sys.path``, as ``python -m`` would put it)."""
         self.root = root
         self.port = free_port()
         self.token = token
@@ -69,12 +72,12 @@ class JupyterServerProcess:
             env.pop("XDG_RUNTIME_DIR", None)  # root's
         # The log goes to a file, not a pipe nobody reads (a full pipe would block the server).
         with open(self.log_path, "wb") as log:
+            command = [sys.executable, "-m", "jupyter", "server"]
+            if cwd is not None:
+                command = [str(Path(sys.executable).with_name("jupyter-server"))]
             self.process = subprocess.Popen(
                 [
-                    sys.executable,
-                    "-m",
-                    "jupyter",
-                    "server",
+                    *command,
                     "--no-browser",
                     "--allow-root",
                     "--ip=127.0.0.1",
@@ -86,6 +89,7 @@ class JupyterServerProcess:
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                cwd=cwd,
                 **as_user,
             )
         self._wait_started(start_timeout)
