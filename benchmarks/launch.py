@@ -114,7 +114,7 @@ async def run(
             put,
             "dask-labextension `PUT` (its sidebar refreshes right after it)",
             "launcher: POST sent -> event with 2 running workers received on "
-            "api/events/subscribe; "
+            "dask-cluster-launcher/events; "
             + paired_note([r["total"] for r in ours], [r["total"] for r in labext]),
         ),
     ]

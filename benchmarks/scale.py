@@ -1,14 +1,14 @@
 """Scale: watching a big cluster costs what changes, not the cluster's size (issue #14).
 
-synthetic (``scale_model``): a model of 1,000 workers and 400 batch jobs published through a
-real Jupyter event logger: bytes per change, the server's time per host patch, parsing 400 jobs,
+synthetic (``scale_model``): a model of 1,000 workers and 400 batch jobs published through the
+launcher's event publisher: bytes per change, the server's time per host patch, parsing 400 jobs,
 against the whole cluster (what a full republish sends, as a polling sidebar would fetch).
 
 real: a real Jupyter server and a launched local cluster of 128 thread workers; over the
-authenticated ``api/events/subscribe`` WebSocket, bytes per worker join (128 -> 129) and bytes/s
-with nothing changing; the server process's CPU over that quiet window against the same server
-with no cluster; watch latency (scheduler ``add-worker`` -> event with the worker) against the
-same steps on a 1-worker cluster.
+launcher's ``dask-cluster-launcher/events`` WebSocket, bytes per worker join (128 -> 129) and
+bytes/s with nothing changing; the server process's CPU over that quiet window against the same
+server with no cluster; watch latency (scheduler ``add-worker`` -> event with the worker) against
+the same steps on a 1-worker cluster.
 
     python benchmarks/scale.py [--synthetic-only]    # or: benchmarks/run.py --only scale
 """
@@ -207,7 +207,7 @@ async def real(server: JupyterServer, stream: EventStream) -> list[Row]:
             joins,
             whole,
             "one whole-cluster event (GET clusters/<id>)",
-            "every cluster event of the step on api/events/subscribe (scaling, join, status)",
+            "every cluster event of the step on the launcher's socket (scaling, join, status)",
         ),
         Row(
             f"real: event traffic, {n} workers, {quiet}",

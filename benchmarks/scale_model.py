@@ -96,30 +96,22 @@ def qstat_xml() -> str:
 
 
 class Wire:
-    """A real Jupyter event logger with the launcher's schema, and a listener that serializes
-    each event as the server's ``api/events/subscribe`` WebSocket does."""
+    """The launcher's event publisher with one subscriber, which records the size of each
+    message as the ``dask-cluster-launcher/events`` WebSocket sends it."""
 
     def __init__(self) -> None:
-        from jupyter_events import EventLogger
-
         from dask_cluster_launcher import events
 
-        self.logger = EventLogger()
-        events.register(self.logger)
-        self.publisher = events.ClusterEventPublisher(self.logger)
+        self.publisher = events.ClusterEventPublisher()
         self.sizes: list[int] = []
-
-        async def listener(logger: Any, schema_id: str, data: dict[str, Any]) -> None:
-            self.sizes.append(len(json.dumps(dict(schema_id=schema_id, **data)).encode()))
-
-        self.logger.add_listener(listener=listener)
+        self.publisher.subscribe(lambda text: self.sizes.append(len(text.encode())))
 
     async def sent(self, publish: Callable[[], None]) -> tuple[float, int]:
         """(seconds until the event is serialized for the WebSocket, its bytes; 0: none)."""
         count = len(self.sizes)
         started = time.perf_counter()
         publish()
-        await asyncio.sleep(0)  # the listener runs as a task
+        await asyncio.sleep(0)  # as long as the server takes to write it
         took = time.perf_counter() - started
         return took, (self.sizes[-1] if len(self.sizes) > count else 0)
 

@@ -62,8 +62,8 @@ def bench_env() -> dict[str, str]:
 
 
 class EventStream:
-    """The server's ``api/events/subscribe`` WebSocket; every cluster event with its arrival
-    time (``time.time()``, comparable with the scheduler's own timestamps on this machine)."""
+    """The launcher's ``dask-cluster-launcher/events`` WebSocket; every cluster event with its
+    arrival time (``time.time()``, comparable with the scheduler's timestamps on this machine)."""
 
     def __init__(self, conn: WebSocketClientConnection) -> None:
         self._conn = conn
@@ -226,7 +226,7 @@ class JupyterServer:
         return response.code, parsed
 
     async def events(self) -> EventStream:
-        url = f"ws://127.0.0.1:{self.port}/api/events/subscribe"
+        url = f"ws://127.0.0.1:{self.port}/dask-cluster-launcher/events"
         conn = await websocket_connect(
             HTTPRequest(url, headers={"Authorization": f"token {self.token}"})
         )

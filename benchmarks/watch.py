@@ -204,7 +204,7 @@ async def run(server: JupyterServer, stream: EventStream, repetitions: int) -> l
             ours,
             polled,
             f"dask-labextension sidebar poll every {interval:g} s (measured)",
-            "launcher: scheduler add-worker -> event on api/events/subscribe",
+            "launcher: scheduler add-worker -> event on dask-cluster-launcher/events",
         ),
         Row(
             "Watch latency vs the poll's expectation",

@@ -4,8 +4,8 @@ Every method is authenticated (``@web.authenticated``) and then authorized (``@a
 the resource :data:`AUTH_RESOURCE`, so that a deployment's Authorizer can deny the launcher, or
 allow only part of it:
 
-- ``read``: list backends, profiles and clusters, read snippets and job logs, preview a launch
-  (it computes a script and changes nothing);
+- ``read``: list backends, profiles and clusters, receive cluster events, read snippets and job
+  logs, preview a launch (it computes a script and changes nothing);
 - ``write``: save or delete profiles, stop a cluster;
 - ``execute``: launch or scale a cluster (it starts processes and batch jobs that run commands).
 """
@@ -16,11 +16,13 @@ import asyncio
 import json
 from typing import Any
 
-from jupyter_server.auth.decorator import authorized
-from jupyter_server.base.handlers import APIHandler
-from tornado import web
+from jupyter_core.utils import ensure_async
+from jupyter_server.auth.decorator import authorized, ws_authenticated
+from jupyter_server.base.handlers import APIHandler, JupyterHandler
+from jupyter_server.base.websocket import WebSocketMixin
+from tornado import web, websocket
 
-from . import schemas
+from . import events, schemas
 from .errors import InvalidRequest, LauncherError, shorten
 from .manager import ClusterManager
 
@@ -173,8 +175,48 @@ class PreviewHandler(LauncherHandler):
         self.finish(json.dumps(await self.manager.preview(self.json_body("PreviewRequest"))))
 
 
+class ClusterEventsHandler(WebSocketMixin, websocket.WebSocketHandler, JupyterHandler):
+    """The cluster events (see ``events``), for callers authorized to ``read`` the launcher.
+
+    The authorization is checked once, when the socket opens, as Jupyter Server does for its
+    own event and kernel sockets. Clients only receive: whatever they send is ignored.
+    """
+
+    auth_resource = AUTH_RESOURCE
+
+    @ws_authenticated
+    async def get(self, *args: Any, **kwargs: Any) -> None:
+        user = self.current_user
+        allowed = await ensure_async(
+            self.authorizer.is_authorized(self, user, "read", AUTH_RESOURCE)
+        )
+        if not allowed:
+            raise web.HTTPError(403)
+        publisher = events.publisher_of(self.event_logger)
+        if publisher is None:
+            raise web.HTTPError(503, "the launcher's cluster events are not set up")
+        self._publisher = publisher
+        await super().get(*args, **kwargs)
+
+    def open(self, *args: Any, **kwargs: Any) -> None:
+        super().open(*args, **kwargs)  # keep-alive pings
+        self._publisher.subscribe(self._send)
+
+    def _send(self, text: str) -> None:
+        try:
+            self.write_message(text)
+        except websocket.WebSocketClosedError:  # gone without a close handshake
+            self._publisher.unsubscribe(self._send)
+
+    def on_message(self, message: str | bytes) -> None:
+        pass
+
+    def on_close(self) -> None:
+        self._publisher.unsubscribe(self._send)
+
+
 _ID = r"(?P<cluster_id>[^/]+)"
-ROUTES: list[tuple[str, type[LauncherHandler]]] = [
+ROUTES: list[tuple[str, type[JupyterHandler]]] = [
     ("backends", BackendsHandler),
     ("profiles", ProfilesHandler),
     ("profiles/(?P<name>[^/]+)", ProfileHandler),
@@ -183,4 +225,5 @@ ROUTES: list[tuple[str, type[LauncherHandler]]] = [
     (f"clusters/{_ID}/snippet", SnippetHandler),
     (f"clusters/{_ID}/jobs/(?P<job_id>[^/]+)/log", JobLogHandler),
     ("preview", PreviewHandler),
+    ("events", ClusterEventsHandler),
 ]

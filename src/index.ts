@@ -14,6 +14,7 @@ import { IClusterActions } from './components/ClusterCard';
 import { KernelChoices } from './components/KernelPicker';
 import { ClusterSidebar } from './components/Sidebar';
 import { DaskDashboardBridge } from './daskDashboard';
+import { ClusterEventSocket } from './events';
 import { daskClusterIcon } from './icons';
 import { LaunchMemory } from './memory';
 import { ClusterModel } from './model';
@@ -53,7 +54,10 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const { commands, serviceManager } = app;
     const trans = translationBundle(translator);
     const baseUrl = serviceManager.serverSettings.baseUrl;
-    const model = new ClusterModel({ events: serviceManager.events, trans });
+    const events = new ClusterEventSocket({
+      serverSettings: serviceManager.serverSettings
+    });
+    const model = new ClusterModel({ events, trans });
     const dashboards = new DaskDashboardBridge({
       commands,
       shell: app.shell,
@@ -168,7 +172,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
     }
 
     void model.refresh();
-    // Events missed while the tab slept (or the socket reconnected): resync.
+    // Events missed while the socket was closed: resync.
+    events.reconnected.connect(() => void model.refreshClusters());
+    // Events missed while the tab slept: resync.
     document.addEventListener('visibilitychange', () => {
       if (!document.hidden && !model.isDisposed) {
         void model.refreshClusters();

@@ -1,6 +1,6 @@
-import { Event } from '@jupyterlab/services';
 import type { TranslationBundle } from '@jupyterlab/translation';
 import { ISignal, Signal } from '@lumino/signaling';
+import { IClusterEventSource } from './events';
 import { APIError, jsonBody, requestAPI } from './request';
 import { translationBundle } from './translation';
 import {
@@ -87,9 +87,9 @@ function applyRows<T>(
   return result.concat([...upserts.values()]);
 }
 
-/** Turn an event-bus emission into a cluster event, or null if it is not one. */
+/** Turn a message of the event socket into a cluster event, or null if it is not one. */
 export function toClusterEvent(
-  emission: Event.Emission | Record<string, any>
+  emission: Record<string, any>
 ): IClusterEvent | null {
   const schemaId = (emission as any).schema_id;
   if (typeof schemaId !== 'string' || !isClusterSchema(schemaId)) {
@@ -418,7 +418,7 @@ export class ClusterModel {
     return arrived;
   }
 
-  private _onEmission(_: Event.IManager, emission: Event.Emission): void {
+  private _onEmission(_: unknown, emission: Record<string, any>): void {
     const arrived = performance.now();
     const event = toClusterEvent(emission);
     if (event) {
@@ -457,7 +457,7 @@ export class ClusterModel {
     this._clustersChanged.emit();
   }
 
-  private _events: Event.IManager | null;
+  private _events: IClusterEventSource | null;
   private _trans: TranslationBundle;
   private _clusters: ClusterMap = new Map();
   private _backends: IBackend[] = [];
@@ -473,8 +473,8 @@ export class ClusterModel {
 
 export namespace ClusterModel {
   export interface IOptions {
-    /** The server's event bus (app.serviceManager.events). */
-    events?: Event.IManager;
+    /** The server's cluster events (a `ClusterEventSocket`). */
+    events?: IClusterEventSource;
     /** Translates the messages shown to the user. */
     trans?: TranslationBundle;
   }

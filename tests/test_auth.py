@@ -32,6 +32,7 @@ def test_every_route_is_enumerated() -> None:
         "clusters/some-id/snippet",
         "clusters/some-id/jobs/some-id/log",
         "preview",
+        "events",
     }
 
 

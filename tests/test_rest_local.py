@@ -215,7 +215,7 @@ async def test_failed_start_shows_the_reason_and_leaves_nothing(launcher_api, jp
 
 
 async def test_live_events_show_workers_joining_and_the_cluster_leaving(launcher_api, jp_ws_fetch):
-    ws = await jp_ws_fetch("api", "events", "subscribe")
+    ws = await jp_ws_fetch("dask-cluster-launcher", "events")
     seen: list[dict] = []
     models: dict[str, dict] = {}  # the cluster as the sidebar rebuilds it from the events
 

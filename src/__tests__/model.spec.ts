@@ -17,7 +17,7 @@ jest.mock('../request', () => {
 });
 const mockedRequest = requestAPI as jest.MockedFunction<typeof requestAPI>;
 
-/** A stand-in for JupyterLab's event manager. */
+/** A stand-in for the cluster event socket. */
 class FakeEvents {
   readonly serverSettings = {} as any;
   readonly stream = new Stream<any, any>(this);
