@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .launched import LaunchedCluster, private_dashboard_url, proxied_dashboard_url
+from .links import web_link
 
 log = logging.getLogger("dask_cluster_launcher.manager")
 
@@ -44,8 +45,9 @@ class ClusterPublishing:
             "state": launched.state,
             "error": launched.error,
             "scheduler_address": launched.scheduler_address,
-            "dashboard_link": launched.dashboard_link,
-            "dashboard_url": self._dashboard_url(launched),
+            # what a scheduler or service reported: only web addresses reach the browser
+            "dashboard_link": web_link(launched.dashboard_link),
+            "dashboard_url": web_link(self._dashboard_url(launched)),
             "scaling": copy.deepcopy(launched.scaling),
             "messages": list(launched.messages),
             "created": launched.created,

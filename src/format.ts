@@ -1,5 +1,6 @@
 import { TranslationBundle } from '@jupyterlab/translation';
 import { translationBundle } from './translation';
+import { safeLink } from './links';
 import { ClusterState, ICluster, IScaling } from './types';
 
 const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
@@ -149,6 +150,7 @@ export function isActive(state: ClusterState): boolean {
 /**
  * Browser URL of a proxied dashboard. The server gives a path under the
  * Jupyter base URL ("/proxy/40123/status"); it may already carry the base URL.
+ * Null when there is none, or when it is not a web address (see `safeLink`).
  */
 export function dashboardHref(
   url: string | null | undefined,
@@ -157,8 +159,8 @@ export function dashboardHref(
   if (!url) {
     return null;
   }
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) {
-    return url;
+  if (/^[a-z][a-z0-9+.-]*:/i.test(url.trim())) {
+    return safeLink(url);
   }
   let basePath = baseUrl;
   try {
@@ -170,7 +172,7 @@ export function dashboardHref(
     basePath += '/';
   }
   if (url.startsWith(basePath)) {
-    return url;
+    return safeLink(url);
   }
-  return basePath + url.replace(/^\/+/, '');
+  return safeLink(basePath + url.replace(/^\/+/, ''));
 }

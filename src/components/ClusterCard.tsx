@@ -6,6 +6,7 @@ import {
   formatScaling,
   isActive
 } from '../format';
+import { safeLink } from '../links';
 import { useTrans } from '../translation';
 import { ICluster, IJobLog } from '../types';
 import { ClusterTotals } from './ClusterTotals';
@@ -93,9 +94,12 @@ export function ClusterCard(props: IClusterCardProps): JSX.Element {
   const active = isActive(cluster.state);
   const running = cluster.state === 'running';
   const dashboard = dashboardHref(cluster.dashboard_url, baseUrl);
-  const directLink = directLinkReachable(cluster.dashboard_link)
-    ? cluster.dashboard_link
-    : null;
+  // a dashboard address that is no web address is shown, never followed
+  const dashboardText = dashboard ? null : cluster.dashboard_url;
+  const directSafe = safeLink(cluster.dashboard_link);
+  const directLink =
+    directSafe && directLinkReachable(directSafe) ? directSafe : null;
+  const directText = directSafe ? null : cluster.dashboard_link;
   const Caret = expanded ? caretDownIcon : caretRightIcon;
   const showLog = actions.jobLog ? setLogJob : undefined;
   const detailsId = `dcl-card-details-${cluster.id}`;
@@ -195,6 +199,9 @@ export function ClusterCard(props: IClusterCardProps): JSX.Element {
             {trans.__('Dashboard')}
           </a>
         )}
+        {dashboardText && (
+          <NotALink testId="dcl-dashboard-text" text={dashboardText} />
+        )}
         {canOpenDashboard && running && dashboard && actions.openDashboard && (
           <button
             className="jp-mod-styled"
@@ -256,6 +263,9 @@ export function ClusterCard(props: IClusterCardProps): JSX.Element {
                 {trans.__('direct dashboard link')}
               </a>
             )}
+            {directText && (
+              <NotALink testId="dcl-dashboard-direct-text" text={directText} />
+            )}
           </div>
           <div className="dcl-ClusterCard-scale">
             <label>
@@ -313,5 +323,19 @@ export function ClusterCard(props: IClusterCardProps): JSX.Element {
         </div>
       )}
     </div>
+  );
+}
+
+/** A dashboard address that is not a web address: its text, not a link. */
+function NotALink(props: { text: string; testId: string }): JSX.Element {
+  const trans = useTrans();
+  return (
+    <span
+      className="dcl-ClusterCard-notALink"
+      data-testid={props.testId}
+      title={trans.__('Not a web address: the sidebar does not open it')}
+    >
+      {props.text}
+    </span>
   );
 }
