@@ -4,10 +4,12 @@ Every method is authenticated (``@web.authenticated``) and then authorized (``@a
 the resource :data:`AUTH_RESOURCE`, so that a deployment's Authorizer can deny the launcher, or
 allow only part of it:
 
-- ``read``: list backends, profiles and clusters, receive cluster events, read snippets and job
-  logs, preview a launch (it computes a script and changes nothing);
+- ``read``: list backends, profiles and clusters, receive cluster events, read snippets (but
+  one that holds a private key) and job logs, preview a launch (it computes a script and
+  changes nothing);
 - ``write``: save or delete profiles, stop a cluster;
-- ``execute``: launch or scale a cluster (it starts processes and batch jobs that run commands).
+- ``execute``: launch or scale a cluster (it starts processes and batch jobs that run commands),
+  read a snippet that holds the cluster's private key (Saturn's external TLS mode).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from jupyter_server.base.handlers import APIHandler, JupyterHandler
 from jupyter_server.base.websocket import WebSocketMixin
 from tornado import web, websocket
 
-from . import events, schemas
+from . import events, schemas, snippets
 from .errors import InvalidRequest, LauncherError, shorten
 from .manager import ClusterManager
 
@@ -32,6 +34,12 @@ AUTH_RESOURCE = "dask_cluster_launcher"
 def _no_constant(name: str) -> Any:
     # Python's json accepts NaN and Infinity; JSON does not, and no field needs them.
     raise ValueError(f"{name} is not JSON")
+
+
+class Forbidden(LauncherError):
+    """The caller may use the launcher, but not for this."""
+
+    status = 403
 
 
 class LauncherHandler(APIHandler):
@@ -68,6 +76,15 @@ class LauncherHandler(APIHandler):
             self.finish(json.dumps({"message": error.message, "field": error.field}))
         else:
             super().write_error(status_code, **kwargs)
+
+    async def may(self, action: str) -> bool:
+        """Whether the Authorizer lets the caller do ``action`` on the launcher."""
+        authorizer = self.authorizer
+        return bool(
+            await ensure_async(
+                authorizer.is_authorized(self, self.current_user, action, AUTH_RESOURCE)
+            )
+        )
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         if isinstance(value, LauncherError):
@@ -155,6 +172,12 @@ class SnippetHandler(LauncherHandler):
     @authorized
     async def get(self, cluster_id: str) -> None:
         code = self.manager.snippet(cluster_id)
+        if snippets.holds_private_key(code) and not await self.may("execute"):
+            # whoever holds the key can use the cluster: a reader may not take it away
+            raise Forbidden(
+                "this cluster's client code holds its private TLS key; reading it needs the "
+                "permission to run clusters (execute)"
+            )
         # ?kernel=NAME: the notebook's kernel, checked against the cluster's versions
         kernel = self.get_argument("kernel", None)
         warning = await self.manager.version_warning(cluster_id, kernel)

@@ -6,6 +6,7 @@ change the structure of the code: a cluster name with quotes or newlines stays a
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 
@@ -68,3 +69,12 @@ def client_code(
         lines.append(f"client = Client({scheduler_address!r})")
     lines.append("client")
     return "\n".join(lines) + "\n"
+
+
+_PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")
+
+
+def holds_private_key(code: str) -> bool:
+    """Whether the code carries a PEM private key inline (Saturn's external TLS mode): it lets
+    whoever reads it connect to the cluster, so only those allowed to run clusters get it."""
+    return _PRIVATE_KEY.search(code) is not None
