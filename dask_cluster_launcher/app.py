@@ -7,10 +7,10 @@ from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
 from jupyter_server.utils import url_path_join
-from traitlets import Bool, Dict, Float, List, TraitError, Unicode, validate
+from traitlets import Bool, Dict, Float, List, TraitError, Unicode, default, validate
 
 from . import child_env, events
-from .backends import Backend, default_backends
+from .backends import Backend, backend_names, default_backends
 from .child_env import DEFAULT_DENY as DEFAULT_CHILD_ENV_DENY
 from .dashboard_proxy import ROUTE as DASHBOARD_ROUTE
 from .handlers import ROUTES
@@ -27,9 +27,13 @@ class ClusterLauncherApp(ExtensionApp):
 
     allowed_backends = List(
         Unicode(),
-        default_value=["local", "slurm", "sge", "saturn", "existing", "cuda", "gateway", "mpi"],
-        help="Backends users may launch; the others are hidden.",
+        help="Backends users may launch; the others are hidden (default: every registered "
+        "backend, those of the entry point group dask_cluster_launcher.backends).",
     ).tag(config=True)
+
+    @default("allowed_backends")
+    def _every_registered_backend(self) -> list[str]:
+        return backend_names()
 
     site_profile_dirs = List(
         Unicode(),

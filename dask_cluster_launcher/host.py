@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from .backends import Backend, default_backends
+from .backends.registry import load_class
 from .changes import HostPatch, Row, VersionedModel
 from .kernels import client_notice, this_python_versions
 from .private import ClusterFiles, PrivateDir
@@ -406,7 +407,9 @@ def main(argv: list[str] | None = None) -> None:
         redirect_stderr(spec)
     name_process(spec.cluster_id)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    backend = default_backends()[spec.backend]
+    # the class the supervisor chose (made with no arguments, as the registry makes it)
+    cls = load_class(spec.backend_class) if spec.backend_class else None
+    backend = cls() if cls is not None else default_backends()[spec.backend]
     if spec.command_prefix and hasattr(backend, "command_prefix"):
         backend.command_prefix = tuple(spec.command_prefix)
     # dask_jobqueue.runner sets SIGINT to sys.exit when first imported: import it before the

@@ -30,6 +30,7 @@ from typing import Any
 import yaml
 
 from . import schemas
+from .backends.registry import backend_names
 from .errors import ConflictError, InvalidRequest, LauncherError, NotFound, shorten
 
 log = logging.getLogger(__name__)
@@ -106,6 +107,12 @@ def check_profile(data: Any, backend_schemas: dict[str, str]) -> None:
     if not isinstance(data, dict):
         raise InvalidRequest("profile: must be a mapping", field="profile")
     schemas.check(data, "profile.yaml")
+    registered = backend_names()
+    if data["backend"] not in registered:  # which names exist is the registry's to say
+        names = ", ".join(map(shorten, registered))
+        raise InvalidRequest(
+            f"backend: {shorten(data['backend'])} is not one of {names}", "backend"
+        )
     schema_file = backend_schemas.get(data["backend"])
     if schema_file is None:
         raise InvalidRequest(f"backend: {shorten(data['backend'])} is not enabled here", "backend")

@@ -46,6 +46,9 @@ class HostSpec:
     command_prefix: list[str] = field(default_factory=list)
     #: The Python the host runs (a kernel's environment); None: the supervisor's own.
     python: str | None = None
+    #: ``module:Class`` of the backend the supervisor resolved: the host imports it rather than
+    #: reading the registry (a kernel's environment may lack this package's entry points).
+    backend_class: str = ""
 
 
 @dataclass

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .backends import Backend
+from .backends.registry import class_path
 from .backends.base import Discovered
 from .changes import ClusterPatch
 from .hosts import HostGone, HostProcess, SpareHost
@@ -67,6 +68,7 @@ def host_spec(
         profile=profile,
         created=created or datetime.now(timezone.utc).isoformat(),
         python=python,
+        backend_class=class_path(type(backend)),
     )
 
 

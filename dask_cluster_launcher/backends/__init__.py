@@ -1,18 +1,12 @@
-"""The kinds of cluster the launcher can start, by name."""
+"""The kinds of cluster the launcher can start, by name: those registered in the entry point
+group ``dask_cluster_launcher.backends`` (see ``registry``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from .base import Backend
-from .cuda import CUDABackend
-from .existing import ExistingBackend
-from .gateway import GatewayBackend
-from .local import LocalBackend
-from .mpi import MPIBackend
-from .saturn import SaturnBackend
-from .sge import SGEBackend
-from .slurm import SLURMBackend
+from .registry import backend_classes, backend_names, create_backends
 
 
 def default_backends(
@@ -23,26 +17,17 @@ def default_backends(
     start_timeout: float = 300.0,
     gateway: dict[str, Any] | None = None,
 ) -> dict[str, Backend]:
-    """Every backend; Saturn's credentials fall back to SATURN_BASE_URL / SATURN_TOKEN;
-    ``gateway``: GatewayBackend's settings (address, proxy_address, public_address, auth,
-    auth_kwargs, call_timeout), each falling back to dask's ``gateway.*`` config."""
-    saturn = SaturnBackend(
-        saturn_base_url,
-        saturn_token,
-        call_timeout=saturn_call_timeout,
-        start_timeout=start_timeout,
-    )
-    backends: list[Backend] = [
-        LocalBackend(),
-        SLURMBackend(),
-        SGEBackend(),
-        saturn,
-        ExistingBackend(),
-        CUDABackend(),
-        GatewayBackend(**(gateway or {})),
-        MPIBackend(),
-    ]
-    return {backend.name: backend for backend in backends}
+    """Every registered backend, set up with the server's settings for those that take some:
+    Saturn's credentials (falling back to SATURN_BASE_URL / SATURN_TOKEN); ``gateway``:
+    GatewayBackend's settings (address, proxy_address, public_address, auth, auth_kwargs,
+    call_timeout), each falling back to dask's ``gateway.*`` config."""
+    saturn = {
+        "base_url": saturn_base_url,
+        "token": saturn_token,
+        "call_timeout": saturn_call_timeout,
+        "start_timeout": start_timeout,
+    }
+    return create_backends({"saturn": saturn, "gateway": gateway or {}})
 
 
-__all__ = ["Backend", "default_backends"]
+__all__ = ["Backend", "backend_classes", "backend_names", "create_backends", "default_backends"]

@@ -8,7 +8,8 @@ dask-jobqueue reads ``jobqueue.<config_name>.*``, where ``config_name`` is the s
   the defaults packages register, plus what this process changed with ``dask.config.set``;
   a value the user wrote wins even when it equals dask-jobqueue's own default;
 - dask-jobqueue's shipped defaults (its ``jobqueue.yaml``), which the forms start from;
-- which named sections are SLURM or SGE sections (see :func:`system_of`).
+- which named sections belong to which batch system (see :func:`system_of`); the systems are
+  the sections of the registered batch backends (:func:`launcher_systems`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import dask.config
 import yaml
 
 from ..errors import InvalidRequest
+from .registry import backend_classes
 
 if TYPE_CHECKING:
     from .jobqueue import JobQueueBackend
@@ -47,8 +49,18 @@ CONFIG_KEYS: dict[str, str | None] = {
     "worker-extra-args": "extra",
     "job-directives-skip": "header-skip",
 }
-#: Systems the launcher has a backend for.
-LAUNCHER_SYSTEMS = ("slurm", "sge")
+
+
+def launcher_systems() -> list[str]:
+    """The dask-jobqueue systems the launcher has a backend for: the ``config_name`` (the
+    ``jobqueue.<config_name>`` section its dask-jobqueue class reads) of every registered batch
+    backend, in the registry's order (``["slurm", "sge"]`` with this package alone)."""
+    systems: dict[str, None] = {}
+    for cls in backend_classes().values():
+        section = getattr(cls, "config_name", None)  # batch backends (JobQueueBackend) name one
+        if isinstance(section, str) and section:
+            systems.setdefault(section)
+    return list(systems)
 
 
 def field_name(key: str) -> str:
@@ -182,26 +194,52 @@ def named_sections() -> dict[str, dict[str, Any]]:
 
 
 def system_of(section: dict[str, Any]) -> tuple[str | None, str | None]:
-    """(``slurm`` / ``sge`` / ``None``, why it cannot be used) for a named section.
+    """(the launcher system it belongs to, or ``None``; why it cannot be used) for a named
+    section.
 
     dask-jobqueue does not record a class in a section: ``SLURMCluster(config_name=name)``
     reads the keys its classes read, from that section, and fails on any it lacks. So a named
     section is a copy of a system's section with values changed. It belongs to the system
     whose shipped section has every key it has: ``account``/``job-cpu``/``job-mem`` make a
-    SLURM section, ``project``/``resource-spec`` an SGE one; a section with keys of other
-    systems (PBS, LSF, ...) is not the launcher's (``None``, no reason).
+    SLURM section, ``project``/``resource-spec`` an SGE one; a section with keys of systems the
+    launcher has no backend for (PBS, LSF, ...) is not the launcher's (``None``, no reason).
     """
-    keys = {str(k).replace("_", "-") for k in section}
-    systems = [system for system in LAUNCHER_SYSTEMS if keys <= set(shipped().get(system, {}))]
+    systems = _systems_of(section)
     if len(systems) == 1:
         return systems[0], None
     if not systems:
         return None, None
+    sections = " and ".join(f"jobqueue.{system}" for system in systems)
+    names = _jobqueue_class_names()
+    classes = [names.get(system, f"the {system} class") for system in systems]
+    if len(classes) == 2:
+        which = f"neither {classes[0]} nor {classes[1]}"
+    else:
+        which = f"none of {', '.join(classes)}"
+    copies = " or ".join(f"jobqueue.{system}" for system in systems)
     return None, (
-        "has only keys that SLURM and SGE sections share, so neither SLURMCluster nor "
-        "SGECluster can use it: dask-jobqueue reads the whole section, so start from a copy "
-        "of jobqueue.slurm or jobqueue.sge"
+        f"has only keys that the {sections} sections share, so {which} can use it: "
+        f"dask-jobqueue reads the whole section, so start from a copy of {copies}"
     )
+
+
+def _systems_of(section: dict[str, Any]) -> list[str]:
+    """The launcher systems whose shipped section has every key ``section`` has."""
+    keys = {str(k).replace("_", "-") for k in section}
+    return [s for s in launcher_systems() if keys <= set(shipped().get(s, {}))]
+
+
+@functools.cache
+def _jobqueue_class_names() -> dict[str, str]:
+    """dask-jobqueue's section name -> its cluster class's name (``slurm`` -> SLURMCluster)."""
+    import dask_jobqueue
+
+    names: dict[str, str] = {}
+    for name, value in vars(dask_jobqueue).items():
+        section = getattr(getattr(value, "job_cls", None), "config_name", None)
+        if isinstance(value, type) and isinstance(section, str):
+            names.setdefault(section, name)
+    return names
 
 
 def named_options(section: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
@@ -229,14 +267,15 @@ def named_options(section: dict[str, Any], fields: dict[str, Any]) -> dict[str, 
 
 def named_profiles(backend: JobQueueBackend) -> list[dict[str, Any]]:
     """A read-only profile (as data) for each named section ``backend``'s class can use;
-    ``error`` says why one cannot be used. A section neither SLURM nor SGE can use is
-    reported once, by the first of them."""
+    ``error`` says why one cannot be used (a section several systems share is reported once,
+    by the first of them)."""
     profiles = []
     class_name = backend.cluster_class_path.rpartition(".")[2]
     properties = backend.static_schema()["properties"]
     for name, section in named_sections().items():
         system, problem = system_of(section)
-        reports_problem = problem is not None and backend.config_name == LAUNCHER_SYSTEMS[0]
+        # a section no single system can use is reported once, by the first that could
+        reports_problem = problem is not None and backend.config_name == _systems_of(section)[0]
         if system != backend.config_name and not reports_problem:
             continue
         options = named_options(section, properties)
