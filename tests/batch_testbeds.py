@@ -36,6 +36,7 @@ from pathlib import Path
 
 import pytest
 
+from dask_cluster_launcher.backends.dask_config import launcher_systems
 from testbeds.control import pid_alive, testbed_lock
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -46,6 +47,10 @@ KEEP_ENV = "DCL_KEEP_TESTBEDS"
 SLURM_PIDFILE = Path("/var/lib/slurm-local/slurmctld.pid")
 SGE_QMASTER_PIDFILE = Path("/var/spool/gridengine/qmaster/qmaster.pid")
 SGE_ENV = {"SGE_ROOT": "/var/lib/gridengine", "SGE_CELL": "default"}
+#: Every batch system the launcher has a backend for (the registry's; each backend is named
+#: after its system). Tests that run once per system take its test bed from the fixture
+#: ``<system>_testbed``: a system registered without one fails there until it has one.
+BATCH_SYSTEMS = launcher_systems()
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.batch_testbeds import BATCH_SYSTEMS
 from tests.helpers import wait_for
 from tests.test_rest_batch import BASE_OPTIONS, queued, running_workers, wait_no_jobs
 
@@ -212,7 +213,7 @@ EXPECTED_COMMANDS = {
 
 
 @pytest.mark.parametrize("jp_server_config", [{"batch_command_prefix": ["WRAPPER"]}], indirect=True)
-@pytest.mark.parametrize("kind", ["slurm", "sge"])
+@pytest.mark.parametrize("kind", BATCH_SYSTEMS)
 async def test_every_batch_command_goes_through_the_prefix(
     request, kind, wrapper, launcher_api, monkeypatch
 ):

@@ -16,6 +16,7 @@ import urllib.request
 import psutil
 import pytest
 
+from tests.batch_testbeds import BATCH_SYSTEMS
 from tests.helpers import wait_cluster, wait_for
 from tests.test_rest_local import run_snippet
 
@@ -26,7 +27,7 @@ BASE_OPTIONS = {
 PREFIX = "dcl-"
 
 
-@pytest.fixture(params=["slurm", "sge"])
+@pytest.fixture(params=BATCH_SYSTEMS)
 def bed(request):
     return request.getfixturevalue(f"{request.param}_testbed")
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import pytest
 
 from dask_cluster_launcher.shutdown import stop_on_sigint
+from tests.batch_testbeds import BATCH_SYSTEMS
 from tests.jupyter_process import JupyterServerProcess
 
 WAYS = ["SIGINT", "SIGTERM", "api/shutdown"]
@@ -88,7 +89,7 @@ def stopped(request, slurm_testbed, sge_testbed, tmp_path_factory):
             beds[system].cancel(beds[system].queue_job_ids(name))
 
 
-@pytest.mark.parametrize("system", ["slurm", "sge"])
+@pytest.mark.parametrize("system", BATCH_SYSTEMS)
 def test_stopping_the_server_cancels_pending_jobs(stopped, system):
     assert stopped.left_behind[system] == [], (
         f"{system} jobs left behind by the server, which exited {stopped.exit_seconds:.1f} s "

@@ -15,6 +15,7 @@ import pytest
 from dask_cluster_launcher.backends import submission
 from dask_cluster_launcher.backends.sge import SGEBackend
 from dask_cluster_launcher.backends.slurm import SLURMBackend
+from tests.batch_testbeds import BATCH_SYSTEMS
 from tests.helpers import wait_until
 
 N = 20
@@ -27,7 +28,7 @@ REFUSAL = {
 }
 
 
-@pytest.fixture(params=["slurm", "sge"])
+@pytest.fixture(params=BATCH_SYSTEMS)
 def bed(request):
     return request.getfixturevalue(f"{request.param}_testbed")
 
