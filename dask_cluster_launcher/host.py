@@ -171,9 +171,15 @@ class ClusterHost:
                 scheduler.add_plugin(SchedulerEvents(self._workers_changed, self._client_changed))
             await self._apply_scaling(self.spec.scaling)
             await self.backend.submitted(self.cluster)
-            address, _ = self.backend.addresses(self.cluster)
+            address, link = self.backend.addresses(self.cluster)
+            fields: dict[str, Any] = {"scheduler_address": address}
+            if not self.backend.private_cluster:
+                # security and dashboard are the scheduler's own (an adopted one), not the
+                # launcher's: the supervisor learns them from here, never from the scheduler
+                security = self.backend.client_security(self.cluster)
+                fields.update(dashboard_link=link, client_security=security)
             # what was said while starting is done with; from now on messages are notices
-            await self._update(state="running", scheduler_address=address, messages=[])
+            await self._update(state="running", messages=[], **fields)
         except Exception as exc:
             log.warning("The cluster failed to start", exc_info=True)
             await self._update(state="failed", error=_reason(exc))

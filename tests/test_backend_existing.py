@@ -177,7 +177,7 @@ async def test_form_and_preview(launcher_api):
 
 # --- plain tcp, by address ------------------------------------------------------------------------
 async def test_by_address_shows_workers_computes_refuses_scaling_and_stop_only_disconnects(
-    launcher_api, jp_base_url, jp_fetch, scheduler
+    launcher_api, scheduler
 ):
     model = await launch(launcher_api, {"address": scheduler.address})
     model = await wait_cluster(launcher_api, model["id"], running_with(2))
@@ -186,12 +186,11 @@ async def test_by_address_shows_workers_computes_refuses_scaling_and_stop_only_d
     assert {w["memory_limit"] for w in model["workers"]} == {2**30}
     assert all(w["status"] == "running" and w["host"] == "127.0.0.1" for w in model["workers"])
 
-    # the dashboard of a scheduler on this machine, proxied by the Jupyter server
+    # the dashboard: a plain link to the scheduler's own, never one through the Jupyter
+    # server (which would send the user's cookies and token to whoever listens there)
     port = scheduler.dashboard_port
     assert model["dashboard_link"] == f"http://127.0.0.1:{port}/status"
-    assert model["dashboard_url"] == f"{jp_base_url}proxy/{port}/status"
-    page = await jp_fetch("proxy", str(port), "status")
-    assert page.code == 200 and b"Dask" in page.body
+    assert model["dashboard_url"] is None
 
     # the launcher starts no workers: scaling is refused with the reason, and nothing changes
     for body in ({"workers": 5}, {"adapt": {"minimum": 1, "maximum": 4}}):
@@ -330,7 +329,11 @@ def files(tmp_path: Path) -> dict[str, str]:
     }
     for name, text in contents.items():
         (tmp_path / name).write_text(text)
-    return {name: str(tmp_path / name) for name in [*contents, "missing"]} | {"dir": str(tmp_path)}
+    writable = tmp_path / "writable"
+    writable.write_text('{"address": "tcp://127.0.0.1:8786"}')
+    writable.chmod(0o666)  # anyone could have pointed it elsewhere
+    names = [*contents, "missing", "writable"]
+    return {name: str(tmp_path / name) for name in names} | {"dir": str(tmp_path)}
 
 
 @pytest.mark.parametrize(
@@ -350,6 +353,16 @@ def files(tmp_path: Path) -> dict[str, str]:
         ({"scheduler_file": "{notjson}"}, "options.scheduler_file", "not JSON"),
         ({"scheduler_file": "{noaddress}"}, "options.scheduler_file", "no tcp:// or tls://"),
         ({"scheduler_file": "{ucx}"}, "options.scheduler_file", "no tcp:// or tls://"),
+        ({"scheduler_file": "{writable}"}, "options.scheduler_file", "can be written by others"),
+        (
+            {
+                "address": "tls://127.0.0.1:8786",
+                "tls_ca_file": "{writable}",
+                "tls_client_cert": "{cert}",
+            },
+            "options.tls_ca_file",
+            "can be written by others",
+        ),
         (
             {"address": "tcp://127.0.0.1:8786", "tls_ca_file": "{cert}"},
             "options.tls_ca_file",
@@ -421,25 +434,28 @@ def test_normalize_address(text, address):
     assert normalize_address(text) == address
 
 
-async def test_dashboard_link_is_loopback_for_this_machine_else_the_schedulers_host(monkeypatch):
-    monkeypatch.setattr(existing, "local_addresses", lambda: {"10.1.2.3"})
-    with socket.socket() as listener:  # the dashboard, listening on every interface
-        listener.bind(("127.0.0.1", 0))
-        listener.listen()
-        port = listener.getsockname()[1]
-        info = {"services": {"dashboard": port}}
-        local = await existing.dashboard_link("tcp://10.1.2.3:8786", info)
-        assert local == f"http://127.0.0.1:{port}/status"
-        loopback = await existing.dashboard_link("tls://127.0.0.1:8786", info)
-        assert loopback == f"http://127.0.0.1:{port}/status"
-        # another machine's: its own host, never probed here
-        remote = await existing.dashboard_link("tcp://192.0.2.7:8786", info)
-        assert remote == f"http://192.0.2.7:{port}/status"
-    # on this machine but not on loopback (--dashboard-address 10.1.2.3:PORT): direct link
-    assert await existing.dashboard_link("tcp://10.1.2.3:8786", info) == (
-        f"http://10.1.2.3:{port}/status"
-    )
-    assert await existing.dashboard_link("tcp://10.1.2.3:8786", {"services": {}}) is None
+def test_the_dashboard_link_is_the_schedulers_own():
+    info = {"services": {"dashboard": 8787}}
+    assert existing.dashboard_link("tcp://10.1.2.3:8786", info) == "http://10.1.2.3:8787/status"
+    assert existing.dashboard_link("tls://[::1]:8786", info) == "http://[::1]:8787/status"
+    for services in ({}, {"dashboard": "8787"}, {"dashboard": True}, {"dashboard": 70000}):
+        assert existing.dashboard_link("tcp://10.1.2.3:8786", {"services": services}) is None
+
+
+def test_worker_rows_hold_plain_strings_and_numbers():
+    class Text(str):
+        pass
+
+    class Weird:
+        def __str__(self) -> str:
+            return Text("weird")
+
+    worker = {"name": Weird(), "host": Weird(), "nthreads": True, "memory_limit": "x"}
+    row = existing.worker_row(Text("tcp://a:1"), worker)
+    assert row == {"name": "weird", "address": "tcp://a:1", "host": "weird", "nthreads": 1,
+                   "memory_limit": 0, "status": "running", "job_id": None}  # fmt: skip
+    assert {type(v) for v in row.values()} == {str, int, type(None)}
+    assert existing.worker_row("tcp://b:2", None)["name"] == "tcp://b:2"
 
 
 def test_the_cluster_class_needs_one_way_to_find_the_scheduler():

@@ -80,6 +80,10 @@ class Backend(ABC):
     #: private directory, the dashboard on a private Unix socket (see ``with_credentials``).
     #: ``False`` for services that bring their own security (Saturn).
     private_cluster = True
+    #: Its clusters run in a host process of the launcher's even though they are not private
+    #: (private ones always do): a scheduler someone else runs, whose messages (which may
+    #: carry pickles) must never be read in the Jupyter server.
+    runs_in_host = False
     #: Where credentials, dashboard sockets and default job logs go (set by the server).
     private_dir: PrivateDir = PrivateDir.at()
 
@@ -121,7 +125,7 @@ class Backend(ABC):
             "defaults": self.defaults(),
             # its clusters run in a host process of the launcher's, which may run a kernel's
             # Python (a launch's ``kernel``)
-            "hosted": self.private_cluster,
+            "hosted": self.private_cluster or self.runs_in_host,
         }
 
     # --- validating and mapping options ---------------------------------------------------

@@ -2,10 +2,17 @@
 dask-mpi job, a colleague's cluster), connected to by address or scheduler file.
 
 The launcher owns nothing here: it watches the scheduler's workers, hands out the client code
-and the dashboard, and stopping only disconnects, unless the user asked for the scheduler to be
-shut down. It cannot scale (the workers are started by whoever started them), so scaling is
-refused with the reason. Supervised in the server's process like Saturn: every call is async
-Dask RPC with a timeout, and files are read in a thread.
+and the dashboard link, and stopping only disconnects, unless the user asked for the scheduler
+to be shut down. It cannot scale (the workers are started by whoever started them), so scaling
+is refused with the reason.
+
+Connecting trusts whoever runs the scheduler: Dask messages may carry pickles, which run code
+when read. So the connection is made from a cluster host process of the launcher's
+(``runs_in_host``), never in the Jupyter server: the server checks the options and reads
+nothing the scheduler sends (the host sends it plain rows, strings and numbers). And a
+scheduler file (or a CA certificate) is used only when no other user can have written or
+replaced it (see ``trusted_files``). The dashboard gets a plain link to the scheduler's host,
+never one through the Jupyter server, which would hand the user's cookies to that address.
 
 Workers are watched by polling (the cheap ``ncores`` call twice a second; full identities only
 when the set of workers changed), not with ``subscribe_worker_status``: the scheduler keeps one
@@ -18,12 +25,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import ipaddress
 import json
 import logging
 import os
 import re
-import socket
 import ssl
 import stat
 import warnings
@@ -32,6 +37,7 @@ from typing import Any
 
 from ..errors import ConflictError, InvalidRequest, shorten
 from .base import Backend, require
+from .trusted_files import check_trusted_file
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +78,9 @@ def read_small_file(path: str, limit: int = FILE_LIMIT) -> bytes:
 
 
 def read_scheduler_file(path: str) -> str:
-    """The address in a scheduler file (``dask scheduler --scheduler-file``, dask-mpi)."""
+    """The address in a scheduler file (``dask scheduler --scheduler-file``, dask-mpi), once
+    the file is known to be the user's alone (``ValueError`` says why not)."""
+    check_trusted_file(path)
     try:
         data = json.loads(read_small_file(path))
     except (UnicodeDecodeError, json.JSONDecodeError):
@@ -122,6 +130,8 @@ def check_options(options: dict[str, Any]) -> str:
     for name, path in files.items():
         try:
             read_small_file(path)
+            if name == "tls_ca_file":  # it says whom the connection trusts
+                check_trusted_file(path, root_may_own=True)
         except (OSError, ValueError) as exc:
             field = f"options.{name}"
             raise InvalidRequest(f"{field}: {shorten(path)} {_why(exc)}", field) from None
@@ -148,53 +158,42 @@ def _check_credentials(files: dict[str, str]) -> None:
 
 
 # --- the dashboard ------------------------------------------------------------------------------
-def local_addresses() -> set[str]:
-    """Every IP address of this machine's interfaces."""
-    import psutil
-
-    return {
-        a.address.split("%")[0]
-        for addresses in psutil.net_if_addrs().values()
-        for a in addresses
-        if a.family in (socket.AF_INET, socket.AF_INET6)
-    }
-
-
-async def on_this_machine(host: str, timeout: float = 2.0) -> bool:
-    """Whether ``host`` (a name or an address) is this machine."""
-    try:
-        infos = await asyncio.wait_for(asyncio.get_running_loop().getaddrinfo(host, None), timeout)
-    except (OSError, asyncio.TimeoutError):
-        return False
-    found = {str(info[4][0]).split("%")[0] for info in infos}
-    mine = local_addresses()
-    return any(ipaddress.ip_address(a).is_loopback or a in mine for a in found)
-
-
-async def accepts(host: str, port: int, timeout: float = 1.0) -> bool:
-    try:
-        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
-    except (OSError, asyncio.TimeoutError):
-        return False
-    writer.close()
-    with contextlib.suppress(OSError):
-        await writer.wait_closed()
-    return True
-
-
-async def dashboard_link(address: str, info: dict[str, Any]) -> str | None:
-    """The scheduler's dashboard: through loopback when it runs on this machine and listens
-    there (``dask scheduler`` listens on every interface), so that the Jupyter server can
-    proxy it (``/proxy/PORT/``); else at the scheduler's host."""
+def dashboard_link(address: str, info: dict[str, Any]) -> str | None:
+    """The scheduler's dashboard at the scheduler's host: a plain link for the browser. Never
+    one through the Jupyter server (``/proxy/PORT/``), which would forward the user's cookies
+    and token to whatever listens there."""
     from distributed.comm.addressing import get_address_host, unparse_host_port
 
     port = (info.get("services") or {}).get("dashboard")
-    if not isinstance(port, int) or not port:
+    if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
         return None
-    host = get_address_host(address)
-    if await on_this_machine(host) and await accepts("127.0.0.1", port):
-        host = "127.0.0.1"
-    return f"http://{unparse_host_port(host, port)}/status"
+    return f"http://{unparse_host_port(get_address_host(address), int(port))}/status"
+
+
+def worker_row(address: Any, worker: Any) -> dict[str, Any]:
+    """A worker as the sidebar shows it, in plain strings and numbers only: the host sends the
+    rows on to the Jupyter server, which must receive nothing the scheduler made."""
+
+    def text(value: Any) -> str:
+        return str.__str__(str(value))  # a str subclass becomes a plain str
+
+    def number(value: Any) -> int:
+        try:
+            return int(str(int(value or 0)))
+        except (TypeError, ValueError, OverflowError):
+            return 0
+
+    worker = worker if isinstance(worker, dict) else {}
+    status = worker.get("status", "running")
+    return {
+        "name": text(worker.get("name", address)),
+        "address": text(address),
+        "host": text(worker.get("host", "")),
+        "nthreads": number(worker.get("nthreads")),
+        "memory_limit": number(worker.get("memory_limit")),
+        "status": text(getattr(status, "name", status)),
+        "job_id": None,
+    }
 
 
 # --- the cluster object -------------------------------------------------------------------------
@@ -276,6 +275,9 @@ def scheduler_class() -> type:
                 address = self._address
             else:
                 address = await asyncio.to_thread(read_scheduler_file, str(self.scheduler_file))
+            if self.security_kwargs.get("tls_ca_file"):
+                ca_file = self.security_kwargs["tls_ca_file"]
+                await asyncio.to_thread(check_trusted_file, ca_file, root_may_own=True)
             # loading certificates reads files: not on the event loop
             args = await asyncio.to_thread(self.security.get_connection_args, "client")
             self.scheduler_comm = self._rpc = rpc(
@@ -287,7 +289,7 @@ def scheduler_class() -> type:
             if info.get("type") != "Scheduler":
                 raise ValueError(f"{address} is a Dask {info.get('type')}, not a scheduler")
             self.scheduler_info = SchedulerInfo(info)
-            self._dashboard = await dashboard_link(address, info)
+            self._dashboard = dashboard_link(address, info)
             self.status = Status.running
             self._watch = asyncio.ensure_future(self._watch_workers())
 
@@ -352,10 +354,12 @@ class ExistingBackend(Backend):
     title = "Existing scheduler"
     schema_file = "backends/existing.yaml"
     cluster_class_path = "dask_cluster_launcher.backends.existing.ExistingScheduler"
-    #: Anywhere; a dashboard on this machine gets a loopback link, which is proxied.
+    #: Anywhere: its dashboard gets a plain link, never one through the Jupyter server.
     dashboard_on_this_machine = False
     #: Its owner chose its security; the user brings the credentials (files they can read).
     private_cluster = False
+    #: What the scheduler sends is read in a host process, never in the Jupyter server.
+    runs_in_host = True
 
     def __init__(self) -> None:
         #: Clusters whose launch is done: scaling them now is a request, and refused.
@@ -397,6 +401,11 @@ class ExistingBackend(Backend):
 
     def lost(self, cluster: Any) -> str | None:
         return cluster.lost_reason
+
+    async def workers(self, cluster: Any) -> list[dict[str, Any]]:
+        workers = (getattr(cluster, "scheduler_info", None) or {}).get("workers") or {}
+        rows = [worker_row(address, worker) for address, worker in dict(workers).items()]
+        return sorted(rows, key=lambda row: row["address"])
 
     def client_security(self, cluster: Any) -> dict[str, str] | None:
         return dict(cluster.security_kwargs) or None
