@@ -120,6 +120,7 @@ async def synthetic() -> list[Row]:
     from dask_cluster_launcher.backends import default_backends
     from dask_cluster_launcher.backends.slurm import parse_squeue
     from dask_cluster_launcher.changes import Mirror, VersionedModel
+    from dask_cluster_launcher.handles.hosted import apply_host_patch
     from dask_cluster_launcher.launched import LaunchedCluster
     from dask_cluster_launcher.manager import ClusterManager
     from dask_cluster_launcher.profiles import ProfileStore
@@ -137,7 +138,12 @@ async def synthetic() -> list[Row]:
     host = VersionedModel(fields)
     host.update({}, rows[:WORKERS])
     mirror = Mirror()
-    manager._mirror(launched, mirror.apply(host.since(0)))
+
+    def mirrored(patch: Any) -> None:  # what the cluster's handle does with a host's patch
+        if apply_host_patch(launched, patch):
+            manager._publish(launched)
+
+    mirrored(mirror.apply(host.since(0)))
     launched.job_rows.replace(parse_squeue(squeue_output())[f"dcl-{CLUSTER_ID}"])
     manager._publish(launched)
 
@@ -147,7 +153,7 @@ async def synthetic() -> list[Row]:
     for i in range(40):  # a worker joins, then leaves
         host.update({}, rows[: WORKERS + (i % 2 == 0)])
         answer = host.since(mirror.version)
-        took, size = await wire.sent(lambda a=answer: manager._mirror(launched, mirror.apply(a)))
+        took, size = await wire.sent(lambda a=answer: mirrored(mirror.apply(a)))
         publish.add(took)
         if i % 2 == 0:
             join.add(size)
@@ -155,7 +161,7 @@ async def synthetic() -> list[Row]:
             hop_whole.add(len(json.dumps(host.since(0))))
     for i in range(10):
         took, size = await wire.sent(
-            lambda: manager._emit("updated", CLUSTER_ID, manager.model(launched))
+            lambda: manager.publisher._emit("updated", CLUSTER_ID, manager.model(launched))
         )
         republish.add(took)
         whole.add(size)
@@ -189,7 +195,9 @@ async def synthetic() -> list[Row]:
         await sge.job_states([f"dcl-{CLUSTER_ID}"])
         sge_parse.add(time.perf_counter() - started)
         started = time.perf_counter()
-        await wire.sent(lambda: manager._emit("updated", CLUSTER_ID, manager.model(launched)))
+        await wire.sent(
+            lambda: manager.publisher._emit("updated", CLUSTER_ID, manager.model(launched))
+        )
         full.add(time.perf_counter() - started)
 
     look, rebuild = await host_look()

@@ -1,8 +1,11 @@
-"""ClusterManager: the lifecycle of the clusters this server launched.
+"""ClusterManager: the registry of the clusters this server holds, and its policy.
 
 ``starting -> running -> stopping -> stopped`` (then forgotten), or ``failed`` with the reason.
-Launching returns at once; the cluster starts in a background task. Every change (state,
-workers, batch jobs) is published through ``on_change`` so the sidebar sees it within a second.
+Launching returns at once: the request is resolved, a row registered as ``starting``, and the
+cluster's handle (see ``handles``: where it runs) started in a background task. The handle
+reports changes, which the ``Publisher`` sends to the sidebar within a second. Collaborators
+with their own state do the rest: the ``HostPool`` (spare hosts, records to take back), the
+``JobWatcher`` (batched batch-job polls) and ``Discovery`` (clusters made elsewhere).
 Nothing here knows about HTTP.
 """
 
@@ -13,31 +16,40 @@ import builtins
 import contextlib
 import copy
 import dataclasses
-import functools
 import logging
 import sys
 import uuid
+from collections.abc import Iterable
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from . import schemas, snippets
 from .backends import Backend
+from .backends.base import Discovered
+from .discovery import Discovery
 from .errors import ConflictError, InvalidRequest, NotFound
-from .hosts import HostProcess, SpareHost
+from .handles import (
+    ClusterHandle,
+    DiscoveredHandle,
+    HostedHandle,
+    InProcessHandle,
+    Reports,
+    runs_in_host,
+)
+from .hosts import HostProcess
 from .kernels import KernelPython, kernel_python, mismatches
 from .launched import (
     LaunchedCluster,
-    dashboard_link_template,
-    failure_reason,
-    private_dashboard_url,
     proxied_dashboard_url,  # noqa: F401  (imported from here by users of the manager)
 )
 from .limits import Limits, check_locks
+from .private import PrivateDir
 from .profiles import ProfileStore
-from .publishing import ChangeCallback, ClusterPublishing
-from .records import HostSpec, default_records_dir
-from .supervision import HostSupervision
-from .watching import ClusterWatching
+from .publishing import ChangeCallback, Publisher
+from .records import HostSpec, Record, default_records_dir
+from .supervision import HostPool, host_spec
+from .watching import JobWatcher
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +64,7 @@ def with_host_settings(spec: HostSpec, backend: Backend, idle_timeout: float) ->
     return dataclasses.replace(spec, idle_timeout=idle_timeout, command_prefix=prefix)
 
 
-class ClusterManager(HostSupervision, ClusterPublishing, ClusterWatching):
+class ClusterManager:
     def __init__(
         self,
         backends: dict[str, Backend],
@@ -75,7 +87,6 @@ class ClusterManager(HostSupervision, ClusterPublishing, ClusterWatching):
         self.base_url = base_url
         self.start_timeout = start_timeout
         self.worker_poll_interval = worker_poll_interval
-        self.job_poll_interval = job_poll_interval
         self.records_dir = records_dir or default_records_dir()
         self.grace_period = grace_period
         #: jupyter_client's KernelSpecManager, to run clusters with a kernel's Python
@@ -84,15 +95,13 @@ class ClusterManager(HostSupervision, ClusterPublishing, ClusterWatching):
         self.limits = limits or {}
         #: seconds a hosted cluster with no client and no task waits before stopping (0: never)
         self.idle_timeout = idle_timeout
-        self._on_change = on_change
         self._clusters: dict[str, LaunchedCluster] = {}
         self._watchers: list[asyncio.Task[None]] = []
-        self._let_go: set[str] = set()
-        self._discovered: set[str] = set()  # found at a service (Gateway), not started here
-        self._published: dict[str, dict[str, Any]] = {}  # fields the sidebar was last told
-        self._spares: dict[Path, SpareHost] = {}  # one host process ready per private dir
-        self.spare_host = spare_host
         self._counter = 0
+        self.publisher = Publisher(on_change, base_url)
+        self.hosts = HostPool(backends, self.records_dir, spare_host)
+        self.jobs = JobWatcher(backends, self.list, self._publish, job_poll_interval)
+        self.discovery = Discovery(backends, self._adopt_discovered)
 
     # --- queries ------------------------------------------------------------------------------
     def list(self) -> list[LaunchedCluster]:
@@ -118,35 +127,20 @@ class ClusterManager(HostSupervision, ClusterPublishing, ClusterWatching):
     def dashboard_socket(self, cluster_id: str) -> str:
         """The Unix socket of a running private cluster's dashboard."""
         launched = self.get(cluster_id)
-        if launched.files is None or launched.state != "running":
+        if launched.handle is None:
             raise NotFound(f"cluster {launched.name!r} has no dashboard served by this server")
-        return str(launched.files.dashboard_socket)
+        return launched.handle.dashboard_socket()
 
     def snippet(self, cluster_id: str) -> str:
         launched = self.get(cluster_id)
         if launched.state != "running" or not launched.scheduler_address:
             raise ConflictError(f"cluster {launched.name!r} is {launched.state}, not running")
-        backend = launched.backend
-        code = backend.client_code(launched.cluster, launched.name)
-        if code is not None:
-            return code
-        if launched.files is not None:
-            # paths to the owner's private files; no key material in the notebook
-            security: dict[str, str] | None = launched.files.security_kwargs()
-            dashboard_link: str | None = private_dashboard_url(self.base_url, launched.id)
-        else:
-            security = backend.client_security(launched.cluster)
-            dashboard_link = (
-                dashboard_link_template(self.base_url)
-                if backend.dashboard_on_this_machine
-                else None
-            )
-        return snippets.client_code(
-            launched.scheduler_address,
-            launched.name,
-            security=security,
-            dashboard_link=dashboard_link,
-        )
+        assert launched.handle is not None
+        return launched.handle.client_code(self.base_url)
+
+    def model(self, launched: LaunchedCluster) -> dict[str, Any]:
+        """The whole cluster, as the REST API returns it and the first event carries it."""
+        return self.publisher.model(launched)
 
     async def version_warning(self, cluster_id: str, kernel: str | None) -> str | None:
         """Why a notebook on ``kernel`` may not work with this cluster (versions that differ,
@@ -246,61 +240,73 @@ class ClusterManager(HostSupervision, ClusterPublishing, ClusterWatching):
             kwargs=backend.cluster_kwargs(options, cluster_id=cluster_id, cluster_name=name),
             scaling=scaling,
             profile=request.get("profile"),
-            files=backend.private_dir.cluster(cluster_id) if backend.private_cluster else None,
         )
-        self._clusters[cluster_id] = launched
-        self._ensure_watchers()
-        start = self._run_hosted(launched) if launched.files else self._start(launched)
-        launched.task = asyncio.create_task(start)
-        self._publish(launched)
+        self._start(launched, self._new_handle(launched))
         return launched
+
+    def _new_handle(self, launched: LaunchedCluster) -> ClusterHandle:
+        backend, reports = launched.backend, self._reports(launched)
+        if not runs_in_host(backend):
+            return InProcessHandle(
+                launched,
+                backend,
+                reports,
+                kwargs=launched.kwargs,
+                start_timeout=self.start_timeout,
+                poll_interval=self.worker_poll_interval,
+            )
+        return HostedHandle(
+            launched,
+            backend,
+            reports,
+            files=backend.private_dir.cluster(launched.id),
+            start_timeout=self.start_timeout,
+            spec=self._host_spec(launched),
+            spare=self.hosts.spare_for(backend),
+            refill=self.hosts.refill,
+        )
+
+    def _start(self, launched: LaunchedCluster, handle: ClusterHandle) -> None:
+        """List the cluster and run its handle."""
+        launched.handle = handle
+        self._clusters[launched.id] = launched
+        self._ensure_watchers()
+        launched.task = asyncio.create_task(handle.run())
+        self._publish(launched)
+
+    def _reports(self, launched: LaunchedCluster) -> Reports:
+        async def fail(reason: str) -> None:
+            await self._fail(launched, reason)
+
+        def ended() -> None:
+            self.hosts.let_go.add(launched.id)
+            self._unlist(launched)
+
+        return Reports(publish=lambda: self._publish(launched), fail=fail, ended=ended)
 
     async def _kernel(self, backend: Backend, name: str | None) -> KernelPython | None:
         """The chosen kernel's Python, for a cluster this launcher hosts."""
         if name is None:
             return None
-        if not backend.private_cluster or self.kernel_spec_manager is None:
+        if not runs_in_host(backend) or self.kernel_spec_manager is None:
             raise InvalidRequest(f"kernel: {backend.title} clusters run their own environment")
         return await kernel_python(self.kernel_spec_manager, name)
 
     def _host_spec(self, launched: LaunchedCluster) -> HostSpec:
-        spec = super()._host_spec(launched)
+        spec = host_spec(
+            launched.backend,
+            launched.id,
+            launched.name,
+            launched.options,
+            launched.scaling,
+            records_dir=self.records_dir,
+            grace_period=self.grace_period,
+            profile=launched.profile,
+            kwargs=launched.kwargs,
+            created=launched.created,
+            python=launched.python,
+        )
         return with_host_settings(spec, launched.backend, self.idle_timeout)
-
-    # --- clusters in this process (Saturn: its scheduler runs at Saturn Cloud) ---------------
-    async def _start(self, launched: LaunchedCluster) -> None:
-        try:
-            progress = functools.partial(self._progress, launched)
-            kwargs = launched.kwargs
-            if launched.files is not None:
-                await asyncio.to_thread(launched.files.create)
-                kwargs = launched.backend.with_credentials(kwargs, launched.files)
-            cluster = await asyncio.wait_for(
-                launched.backend.start(kwargs, progress, launched.files), self.start_timeout
-            )
-            launched.cluster = cluster
-            await self._apply_scaling(launched, launched.scaling)
-            await launched.backend.submitted(cluster)
-            launched.scheduler_address, launched.dashboard_link = launched.backend.addresses(
-                cluster
-            )
-            if launched.files is not None:
-                launched.dashboard_link = None  # its TCP port is closed; only the socket serves
-            launched.messages = []  # what was said while starting is done with
-            launched.state = "running"
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log.warning("Cluster %r failed to start", launched.name, exc_info=True)
-            await self._fail(launched, failure_reason(exc))
-            return
-        self._publish(launched)
-
-    def _progress(self, launched: LaunchedCluster, message: str) -> None:
-        """What the resource manager said while starting (Saturn's status and warnings)."""
-        if message and message not in launched.messages:
-            launched.messages = [*launched.messages, message][-10:]
-            self._publish(launched)
 
     async def _fail(self, launched: LaunchedCluster, reason: str) -> None:
         """Mark a cluster failed and free what is left of it (jobs, processes)."""
@@ -310,28 +316,13 @@ class ClusterManager(HostSupervision, ClusterPublishing, ClusterWatching):
         self._publish(launched)
         await self._close_quietly(launched)
 
-    async def _apply_scaling(self, launched: LaunchedCluster, scaling: dict[str, Any]) -> None:
-        if "adapt" in scaling:
-            adapt = scaling["adapt"]
-            await launched.backend.adapt(launched.cluster, adapt["minimum"], adapt["maximum"])
-        else:
-            await launched.backend.scale(launched.cluster, scaling["workers"])
-        launched.scaling = scaling
-
     async def rescale(self, cluster_id: str, scaling: dict[str, Any]) -> LaunchedCluster:
         launched = self.get(cluster_id)
         check_scaling(scaling, "")
         self.limits_for(launched.backend.name).check_scaling(scaling, "")
-        if launched.state != "running":
+        if launched.state != "running" or launched.handle is None:
             raise ConflictError(f"cluster {launched.name!r} is {launched.state}, not running")
-        if isinstance(launched.cluster, HostProcess):
-            try:
-                await launched.cluster.rescale(scaling)
-            except Exception as exc:
-                raise ConflictError(f"cluster {launched.name!r}: {failure_reason(exc)}") from None
-            launched.scaling = scaling
-        else:
-            await self._apply_scaling(launched, scaling)
+        await launched.handle.rescale(scaling)
         self._publish(launched)
         return launched
 
@@ -340,7 +331,7 @@ class ClusterManager(HostSupervision, ClusterPublishing, ClusterWatching):
         launched = self.get(cluster_id)
         if launched.state == "stopping":
             raise ConflictError(f"cluster {launched.name!r} is already stopping")
-        self._let_go.add(cluster_id)  # its record lingers until its host exits
+        self.hosts.let_go.add(cluster_id)  # its record lingers until its host exits
         launched.state = "stopping"
         self._publish(launched)
         if launched.task is not None and not launched.task.done():
@@ -354,18 +345,22 @@ class ClusterManager(HostSupervision, ClusterPublishing, ClusterWatching):
     async def close_all(self, keep_running: bool = False) -> None:
         """Stop every cluster (server shutdown): no process and no batch job left behind.
 
-        With ``keep_running``, clusters in host processes are only let go: their hosts keep
-        them (and their records) for the next server, or stop after their grace period.
+        Clusters made elsewhere (``external``) are only let go, and no more are taken in. With
+        ``keep_running``, clusters in host processes are let go too: their hosts keep them
+        (and their records) for the next server, or stop after their grace period.
         """
-        await self._release_discovered()  # clusters not started here keep running
-        kept = [c for c in self.list() if keep_running and isinstance(c.cluster, HostProcess)]
-        for launched in kept:
-            self._let_go.add(launched.id)
-            if launched.task is not None:
-                launched.task.cancel()
-            await launched.cluster.disconnect()
-            self._clusters.pop(launched.id, None)
-            self._forget_published(launched.id)
+        self.discovery.closing = self.hosts.closing = True
+        for launched in self.list():
+            handle = launched.handle
+            if handle is not None and (
+                handle.external or (keep_running and handle.outlives_server)
+            ):
+                self.hosts.let_go.add(launched.id)
+                if launched.task is not None:
+                    launched.task.cancel()
+                await handle.let_go()
+                self._clusters.pop(launched.id, None)
+                self.publisher.forget(launched.id)
         await asyncio.gather(
             *(self.stop(c.id) for c in self.list() if c.state != "stopping"),
             return_exceptions=True,
@@ -373,22 +368,106 @@ class ClusterManager(HostSupervision, ClusterPublishing, ClusterWatching):
         for watcher in self._watchers:
             watcher.cancel()
         self._watchers.clear()
-        for spare in self._spares.values():
-            await spare.close()
-        await self._close_connections()
+        await self.hosts.close()
+        for backend in self.backends.values():  # last: their connections to their services
+            with contextlib.suppress(Exception):
+                await backend.close_connections()
 
     async def _close_quietly(self, launched: LaunchedCluster) -> None:
-        cluster = launched.cluster
-        if isinstance(cluster, HostProcess):
-            await cluster.stop()  # the host closes the cluster and cancels its jobs
-            await launched.backend.reap_leftovers(launched.id)  # in case the host was killed
-        elif cluster is not None:
+        if launched.handle is not None:
             try:
-                await asyncio.wait_for(launched.backend.close(cluster), 60)
+                await launched.handle.stop()
             except Exception:
-                log.warning("Closing cluster %r failed", launched.name, exc_info=True)
-        if launched.files is not None:
-            await asyncio.to_thread(launched.files.remove)
+                log.warning("Stopping cluster %r failed", launched.name, exc_info=True)
+
+    # --- publishing -----------------------------------------------------------------------------
+    def _publish(self, launched: LaunchedCluster) -> None:
+        if launched.id in self._clusters:  # (a cluster already forgotten says nothing more)
+            self.publisher.publish(launched)
+
+    def _unlist(self, launched: LaunchedCluster) -> None:
+        """The cluster leaves the sidebar (stopped)."""
+        self._clusters.pop(launched.id, None)
+        self.publisher.removed(launched.id)
+
+    # --- watching and taking clusters in --------------------------------------------------------
+    def start_watchers(self) -> None:
+        """Watch from now on, with or without clusters (the server's start): clusters started
+        elsewhere (a notebook's ``quick_connect``) then appear within a second. A spare host
+        process gets ready for the first launch."""
+        self._ensure_watchers()
+        self.hosts.warm(b for b in self.backends.values() if runs_in_host(b))
+
+    def _ensure_watchers(self) -> None:
+        if not self._watchers:
+            self._watchers = [
+                asyncio.create_task(self.jobs.run()),
+                asyncio.create_task(self.hosts.watch_records(self._clusters.keys, self.reattach)),
+                asyncio.create_task(self.discovery.run()),
+            ]
+
+    async def reattach(self, ids: Iterable[str] | None = None) -> None:
+        """Take back the clusters whose hosts outlived a previous server or were started
+        elsewhere (``quick_connect``), from their records (all, or those of ``ids``); clean up
+        after hosts that died, cancelling their leftover batch jobs."""
+        for record in await self.hosts.live_records(ids, self._clusters.keys()):
+            self._take_back(record)
+
+    def _take_back(self, record: Record) -> None:
+        spec = record.spec
+        launched = LaunchedCluster(
+            id=spec.cluster_id,
+            name=spec.name,
+            backend=self.backends[spec.backend],
+            options=spec.options,
+            kwargs=spec.kwargs,
+            scaling=spec.scaling,
+            profile=spec.profile,
+            created=spec.created,
+        )
+        files = PrivateDir.at(spec.private_root).cluster(spec.cluster_id)
+        handle = HostedHandle(
+            launched,
+            launched.backend,
+            self._reports(launched),
+            files=files,
+            start_timeout=self.start_timeout,
+            host=HostProcess.attach(record, files),
+        )
+        launched.handle = handle
+        self._clusters[launched.id] = launched
+        self._ensure_watchers()
+        launched.task = asyncio.create_task(handle.run())
+        log.info("Took back cluster %r (%s) from its record", spec.name, spec.cluster_id)
+
+    async def _adopt_discovered(self, backend: Backend, found: Discovered) -> None:
+        cluster_id = f"{backend.name}-{found.key}"
+        known = self._clusters.get(cluster_id)
+        if known is not None and known.state != "failed":  # a failed card is replaced
+            await backend.disconnect(found.cluster)
+            return
+        scheduler_address, dashboard_link = backend.addresses(found.cluster)
+        launched = LaunchedCluster(
+            id=cluster_id,
+            name=found.name,
+            backend=backend,
+            options=found.options,
+            kwargs={},
+            scaling=found.scaling,
+            state="running",
+            scheduler_address=scheduler_address,
+            dashboard_link=dashboard_link,
+            created=found.created or datetime.now(timezone.utc).isoformat(),
+        )
+        log.info("Found %s cluster %r, not started here", backend.title, found.name)
+        handle = DiscoveredHandle(
+            launched,
+            backend,
+            self._reports(launched),
+            found=found,
+            poll_interval=self.worker_poll_interval,
+        )
+        self._start(launched, handle)
 
 
 def _tails(paths: list[str], limit: int) -> list[dict[str, Any]]:

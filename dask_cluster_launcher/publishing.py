@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from .launched import LaunchedCluster, private_dashboard_url, proxied_dashboard_url
+from .launched import LaunchedCluster
 from .links import web_link
 
 log = logging.getLogger("dask_cluster_launcher.manager")
@@ -22,21 +22,21 @@ log = logging.getLogger("dask_cluster_launcher.manager")
 ChangeCallback = Callable[[str, str, "dict[str, Any] | None"], None]
 
 
-class ClusterPublishing:
-    """Mixed into ClusterManager, which provides these attributes."""
+class Publisher:
+    """Tells ``on_change`` (the server's event logger) about the clusters it is given."""
 
-    base_url: str
-    _clusters: dict[str, LaunchedCluster]
-    _discovered: set[str]
-    _on_change: ChangeCallback | None
-    #: The plain fields of each cluster as last published.
-    _published: dict[str, dict[str, Any]]
+    def __init__(self, on_change: ChangeCallback | None, base_url: str = "/") -> None:
+        self.base_url = base_url
+        self._on_change = on_change
+        #: The plain fields of each cluster as last published.
+        self._published: dict[str, dict[str, Any]] = {}
 
     def model(self, launched: LaunchedCluster) -> dict[str, Any]:
         """The whole cluster, as the REST API returns it and the first event carries it."""
         return {**self._fields(launched), "workers": launched.workers, "jobs": launched.jobs}
 
     def _fields(self, launched: LaunchedCluster) -> dict[str, Any]:
+        handle = launched.handle
         return {
             "id": launched.id,
             "name": launched.name,
@@ -47,34 +47,18 @@ class ClusterPublishing:
             "scheduler_address": launched.scheduler_address,
             # what a scheduler or service reported: only web addresses reach the browser
             "dashboard_link": web_link(launched.dashboard_link),
-            "dashboard_url": web_link(self._dashboard_url(launched)),
+            "dashboard_url": web_link(handle.dashboard_url(self.base_url)) if handle else None,
             "scaling": copy.deepcopy(launched.scaling),
             "messages": list(launched.messages),
             "created": launched.created,
             "kernel": launched.kernel,
             "versions": dict(launched.versions),
-            "external": launched.id in self._discovered,
+            "external": bool(handle and handle.external),
         }
 
-    def _dashboard_url(self, launched: LaunchedCluster) -> str | None:
-        if launched.files is not None:
-            # served by this server from the cluster's private socket, when it is on this machine
-            served_here = launched.backend.dashboard_on_this_machine
-            running = launched.state == "running"
-            return (
-                private_dashboard_url(self.base_url, launched.id)
-                if running and served_here
-                else None
-            )
-        return proxied_dashboard_url(
-            self.base_url, launched.dashboard_link, launched.backend.dashboard_on_this_machine
-        )
-
-    def _publish(self, launched: LaunchedCluster) -> None:
+    def publish(self, launched: LaunchedCluster) -> None:
         """Tell the sidebar what changed since the last event (nothing when nothing did): the
         whole cluster the first time, then patches."""
-        if launched.id not in self._clusters:
-            return
         fields = self._fields(launched)
         previous = self._published.get(launched.id)
         self._published[launched.id] = fields
@@ -93,15 +77,14 @@ class ClusterPublishing:
         if patch:
             self._emit("changed", launched.id, patch)
 
-    def _forget_published(self, cluster_id: str) -> None:
+    def forget(self, cluster_id: str) -> None:
         """The cluster is no longer listed: its next appearance is a whole model again."""
         self._published.pop(cluster_id, None)
 
-    def _unlist(self, launched: LaunchedCluster) -> None:
+    def removed(self, cluster_id: str) -> None:
         """The cluster leaves the sidebar (stopped)."""
-        self._clusters.pop(launched.id, None)
-        self._forget_published(launched.id)
-        self._emit("removed", launched.id, None)
+        self.forget(cluster_id)
+        self._emit("removed", cluster_id, None)
 
     def _emit(self, action: str, cluster_id: str, model: dict[str, Any] | None) -> None:
         if self._on_change is not None:

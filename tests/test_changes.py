@@ -8,6 +8,7 @@ from pathlib import Path
 
 from dask_cluster_launcher import changes
 from dask_cluster_launcher.backends import default_backends
+from dask_cluster_launcher.handles.hosted import apply_host_patch
 from dask_cluster_launcher.launched import LaunchedCluster
 from dask_cluster_launcher.manager import ClusterManager
 from dask_cluster_launcher.profiles import ProfileStore
@@ -58,6 +59,12 @@ def job(i: int, state: str = "RUNNING") -> dict:
     return {"job_id": str(700000 + i), "state": state, "reason": None, "host": "n1", "time_left": 9}
 
 
+def _mirror(manager: ClusterManager, launched: LaunchedCluster, patch: dict) -> None:
+    """What a hosted cluster's handle does with a host's patch."""
+    if apply_host_patch(launched, patch):
+        manager._publish(launched)
+
+
 def hosted_manager(recorder: list, workers: int) -> tuple:
     """A manager publishing a hosted cluster of ``workers`` workers (as a host's model and its
     mirror), with no host process and no watcher tasks: what one host patch costs."""
@@ -82,7 +89,7 @@ def hosted_manager(recorder: list, workers: int) -> tuple:
     )
     host.update({}, [worker(i) for i in range(workers)])
     mirror = changes.Mirror()
-    manager._mirror(launched, mirror.apply(host.since(0)))
+    _mirror(manager, launched, mirror.apply(host.since(0)))
     return manager, launched, host, mirror
 
 
@@ -94,7 +101,7 @@ def test_one_worker_joining_a_400_worker_cluster_costs_one_row():
     host.update({}, [worker(i) for i in range(401)])
     answer = host.since(mirror.version)  # what the host sends to the server
     assert answer == {"version": host.version, "workers": {"upsert": [worker(400)]}}
-    manager._mirror(launched, mirror.apply(answer))
+    _mirror(manager, launched, mirror.apply(answer))
     action, _, patch = events[-1]
     assert action == "changed" and patch == {"workers": {"upsert": [worker(400)]}}
     # the issue's goal: <= 2 KB per change at 400 workers; a whole-cluster event is 50x that
@@ -103,7 +110,7 @@ def test_one_worker_joining_a_400_worker_cluster_costs_one_row():
     assert len(launched.workers) == 401
     # nothing changed: the host's look bumps nothing, the server publishes nothing
     assert not host.update({"state": "running"}, [worker(i) for i in range(401)])
-    manager._mirror(launched, mirror.apply(host.since(mirror.version)))
+    _mirror(manager, launched, mirror.apply(host.since(mirror.version)))
     assert len(events) == 2
 
 

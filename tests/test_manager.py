@@ -154,7 +154,7 @@ def test_proxied_dashboard_url():
 async def test_a_cluster_closed_behind_the_launchers_back_shows_as_failed(manager, recorder):
     launched = await manager.launch(THREADS)
     await _running(manager, launched.id, 2)
-    launched.cluster.signal(signal.SIGKILL)  # the cluster's host process dies
+    launched.handle.host.signal(signal.SIGKILL)  # the cluster's host process dies
 
     async def failed():
         return launched.state == "failed"
@@ -169,7 +169,7 @@ async def test_the_next_spare_host_starts_once_the_launch_has_its_workers(manage
     """A launch takes the warmed-up spare host; the next spare's imports would compete with
     the new cluster's starting workers for the CPU, so it starts only once they are up."""
     manager.start_watchers()
-    spare = manager._spare_host(BACKENDS["local"])
+    spare = manager.hosts.spare_for(BACKENDS["local"])
 
     async def spare_ready():
         return spare._process is not None and spare._process.returncode is None
@@ -179,7 +179,7 @@ async def test_the_next_spare_host_starts_once_the_launch_has_its_workers(manage
     launched = await manager.launch({**THREADS, "options": {"processes": True}})
     samples = []  # (workers all up, a next spare started)
     while not samples or not samples[-1][0]:
-        if launched.cluster is None:  # the spare not taken yet
+        if launched.handle.host is None:  # the spare not taken yet
             await asyncio.sleep(0.01)
             continue
         settled = launched.state == "running" and len(launched.workers) == 2
@@ -187,7 +187,7 @@ async def test_the_next_spare_host_starts_once_the_launch_has_its_workers(manage
         next_spare = spare._process is not None or starting
         samples.append((settled, next_spare))
         await asyncio.sleep(0.01)
-    assert launched.cluster.pid == warm_pid  # the launch used the spare
+    assert launched.handle.host.pid == warm_pid  # the launch used the spare
     waiting = [next_spare for settled, next_spare in samples if not settled]
     assert len(waiting) > 10 and not any(waiting)  # none started while the workers started
     await wait_for(spare_ready, timeout=30)  # and then one did
@@ -206,6 +206,6 @@ async def test_spare_host_off_starts_each_host_on_demand(recorder, tmp_path):
     manager.start_watchers()
     launched = await manager.launch(THREADS)
     await _running(manager, launched.id, 2)
-    assert manager._spares == {}  # no warmed-up process kept around
+    assert manager.hosts.spares == {}  # no warmed-up process kept around
     await manager.close_all()
     assert manager.list() == []

@@ -172,7 +172,7 @@ async def test_an_idle_cluster_stops_itself(launcher_api, jp_serverapp):
 
     model = await wait_for(running, timeout=60)
     manager = jp_serverapp.web_app.settings["dask_cluster_launcher_manager"]
-    files = manager.get(cluster["id"]).files
+    files = manager.get(cluster["id"]).handle.files
     # a connected client keeps it up past the timeout
     client = await Client(model["scheduler_address"], security=files.security(), asynchronous=True)
     try:

@@ -265,7 +265,7 @@ async def test_refused_job_fails_the_launch_with_the_reason_and_leaves_no_job(
     assert ("sbatch" if bed.kind == "slurm" else "qsub") in model["error"]
     await wait_no_jobs(bed, timeout=30)
     manager = jp_serverapp.web_app.settings["dask_cluster_launcher_manager"]
-    host = manager.get(cluster["id"]).cluster  # the cluster's host process (and scheduler)
+    host = manager.get(cluster["id"]).handle.host  # the cluster's host process (and scheduler)
     await wait_for(lambda: _gone(host), timeout=30)
     code, _ = await launcher_api("clusters", cluster["id"], method="DELETE")
     assert code == 204

@@ -275,7 +275,7 @@ def test_the_server_reads_only_new_records_and_never_takes_back_what_it_let_go(
         manager.start_watchers()
         try:
             # alive (this process) but let go, or of a backend this server does not offer
-            manager._let_go.add("letgo")
+            manager.hosts.let_go.add("letgo")
             let_go = _record(records, "letgo", os.getpid())
             _record(records, "other", os.getpid(), backend="not-offered")
             dead = _record(records, "dead", _dead_pid())  # its host died: cleaned up

@@ -1,0 +1,214 @@
+"""Clusters in a host process of their own (see ``host``): the handle spawns the host (or takes
+one over from its record), mirrors its model into the row, and stops or lets go of it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .. import snippets
+from ..backends import Backend
+from ..changes import ClusterPatch
+from ..dashboard_urls import private_dashboard_url
+from ..errors import ConflictError, NotFound
+from ..hosts import HostGone, HostProcess, SpareHost
+from ..private import ClusterFiles, checked_dashboard_socket
+from ..records import HostSpec
+from .base import ClusterHandle, ClusterRow, Reports, failure_reason
+
+log = logging.getLogger("dask_cluster_launcher.manager")
+
+#: Unanswered watch calls in a row before a host that is still alive counts as lost.
+WATCH_RETRIES = 10
+#: Seconds after a launch took the spare host before the next spare starts even if the
+#: cluster has not got its workers yet (see ``SpareHost``).
+SPARE_REFILL_AFTER = 30.0
+
+#: The host's fields a row takes (its state is starting or running here; the handle reports
+#: the others).
+MIRRORED_FIELDS = frozenset(
+    ("state", "error", "scheduler_address", "dashboard_link", "messages", "scaling", "versions")
+)
+
+
+def apply_host_patch(row: ClusterRow, patch: ClusterPatch) -> bool:
+    """Apply what changed in the host to the row; whether there is anything to publish (the
+    worker rows of the host's patch go out as they came, so a change costs what changed)."""
+    fields = patch.get("fields", {})
+    for key in MIRRORED_FIELDS.intersection(fields):
+        setattr(row, key, fields[key])
+    if "workers" in patch:
+        row.worker_rows.apply(patch["workers"])
+    return bool(fields) or "workers" in patch
+
+
+def launch_settled(row: ClusterRow) -> bool:
+    """Running with the workers it asked for (at least the minimum when adaptive)."""
+    scaling = row.scaling
+    wanted = scaling["adapt"]["minimum"] if "adapt" in scaling else scaling.get("workers", 0)
+    running = sum(1 for worker in row.worker_rows.values() if worker["status"] == "running")
+    return row.state == "running" and running >= wanted
+
+
+class HostedHandle(ClusterHandle):
+    """A cluster in its host process: started from ``spec`` (taking the ``spare`` host when it
+    runs the same Python), or followed from an existing ``host`` (reattached from its record).
+    ``refill`` is asked to start the next spare once this launch has settled."""
+
+    def __init__(
+        self,
+        row: ClusterRow,
+        backend: Backend,
+        reports: Reports,
+        *,
+        files: ClusterFiles,
+        start_timeout: float,
+        spec: HostSpec | None = None,
+        host: HostProcess | None = None,
+        spare: SpareHost | None = None,
+        refill: Callable[[SpareHost], None] | None = None,
+    ) -> None:
+        super().__init__(row, backend, reports)
+        self.files = files
+        self.start_timeout = start_timeout
+        self.spec = spec
+        #: The host process (None until spawned).
+        self.host = host
+        self._spare = spare
+        self._refill = refill
+
+    @property
+    def started(self) -> bool:
+        return self.host is not None
+
+    @property
+    def outlives_server(self) -> bool:
+        return self.host is not None
+
+    async def run(self) -> None:
+        try:
+            await super().run()
+        finally:
+            self._refill_spare()  # the launch ended before it settled
+
+    def _refill_spare(self) -> None:
+        spare, self._spare = self._spare, None
+        if spare is not None and self._refill is not None:
+            self._refill(spare)
+
+    async def start(self) -> None:
+        if self.host is None:
+            assert self.spec is not None
+            log_path = Path(self.backend.private_dir.log_directory(self.row.id), "host.log")
+            self.host = await HostProcess.spawn(self.spec, self.files, log_path, self._spare)
+
+    async def follow(self) -> None:
+        """Mirror the host's state: each ``changes`` returns what changed in the host as soon
+        as something did."""
+        host, row = self.host, self.row
+        assert host is not None
+        loop = asyncio.get_running_loop()
+        refill_at = loop.time() + SPARE_REFILL_AFTER
+        deadline = loop.time() + self.start_timeout
+        unanswered = 0
+        while True:
+            timeout = 30.0
+            if row.state == "starting":
+                timeout = deadline - loop.time()
+                if timeout <= 0:
+                    raise asyncio.TimeoutError
+            try:
+                patch = await host.changes(timeout=min(timeout, 30.0))
+                unanswered = 0
+            except HostGone:
+                # a busy machine can delay an answer: only a host that is gone is a failure
+                unanswered += 1
+                if await host.exited(0.5) or unanswered > WATCH_RETRIES:
+                    raise
+                continue
+            if row.state == "stopping":
+                return  # the owner stops the cluster now; never flip it back
+            model = host.mirror.fields
+            if model["state"] in ("stopping", "stopped") and not model["error"]:
+                # its owner stopped it elsewhere (``make_cluster``'s object closed)
+                self.reports.ended()
+                return
+            if model["state"] in ("failed", "stopping", "stopped"):
+                # nobody here asked for this: the host gave up on its cluster
+                await self.reports.fail(model["error"] or "the cluster stopped by itself")
+                return
+            if apply_host_patch(row, patch):
+                self.reports.publish()
+            if self._spare is not None and (launch_settled(row) or loop.time() > refill_at):
+                self._refill_spare()
+
+    async def report_failure(self, exc: Exception) -> None:
+        if isinstance(exc, HostGone):
+            log.warning("The host of cluster %r is gone: %s", self.row.name, exc)
+            await self.reports.fail("the cluster's host process exited")
+        else:
+            log.warning("Cluster %r failed to start", self.row.name, exc_info=True)
+            await self.reports.fail(failure_reason(exc))
+
+    async def rescale(self, scaling: dict[str, Any]) -> None:
+        if self.host is None:
+            raise ConflictError(f"cluster {self.row.name!r} is {self.row.state}, not running")
+        try:
+            await self.host.rescale(scaling)
+        except Exception as exc:
+            raise ConflictError(f"cluster {self.row.name!r}: {failure_reason(exc)}") from None
+        self.row.scaling = scaling
+
+    async def stop(self) -> None:
+        if self.host is not None:
+            await self.host.stop()  # the host closes the cluster and cancels its jobs
+            try:
+                await self.backend.reap_leftovers(self.row.id)  # in case the host was killed
+            except Exception:
+                log.warning("Cancelling the jobs of %r failed", self.row.name, exc_info=True)
+        await asyncio.to_thread(self.files.remove)
+
+    async def let_go(self) -> None:
+        if self.host is not None:
+            await self.host.disconnect()
+
+    def client_code(self, base_url: str) -> str:
+        assert self.row.scheduler_address is not None
+        if not self.backend.private_cluster:
+            # a scheduler with its own security (an adopted one): what the host connected with
+            assert self.host is not None
+            return snippets.client_code(
+                self.row.scheduler_address,
+                self.row.name,
+                security=self.host.mirror.fields.get("client_security"),
+            )
+        return snippets.client_code(
+            self.row.scheduler_address,
+            self.row.name,
+            # paths to the owner's private files; no key material in the notebook
+            security=self.files.security_kwargs(),
+            dashboard_link=private_dashboard_url(base_url, self.row.id),
+        )
+
+    def dashboard_url(self, base_url: str) -> str | None:
+        # served by this server from the cluster's private socket, when it is on this machine
+        served_here = self.backend.dashboard_on_this_machine
+        if self.row.state == "running" and served_here:
+            return private_dashboard_url(base_url, self.row.id)
+        return None
+
+    def dashboard_socket(self) -> str:
+        if self.row.state != "running" or self.host is None:
+            return super().dashboard_socket()
+        if not self.backend.dashboard_on_this_machine:
+            raise NotFound(
+                f"cluster {self.row.name!r} has no dashboard here: its scheduler runs inside "
+                "its batch job, where its HTTP routes are closed"
+            )
+        if self.host.dashboard_socket is None:
+            return super().dashboard_socket()
+        # its folder checked again on every request (a private folder of the user's)
+        return checked_dashboard_socket(self.host.dashboard_socket)
