@@ -139,10 +139,9 @@ def test_another_users_scheduler_file_is_refused_and_nothing_connects(scene):
             assert (code, error.get("field")) == (400, "options.scheduler_file"), (path, error)
             assert reason in error["message"], error
         # the user's own file in a sticky folder (as /tmp is) is theirs alone: accepted
-        body = {"backend": "existing", "options": {"scheduler_file": str(own)}}
-        assert call(server, "preview", body)[0] == 200
-        body["options"]["scheduler_file"] = str(victim_file(sticky / "s.json", address))
-        assert call(server, "preview", body)[0] == 200
+        for path in (own, victim_file(sticky / "s.json", address)):
+            body = {"backend": "existing", "options": {"scheduler_file": str(path)}}
+            assert call(server, "preview", body)[0] == 200, path
     finally:
         link.unlink(missing_ok=True)
 
