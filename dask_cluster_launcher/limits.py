@@ -8,8 +8,10 @@ A site sets limits in Jupyter config (``c.ClusterLauncherApp.limits``)::
 They are checked on every launch and rescale, server-side, whoever sends the request (sidebar,
 REST, ``quick_connect``, the CLI), and a refusal names the limit; the forms show them too
 (``maximum`` on the fields, ``x-limits`` on the form). Per job: ``max_cores``, ``max_memory``
-and ``max_walltime`` (batch backends); per cluster: ``max_workers`` (fixed size or adaptive
-maximum); per user: ``max_clusters`` of that backend at once.
+and ``max_walltime`` (batch backends: extra directives that set what they govern are refused,
+see ``backends/directives.py``, and so is skipping the memory directive under
+``max_memory``); per cluster: ``max_workers`` (fixed size or adaptive maximum); per user:
+``max_clusters`` of that backend at once.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 
 from dask.utils import parse_bytes
 
+from .backends import directives
 from .backends.queues import walltime_seconds
 from .errors import InvalidRequest, shorten
 
@@ -72,6 +75,17 @@ class Limits:
         memory, walltime = options.get("memory"), options.get("walltime")
         if self.max_memory and memory and parse_bytes(memory) > parse_bytes(self.max_memory):
             _refuse("options.memory", options["memory"], "max_memory", self.max_memory)
+        skips = options.get("job_directives_skip") or []
+        memory_line = directives.slurm_memory_line(options) if self.max_memory and skips else None
+        if memory_line:
+            for index, skip in enumerate(skips):
+                if skip in memory_line:
+                    field = f"options.job_directives_skip.{index}"
+                    raise InvalidRequest(
+                        f"{field}: would leave out the job's memory request ({memory_line}); "
+                        f"the site limits memory (max_memory = {self.max_memory})",
+                        field=field,
+                    )
         if (
             self.max_walltime
             and walltime

@@ -9,6 +9,7 @@ import os
 import stat
 from typing import Any
 
+import dask.config
 import pytest
 import yaml
 
@@ -55,6 +56,8 @@ def jp_server_config(private_dir, site_dir, request):
     }
     if settings.get("batch_command_prefix") == ["WRAPPER"]:
         settings["batch_command_prefix"] = [str(request.getfixturevalue("wrapper")[0])]
+    if settings.get("batch_command_prefix") == ["SSH"]:
+        settings["batch_command_prefix"] = [str(request.getfixturevalue("fake_ssh")), "login01"]
     return {
         "ServerApp": {"jpserver_extensions": {"dask_cluster_launcher": True}},
         "ClusterLauncherApp": settings,
@@ -251,3 +254,169 @@ async def test_every_batch_command_goes_through_the_prefix(
     assert started, "the server ran no command"
     for argv in started:
         assert os.path.basename(argv[0]) not in batch, f"{argv} ran without the prefix"
+
+
+@pytest.fixture
+def fake_ssh(tmp_path):
+    """``ssh login01 ARGS...`` as the remote side runs it: the words joined with spaces and
+    run by the login shell (here, on this machine)."""
+    script = tmp_path / "bin" / "ssh"
+    script.parent.mkdir()
+    script.write_text('#!/bin/sh\nshift\nexec /bin/sh -c "$*"\n')
+    script.chmod(0o755)
+    return script
+
+
+@pytest.mark.parametrize("jp_server_config", [{"batch_command_prefix": ["SSH"]}], indirect=True)
+async def test_an_ssh_prefix_gets_each_word_of_the_batch_commands_back(launcher_api, slurm_testbed):
+    """squeue's and sinfo's column formats hold ``|``, which the remote shell would read as a
+    pipe: the words after a remote shell are quoted, so the partitions and the jobs show."""
+    _, backends = await launcher_api("backends")
+    slurm = next(b for b in backends if b["name"] == "slurm")
+    assert slurm["available"], slurm
+    queues = [q["name"] for q in slurm["schema"]["properties"]["queue"].get("x-queues", [])]
+    assert queues == slurm_testbed.queues, slurm["schema"]["properties"]["queue"]
+    body = {"backend": "slurm", "options": BASE_OPTIONS["slurm"], "scaling": {"workers": 1}}
+    code, cluster = await launcher_api("clusters", method="POST", body=body)
+    assert code == 202, cluster
+
+    async def one_running_worker_on_its_job():
+        _, model = await launcher_api("clusters", cluster["id"])
+        assert model["state"] != "failed", model["error"]
+        return model["jobs"] and running_workers(model)
+
+    await wait_for(one_running_worker_on_its_job, timeout=120, interval=0.3)
+    code, _ = await launcher_api("clusters", cluster["id"], method="DELETE")
+    assert code == 204
+    await wait_no_jobs(slurm_testbed)
+
+
+# --- extra directives against limits and locks ----------------------------------------------------
+#: per backend: directives that set what a form field, a limit or a lock governs (past the
+#: limits above: 1 h, 4 GB, 4 cores, 3 workers, and the locked partition and account)
+GOVERNED_DIRECTIVES = {
+    "slurm": [
+        "--time=99:00:00",
+        "-t5999",
+        "--time-min=99:00:00",
+        "--ti=99:00:00",  # an abbreviation sbatch could take
+        "--mem=500G",
+        "--mem-per-cpu=100G",
+        "--array=0-99",
+        "-a0-99",
+        "--account=other",
+        "-Aother",
+        "--partition=short",
+        "-pshort",
+        "-vpshort",  # a cluster of short options
+        "--qos=high",
+        "--gres=gpu:1",
+        "--gpus=1",
+        "--cpus-per-task=64",
+        "-c64",
+        "--exclusive",
+        "--nodes=4",
+        "-N4",
+        "--ntasks=8",
+        "-n8",
+        "--clusters=other",
+    ],
+    "sge": [
+        "-l h_rt=99:00:00",
+        "-l h_vmem=500G",
+        "-l arch=lx-amd64,mem_free=500G",
+        "-hard -l s_rt=99:0:0",
+        "-pe smp 64",
+        "-q short.q",
+        "-P other",
+        "-A other",
+        "-t 1-100",
+        "-clear",
+    ],
+    "mpi": ["--time=99:00:00", "--ntasks=100", "--account=other", "--mem=500G"],
+}
+HARMLESS_DIRECTIVES = {
+    "slurm": ["--mail-type=NONE", "--constraint=x", "--exclusive=user", "--hint=multithread"],
+    "sge": ["-m n", "-l arch=lx-amd64"],
+    "mpi": ["--mail-type=NONE", "--constraint=x"],
+}
+DIRECTIVE_OPTIONS = {**BASE_OPTIONS, "mpi": BASE_OPTIONS["slurm"]}
+
+
+@pytest.mark.parametrize("backend", sorted(GOVERNED_DIRECTIVES))
+async def test_directives_that_set_what_the_form_governs_are_refused(
+    launcher_api, slurm_testbed, sge_testbed, backend, private_dir
+):
+    made_before = sorted(private_dir.glob("clusters/*"))
+    harmless = HARMLESS_DIRECTIVES[backend][0]
+    for directive in GOVERNED_DIRECTIVES[backend]:
+        options = {**DIRECTIVE_OPTIONS[backend], "job_extra_directives": [harmless, directive]}
+        for route in ("clusters", "preview"):
+            error = await refused(
+                launcher_api, route, body={"backend": backend, "options": options}
+            )
+            assert error["field"] == "options.job_extra_directives.1", (directive, error)
+            assert repr(directive) in error["message"] and "sets" in error["message"], error
+    options = {**DIRECTIVE_OPTIONS[backend], "job_extra_directives": HARMLESS_DIRECTIVES[backend]}
+    code, preview = await launcher_api(
+        "preview", method="POST", body={"backend": backend, "options": options}
+    )
+    assert code == 200, preview
+    marker = "#$" if backend == "sge" else "#SBATCH"
+    for directive in HARMLESS_DIRECTIVES[backend]:
+        assert f"{marker} {directive}" in preview["job_script"].splitlines()
+    _, clusters = await launcher_api("clusters")
+    # nothing created: no cluster, no cluster files (so no job: the queue is shared)
+    assert clusters == [] and sorted(private_dir.glob("clusters/*")) == made_before
+
+
+async def test_a_locked_or_limited_directive_cannot_be_skipped(launcher_api, sge_testbed):
+    cases = [
+        ("slurm", {"job_directives_skip": ["-t"]}, "options.job_directives_skip.0", "walltime"),
+        ("slurm", {"job_directives_skip": ["--mem"]}, "options.job_directives_skip.0", "4 GB"),
+        (
+            "slurm",
+            {"account": "physics", "job_directives_skip": ["--mem-x", "-A"]},
+            "options.job_directives_skip.1",
+            "account",
+        ),
+        ("sge", {"job_directives_skip": ["h_rt"]}, "options.job_directives_skip.0", "walltime"),
+        ("sge", {"job_directives_skip": ["h_vmem"]}, "options.job_directives_skip.0", "spec"),
+        ("sge", {"resource_spec": "h_rt=99:00:00"}, "options.resource_spec", "walltime"),
+        ("sge", {"resource_spec": "h_vmem=500G"}, "options.resource_spec", "memory field"),
+    ]
+    for backend, change, field, words in cases:
+        options = {**BASE_OPTIONS[backend], **change}
+        error = await refused(
+            launcher_api, "preview", body={"backend": backend, "options": options}
+        )
+        assert error["field"] == field and words in error["message"], (change, error)
+    # a skip that drops none of those lines still works
+    options = {**BASE_OPTIONS["sge"], "job_directives_skip": ["-j"]}
+    body = {"backend": "sge", "options": options}
+    code, answer = await launcher_api("preview", method="POST", body=body)
+    assert code == 200 and "#$ -j y" not in answer["job_script"], answer
+
+
+async def test_the_users_dask_config_adds_no_directive_behind_the_form(launcher_api, slurm_testbed):
+    """dask-jobqueue reads ``job-mem``, ``job-extra`` (the old name) and ``header-skip`` from the
+    config when the launcher leaves them out: they would set 500 GB, 99 hours and drop the time
+    line past the limits (4 GB, 1 h)."""
+    config = {
+        "jobqueue.slurm.job-mem": "500G",
+        "jobqueue.slurm.job-cpu": 64,
+        "jobqueue.slurm.job-extra": ["--time=99:00:00"],
+        "jobqueue.slurm.header-skip": ["-t "],
+        "jobqueue.slurm.shebang": "#!/usr/bin/env bash\n#SBATCH --account=other",
+    }
+    options = {**BASE_OPTIONS["slurm"], "job_extra_directives": [], "job_directives_skip": []}
+    with dask.config.set(config):
+        code, preview = await launcher_api(
+            "preview", method="POST", body={"backend": "slurm", "options": options}
+        )
+    assert code == 200, preview
+    lines = preview["job_script"].splitlines()
+    header = [line for line in lines if line.startswith("#SBATCH")]
+    assert "#SBATCH -t 00:20:00" in header and "#SBATCH --cpus-per-task=1" in header, header
+    assert "#SBATCH --mem=954M" in header, header
+    assert not [line for line in header if "99:00:00" in line or "other" in line], header

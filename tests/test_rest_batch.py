@@ -131,7 +131,7 @@ async def test_golden_path_jobs_workers_snippet_scale_adapt_cancel_stop(launcher
 async def test_preview_shows_the_exact_job_script(launcher_api, bed):
     options = {**BASE_OPTIONS[bed.kind], "cores": 2, "processes": 2, "lifetime": "15m"}
     options["job_extra_directives"] = (
-        ["--hint=multithread"] if bed.kind == "slurm" else ["-l h_rt=0:20:0"]
+        ["--hint=multithread"] if bed.kind == "slurm" else ["-l arch=lx-amd64"]
     )
     code, preview = await launcher_api(
         "preview", method="POST", body={"backend": bed.kind, "options": options}

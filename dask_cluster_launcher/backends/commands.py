@@ -5,20 +5,48 @@ Every batch command goes through :func:`run` with the site's command prefix (the
 adds ``-M cluster``): the launcher's own queries here, and dask-jobqueue's submissions and
 cancellations through :func:`prefixed_cluster_class` (which ``submission.py`` builds on to run
 them a few at a time).
+
+A prefix whose program is a remote shell (``ssh``, see :data:`REMOTE_SHELLS`) joins the words
+after it with spaces and hands them to the login shell on the other host, which splits them
+again: a path with a space would become two arguments and a ``;`` would end the command. Each
+word after such a prefix is quoted for that shell (:func:`prefixed`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import os
+import pwd
 import shlex
 import shutil
 from collections.abc import Sequence
 from typing import Any
 
+#: Programs that run their arguments in a shell on another host.
+REMOTE_SHELLS = frozenset({"ssh", "rsh", "autossh", "gsissh"})
+
 
 class BatchCommandError(RuntimeError):
     """A batch command failed or did not answer in time; the message says which and why."""
+
+
+def login_name() -> str:
+    """This process's user by its uid (``$USER`` and ``$LOGNAME`` may be inherited from
+    whoever started the server): the owner whose jobs the batch queries list and cancel."""
+    return pwd.getpwuid(os.getuid()).pw_name
+
+
+def is_remote_shell(prefix: Sequence[str]) -> bool:
+    return bool(prefix) and os.path.basename(prefix[0]) in REMOTE_SHELLS
+
+
+def prefixed(prefix: Sequence[str], command: Sequence[str]) -> list[str]:
+    """The argument list that runs ``command`` through ``prefix``; after a remote shell each
+    word of the command is quoted, so the remote shell gets back exactly these words."""
+    if is_remote_shell(prefix):
+        return [*prefix, *(shlex.quote(word) for word in command)]
+    return [*prefix, *command]
 
 
 def missing_commands(*names: str, prefix: Sequence[str] = ()) -> list[str]:
@@ -32,7 +60,7 @@ async def run(
     *command: str, timeout: float = 15.0, check: bool = True, prefix: Sequence[str] = ()
 ) -> str:
     """stdout of ``command`` (an argument list, never a shell string), run after ``prefix``."""
-    argv = [*prefix, *command]
+    argv = prefixed(prefix, command)
     try:
         process = await asyncio.create_subprocess_exec(
             *argv,
@@ -59,7 +87,9 @@ def prefixed_cluster_class(cluster_class: Any, prefix: Sequence[str]) -> Any:
     through ``prefix``; the class itself when there is none.
 
     dask-jobqueue runs exactly two commands, its Job class's ``submit_command`` and
-    ``cancel_command`` (split with ``shlex``): the subclasses put the prefix in front of both.
+    ``cancel_command`` (split with ``shlex``): the subclasses put the prefix in front of both
+    and keep it as ``command_prefix``, for the launcher's job class to quote the words after
+    a remote shell (see ``submission.py``).
     """
     return _prefixed(cluster_class, tuple(prefix)) if prefix else cluster_class
 
@@ -71,6 +101,6 @@ def _prefixed(cluster_class: Any, prefix: tuple[str, ...]) -> Any:
         attribute: shlex.join([*prefix, *shlex.split(getattr(job_class, attribute))])
         for attribute in ("submit_command", "cancel_command")
     }
-    job = type(job_class.__name__, (job_class,), {**commands, "__module__": __name__})
-    attributes = {"job_cls": job, "__module__": __name__}
-    return type(cluster_class.__name__, (cluster_class,), attributes)
+    job_attributes = {**commands, "command_prefix": prefix, "__module__": __name__}
+    job = type(job_class.__name__, (job_class,), job_attributes)
+    return type(cluster_class.__name__, (cluster_class,), {"job_cls": job, "__module__": __name__})

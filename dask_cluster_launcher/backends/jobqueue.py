@@ -12,6 +12,7 @@ import os
 import sys
 import time
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dask.utils import parse_bytes, parse_timedelta
@@ -44,6 +45,12 @@ def processes_per_job(options: dict[str, Any]) -> int:
 
 def job_name(cluster_id: str) -> str:
     return f"{JOB_NAME_PREFIX}{cluster_id}"
+
+
+def job_script_directory(files: ClusterFiles) -> Path:
+    """Where a cluster's job scripts are written (see ``job_scripts.py``): a folder of the
+    cluster's private directory, removed with it."""
+    return files.directory / "jobs"
 
 
 class JobQueueBackend(Backend):
@@ -303,6 +310,8 @@ class JobQueueBackend(Backend):
             **kwargs,
             "security": files.security(),
             "worker_extra_args": [*kwargs.get("worker_extra_args", []), *preload, *loopback],
+            # job scripts are written there, never in the shared temporary directory
+            "job_script_directory": str(job_script_directory(files)),
         }
 
     def job_script(self, kwargs: dict[str, Any]) -> str | None:

@@ -7,8 +7,10 @@ directory; the cluster's host process (``private_cluster``) waits for it and the
 workers over Dask's RPC. Every process of the job uses the cluster's own TLS credentials
 (dask config from the environment: distributed reads its default ``Security`` from there).
 
-The site checks, job watching (one ``squeue`` by name ``dcl-<id>``), job logs and reaping
-(``scancel --name``) are the SLURM backend's. The size is fixed: scaling to another size or
+The site checks, job watching (one ``squeue --me`` by name ``dcl-<id>``: another user's job
+of that name is not this cluster's), job logs and reaping (``scancel --me --name``) are the
+SLURM backend's. The job script is written in the cluster's private folder (see
+``job_scripts.py``). The size is fixed: scaling to another size or
 adaptive scaling is refused with the reason. The scheduler's dashboard stays off the network
 (``--no-dashboard``, its HTTP server on the compute node's loopback): no link is offered.
 """
@@ -28,9 +30,10 @@ from typing import Any
 
 from dask.utils import parse_bytes
 
-from ..private import ClusterFiles, write_private_file
+from ..private import ClusterFiles
 from .base import Activity, Backend, Progress, require
-from .jobqueue import job_name
+from .job_scripts import job_script_file
+from .jobqueue import job_name, job_script_directory
 from .slurm import SLURMBackend
 
 log = logging.getLogger(__name__)
@@ -101,7 +104,7 @@ class MPIBackend(SLURMBackend):
         return {
             **kwargs,
             "scheduler_file": str(files.directory / "scheduler.json"),
-            "script_file": str(files.directory / "job.sh"),
+            "job_script_directory": str(job_script_directory(files)),
             "security": files.security_kwargs(),
             "worker_preload": str(files.worker_preload),
         }
@@ -224,10 +227,9 @@ class MPIJobCluster:
         Path(self.kwargs["scheduler_file"]).unlink(missing_ok=True)
         Path(self.kwargs["log_directory"]).mkdir(mode=0o700, parents=True, exist_ok=True)
         script = self.backend.job_script(self.kwargs) or ""
-        write_private_file(Path(self.kwargs["script_file"]), script)
-        out = await self.backend.run(
-            "sbatch", "--parsable", f"--ntasks={n + 1}", self.kwargs["script_file"]
-        )
+        folder = Path(self.kwargs["job_script_directory"])
+        with job_script_file(folder, script, self.job_name) as path:  # private, 0600, O_EXCL
+            out = await self.backend.run("sbatch", "--parsable", f"--ntasks={n + 1}", str(path))
         self.job_id = out.strip().split(";")[0]
         self.workers_asked = n
         self.progress(f"job {self.job_id} submitted with {n + 1} tasks")

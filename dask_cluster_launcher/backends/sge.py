@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import getpass
 import os
 import re
 import xml.etree.ElementTree as ET
@@ -12,7 +11,7 @@ from typing import Any
 
 from dask.utils import parse_bytes
 
-from . import directives
+from . import commands, directives
 from .base import require
 from .jobqueue import JobQueueBackend
 from .queues import Queue, walltime_seconds, whole_minutes
@@ -109,15 +108,25 @@ class SGEBackend(JobQueueBackend):
     async def check_consistency(self, options: dict[str, Any]) -> None:
         # before the checks that ask the site: a refusal here needs no batch system
         directives.check_job_name_kept(options, "#$ -N", directives.sge_sets_job_name)
+        directives.check_sge_directives(options, self.memory_resource)
+        lines = directives.sge_lines(options, self.resource_spec(options))
+        directives.check_skips(options, lines)
         await super().check_consistency(options)
+        per_job = parse_bytes(options["memory"])
         spec_memory = resource_value(options["resource_spec"], self.memory_resource)
         if spec_memory is not None:
-            per_job = parse_bytes(options["memory"])
             require(
                 parse_bytes(spec_memory) >= per_job,
                 "options.resource_spec",
                 f"{self.memory_resource}={spec_memory} is less than the memory per job "
                 f"({options['memory']}); the jobs would be killed",
+            )
+        for name, value in directives.memory_requests(options["resource_spec"]):
+            require(
+                parse_bytes(value) <= per_job,
+                "options.resource_spec",
+                f"{name}={value} is more than the memory per job ({options['memory']}): set "
+                "the memory field instead (the site's limits apply to it)",
             )
         pe = options["parallel_environment"]
         if pe:
@@ -128,17 +137,21 @@ class SGEBackend(JobQueueBackend):
                 f"the site has no parallel environment {pe!r} (it has {', '.join(environments)})",
             )
 
+    def resource_spec(self, options: dict[str, Any]) -> str:
+        """The form's resource spec with the memory resource added where it has none: Dask's
+        memory limit alone does not reserve memory on SGE."""
+        resource_spec = options["resource_spec"]
+        if resource_value(resource_spec, self.memory_resource) is None:
+            gigabytes = parse_bytes(options["memory"]) / 1e9
+            derived = f"{self.memory_resource}={gigabytes:g}G"
+            resource_spec = f"{resource_spec},{derived}" if resource_spec else derived
+        return str(resource_spec)
+
     def cluster_kwargs(
         self, options: dict[str, Any], *, cluster_id: str, cluster_name: str
     ) -> dict[str, Any]:
         kwargs = self.common_kwargs(options, cluster_id)
-        resource_spec = options["resource_spec"]
-        if resource_value(resource_spec, self.memory_resource) is None:
-            # Dask's memory limit alone does not reserve memory on SGE: ask for it too.
-            gigabytes = parse_bytes(options["memory"]) / 1e9
-            derived = f"{self.memory_resource}={gigabytes:g}G"
-            resource_spec = f"{resource_spec},{derived}" if resource_spec else derived
-        kwargs["resource_spec"] = resource_spec
+        kwargs["resource_spec"] = self.resource_spec(options)
         for field in ("queue", "project"):
             if options[field]:
                 kwargs[field] = options[field]
@@ -151,9 +164,10 @@ class SGEBackend(JobQueueBackend):
 
     async def job_states(self, names: list[str]) -> dict[str, list[dict[str, Any]]]:
         wanted = set(names)
-        # the launcher's jobs are always this user's own: list only those
+        # only this user's jobs: another user's job named like a cluster is not one of its jobs
         # -r: with each job's requests (its h_rt, for the time it has left)
-        root = ET.fromstring(await self.run("qstat", "-r", "-xml", "-u", getpass.getuser()))
+        user = commands.login_name()
+        root = ET.fromstring(await self.run("qstat", "-r", "-xml", "-u", user))
         now = datetime.now()
         states: dict[str, list[dict[str, Any]]] = {}
         waiting = []
@@ -203,4 +217,4 @@ class SGEBackend(JobQueueBackend):
         return [f"{stem}.o{job_id}", f"{stem}.e{job_id}"]
 
     async def reap(self, name: str) -> None:
-        await self.run("qdel", name, check=False)
+        await self.run("qdel", "-u", commands.login_name(), name, check=False)

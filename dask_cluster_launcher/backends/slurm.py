@@ -4,7 +4,6 @@ accounts and QOS from sacctmgr where accounting runs, job states from squeue."""
 from __future__ import annotations
 
 import asyncio
-import getpass
 import os
 import re
 from typing import Any
@@ -42,6 +41,10 @@ def slurm_time_left(text: str) -> float | None:
         return slurm_seconds(text.strip()) if ":" in text else None
     except ValueError:
         return None
+
+
+#: squeue's columns for :func:`parse_squeue`
+SQUEUE_FORMAT = "%i|%j|%T|%r|%N|%L"
 
 
 def parse_squeue(out: str) -> dict[str, list[dict[str, Any]]]:
@@ -140,6 +143,8 @@ class SLURMBackend(JobQueueBackend):
     async def check_consistency(self, options: dict[str, Any]) -> None:
         # before the checks that ask the site: a refusal here needs no batch system
         directives.check_job_name_kept(options, "#SBATCH -J", directives.slurm_sets_job_name)
+        directives.check_slurm_directives(options)
+        directives.check_skips(options, directives.slurm_lines(options))
         await super().check_consistency(options)
         associations = await self.associations()
         if associations:
@@ -212,7 +217,7 @@ class SLURMBackend(JobQueueBackend):
         """The user's accounts and QOS; ``None`` where SLURM keeps no accounting database
         (the form then takes free text)."""
         try:
-            user = f"user={getpass.getuser()}"
+            user = f"user={commands.login_name()}"
             out = await self.run("sacctmgr", "-nP", "show", "assoc", user, "format=account,qos")
         except commands.BatchCommandError:
             return None
@@ -257,7 +262,9 @@ class SLURMBackend(JobQueueBackend):
         return kwargs
 
     async def job_states(self, names: list[str]) -> dict[str, list[dict[str, Any]]]:
-        out = await self.run("squeue", "-h", "--name", ",".join(names), "-o", "%i|%j|%T|%r|%N|%L")
+        # --me: another user's job named like a cluster of this user's is not one of its jobs
+        names_list = ",".join(names)
+        out = await self.run("squeue", "--me", "-h", "--name", names_list, "-o", SQUEUE_FORMAT)
         return parse_squeue(out)
 
     def job_log_files(self, kwargs: dict[str, Any], job_id: str) -> list[str]:
@@ -265,7 +272,7 @@ class SLURMBackend(JobQueueBackend):
         return [f"{stem}.out", f"{stem}.err"]
 
     async def reap(self, name: str) -> None:
-        await self.run("scancel", "--name", name, check=False)
+        await self.run("scancel", "--me", "--name", name, check=False)
 
 
 def _all_gres(queues: list[Queue]) -> str:

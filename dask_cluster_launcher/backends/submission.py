@@ -17,7 +17,12 @@ The launcher's job classes keep dask-jobqueue's commands, job id parsing and err
 - jobs cancelled together (a close, a scale-down) are cancelled by one ``scancel``/``qdel``
   with all their ids, in a slot too;
 - processes are started one at a time, so a turn of the loop starts at most one;
-- stdin is ``/dev/null`` (a prefix such as ``ssh login01`` must not read the host's).
+- stdin is ``/dev/null`` (a prefix such as ``ssh login01`` must not read the host's), and the
+  words after a remote shell prefix are quoted for it (``commands.prefixed``);
+- the job script is written by the launcher in the cluster's private folder, never in the
+  shared temporary directory (see ``job_scripts.py``), and removed once submitted;
+- a job reads no dask config key that would change its directives behind the form (see
+  :func:`form_owned_config`).
 
 Why eight: the controllers serialise submissions themselves (``slurmctld`` under its job write
 lock, ``sge_qmaster`` in its two worker threads), so beyond a few clients more only queue there
@@ -37,10 +42,13 @@ import functools
 import logging
 import shlex
 import weakref
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
-from . import commands
+import dask.config
+
+from . import commands, job_scripts
 
 log = logging.getLogger(__name__)
 
@@ -131,26 +139,36 @@ async def call(cmd: list[str], *, shell: bool = False, **kwargs: Any) -> str:
     return out
 
 
-async def cancel(cancel_command: str, job_id: str) -> None:
+async def cancel(cancel_command: str, job_id: str, prefix: Sequence[str] = ()) -> None:
     """``cancel_command job_id``, together with the ids other jobs ask to cancel until the
     command runs (at most :data:`CANCEL_IDS`): closing or scaling down n jobs takes a few
     ``scancel``/``qdel``, not n. Both cancel every id they can; one already gone makes the
     command fail (``RuntimeError`` for every id of that run, which callers ignore, as
-    dask-jobqueue does for its single id)."""
+    dask-jobqueue does for its single id). ``prefix``: the batch command prefix that
+    ``cancel_command`` starts with."""
     cancels = _loop_limits().cancels
     batch = cancels.get(cancel_command)
     if batch is None or batch.started or len(batch.ids) >= CANCEL_IDS:
         batch = cancels[cancel_command] = _Cancels()
-        batch.task = asyncio.ensure_future(_run_cancels(cancel_command, batch))
+        batch.task = asyncio.ensure_future(_run_cancels(cancel_command, tuple(prefix), batch))
     batch.ids.append(job_id)
     assert batch.task is not None
     await asyncio.shield(batch.task)  # a caller given up on does not stop the others' cancel
 
 
-async def _run_cancels(cancel_command: str, batch: _Cancels) -> None:
+async def _run_cancels(cancel_command: str, prefix: tuple[str, ...], batch: _Cancels) -> None:
     async with batch_slot():  # ids join while it waits for its turn
         batch.started = True
-        await call([*shlex.split(cancel_command), *batch.ids])
+        await call(prefixed_command(cancel_command, prefix, batch.ids))
+
+
+def prefixed_command(
+    command_line: str, prefix: Sequence[str], arguments: Sequence[str]
+) -> list[str]:
+    """``command_line`` (dask-jobqueue's ``submit_command``/``cancel_command``, which starts with
+    ``prefix``) and ``arguments`` as an argument list, quoted after a remote shell."""
+    words = shlex.split(command_line)
+    return commands.prefixed(prefix, [*words[len(prefix) :], *arguments])
 
 
 def launcher_cluster_class(cluster_class: Any, prefix: Sequence[str] = ()) -> Any:
@@ -159,19 +177,75 @@ def launcher_cluster_class(cluster_class: Any, prefix: Sequence[str] = ()) -> An
     return _bounded(commands.prefixed_cluster_class(cluster_class, tuple(prefix)))
 
 
+#: dask config keys (``jobqueue.<section>.<key>``) a dask-jobqueue job reads when the argument
+#: is left out, and what stands for "none" there. The launcher leaves an argument out when the
+#: form says none (no queue, no account), and never passes the old names or SLURM's ``job-mem``/
+#: ``job-cpu``: read from the user's config, they would add directives past the form's checks,
+#: the site's limits and a profile's locks (the form's defaults already come from that config).
+FORM_OWNED_CONFIG: dict[str, Any] = {
+    "queue": None,
+    "account": None,
+    "project": None,
+    "job-mem": None,
+    "job-cpu": None,
+    "job-extra": None,
+    "env-extra": None,
+    "header-skip": None,
+    "extra": None,
+    "job-extra-directives": [],
+    "job-script-prologue": [],
+    "job-directives-skip": [],
+}
+
+
+def form_owned_config(section: str) -> dict[str, Any]:
+    """The config a launcher's job is made under: :data:`FORM_OWNED_CONFIG` cleared, and the
+    shebang kept to its first line (more lines would be directives too)."""
+    values = {f"jobqueue.{section}.{key}": value for key, value in FORM_OWNED_CONFIG.items()}
+    shebang = dask.config.get(f"jobqueue.{section}.shebang", None)
+    if isinstance(shebang, str) and "\n" in shebang.strip():
+        values[f"jobqueue.{section}.shebang"] = shebang.strip().splitlines()[0]
+    return values
+
+
 class _BoundedJob:
     """The launcher's part of a dask-jobqueue ``Job``: ``start`` waits for a slot before it
     writes the job file (about a millisecond each here; dask-jobqueue writes all n in the same
-    turn of the event loop) and submits through :func:`call` (``Job._submit_job`` uses
-    ``Job._call``); ``close`` cancels through :func:`cancel`."""
+    turn of the event loop) and submits through :func:`call`; ``close`` cancels through
+    :func:`cancel`. ``job_script_directory``: the private folder its job scripts are written
+    in (``job_scripts.default_directory()`` when left out)."""
 
     _call = staticmethod(call)
+    # set on the dask-jobqueue classes this is mixed into
+    config_name: str
+    job_name: str | None
+    submit_command: str
+
+    def __init__(self, *args: Any, job_script_directory: str | None = None, **kwargs: Any):
+        self.job_script_directory = job_script_directory
+        section = kwargs.get("config_name") or self.config_name
+        with dask.config.set(form_owned_config(section)):
+            super().__init__(*args, **kwargs)
+
+    @contextlib.contextmanager
+    def job_file(self) -> Iterator[str]:
+        """The job script, written by the launcher in a private folder (dask-jobqueue's own
+        goes through the shared temporary directory), removed after the submission."""
+        directory = self.job_script_directory
+        folder = Path(directory) if directory else job_scripts.default_directory()
+        script: str = self.job_script()  # type: ignore[attr-defined]
+        with job_scripts.job_script_file(folder, script, self.job_name or "job") as path:
+            yield str(path)
+
+    async def _submit_job(self, script_filename: str) -> str:
+        prefix = getattr(self, "command_prefix", ())
+        return await call(prefixed_command(self.submit_command, prefix, [script_filename]))
 
     @classmethod
     async def _close_job(cls, job_id: str | None, cancel_command: str) -> None:
         if job_id:
             with contextlib.suppress(RuntimeError):  # the job is gone already
-                await cancel(cancel_command, job_id)
+                await cancel(cancel_command, job_id, getattr(cls, "command_prefix", ()))
             log.debug("Closed job %s", job_id)
 
     async def start(self) -> None:
