@@ -255,7 +255,8 @@ async def test_form_lists_the_sites_queues_with_limits(launcher_api, bed):
 async def test_refused_job_fails_the_launch_with_the_reason_and_leaves_no_job(
     launcher_api, bed, jp_serverapp
 ):
-    bogus = ["--gres=bogus:1"] if bed.kind == "slurm" else ["-l bogus_resource=1"]
+    # a constraint no node has (GRES are the GRES field's, refused before any submission)
+    bogus = ["--constraint=bogus"] if bed.kind == "slurm" else ["-l bogus_resource=1"]
     options = {**BASE_OPTIONS[bed.kind], "job_extra_directives": bogus}
     code, cluster = await launcher_api(
         "clusters", method="POST", body={"backend": bed.kind, "options": options}
