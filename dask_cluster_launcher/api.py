@@ -15,37 +15,35 @@ import os
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import snippets
 from .backends import Backend
-from .config import launcher_manager
+from .config import launcher_requests, launcher_settings
 from .errors import InvalidRequest, NotFound
 from .hosted_cluster import HostedCluster, on_launcher_loop
 from .hosts import HostProcess
-from .manager import ClusterManager, with_host_settings
 from .private import ClusterFiles, PrivateDir
 from .records import HostSpec, default_records_dir, pid_alive, read_records
-from .supervision import host_spec
+from .requests import LaunchPlan
+
+if TYPE_CHECKING:
+    from .app import ClusterLauncherApp
 
 
 def _resolve(
     profile: str,
     overrides: dict[str, Any],
     scaling: dict[str, Any] | None,
-    manager: ClusterManager | None = None,
-) -> tuple[Backend, dict[str, Any], dict[str, Any], str | None]:
-    """(backend, validated options, scaling, profile name or None for a bare backend), with
-    the server's settings from the Jupyter config (see ``config``): the same profiles, limits
-    and locks, whatever starts the cluster."""
-    manager = launcher_manager() if manager is None else manager
-    known_profiles = {p.name for p in manager.profiles.list()}
-    request: dict[str, Any] = {"options": overrides}
-    request["profile" if profile in known_profiles else "backend"] = profile
-    if scaling is not None:
-        request["scaling"] = scaling
-    backend, options, scaling = run_sync(manager.resolve(request))
-    return backend, options, scaling, request.get("profile")
+    settings: ClusterLauncherApp | None = None,
+) -> LaunchPlan:
+    """The plan of a launch from ``profile`` (or a bare backend name), with the server's
+    settings from the Jupyter config (see ``config``): the same profiles, limits and locks,
+    whatever starts the cluster."""
+    requests = launcher_requests(settings)
+    request = requests.request_for(profile, overrides, scaling)
+    plan: LaunchPlan = run_sync(requests.resolve(request))
+    return plan
 
 
 def run_sync(coroutine: Any) -> Any:
@@ -85,16 +83,14 @@ def make_cluster(
     Saturn clusters (their scheduler runs at Saturn Cloud) are plain ``SaturnCluster``
     objects of this process, not shown in the sidebar.
     """
-    manager = launcher_manager()
-    scaling = {"workers": 0}
-    backend, options, scaling, profile_name = _resolve(profile, overrides, scaling, manager)
-    if not backend.private_cluster:
-        kwargs = backend.cluster_kwargs(options, cluster_id=_new_id(), cluster_name=profile)
+    settings = launcher_settings()
+    plan = _resolve(profile, overrides, {"workers": 0}, settings)
+    backend = plan.backend
+    if not plan.hosted:
+        kwargs = plan.cluster_kwargs(_new_id(), profile)
         return backend.cluster_class()(**kwargs)
-    _check_cluster_limit(manager, backend)
-    spec, files = _host_spec(
-        manager, backend, options, scaling, profile, profile_name, grace_period, private_dir
-    )
+    _check_cluster_limit(plan)
+    spec, files = _host_spec(plan, settings, profile, grace_period, private_dir)
     host = on_launcher_loop(_start_host(backend, spec, files, timeout))
     try:
         return HostedCluster(
@@ -103,7 +99,7 @@ def make_cluster(
             name=profile,
             backend=backend,
             kwargs=spec.kwargs,
-            limits=manager.limits_for(backend.name),
+            limits=plan.limits,
         )
     except BaseException:
         on_launcher_loop(host.stop())
@@ -142,21 +138,20 @@ def quick_connect(
         scaling = {"workers": minimum if minimum is not None else maximum}
     else:
         scaling = None
-    manager = launcher_manager()
-    backend, options, scaling, profile_name = _resolve(profile, overrides, scaling, manager)
+    settings = launcher_settings()
+    plan = _resolve(profile, overrides, scaling, settings)
+    scaling = plan.scaling
     if "adapt" in scaling:
         first = max(1, scaling["adapt"]["minimum"])
     else:
         first = min(1, scaling["workers"])
-    if not backend.private_cluster:
-        return _in_process_client(backend, options, scaling, profile, first, timeout)
+    if not plan.hosted:
+        return _in_process_client(plan, profile, first, timeout)
 
-    _check_cluster_limit(manager, backend)
+    _check_cluster_limit(plan)
     deadline = time.monotonic() + timeout
-    spec, files = _host_spec(
-        manager, backend, options, scaling, profile, profile_name, grace_period, private_dir
-    )
-    host = on_launcher_loop(_start_host(backend, spec, files, timeout))
+    spec, files = _host_spec(plan, settings, profile, grace_period, private_dir)
+    host = on_launcher_loop(_start_host(plan.backend, spec, files, timeout))
     address = host.mirror.fields["scheduler_address"]
     from distributed import Client
 
@@ -185,16 +180,17 @@ def start_cluster(
     user's Jupyter sidebar and runs while a server watches it or a client is connected; with
     neither, it stops after the grace period. Saturn clusters cannot outlive this process:
     refused."""
-    manager = launcher_manager()
-    backend, options, scaling, profile_name = _resolve(profile, overrides, scaling, manager)
-    if not backend.private_cluster:
+    settings = launcher_settings()
+    plan = _resolve(profile, overrides, scaling, settings)
+    backend = plan.backend
+    if not plan.hosted:
         raise InvalidRequest(
             f"backend: {backend.title} clusters live in the Python process that makes them; "
             "use quick_connect or make_cluster from Python",
             "backend",
         )
-    _check_cluster_limit(manager, backend)
-    spec, files = _host_spec(manager, backend, options, scaling, profile, profile_name, None, None)
+    _check_cluster_limit(plan)
+    spec, files = _host_spec(plan, settings, profile, None, None)
     host = on_launcher_loop(_start_host(backend, spec, files, timeout))
     address = host.mirror.fields["scheduler_address"]
     code = snippets.client_code(address, profile, security=files.security_kwargs())
@@ -212,38 +208,33 @@ def stop_cluster(cluster_id: str) -> None:
     on_launcher_loop(HostProcess.attach(record, files).stop())
 
 
-def _check_cluster_limit(manager: ClusterManager, backend: Backend) -> None:
+def _check_cluster_limit(plan: LaunchPlan) -> None:
     """The site's ``max_clusters`` counts this user's running hosts of the backend."""
+    backend = plan.backend
     records = read_records(default_records_dir())
     running = [r for r in records if r.spec.backend == backend.name and pid_alive(r.pid)]
-    manager.limits_for(backend.name).check_clusters(len(running), backend.title)
+    plan.limits.check_clusters(len(running), backend.title)
 
 
 def _host_spec(
-    manager: ClusterManager,
-    backend: Backend,
-    options: dict[str, Any],
-    scaling: dict[str, Any],
+    plan: LaunchPlan,
+    settings: ClusterLauncherApp,
     name: str,
-    profile: str | None,
     grace_period: float | None,
     private_dir: str | os.PathLike[str] | None,
 ) -> tuple[HostSpec, ClusterFiles]:
     """The spec of a new cluster's host, as the server would write it, and its files."""
+    backend = plan.backend
     if private_dir is not None:
         backend.private_dir = PrivateDir.at(private_dir)
     cluster_id = _new_id()
-    spec = host_spec(
-        backend,
+    spec = plan.host_spec(
         cluster_id,
         name,
-        options,
-        scaling,
         records_dir=default_records_dir(),
-        grace_period=manager.grace_period if grace_period is None else grace_period,
-        profile=profile,
+        grace_period=settings.orphan_grace_period if grace_period is None else grace_period,
+        idle_timeout=settings.idle_timeout,
     )
-    spec = with_host_settings(spec, backend, manager.idle_timeout)
     return spec, backend.private_dir.cluster(cluster_id)
 
 
@@ -276,19 +267,12 @@ async def _start_host(
         await host.disconnect()
 
 
-def _in_process_client(
-    backend: Backend,
-    options: dict[str, Any],
-    scaling: dict[str, Any],
-    name: str,
-    first: int,
-    timeout: float,
-) -> Any:
+def _in_process_client(plan: LaunchPlan, name: str, first: int, timeout: float) -> Any:
     """Saturn: the cluster object lives in this process (its scheduler runs at Saturn Cloud)."""
     from distributed import Client
 
-    kwargs = backend.cluster_kwargs(options, cluster_id=_new_id(), cluster_name=name)
-    cluster = backend.cluster_class()(**kwargs)
+    scaling = plan.scaling
+    cluster = plan.backend.cluster_class()(**plan.cluster_kwargs(_new_id(), name))
     try:
         if "adapt" in scaling:
             cluster.adapt(minimum=scaling["adapt"]["minimum"], maximum=scaling["adapt"]["maximum"])

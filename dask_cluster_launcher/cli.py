@@ -15,41 +15,42 @@ import yaml
 from traitlets import TraitError
 
 from .api import run_sync, start_cluster, stop_cluster
-from .config import launcher_manager
+from .config import launcher_requests
 from .errors import LauncherError
-from .manager import ClusterManager
 from .records import default_records_dir, pid_alive, read_records
+from .requests import RequestResolver
 
 
-def _manager() -> ClusterManager:
-    return launcher_manager()
+def _requests() -> RequestResolver:
+    return launcher_requests()
 
 
-def list_profiles(manager: ClusterManager, _: argparse.Namespace) -> int:
-    for profile in manager.profiles.list():
+def list_profiles(requests: RequestResolver, _: argparse.Namespace) -> int:
+    for profile in requests.profiles.list():
         state = f"BROKEN: {profile.error}" if profile.error else profile.title or profile.name
         print(f"{profile.name:24} {profile.source:8} {profile.backend or '-':7} {state}")
     return 0
 
 
-def show(manager: ClusterManager, args: argparse.Namespace) -> int:
-    profile = manager.profiles.get(args.profile)
+def show(requests: RequestResolver, args: argparse.Namespace) -> int:
+    profile = requests.profiles.get(args.profile)
     print(f"# {profile.source} profile from {profile.path}")
     print(yaml.safe_dump(profile.to_file(), sort_keys=False), end="")
     return 0
 
 
-def script(manager: ClusterManager, args: argparse.Namespace) -> int:
-    preview = run_sync(manager.preview({"profile": args.profile}))
+def script(requests: RequestResolver, args: argparse.Namespace) -> int:
+    plan = run_sync(requests.resolve({"profile": args.profile}))
+    preview = plan.preview()
     print(preview["job_script"] if args.kind == "job" else preview["code"], end="")
     if args.kind == "job" and preview["job_script"] is None:
         print(f"{args.profile} runs no batch jobs; use --python for its code", file=sys.stderr)
     return 0
 
 
-def check(manager: ClusterManager, _: argparse.Namespace) -> int:
+def check(requests: RequestResolver, _: argparse.Namespace) -> int:
     failures = 0
-    for profile in manager.profiles.list():
+    for profile in requests.profiles.list():
         if profile.error:
             failures += 1
             print(f"FAIL {profile.path}: {profile.error}")
@@ -58,7 +59,7 @@ def check(manager: ClusterManager, _: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
-def start(_: ClusterManager, args: argparse.Namespace) -> int:
+def start(_: RequestResolver, args: argparse.Namespace) -> int:
     scaling: dict[str, Any] | None = None
     if args.adapt:
         scaling = {"adapt": {"minimum": args.adapt[0], "maximum": args.adapt[1]}}
@@ -71,7 +72,7 @@ def start(_: ClusterManager, args: argparse.Namespace) -> int:
     return 0
 
 
-def clusters(_: ClusterManager, __: argparse.Namespace) -> int:
+def clusters(_: RequestResolver, __: argparse.Namespace) -> int:
     for record in read_records(default_records_dir()):
         if pid_alive(record.pid):
             spec = record.spec
@@ -79,7 +80,7 @@ def clusters(_: ClusterManager, __: argparse.Namespace) -> int:
     return 0
 
 
-def stop(_: ClusterManager, args: argparse.Namespace) -> int:
+def stop(_: RequestResolver, args: argparse.Namespace) -> int:
     stop_cluster(args.cluster_id)
     print(f"stopped {args.cluster_id}")
     return 0
@@ -128,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     stop_parser.set_defaults(run=stop)
     args: Any = parser.parse_args(argv)
     try:
-        return int(args.run(_manager(), args))
+        return int(args.run(_requests(), args))
     except LauncherError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 2

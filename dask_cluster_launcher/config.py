@@ -20,6 +20,7 @@ from traitlets.config import Application, Config
 if TYPE_CHECKING:
     from .app import ClusterLauncherApp
     from .manager import ClusterManager
+    from .requests import RequestResolver
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,19 @@ def launcher_settings(config: Config | None = None) -> ClusterLauncherApp:
     from .app import ClusterLauncherApp
 
     return ClusterLauncherApp(config=jupyter_config() if config is None else config)
+
+
+def launcher_requests(settings: ClusterLauncherApp | None = None) -> RequestResolver:
+    """Requests resolved with the backends, profiles and limits the server would have; the
+    hosts this process then starts get what the server's would: no secrets (``child_env``)."""
+    from .child_env import configure
+    from .requests import RequestResolver
+
+    settings = launcher_settings() if settings is None else settings
+    configure(settings.child_env_deny)
+    backends = settings.launcher_backends()
+    profiles = settings.launcher_profiles(backends)
+    return RequestResolver(backends, profiles, settings.launcher_limits())
 
 
 def launcher_manager(settings: ClusterLauncherApp | None = None, **kwargs: Any) -> ClusterManager:

@@ -31,8 +31,8 @@ from .backends import Backend
 from .hosts import HostGone, HostProcess
 from .launched import private_dashboard_url
 from .limits import Limits
-from .manager import check_scaling
 from .private import ClusterFiles
+from .requests import check_scaling
 
 # --- the launcher's own event loop ------------------------------------------------------------
 # Hosts are child processes of this one. They are spawned from one long-lived loop, not from a

@@ -14,17 +14,13 @@ from __future__ import annotations
 import asyncio
 import builtins
 import contextlib
-import copy
-import dataclasses
 import logging
-import sys
 import uuid
 from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from . import schemas, snippets
 from .backends import Backend
 from .backends.base import Discovered
 from .discovery import Discovery
@@ -38,30 +34,24 @@ from .handles import (
     runs_in_host,
 )
 from .hosts import HostProcess
-from .kernels import KernelPython, kernel_python, mismatches
+from .kernels import kernel_python, mismatches
 from .launched import (
     LaunchedCluster,
     proxied_dashboard_url,  # noqa: F401  (imported from here by users of the manager)
 )
-from .limits import Limits, check_locks
+from .limits import Limits
 from .private import PrivateDir
 from .profiles import ProfileStore
 from .publishing import ChangeCallback, Publisher
-from .records import HostSpec, Record, default_records_dir
-from .supervision import HostPool, host_spec
+from .records import Record, default_records_dir
+from .requests import LaunchPlan, RequestResolver, check_scaling
+from .supervision import HostPool
 from .watching import JobWatcher
 
 log = logging.getLogger(__name__)
 
 #: States of a cluster that counts against the site's ``max_clusters``.
 _ALIVE = ("starting", "running")
-
-
-def with_host_settings(spec: HostSpec, backend: Backend, idle_timeout: float) -> HostSpec:
-    """A host spec with the server settings its host applies itself: the idle timeout and the
-    batch command prefix (the host runs dask-jobqueue's commands)."""
-    prefix = list(getattr(backend, "command_prefix", ()))
-    return dataclasses.replace(spec, idle_timeout=idle_timeout, command_prefix=prefix)
 
 
 class ClusterManager:
@@ -84,6 +74,8 @@ class ClusterManager:
     ) -> None:
         self.backends = backends
         self.profiles = profiles
+        #: Requests resolved into launch plans (profiles, schemas, locks, limits, kernels)
+        self.requests = RequestResolver(backends, profiles, limits, kernel_spec_manager)
         self.base_url = base_url
         self.start_timeout = start_timeout
         self.worker_poll_interval = worker_poll_interval
@@ -122,7 +114,7 @@ class ClusterManager:
         return list(described)
 
     def limits_for(self, backend_name: str) -> Limits:
-        return self.limits.get(backend_name) or Limits()
+        return self.requests.limits_for(backend_name)
 
     def dashboard_socket(self, cluster_id: str) -> str:
         """The Unix socket of a running private cluster's dashboard."""
@@ -170,83 +162,37 @@ class ClusterManager:
         files = await asyncio.to_thread(_tails, paths, limit)
         return {"job_id": job_id, "files": files}
 
-    # --- resolving requests ---------------------------------------------------------------------
-    def backend(self, name: str) -> Backend:
-        backend = self.backends.get(name)
-        if backend is None:
-            known = ", ".join(sorted(self.backends))
-            raise InvalidRequest(f"backend: unknown backend {name!r} (known: {known})", "backend")
-        reason = backend.unavailable_reason()
-        if reason:
-            raise InvalidRequest(f"backend: {backend.title} is not available: {reason}", "backend")
-        return backend
-
-    async def resolve(
-        self, request: dict[str, Any]
-    ) -> tuple[Backend, dict[str, Any], dict[str, Any]]:
-        """(backend, validated options, scaling) for a launch or preview request."""
-        options: dict[str, Any] = {}
-        scaling: dict[str, Any] = {"workers": 1}
-        if "profile" in request:
-            # profiles are files: read them off the event loop
-            profile = await asyncio.to_thread(self.profiles.get, request["profile"])
-            backend = self.backend(profile.backend)
-            options.update(profile.options)
-            scaling = profile.scaling
-        else:
-            backend = self.backend(request["backend"])
-        options.update(request.get("options") or {})
-        scaling = copy.deepcopy(request.get("scaling") or scaling)
-        check_scaling(scaling, "scaling")
-        backend.check_scaling(scaling, "scaling")
-        validated = await backend.validate(options)
-        if "profile" in request and profile.locked:
-            fixed = {**backend.defaults(), **profile.options}
-            check_locks(profile.name, profile.locked, fixed, request.get("options") or {})
-        limits = self.limits_for(backend.name)
-        limits.check_options(validated)
-        limits.check_scaling(scaling)
-        return backend, validated, scaling
-
     async def preview(self, request: dict[str, Any]) -> dict[str, Any]:
-        backend, options, scaling = await self.resolve(request)
-        kwargs = backend.cluster_kwargs(options, cluster_id="preview", cluster_name="preview")
-        # the paths the real cluster's credentials will have; nothing is written for a preview
-        files = backend.private_dir.cluster("<cluster-id>")
-        return {
-            "code": snippets.reproduce_code(backend.cluster_class_path, kwargs, scaling),
-            "job_script": backend.job_script(backend.with_credentials(kwargs, files)),
-        }
+        return (await self.requests.resolve(request)).preview()
 
     # --- lifecycle ------------------------------------------------------------------------------
     async def launch(self, request: dict[str, Any]) -> LaunchedCluster:
         """Validate, register the cluster as ``starting`` and start it in the background."""
-        backend, options, scaling = await self.resolve(request)
+        plan = await self.requests.resolve(request)
+        backend = plan.backend
         running = [c for c in self.list() if c.backend is backend and c.state in _ALIVE]
-        self.limits_for(backend.name).check_clusters(len(running), backend.title)
-        kernel = await self._kernel(backend, request.get("kernel"))
-        if kernel is not None and options.get("python") == sys.executable:
-            options["python"] = kernel.python  # batch workers too, unless the form says otherwise
+        plan.limits.check_clusters(len(running), backend.title)
+        plan = await self.requests.with_kernel(plan, request.get("kernel"))
         self._counter += 1
         cluster_id = uuid.uuid4().hex[:12]
-        name = request.get("name") or f"{backend.title} {self._counter}"
+        name = plan.name or f"{backend.title} {self._counter}"
         launched = LaunchedCluster(
-            kernel=kernel.kernel if kernel else None,
-            python=kernel.python if kernel else None,
+            kernel=plan.kernel.kernel if plan.kernel else None,
+            python=plan.kernel.python if plan.kernel else None,
             id=cluster_id,
             name=name,
             backend=backend,
-            options=options,
-            kwargs=backend.cluster_kwargs(options, cluster_id=cluster_id, cluster_name=name),
-            scaling=scaling,
-            profile=request.get("profile"),
+            options=plan.options,
+            kwargs=plan.cluster_kwargs(cluster_id, name),
+            scaling=plan.scaling,
+            profile=plan.profile,
         )
-        self._start(launched, self._new_handle(launched))
+        self._start(launched, self._new_handle(launched, plan))
         return launched
 
-    def _new_handle(self, launched: LaunchedCluster) -> ClusterHandle:
-        backend, reports = launched.backend, self._reports(launched)
-        if not runs_in_host(backend):
+    def _new_handle(self, launched: LaunchedCluster, plan: LaunchPlan) -> ClusterHandle:
+        backend, reports = plan.backend, self._reports(launched)
+        if not plan.hosted:
             return InProcessHandle(
                 launched,
                 backend,
@@ -255,13 +201,22 @@ class ClusterManager:
                 start_timeout=self.start_timeout,
                 poll_interval=self.worker_poll_interval,
             )
+        spec = plan.host_spec(
+            launched.id,
+            launched.name,
+            records_dir=self.records_dir,
+            grace_period=self.grace_period,
+            idle_timeout=self.idle_timeout,
+            kwargs=launched.kwargs,
+            created=launched.created,
+        )
         return HostedHandle(
             launched,
             backend,
             reports,
             files=backend.private_dir.cluster(launched.id),
             start_timeout=self.start_timeout,
-            spec=self._host_spec(launched),
+            spec=spec,
             spare=self.hosts.spare_for(backend),
             refill=self.hosts.refill,
         )
@@ -283,30 +238,6 @@ class ClusterManager:
             self._unlist(launched)
 
         return Reports(publish=lambda: self._publish(launched), fail=fail, ended=ended)
-
-    async def _kernel(self, backend: Backend, name: str | None) -> KernelPython | None:
-        """The chosen kernel's Python, for a cluster this launcher hosts."""
-        if name is None:
-            return None
-        if not runs_in_host(backend) or self.kernel_spec_manager is None:
-            raise InvalidRequest(f"kernel: {backend.title} clusters run their own environment")
-        return await kernel_python(self.kernel_spec_manager, name)
-
-    def _host_spec(self, launched: LaunchedCluster) -> HostSpec:
-        spec = host_spec(
-            launched.backend,
-            launched.id,
-            launched.name,
-            launched.options,
-            launched.scaling,
-            records_dir=self.records_dir,
-            grace_period=self.grace_period,
-            profile=launched.profile,
-            kwargs=launched.kwargs,
-            created=launched.created,
-            python=launched.python,
-        )
-        return with_host_settings(spec, launched.backend, self.idle_timeout)
 
     async def _fail(self, launched: LaunchedCluster, reason: str) -> None:
         """Mark a cluster failed and free what is left of it (jobs, processes)."""
@@ -482,10 +413,3 @@ def _tails(paths: list[str], limit: int) -> list[dict[str, Any]]:
             text = None
         files.append({"path": path, "text": text})
     return files
-
-
-def check_scaling(scaling: Any, prefix: str) -> None:
-    schemas.check(scaling, "scaling.yaml", prefix=prefix)
-    if "adapt" in scaling and scaling["adapt"]["minimum"] > scaling["adapt"]["maximum"]:
-        field = ".".join(p for p in (prefix, "adapt", "minimum") if p)
-        raise InvalidRequest(f"{field}: must not be greater than the maximum", field=field)

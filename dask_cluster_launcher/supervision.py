@@ -1,62 +1,22 @@
-"""The host processes the manager keeps beside its clusters (see ``host``): spare hosts, the
-spec of a new host, and the records of hosts to take back after a restart."""
+"""The host processes the manager keeps beside its clusters (see ``host``): spare hosts and the
+records of hosts to take back after a restart."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Container, Iterable
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
 from .backends import Backend
-from .backends.registry import class_path
 from .hosts import SpareHost
 from .private import ClusterFiles, PrivateDir
-from .records import HostSpec, Record, pid_alive, read_records, record_ids
+from .records import Record, pid_alive, read_records, record_ids
 
 log = logging.getLogger("dask_cluster_launcher.manager")
 
 #: Seconds between two listings of the records directory (clusters started elsewhere appear).
 ADOPT_INTERVAL = 1.0
-
-
-def host_spec(
-    backend: Backend,
-    cluster_id: str,
-    name: str,
-    options: dict[str, Any],
-    scaling: dict[str, Any],
-    *,
-    records_dir: Path,
-    grace_period: float,
-    profile: str | None = None,
-    kwargs: dict[str, Any] | None = None,
-    created: str | None = None,
-    python: str | None = None,
-) -> HostSpec:
-    """The spec of a host for a resolved request (backend, validated options, scaling), with
-    its credentials and logs in the backend's private directory; ``kwargs`` (the cluster
-    class's arguments) are computed from the options unless given. Shared by the manager and
-    ``quick_connect``, so a cluster looks the same whoever started it."""
-    if kwargs is None:
-        kwargs = backend.cluster_kwargs(options, cluster_id=cluster_id, cluster_name=name)
-    return HostSpec(
-        cluster_id=cluster_id,
-        name=name,
-        backend=backend.name,
-        kwargs=kwargs,
-        scaling=scaling,
-        private_root=str(backend.private_dir.root),
-        records_dir=str(records_dir),
-        grace_period=grace_period,
-        options=options,
-        profile=profile,
-        created=created or datetime.now(timezone.utc).isoformat(),
-        python=python,
-        backend_class=class_path(type(backend)),
-    )
 
 
 class HostPool:

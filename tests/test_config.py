@@ -66,9 +66,13 @@ def test_the_cli_lists_a_site_profile_set_only_in_jupyter_config(jupyter_dirs):
 
 
 def test_the_python_api_uses_the_same_profiles_and_limits(jupyter_dirs):
-    backend, options, scaling, profile = api._resolve("configured-site", {}, None)
-    assert options["threads_per_worker"] == 1
-    assert (backend.name, profile, scaling) == ("local", "configured-site", {"workers": 1})
+    plan = api._resolve("configured-site", {}, None)
+    assert plan.options["threads_per_worker"] == 1
+    assert (plan.backend.name, plan.profile, plan.scaling) == (
+        "local",
+        "configured-site",
+        {"workers": 1},
+    )
     with pytest.raises(InvalidRequest, match=r"max_workers = 3") as refused:
         api._resolve("configured-site", {}, {"workers": 4})
     assert refused.value.field == "scaling.workers"

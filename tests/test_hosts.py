@@ -16,8 +16,9 @@ import psutil
 from dask_cluster_launcher.backends import default_backends
 from dask_cluster_launcher.changes import Mirror
 from dask_cluster_launcher.hosts import HostProcess
+from dask_cluster_launcher.limits import Limits
 from dask_cluster_launcher.private import PrivateDir
-from dask_cluster_launcher.supervision import host_spec
+from dask_cluster_launcher.requests import LaunchPlan
 from tests.batch_testbeds import Testbed
 from tests.helpers import wait_for, wait_until
 from tests.jupyter_process import JupyterServerProcess
@@ -132,9 +133,10 @@ async def test_a_host_sends_what_changed_since_a_version(tmp_path: Path, jp_asyn
     backend = default_backends()["local"]
     backend.private_dir = PrivateDir.at(tmp_path / "private")
     options = {"threads_per_worker": 1, "processes": False, "memory_limit": "auto"}
-    spec = host_spec(
-        backend, "patchtest01", "patches", options, {"workers": 3},
-        records_dir=tmp_path / "records", grace_period=60.0,
+    plan = LaunchPlan(backend, options, {"workers": 3}, Limits())
+    spec = plan.host_spec(
+        "patchtest01", "patches", records_dir=tmp_path / "records", grace_period=60.0,
+        idle_timeout=0.0,
     )  # fmt: skip
     files = backend.private_dir.cluster(spec.cluster_id)
     host = await HostProcess.spawn(spec, files, tmp_path / "logs" / "x" / "host.log")

@@ -119,12 +119,12 @@ async def test_failed_start_records_the_reason(recorder, tmp_path):
 
 
 async def test_profiles_fill_options_and_requests_override_them(manager):
-    backend, options, scaling = await manager.resolve(
+    plan = await manager.requests.resolve(
         {"profile": "local", "options": {"threads_per_worker": 3}}
     )
-    assert backend.name == "local"
-    assert options == {"threads_per_worker": 3, "processes": True, "memory_limit": "auto"}
-    assert scaling == {"workers": 2}
+    assert plan.backend.name == "local" and plan.profile == "local"
+    assert plan.options == {"threads_per_worker": 3, "processes": True, "memory_limit": "auto"}
+    assert plan.scaling == {"workers": 2}
 
 
 @pytest.mark.parametrize(

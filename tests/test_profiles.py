@@ -89,16 +89,16 @@ def test_saving_refuses_invalid_profiles_naming_the_field(store):
 
 
 def _run_cli(capsys, monkeypatch, store, *argv):
-    monkeypatch.setattr(cli, "_manager", lambda: _manager_for(store))
+    monkeypatch.setattr(cli, "_requests", lambda: _requests_for(store))
     code = cli.main(list(argv))
     out, err = capsys.readouterr()
     return code, out, err
 
 
-def _manager_for(store):
-    from dask_cluster_launcher.manager import ClusterManager
+def _requests_for(store):
+    from dask_cluster_launcher.requests import RequestResolver
 
-    return ClusterManager(default_backends(), store)
+    return RequestResolver(default_backends(), store)
 
 
 def test_cli_lists_shows_checks_and_prints_scripts(store, capsys, monkeypatch):
