@@ -221,31 +221,56 @@ def check_request(body: Any, component: str) -> None:
 
 def form(relative_path: str) -> dict[str, Any]:
     """A form schema with its references to other files inlined (a fresh copy each call)."""
-    return copy.deepcopy(_inlined(relative_path))
+    return copy.deepcopy(inlined(relative_path))
 
 
-@functools.cache
-def _inlined(relative_path: str) -> dict[str, Any]:
-    return inline_refs(load(relative_path), relative_path)
-
-
-def inline_refs(node: Any, base: str = "") -> Any:
+def inline_refs(node: Any, base: str = "", document: str | None = None) -> Any:
     """A copy of ``node`` with references to other schema files replaced by their targets.
 
-    ``base`` is the path of the file ``node`` comes from. The sidebar's form renderer resolves
-    only local references, so the server sends each form self-contained.
+    ``base`` is the path of the file ``node`` comes from, ``document`` the file being built
+    (``base`` when not given): its own references (``#/...``) stay, those of the files inlined
+    into it are inlined too. The sidebar's form renderer resolves only references within one
+    document, so the server sends each form self-contained.
     """
+    document = base if document is None else document
     if isinstance(node, list):
-        return [inline_refs(item, base) for item in node]
+        return [inline_refs(item, base, document) for item in node]
     if not isinstance(node, dict):
         return node
     ref = node.get("$ref")
-    if isinstance(ref, str) and not ref.startswith("#"):
+    if isinstance(ref, str) and (not ref.startswith("#") or base != document):
         relative_path, _, pointer = ref.partition("#")
-        relative_path = posixpath.join(posixpath.dirname(base), relative_path)
+        if relative_path:
+            relative_path = posixpath.normpath(
+                posixpath.join(posixpath.dirname(base), relative_path)
+            )
+        else:
+            relative_path = base
         target: Any = load(relative_path)
         for part in filter(None, pointer.split("/")):
             target = target[part]
+        # a file's own keywords ($schema, $id) and definitions do not belong in another
+        # document: every reference into them is inlined
+        target = {k: v for k, v in target.items() if k not in _DOCUMENT_KEYWORDS}
         siblings = {k: v for k, v in node.items() if k != "$ref"}
-        return inline_refs({**target, **siblings}, relative_path)
-    return {key: inline_refs(value, base) for key, value in node.items()}
+        return inline_refs({**target, **siblings}, relative_path, document)
+    return {key: inline_refs(value, base, document) for key, value in node.items()}
+
+
+_DOCUMENT_KEYWORDS = ("$schema", "$id", "$defs")
+
+
+@functools.cache
+def inlined(relative_path: str) -> dict[str, Any]:
+    """A schema file with every reference to another file inlined, for validators that resolve
+    references within one document only (shared: do not change it)."""
+    return inline_refs(load(relative_path), relative_path)
+
+
+@functools.cache
+def output_validator(relative_path: str, pointer: str = "") -> Any:
+    """A validator for what the server sends (REST responses, events) against a schema file's
+    part, references to other files followed. Plain draft 2020-12: the one-line string rules of
+    :data:`Validator` guard input, and an error message may have several lines."""
+    schema = {"$ref": f"{relative_path}#{pointer}"}
+    return Draft202012Validator(schema, registry=_REGISTRY)

@@ -1,10 +1,18 @@
 /**
  * Types of the server extension's REST API and events (the contract with
- * dask_cluster_launcher/handlers.py).
+ * dask_cluster_launcher/handlers.py). The cluster model's types are generated
+ * from schema/model/cluster.yaml into clusterModel.ts (`jlpm build:model`).
  */
 
-export type ClusterState =
-  'starting' | 'running' | 'stopping' | 'stopped' | 'failed';
+import type { ICluster, IClusterFields, IJob, IWorker } from './clusterModel';
+
+export type {
+  ClusterState,
+  ICluster,
+  IClusterFields,
+  IJob,
+  IWorker
+} from './clusterModel';
 
 export interface IAdapt {
   minimum: number;
@@ -12,50 +20,6 @@ export interface IAdapt {
 }
 
 export type IScaling = { workers: number } | { adapt: IAdapt };
-
-export interface IWorker {
-  name: string;
-  address: string;
-  host: string;
-  nthreads: number;
-  /** Bytes. */
-  memory_limit: number;
-  status: string;
-  job_id: string | null;
-}
-
-export interface IJob {
-  job_id: string;
-  state: string;
-  reason: string | null;
-  /** Seconds a running job has left (whole minutes); null when unknown or unlimited. */
-  time_left?: number | null;
-}
-
-export interface ICluster {
-  id: string;
-  name: string;
-  backend: string;
-  profile: string | null;
-  state: ClusterState;
-  error: string | null;
-  scheduler_address: string | null;
-  /** Direct dashboard URL (may be unreachable from the browser). */
-  dashboard_link: string | null;
-  /** Dashboard proxied through the Jupyter server: a path under base_url. */
-  dashboard_url: string | null;
-  scaling: IScaling;
-  workers: IWorker[];
-  jobs: IJob[];
-  /** What the resource manager said while starting (e.g. Saturn's status and warnings). */
-  messages?: string[];
-  /** ISO date. */
-  created: string;
-  /** The kernel whose Python the cluster runs (null: the server's). */
-  kernel?: string | null;
-  /** Versions of python, dask, distributed, ... the cluster runs. */
-  versions?: Record<string, string>;
-}
 
 /** One output file of a batch job (`GET clusters/{id}/jobs/{job_id}/log`). */
 export interface IJobLogFile {
@@ -149,7 +113,7 @@ export interface IRowsPatch<T> {
 
 /** What changed in a cluster (a `changed` event): the server sends only this. */
 export interface IClusterPatch {
-  fields?: Partial<ICluster>;
+  fields?: IClusterFields;
   workers?: IRowsPatch<IWorker>;
   jobs?: IRowsPatch<IJob>;
 }

@@ -1,0 +1,120 @@
+/*
+ * The cluster model (GET clusters, cluster events), generated from
+ * schema/model/cluster.yaml by `jlpm build:model`
+ * (scripts/generate_model_types.py). Do not edit here: change the schema and
+ * run it again.
+ */
+import type { IScaling } from './types';
+
+/**
+ * The plain fields of a cluster (all but its rows of workers and jobs); a
+ * `changed` event's `fields` holds those that changed.
+ */
+export interface IClusterFields {
+  id?: string;
+  name?: string;
+  /** The backend's name (`local`, `slurm`, ...). */
+  backend?: string;
+  /** The profile it was launched from; null for a bare backend. */
+  profile?: string | null;
+  state?: ClusterState;
+  /** Why it failed (state `failed`). */
+  error?: string | null;
+  scheduler_address?: string | null;
+  /** Direct dashboard URL (may be unreachable from the browser). */
+  dashboard_link?: string | null;
+  /** Dashboard proxied through the Jupyter server, a path under base_url. */
+  dashboard_url?: string | null;
+  scaling?: IScaling;
+  /**
+   * What the resource manager said while starting (e.g. Saturn's status and
+   * warnings), and notices while running (a job that ended, a notebook with
+   * other versions).
+   */
+  messages?: string[];
+  /** When it was launched (or found), an ISO 8601 date. */
+  created?: string;
+  /** The kernel whose Python the cluster runs; null for the server's. */
+  kernel?: string | null;
+  /** Versions of python, dask, distributed, ... the cluster runs. */
+  versions?: Record<string, string>;
+  /**
+   * Started outside this Jupyter server (a Dask Gateway cluster made in a
+   * notebook, or left by an earlier server): stopping the server leaves it
+   * running.
+   */
+  external?: boolean;
+}
+
+export type ClusterState =
+  'starting' | 'running' | 'stopping' | 'stopped' | 'failed';
+
+export interface IWorker {
+  name: string;
+  address: string;
+  host: string;
+  nthreads: number;
+  /** Bytes. */
+  memory_limit: number;
+  status: string;
+  /** The batch job it runs in (batch backends). */
+  job_id: string | null;
+}
+
+/** A batch job of the cluster's. */
+export interface IJob {
+  job_id: string;
+  /** The batch system's state (`PENDING`, `RUNNING`, ...). */
+  state: string;
+  /** Why it waits or failed, as the batch system says. */
+  reason: string | null;
+  /** The node it runs on. */
+  host?: string | null;
+  /**
+   * Seconds a running job has left (whole minutes); null when unknown or
+   * unlimited.
+   */
+  time_left?: number | null;
+}
+
+export interface ICluster {
+  id: string;
+  name: string;
+  /** The backend's name (`local`, `slurm`, ...). */
+  backend: string;
+  /** The profile it was launched from; null for a bare backend. */
+  profile: string | null;
+  state: ClusterState;
+  /** Why it failed (state `failed`). */
+  error: string | null;
+  scheduler_address: string | null;
+  /** Direct dashboard URL (may be unreachable from the browser). */
+  dashboard_link: string | null;
+  /** Dashboard proxied through the Jupyter server, a path under base_url. */
+  dashboard_url: string | null;
+  scaling: IScaling;
+  /**
+   * What the resource manager said while starting (e.g. Saturn's status and
+   * warnings), and notices while running (a job that ended, a notebook with
+   * other versions).
+   */
+  messages?: string[];
+  /** When it was launched (or found), an ISO 8601 date. */
+  created: string;
+  /** The kernel whose Python the cluster runs; null for the server's. */
+  kernel?: string | null;
+  /** Versions of python, dask, distributed, ... the cluster runs. */
+  versions?: Record<string, string>;
+  /**
+   * Started outside this Jupyter server (a Dask Gateway cluster made in a
+   * notebook, or left by an earlier server): stopping the server leaves it
+   * running.
+   */
+  external?: boolean;
+  /** The scheduler's workers, keyed by `name` in patches. */
+  workers: IWorker[];
+  /**
+   * The cluster's batch jobs (batch backends), keyed by `job_id` in patches.
+   */
+  jobs: IJob[];
+}
