@@ -9,6 +9,9 @@ from typing import Any
 
 import pytest
 
+from dask_cluster_launcher import events
+from tests import api_schema
+
 pytest_plugins = ["pytest_jupyter.jupyter_server", "tests.batch_testbeds", "tests.gateway_testbed"]
 
 
@@ -28,7 +31,8 @@ def jp_server_config(private_dir: Path) -> dict[str, Any]:
 
 @pytest.fixture
 def launcher_api(jp_fetch: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
-    """``await launcher_api("clusters", method="POST", body={...})`` -> (status, parsed JSON)."""
+    """``await launcher_api("clusters", method="POST", body={...})`` -> (status, parsed JSON),
+    the JSON checked against the route's response in schema/openapi.yaml."""
 
     async def call(*path: str, method: str = "GET", body: Any = None) -> tuple[int, Any]:
         kwargs: dict[str, Any] = {"method": method, "raise_error": False}
@@ -38,6 +42,26 @@ def launcher_api(jp_fetch: Callable[..., Awaitable[Any]]) -> Callable[..., Await
             kwargs["body"] = ""
         response = await jp_fetch("dask-cluster-launcher", *path, **kwargs)
         text = response.body.decode() if response.body else ""
-        return response.code, (json.loads(text) if text else None)
+        parsed = json.loads(text) if text else None
+        api_schema.check_response(method, "/".join(path), response.code, parsed)
+        return response.code, parsed
 
     return call
+
+
+@pytest.fixture(autouse=True)
+def cluster_events_follow_the_schema(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Every cluster event a server in this process publishes is checked against
+    schema/events/cluster.yaml (and so the cluster model); the test fails with what differs.
+    Checked where the manager hands them over, since a failure there is logged, not raised."""
+    invalid: list[str] = []
+    publish = events.ClusterEventPublisher.__call__
+
+    def checked(self: Any, action: str, cluster_id: str, payload: Any) -> None:
+        message = api_schema.event_message(action, cluster_id, payload)
+        invalid.extend(f"{action} {cluster_id}: {e}" for e in api_schema.event_errors(message))
+        publish(self, action, cluster_id, payload)
+
+    monkeypatch.setattr(events.ClusterEventPublisher, "__call__", checked)
+    yield
+    assert not invalid, "cluster events that do not follow the schema:\n" + "\n".join(invalid)

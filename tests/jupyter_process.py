@@ -17,6 +17,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from tests.api_schema import check_response
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -117,17 +119,23 @@ class JupyterServerProcess:
         method: str | None = None,
         prefix: str = "dask-cluster-launcher/",
     ) -> Any:
-        """A REST call to ``/<prefix><path>`` -> parsed JSON or None."""
+        """A REST call to ``/<prefix><path>`` -> parsed JSON or None; the launcher's answers
+        are checked against schema/openapi.yaml."""
         url = f"http://127.0.0.1:{self.port}/{prefix}{path}"
+        method = method or ("POST" if body is not None else "GET")
         request = urllib.request.Request(
             url,
             data=json.dumps(body).encode() if body is not None else None,
             headers={"Authorization": f"token {self.token}"},
-            method=method or ("POST" if body is not None else "GET"),
+            method=method,
         )
         with urllib.request.urlopen(request, timeout=10) as response:
             text = response.read()
-        return json.loads(text) if text else None
+            status = response.status
+        parsed = json.loads(text) if text else None
+        if prefix == "dask-cluster-launcher/":
+            check_response(method, path, status, parsed)
+        return parsed
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-6000:]
