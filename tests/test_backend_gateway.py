@@ -301,6 +301,8 @@ async def test_a_notebooks_cluster_is_listed_used_scaled_and_stopped(
     model = await wait_cluster(api, f"gateway-{name}", lambda m: m is not None and "id" in m)
     print(f"a notebook's cluster is listed after {time.monotonic() - made:.2f} s")
     assert model["external"] is True and model["state"] == "running" and model["name"] == name
+    _, listed = await api("clusters")  # what the sidebar loads: marked external there too
+    assert [(c["id"], c["external"]) for c in listed] == [(model["id"], True)]
     model = await wait_cluster(api, model["id"], running_with(1))
     assert model["workers"][0]["nthreads"] == 1  # Small Worker
 

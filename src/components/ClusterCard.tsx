@@ -154,6 +154,17 @@ export function ClusterCard(props: IClusterCardProps): JSX.Element {
       </div>
       <div className="dcl-ClusterCard-meta">
         {cluster.backend}
+        {cluster.external && (
+          <span
+            className="dcl-ClusterCard-external"
+            data-testid="dcl-external"
+            title={trans.__(
+              'Started outside this Jupyter server (in a notebook, or by an earlier server): stopping the server leaves it running'
+            )}
+          >
+            {` · ${trans.__('external')}`}
+          </span>
+        )}
         {cluster.profile && cluster.profile !== cluster.backend
           ? ` · ${trans.__('profile %1', cluster.profile)}`
           : ''}
