@@ -24,7 +24,7 @@ from .errors import InvalidRequest, NotFound
 from .hosted_cluster import HostedCluster, on_launcher_loop
 from .hosts import HostProcess
 from .private import ClusterFiles, PrivateDir
-from .records import HostSpec, default_records_dir, pid_alive, read_records
+from .records import HostSpec, default_records_dir, read_records
 from .requests import LaunchPlan
 
 if TYPE_CHECKING:
@@ -201,7 +201,7 @@ def stop_cluster(cluster_id: str) -> None:
     """Stop a cluster that runs in a host process of this user's (the command line's
     ``stop``), cancelling its batch jobs; ``NotFound`` when no such cluster runs."""
     records = read_records(default_records_dir(), [cluster_id])
-    if not records or not pid_alive(records[0].pid):
+    if not records or not records[0].alive():
         raise NotFound(f"no running cluster {cluster_id!r}")
     record = records[0]
     files = PrivateDir.at(record.spec.private_root).cluster(cluster_id)
@@ -212,7 +212,7 @@ def _check_cluster_limit(plan: LaunchPlan) -> None:
     """The site's ``max_clusters`` counts this user's running hosts of the backend."""
     backend = plan.backend
     records = read_records(default_records_dir())
-    running = [r for r in records if r.spec.backend == backend.name and pid_alive(r.pid)]
+    running = [r for r in records if r.spec.backend == backend.name and r.alive()]
     plan.limits.check_clusters(len(running), backend.title)
 
 

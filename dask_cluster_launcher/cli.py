@@ -17,7 +17,7 @@ from traitlets import TraitError
 from .api import run_sync, start_cluster, stop_cluster
 from .config import launcher_requests
 from .errors import LauncherError
-from .records import default_records_dir, pid_alive, read_records
+from .records import default_records_dir, read_records
 from .requests import RequestResolver
 
 
@@ -74,7 +74,7 @@ def start(_: RequestResolver, args: argparse.Namespace) -> int:
 
 def clusters(_: RequestResolver, __: argparse.Namespace) -> int:
     for record in read_records(default_records_dir()):
-        if pid_alive(record.pid):
+        if record.alive():
             spec = record.spec
             print(f"{spec.cluster_id}  {spec.backend:8} {spec.name:24} {spec.created}")
     return 0

@@ -39,9 +39,10 @@ from typing import Any
 from .backends import Backend, default_backends
 from .backends.registry import load_class
 from .changes import HostPatch, Row, VersionedModel
+from .errors import LauncherError
 from .kernels import client_notice, this_python_versions
-from .private import ClusterFiles, PrivateDir
-from .records import HostSpec, Record
+from .private import ClusterFiles, PrivateDir, check_private_folder, make_scheduler_dirs
+from .records import HostSpec, Record, process_start_time
 from .scheduler_events import SchedulerEvents
 
 log = logging.getLogger("dask_cluster_launcher.host")
@@ -83,6 +84,10 @@ class ClusterHost:
         self._seen_specs: set[str] = set()  # worker specs whose workers have been running
         self._workers_changed = asyncio.Event()
         self._last_scaled = time.monotonic()
+        #: The scheduler's dashboard socket and the folders made for it (see ``_make_local_dirs``)
+        self.dashboard_socket: str | None = None
+        self.local_dirs: list[str] = []
+        self._no_local_dirs: LauncherError | None = None
 
     # --- control handlers (Dask RPC) -----------------------------------------------------------
     async def watch(self, since: int = 0, timeout: float = 30.0) -> HostPatch:
@@ -135,11 +140,25 @@ class ClusterHost:
 
         security = self.files.security()
         handlers = {"watch": self.watch, "rescale": self.rescale, "stop_cluster": self.close}
-        server = Server(handlers)
+        # its work folder (lock files) in the private directory: distributed's default,
+        # /tmp/dask-scratch-space, is anyone's to create or link first
+        server = Server(handlers, local_directory=str(self.files.directory))
         await server.listen("tls://127.0.0.1:0", **security.get_listen_args("scheduler"))
-        self._record = Record(self.spec, os.getpid(), server.address)
+        try:
+            await asyncio.to_thread(self._make_local_dirs)
+        except LauncherError as exc:
+            self._no_local_dirs = exc  # the start fails with the reason
+        self._record = Record(
+            self.spec,
+            os.getpid(),
+            server.address,
+            started=process_start_time(os.getpid()),
+            dashboard_socket=self.dashboard_socket,
+            local_dirs=self.local_dirs,
+        )
         self._record.write()
-        print(json.dumps({"control": server.address}), flush=True)
+        answer = {"control": server.address, "dashboard_socket": self.dashboard_socket}
+        print(json.dumps(answer), flush=True)
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             # with the reason: a supervisor shows it (a stop without one is its owner's, and
@@ -160,10 +179,12 @@ class ClusterHost:
                 task.cancel()
             self._record.remove()
             self.files.remove()
+            self._record.remove_local_dirs()
             await server.close()
 
     async def _start(self) -> None:
         try:
+            self._keep_http_private()
             kwargs = self.backend.with_credentials(self.spec.kwargs, self.files)
             self.cluster = await self.backend.start(kwargs, self._progress, self.files)
             scheduler = getattr(self.cluster, "scheduler", None)
@@ -184,6 +205,29 @@ class ClusterHost:
             log.warning("The cluster failed to start", exc_info=True)
             await self._update(state="failed", error=_reason(exc))
             await self.close()
+
+    def _make_local_dirs(self) -> None:
+        """A private socket folder and scratch space, when the scheduler runs in this process
+        (see ``private.make_scheduler_dirs``)."""
+        if self.backend.private_cluster and self.backend.dashboard_on_this_machine:
+            import dask
+
+            scratch = dask.config.get("temporary-directory", None) is None
+            socket, folders = make_scheduler_dirs(scratch)
+            self.dashboard_socket, self.local_dirs = str(socket), [str(f) for f in folders]
+            if scratch:  # the scheduler, nannies and (through them) local worker processes
+                dask.config.set({"temporary-directory": self.local_dirs[-1]})
+
+    def _keep_http_private(self) -> None:
+        """No HTTP server of this process listens on TCP; the scheduler's serves the private
+        socket (checked again: a folder of this user's, not a link, 0700)."""
+        from .private_http import serve_scheduler_http_on
+
+        if self._no_local_dirs is not None:
+            raise self._no_local_dirs
+        if self.dashboard_socket is not None:
+            check_private_folder(Path(self.dashboard_socket).parent)
+        serve_scheduler_http_on(self.dashboard_socket)
 
     def _progress(self, message: str) -> None:
         if message and message not in self.model.fields["messages"]:

@@ -19,7 +19,7 @@ from typing import Any
 from .changes import ClusterPatch, Mirror
 from .child_env import child_environment
 from .private import ClusterFiles, make_private_dir, write_private_file
-from .records import HostSpec, Record, pid_alive
+from .records import HostSpec, Record, pid_alive, process_start_time, signal_process
 
 SPAWN_TIMEOUT = 60.0
 #: What a host process runs: ``python -m HOST_MODULE SPEC.json`` (see ``run_host``).
@@ -121,10 +121,17 @@ class HostProcess:
         files: ClusterFiles,
         pid: int,
         process: asyncio.subprocess.Process | None = None,
+        *,
+        started: float | None = None,
+        dashboard_socket: str | None = None,
     ) -> None:
         self.control_address = control_address
         self.files = files
         self.pid = pid
+        #: The process's start time: signals go to ``pid`` only while it matches.
+        self.started = started
+        #: The scheduler's dashboard socket, when the host serves one (on its own machine).
+        self.dashboard_socket = dashboard_socket
         self._process = process
         self._security = files.security()
         self._rpc: Any = None
@@ -168,7 +175,8 @@ class HostProcess:
         assert process.stdout is not None
         try:
             line = await asyncio.wait_for(process.stdout.readline(), SPAWN_TIMEOUT)
-            control = json.loads(line)["control"]
+            answer = json.loads(line)
+            control = answer["control"]
         except BaseException as exc:  # a stop while starting (cancelled) included
             with contextlib.suppress(ProcessLookupError):
                 process.kill()
@@ -176,11 +184,25 @@ class HostProcess:
             if isinstance(exc, (asyncio.TimeoutError, ValueError, KeyError)):
                 raise HostGone(f"the cluster host did not start (see {log_path})") from exc
             raise
-        return cls(control, files, process.pid, process)
+        return cls(
+            control,
+            files,
+            process.pid,
+            process,
+            # our child, not yet waited for: its pid cannot have been reused
+            started=process_start_time(process.pid),
+            dashboard_socket=answer.get("dashboard_socket"),
+        )
 
     @classmethod
     def attach(cls, record: Record, files: ClusterFiles) -> HostProcess:
-        return cls(record.control_address, files, record.pid)
+        return cls(
+            record.control_address,
+            files,
+            record.pid,
+            started=record.started,
+            dashboard_socket=record.dashboard_socket,
+        )
 
     # --- talking to it ----------------------------------------------------------------------------
     def _control(self) -> Any:
@@ -213,7 +235,7 @@ class HostProcess:
     def alive(self) -> bool:
         if self._process is not None:
             return self._process.returncode is None
-        return pid_alive(self.pid)
+        return pid_alive(self.pid, self.started)
 
     async def stop(self, timeout: float = 90.0) -> None:
         """Stop the cluster (its jobs cancelled by the host) and wait for the host to exit;
@@ -228,8 +250,13 @@ class HostProcess:
         await self.disconnect()
 
     def signal(self, signum: int) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(self.pid, signum)
+        """Signal the host: a child of ours directly, a host found by its record only while
+        its pid still names the process that started then (see ``records.signal_process``)."""
+        if self._process is not None:
+            with contextlib.suppress(ProcessLookupError):
+                self._process.send_signal(signum)
+            return
+        signal_process(self.pid, self.started, signum)
 
     async def exited(self, timeout: float) -> bool:
         """Whether the host process exits within ``timeout`` seconds."""
@@ -239,9 +266,9 @@ class HostProcess:
             return self._process.returncode is not None
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while pid_alive(self.pid) and loop.time() < deadline:
+        while pid_alive(self.pid, self.started) and loop.time() < deadline:
             await asyncio.sleep(0.1)
-        return not pid_alive(self.pid)
+        return not pid_alive(self.pid, self.started)
 
     async def disconnect(self) -> None:
         if self._rpc is not None:

@@ -11,7 +11,7 @@ from pathlib import Path
 from .backends import Backend
 from .hosts import SpareHost
 from .private import ClusterFiles, PrivateDir
-from .records import Record, pid_alive, read_records, record_ids
+from .records import Record, read_records, record_ids
 
 log = logging.getLogger("dask_cluster_launcher.manager")
 
@@ -66,7 +66,7 @@ class HostPool:
             seen = spec.cluster_id in known or spec.cluster_id in self.let_go
             if backend is None or seen or not record.on_this_machine:
                 continue  # another machine's host is neither taken back nor cleaned up here
-            if not pid_alive(record.pid):
+            if not record.alive():  # its start time checked: a pid may be reused
                 log.warning("Cluster %r (%s) died with its host", spec.name, spec.cluster_id)
                 await backend.reap_leftovers(spec.cluster_id)
                 files = PrivateDir.at(spec.private_root).cluster(spec.cluster_id)

@@ -24,7 +24,7 @@ async def test_one_job_runs_scheduler_and_workers_over_tls(launcher_api, slurm_t
     code, preview = await launcher_api("preview", method="POST", body=request)
     assert code == 200, preview
     script = preview["job_script"]
-    assert "dask_mpi.cli" in script and "--protocol tls" in script
+    assert "dcl_mpi_run.py" in script and "--protocol tls" in script  # dask-mpi, no HTTP
     assert "DASK_DISTRIBUTED__COMM__REQUIRE_ENCRYPTION=True" in script
     assert "--no-dashboard" in script
 

@@ -178,8 +178,6 @@ class Backend(ABC):
         cluster = self.cluster_class()(asynchronous=True, **kwargs)
         try:
             await cluster
-            if files is not None and self.private_cluster:
-                await serve_dashboard_privately(cluster, files)
         except BaseException:
             await self.close(cluster)
             raise
@@ -327,13 +325,6 @@ def _schemas() -> Any:
     from .. import schemas
 
     return schemas
-
-
-async def serve_dashboard_privately(cluster: Any, files: ClusterFiles) -> None:
-    """Move the dashboard of a scheduler running in this process to its private socket."""
-    from ..private_http import serve_dashboard_on_unix_socket
-
-    await serve_dashboard_on_unix_socket(cluster.scheduler, str(files.dashboard_socket))
 
 
 def require(condition: bool, field: str, message: str) -> None:

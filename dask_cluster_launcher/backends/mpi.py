@@ -1,18 +1,20 @@
 """MPI: one SLURM job running dask-mpi, for sites that cap the number of jobs per user.
 
-``sbatch --ntasks=<workers + 1>`` runs ``python -m dask_mpi.cli`` under ``mpirun`` (or ``srun
---mpi=pmix``): rank 0 is the scheduler, on a compute node inside the job; every other rank is
-one worker. The scheduler writes its address to a scheduler file in the cluster's private
-directory; the cluster's host process (``private_cluster``) waits for it and then reads the
-workers over Dask's RPC. Every process of the job uses the cluster's own TLS credentials
-(dask config from the environment: distributed reads its default ``Security`` from there).
+``sbatch --ntasks=<workers + 1>`` runs dask-mpi under ``mpirun`` (or ``srun --mpi=pmix``),
+through ``mpi_runner`` (a copy in the private directory): rank 0 is the scheduler, on a compute
+node inside the job; every other rank is one worker. The scheduler writes its address to a
+scheduler file in the cluster's private directory; the cluster's host process
+(``private_cluster``) waits for it and then reads the workers over Dask's RPC. Every process of
+the job uses the cluster's own TLS credentials (dask config from the environment: distributed
+reads its default ``Security`` from there).
 
 The site checks, job watching (one ``squeue --me`` by name ``dcl-<id>``: another user's job
 of that name is not this cluster's), job logs and reaping (``scancel --me --name``) are the
 SLURM backend's. The job script is written in the cluster's private folder (see
 ``job_scripts.py``). The size is fixed: scaling to another size or
-adaptive scaling is refused with the reason. The scheduler's dashboard stays off the network
-(``--no-dashboard``, its HTTP server on the compute node's loopback): no link is offered.
+adaptive scaling is refused with the reason. No HTTP server of the job listens anywhere (the
+runner replaces distributed's ``start_http_server`` before dask-mpi starts, see
+``private_http``): no dashboard link is offered, and the relay route says why.
 """
 
 from __future__ import annotations
@@ -107,6 +109,7 @@ class MPIBackend(SLURMBackend):
             "job_script_directory": str(job_script_directory(files)),
             "security": files.security_kwargs(),
             "worker_preload": str(files.worker_preload),
+            "runner": str(files.mpi_runner),
         }
 
     def job_script(self, kwargs: dict[str, Any]) -> str | None:
@@ -127,7 +130,7 @@ class MPIBackend(SLURMBackend):
                 env[key] = kwargs["security"][f"tls_{role}_{part}"]
         env["DASK_DISTRIBUTED__COMM__TLS__CA_FILE"] = kwargs["security"]["tls_ca_file"]
         worker_options = {"dashboard_address": "127.0.0.1:0", "preload": [kwargs["worker_preload"]]}
-        command = [*LAUNCHERS[kwargs["launcher"]], kwargs["python"], "-m", "dask_mpi.cli"]
+        command = [*LAUNCHERS[kwargs["launcher"]], kwargs["python"], kwargs["runner"]]
         command += ["--scheduler-file", kwargs["scheduler_file"], "--protocol", "tls"]
         command += ["--nthreads", str(kwargs["cores"]), "--memory-limit", str(memory)]
         command += ["--no-dashboard", "--dashboard-address", "127.0.0.1:0"]

@@ -1,0 +1,45 @@
+"""Run dask-mpi in an MPI job with no HTTP listener: ``python dcl_mpi_run.py DASK_MPI_ARGS``.
+
+Every rank of an MPI cluster's job runs this file (a copy in the cluster's private directory,
+beside ``dcl_private_http.py``, the copy of ``private_http``). dask-mpi's scheduler and workers
+would each serve distributed's HTTP routes (health, identity, workers, logs, metrics) on a TCP
+port of the compute node for the whole job, readable by any user of the node: importing
+``dcl_private_http`` first replaces their ``start_http_server`` so that none listens. The
+launcher reads the job's scheduler over its TLS RPC instead, and offers no dashboard link.
+
+Each rank's scratch space is a fresh private folder of its own (``mkdtemp``: 0700, a name no one
+can take first), removed when the rank ends, unless ``--local-directory`` or dask's
+``temporary-directory`` names one: distributed's default, ``/tmp/dask-scratch-space``, is shared
+by every user of the node.
+
+Standalone on purpose: it runs under the job's Python, which needs dask-mpi but not this package.
+Worker processes that multiprocessing starts import this file again (as ``__mp_main__``), so
+they get the replacement too.
+"""
+
+import sys
+
+import dcl_private_http  # noqa: F401  (the folder of this file comes first on sys.path)
+
+
+def private_scratch(argv: list[str]) -> None:
+    """Point dask's ``temporary-directory`` at a new private folder unless one is named."""
+    import atexit
+    import shutil
+    import tempfile
+
+    import dask
+
+    named = any(arg.split("=")[0] == "--local-directory" for arg in argv)
+    if named or dask.config.get("temporary-directory", None) is not None:
+        return
+    scratch = tempfile.mkdtemp(prefix="dcl-")
+    atexit.register(shutil.rmtree, scratch, True)
+    dask.config.set({"temporary-directory": scratch})
+
+
+if __name__ == "__main__":
+    from dask_mpi.cli import main
+
+    private_scratch(sys.argv[1:])
+    main(prog_name="dask-mpi")
