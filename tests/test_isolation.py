@@ -1,11 +1,13 @@
 """A second user of the machine reaches nothing of a user's clusters.
 
-A real Jupyter server launches a local, a SLURM and an SGE cluster, with ``$HOME`` in a folder
-anyone may enter (as homes often are on shared machines: privacy must come from the launcher).
+A real Jupyter server of ``dcl-victim``'s (not root: root passes every permission check) launches
+a local, a SLURM and an SGE cluster, with ``$HOME`` in a folder anyone may enter (as homes often
+are on shared machines: privacy must come from the launcher).
 Then, as the user ``dcl-other`` (made by ``testbeds/install.sh``), ``tests/isolation_probe.py``
 tries every TCP port the clusters listen on, on loopback and on the site address: Dask RPC over
 plain TCP and over TLS without a client certificate, HTTP and HTTPS; it connects to every Unix
-socket and opens every file and folder the launcher wrote. Nothing may answer.
+socket and opens every file and folder the launcher wrote (the private directory, the records,
+job logs, and the folders the hosts made for their dashboard sockets). Nothing may answer.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import pytest
 from dask_cluster_launcher.backends import network
 from tests.isolation_probe import netloc
 from tests.jupyter_process import JupyterServerProcess
+from tests.users import VICTIM
 
 OTHER_USER = "dcl-other"
 PROBE = Path(__file__).with_name("isolation_probe.py")
@@ -213,9 +216,9 @@ def table(rows: list[dict], owners: dict[str, str]) -> str:
 def test_another_user_reaches_no_port_and_no_file(slurm_testbed, sge_testbed, other_user):
     beds = {"slurm": slurm_testbed, "sge": sge_testbed}
     root = world_enterable_dir("dcl-isolation-")
-    home = root / "home"
-    home.mkdir(mode=0o755)
-    server = JupyterServerProcess(root / "server", env={"HOME": str(home)})
+    home = root / "server" / "home"
+    home.mkdir(mode=0o755, parents=True)
+    server = JupyterServerProcess(root / "server", env={"HOME": str(home)}, user=VICTIM)
     job_names: dict[str, str] = {}
     try:
         ids = {
@@ -244,6 +247,9 @@ def test_another_user_reaches_no_port_and_no_file(slurm_testbed, sge_testbed, ot
                 log = server.call(f"clusters/{ids[kind]}/jobs/{job['job_id']}/log")
                 roots.update(Path(f["path"]).parent for f in log["files"])
         roots |= named_files(pids)
+        records = server.runtime_dir / "dask-cluster-launcher"
+        for record in records.glob("*.json"):  # the hosts' own folders (dashboard sockets)
+            roots.update(Path(d) for d in json.loads(record.read_text()).get("local_dirs", []))
         paths, sockets = launcher_paths(roots)
         assert paths, f"the launcher wrote nothing under {roots}?"
 
