@@ -249,3 +249,25 @@ async def test_no_server_of_this_process_listens_for_http_on_tcp(short_tmp: Path
             client.close()
     finally:
         serve_scheduler_http_on(None)
+
+
+def test_a_launch_without_a_short_private_place_fails_saying_what_to_set(short_tmp: Path) -> None:
+    """No fallback to a shared folder: the card says why the cluster could not start."""
+    from tests.jupyter_process import JupyterServerProcess
+
+    deep = short_tmp / ("x" * 60) / ("y" * 60)
+    deep.mkdir(parents=True)
+    home = short_tmp / "home"
+    home.mkdir()
+    env = {"HOME": str(home), "TMPDIR": str(deep), "XDG_RUNTIME_DIR": ""}
+    with JupyterServerProcess(short_tmp / "server", env=env) as server:
+        body = {"backend": "local", "options": {}, "scaling": {"workers": 1}}
+        cluster_id = server.call("clusters", body)["id"]
+        deadline = time.monotonic() + 60
+        while (model := server.call(f"clusters/{cluster_id}"))["state"] != "failed":
+            assert model["state"] != "running", "it started without a private socket folder"
+            assert time.monotonic() < deadline, model
+            time.sleep(0.2)
+    assert "no private folder for the cluster's dashboard socket" in model["error"]
+    assert "set XDG_RUNTIME_DIR or TMPDIR to a short folder" in model["error"]
+    assert not list(deep.iterdir())
