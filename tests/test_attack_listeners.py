@@ -190,7 +190,11 @@ def attack(launches: list[tuple[dict, int]], testbed, check=None) -> None:
     base = world_enterable_dir("dcl-listen-")
     home = base / "server" / "home"
     home.mkdir(parents=True)
-    server = JupyterServerProcess(base / "server", env={"HOME": str(home)}, user=VICTIM)
+    shared = base / "tmp"  # the victim's temporary directory (batch jobs get it too)
+    shared.mkdir()
+    shared.chmod(0o1777)
+    env = {"HOME": str(home), "TMPDIR": str(shared)}
+    server = JupyterServerProcess(base / "server", env=env, user=VICTIM)
     jupyter = JupyterPorts(uid)
     ids: list[str] = []
     try:
@@ -221,6 +225,12 @@ def attack(launches: list[tuple[dict, int]], testbed, check=None) -> None:
         assert not still, f"listeners of {VICTIM}'s answer HTTP: {still}"
         if check is not None:
             check(server, ids)
+        # the folders the hosts and the MPI ranks made for sockets and scratch space go with them
+        stop_everything(server, ids, testbed)
+        deadline = time.monotonic() + 30
+        while left := [p for p in shared.glob("dcl-*") if p.lstat().st_uid == uid]:
+            assert time.monotonic() < deadline, f"left after the clusters stopped: {left}"
+            time.sleep(0.2)
     finally:
         jupyter.stop()
         stop_everything(server, ids, testbed)

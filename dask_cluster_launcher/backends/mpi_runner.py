@@ -26,6 +26,7 @@ def private_scratch(argv: list[str]) -> None:
     """Point dask's ``temporary-directory`` at a new private folder unless one is named."""
     import atexit
     import shutil
+    import signal
     import tempfile
 
     import dask
@@ -35,6 +36,8 @@ def private_scratch(argv: list[str]) -> None:
         return
     scratch = tempfile.mkdtemp(prefix="dcl-")
     atexit.register(shutil.rmtree, scratch, True)
+    # scancel and the walltime's end send SIGTERM: leave through atexit, which removes it
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     dask.config.set({"temporary-directory": scratch})
 
 
