@@ -73,6 +73,9 @@ async def versions(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.DEVNULL,
         env=env,
+        # ``-c`` imports from the working directory first: never the notebook folder, where a
+        # planted ``dask.py`` would run as the user
+        cwd="/",
     )
     try:
         out, _ = await asyncio.wait_for(process.communicate(), timeout)

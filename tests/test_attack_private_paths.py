@@ -32,8 +32,8 @@ from tests.victim_clusters import BATCH, launch, relay, stop_everything, wait_ru
 
 #: Options naming files a worker reads (credentials, the preload module, the MPI runner).
 FILE_OPTIONS = ("--tls-ca-file", "--tls-cert", "--tls-key", "--preload", "--scheduler-file")
-#: What ``mkdtemp(prefix="dcl-")`` makes.
-OWN_FOLDER = re.compile(r"dcl-[a-z0-9_]{8}")
+#: What ``mkdtemp(prefix="dcl-")`` (hosts) and ``mktemp -d .../dcl-XXXXXXXXXX`` (jobs) make.
+OWN_FOLDER = re.compile(r"dcl-[A-Za-z0-9_]{8,10}")
 
 
 def plant(shared: Path, attacker_dir: Path, markers: Path, uid: int) -> list[Path]:
@@ -114,7 +114,6 @@ def test_a_long_home_path_puts_nothing_in_shared_folders(slurm_testbed):
     home = root / "home" / "a-user-with-a-long-home-on-a-parallel-file-system"
     home.mkdir(parents=True)
     assert len(str(home)) >= 60
-    (home / "scratch").mkdir(mode=0o700)
     planted = plant(shared, shared / "other-users-folder", markers, uid)
     env = {"HOME": str(home), "TMPDIR": str(shared)}
     server = JupyterServerProcess(root, env=env, user=VICTIM)
@@ -122,9 +121,9 @@ def test_a_long_home_path_puts_nothing_in_shared_folders(slurm_testbed):
     ids: list[str] = []
     try:
         local = {"backend": "local", "options": {"threads_per_worker": 1, "processes": True}}
-        # the form's default spill folder lets distributed choose /tmp/dask-scratch-space on
-        # the node; this test's worker spills in the user's own folder
-        slurm = {"backend": "slurm", "options": {**BATCH, "local_directory": str(home / "scratch")}}
+        # the form's default spill folder: the job's own folder in the (shared) $TMPDIR, never
+        # distributed's dask-scratch-space there, which the attacker linked to theirs
+        slurm = {"backend": "slurm", "options": BATCH}
         ids = [launch(server, local, 2), launch(server, slurm, 1)]
         models = [wait_running(server, ids[0], 2), wait_running(server, ids[1], 1)]
         status, body = relay(server, ids[0], "health")

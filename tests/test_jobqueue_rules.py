@@ -59,7 +59,14 @@ SLURM_SEED = {
 #: directives the launcher adds by design: the job name (-J/-N) and the log folder (-e/-o)
 LAUNCHER_DIRECTIVES = ("-J ", "-N ", "-e ", "-o ")
 #: worker arguments the launcher adds by design (and their values): TLS, private dashboard
-LAUNCHER_ARGUMENTS = ("--name", "--preload", "--dashboard-address", "--protocol")
+#: the launcher's own worker arguments (the job's private scratch folder among them)
+LAUNCHER_ARGUMENTS = (
+    "--name",
+    "--preload",
+    "--dashboard-address",
+    "--protocol",
+    "--local-directory",
+)
 
 
 def directives(script: str) -> list[str]:

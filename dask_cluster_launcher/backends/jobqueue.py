@@ -21,6 +21,7 @@ from ..private import ClusterFiles
 from . import commands, dask_config, network, submission
 from .base import Backend, require
 from .queues import Queue, hms, most_generous, walltime_seconds
+from .scratch import scratch_prologue, worker_local_directory
 
 if TYPE_CHECKING:
     from ..manager import LaunchedCluster
@@ -283,7 +284,8 @@ class JobQueueBackend(Backend):
             "job_name": job_name(cluster_id),
             "worker_extra_args": self.worker_args(options),
             "job_script_prologue": list(options["job_script_prologue"]),
-            "log_directory": os.path.expanduser(log_directory),
+            # absolute here: hosts and jobs run in the private directory, not where Jupyter started
+            "log_directory": os.path.abspath(os.path.expanduser(log_directory)),
             "python": options["python"],
             "death_timeout": options["death_timeout"],
             "job_directives_skip": list(options["job_directives_skip"]),
@@ -295,9 +297,14 @@ class JobQueueBackend(Backend):
         }
         # empty lists too: None would make dask-jobqueue read its config again, past the form's
         # checks (the form already starts from that config); an empty string field means none
-        for field_name in ("interface", "local_directory"):
-            if options[field_name]:
-                kwargs[field_name] = options[field_name]
+        if options["interface"]:
+            kwargs["interface"] = options["interface"]
+        # every worker spills into (and imports its preload from) a folder its job makes
+        kwargs["job_script_prologue"] = [
+            *scratch_prologue(options["local_directory"]),
+            *kwargs["job_script_prologue"],
+        ]
+        kwargs["local_directory"] = worker_local_directory()
         if options["config_name"]:
             kwargs["config_name"] = options["config_name"]
         return kwargs

@@ -8,22 +8,25 @@ port of the compute node for the whole job, readable by any user of the node: im
 launcher reads the job's scheduler over its TLS RPC instead, and offers no dashboard link.
 
 Each rank's scratch space is a fresh private folder of its own (``mkdtemp``: 0700, a name no one
-can take first), removed when the rank ends, unless ``--local-directory`` or dask's
-``temporary-directory`` names one: distributed's default, ``/tmp/dask-scratch-space``, is shared
-by every user of the node.
+can take first), removed when the rank ends, made inside the folder that ``--local-directory``
+or dask's ``temporary-directory`` names (else the temporary directory): distributed would use
+``<that folder>/dask-scratch-space``, which in a shared folder another user can make first, and
+it copies and imports its preload module from there.
 
 Standalone on purpose: it runs under the job's Python, which needs dask-mpi but not this package.
 Worker processes that multiprocessing starts import this file again (as ``__mp_main__``), so
 they get the replacement too.
 """
 
+import os
 import sys
 
 import dcl_private_http  # noqa: F401  (the folder of this file comes first on sys.path)
 
 
-def private_scratch(argv: list[str]) -> None:
-    """Point dask's ``temporary-directory`` at a new private folder unless one is named."""
+def private_scratch(argv: list[str]) -> list[str]:
+    """``argv`` with ``--local-directory`` set to a new private folder inside the one named
+    (else inside dask's ``temporary-directory``, else the temporary directory)."""
     import atexit
     import shutil
     import signal
@@ -31,18 +34,25 @@ def private_scratch(argv: list[str]) -> None:
 
     import dask
 
-    named = any(arg.split("=")[0] == "--local-directory" for arg in argv)
-    if named or dask.config.get("temporary-directory", None) is not None:
-        return
-    scratch = tempfile.mkdtemp(prefix="dcl-")
+    base = dask.config.get("temporary-directory", None)
+    rest: list[str] = []
+    arguments = iter(argv)
+    for arg in arguments:
+        option, equals, value = arg.partition("=")
+        if option == "--local-directory":
+            base = value if equals else next(arguments, base)
+        else:
+            rest.append(arg)
+    scratch = tempfile.mkdtemp(prefix="dcl-", dir=os.path.expandvars(base) if base else None)
     atexit.register(shutil.rmtree, scratch, True)
     # scancel and the walltime's end send SIGTERM: leave through atexit, which removes it
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     dask.config.set({"temporary-directory": scratch})
+    return [*rest, "--local-directory", scratch]
 
 
 if __name__ == "__main__":
     from dask_mpi.cli import main
 
-    private_scratch(sys.argv[1:])
+    sys.argv[1:] = private_scratch(sys.argv[1:])
     main(prog_name="dask-mpi")
