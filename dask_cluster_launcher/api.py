@@ -154,10 +154,16 @@ def quick_connect(
     host = on_launcher_loop(_start_host(plan.backend, spec, files, timeout))
     address = host.mirror.fields["scheduler_address"]
     from distributed import Client
+    from distributed.security import Security
 
+    if plan.backend.private_cluster:
+        security = files.security()
+    else:  # a scheduler with its own security (an adopted one): what its host connected with
+        given = host.mirror.fields.get("client_security")
+        security = Security(**given) if given else None
     client = None
     try:
-        client = Client(address, security=files.security())
+        client = Client(address, security=security)
         client.wait_for_workers(first, timeout=max(deadline - time.monotonic(), 1.0))
     except BaseException:
         if client is not None:

@@ -210,10 +210,17 @@ def test_a_hosts_record_says_its_start_time_socket_and_folders(tmp_path: Path) -
     assert again == record and again.alive()
 
 
-async def test_no_server_of_this_process_listens_for_http_on_tcp(short_tmp: Path) -> None:
+async def test_no_server_of_this_process_listens_for_http_on_tcp(
+    short_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """After ``private_http`` is imported, a scheduler serves its HTTP routes on the named Unix
     socket only, and a worker on nothing: no TCP listener of HTTP exists at any time."""
     from distributed import Scheduler, Worker
+    from distributed.node import ServerNode
+
+    # the replacement is for cluster processes: the rest of this test process (the Saturn
+    # emulator's schedulers) gets distributed's own back at teardown
+    monkeypatch.setattr(ServerNode, "start_http_server", ServerNode.start_http_server)
     from tornado.httpclient import AsyncHTTPClient
     from tornado.netutil import Resolver
 
