@@ -39,7 +39,7 @@ class JobWatcher:
                 by_backend.setdefault(launched.backend.name, []).append(launched)
         for name, group in by_backend.items():
             try:
-                jobs = await self.backends[name].poll_jobs(group)
+                jobs = await self.backends[name].poll_jobs([launched.id for launched in group])
             except Exception:
                 log.warning("Polling %s jobs failed", name, exc_info=True)
                 continue

@@ -22,14 +22,10 @@ import copy
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..errors import InvalidRequest
 from ..private import ClusterFiles, PrivateDir
-
-if TYPE_CHECKING:
-    from ..manager import LaunchedCluster
-
 
 Progress = Callable[[str], None]
 
@@ -312,9 +308,7 @@ class Backend(ABC):
         (TLS schedulers); ``None`` for plain tcp."""
         return None
 
-    async def poll_jobs(
-        self, launched: Iterable[LaunchedCluster]
-    ) -> dict[str, list[dict[str, Any]]]:
+    async def poll_jobs(self, cluster_ids: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
         """Batch job states per cluster id; one batched query for all clusters of this backend."""
         return {}
 

@@ -27,7 +27,7 @@ from ..errors import InvalidRequest
 from .registry import backend_classes
 
 if TYPE_CHECKING:
-    from .jobqueue import JobQueueBackend
+    from .base import Backend
 
 #: dask config keys (``jobqueue.<section>.*``) that map to form fields, and their old names
 CONFIG_KEYS: dict[str, str | None] = {
@@ -265,18 +265,18 @@ def named_options(section: dict[str, Any], fields: dict[str, Any]) -> dict[str, 
     return options
 
 
-def named_profiles(backend: JobQueueBackend) -> list[dict[str, Any]]:
-    """A read-only profile (as data) for each named section ``backend``'s class can use;
-    ``error`` says why one cannot be used (a section several systems share is reported once,
-    by the first of them)."""
+def named_profiles(backend: Backend, own_system: str) -> list[dict[str, Any]]:
+    """A read-only profile (as data) for each named section that ``backend`` (a batch backend
+    whose dask config section is ``jobqueue.<own_system>``) can use; ``error`` says why one
+    cannot be used (a section several systems share is reported once, by the first of them)."""
     profiles = []
     class_name = backend.cluster_class_path.rpartition(".")[2]
     properties = backend.static_schema()["properties"]
     for name, section in named_sections().items():
         system, problem = system_of(section)
         # a section no single system can use is reported once, by the first that could
-        reports_problem = problem is not None and backend.config_name == _systems_of(section)[0]
-        if system != backend.config_name and not reports_problem:
+        reports_problem = problem is not None and own_system == _systems_of(section)[0]
+        if system != own_system and not reports_problem:
             continue
         options = named_options(section, properties)
         options["config_name"] = name
@@ -297,7 +297,7 @@ def named_profiles(backend: JobQueueBackend) -> list[dict[str, Any]]:
     return profiles
 
 
-def _probe(backend: JobQueueBackend, name: str, options: dict[str, Any]) -> str | None:
+def _probe(backend: Backend, name: str, options: dict[str, Any]) -> str | None:
     """Why dask-jobqueue could not build a job from this section, or ``None``: the job script
     is built by dask-jobqueue from the section, as a launch would."""
     from .. import schemas

@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from dask.utils import parse_bytes, parse_timedelta
 
@@ -22,9 +22,6 @@ from . import commands, dask_config, network, submission
 from .base import Backend, require
 from .queues import Queue, hms, most_generous, walltime_seconds
 from .scratch import scratch_prologue, worker_local_directory
-
-if TYPE_CHECKING:
-    from ..manager import LaunchedCluster
 
 JOB_NAME_PREFIX = "dcl-"
 """Every batch job is named ``dcl-<cluster id>``: leftovers can be found and reaped by name."""
@@ -167,7 +164,7 @@ class JobQueueBackend(Backend):
     def config_profiles(self) -> list[dict[str, Any]]:
         """Read-only profiles: the named sections of the user's dask config this backend's
         class can use (``SGECluster(config_name=name)``), see ``dask_config``."""
-        return dask_config.named_profiles(self)
+        return dask_config.named_profiles(self, self.config_name)
 
     # --- validation ---------------------------------------------------------------------------
     async def check_consistency(self, options: dict[str, Any]) -> None:
@@ -391,10 +388,8 @@ class JobQueueBackend(Backend):
         unknown or unlimited."""
         raise NotImplementedError
 
-    async def poll_jobs(
-        self, launched: Iterable[LaunchedCluster]
-    ) -> dict[str, list[dict[str, Any]]]:
-        by_name = {job_name(c.id): c.id for c in launched}
+    async def poll_jobs(self, cluster_ids: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
+        by_name = {job_name(cluster_id): cluster_id for cluster_id in cluster_ids}
         if not by_name:
             return {}
         states = await self.job_states(list(by_name))
