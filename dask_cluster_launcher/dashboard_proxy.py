@@ -69,7 +69,8 @@ class DashboardProxyHandler(ProxyHandler):
                 message=error.message,  # escaped by the template
                 exception=error,
             )
-            await self.finish(page)
+            # finish returns a future or, through the websocket handler, nothing
+            await ensure_async(self.finish(page))
             return
         # the dashboard's own links are relative to where the browser sees it
         self.proxy_base = url_path_join("dask-cluster-launcher", "dashboard", cluster_id)

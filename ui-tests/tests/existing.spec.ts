@@ -123,11 +123,13 @@ test.describe('Existing scheduler', () => {
     const card = await launch(sidebar, name);
     await expectRunning(card, 2, 30000);
     await expect(card.getByTestId('dcl-totals')).toContainText('2 workers');
-    // a dashboard on this machine, through the Jupyter server's proxy
-    await expect(card.getByTestId('dcl-dashboard')).toHaveAttribute(
+    // its own dashboard, linked directly: an adopted scheduler is never relayed through
+    // the Jupyter server, which would hand it the user's token and cookies
+    await expect(card.getByTestId('dcl-dashboard-direct')).toHaveAttribute(
       'href',
-      new RegExp(`/proxy/${dask.dashboardPort}/status$`)
+      new RegExp(`:${dask.dashboardPort}/status$`)
     );
+    await expect(card.getByTestId('dcl-dashboard')).toHaveCount(0);
     await shot(page, '02-running-workers', card);
 
     // the launcher does not own these workers: scaling is refused, with the reason
