@@ -1,8 +1,20 @@
 """What every backend shares: options validated against its schema, mapped to the keyword
 arguments of a real cluster class, started asynchronously and watched.
 
-A backend subclass names its schema and cluster class and maps options to arguments; batch
-backends add job scripts and batched job-state queries.
+To add a backend, provide ``name``, ``title``, ``schema_file`` (a JSON Schema that draws the
+form and validates every request), ``cluster_class_path`` and ``cluster_class``, and map the
+form's options with ``cluster_kwargs``; register the class in the entry point group
+``dask_cluster_launcher.backends``. You get validation with field-named errors, previews,
+profiles, limits and locks, a host process per cluster with TLS and a private dashboard, live
+workers, scaling and adaptivity, and cleanup at every kind of stop. ``docs/adding-a-backend.md``
+walks through an example.
+
+Where each method runs: the form, validation and mapping (``describe``, ``validate``,
+``cluster_kwargs``, ``job_script``), the batched job queries (``poll_jobs``, ``job_log_files``,
+``reap_leftovers``) and ``discover`` run in the Jupyter server; ``start``, ``scale``, ``adapt``,
+``workers``, ``addresses`` and ``close`` run where the cluster is held: in its host process
+(``private_cluster`` or ``runs_in_host``; the host imports the class by its entry point), else
+in the server (Saturn and Dask Gateway, whose schedulers run at the service).
 
 Services that keep clusters of their own (Dask Gateway) may also list the user's clusters that
 this server did not start (made in a notebook, or left by a previous server): ``discover``
@@ -63,14 +75,14 @@ def scheduler_activity(scheduler: Any) -> Activity:
 
 
 class Backend(ABC):
-    """One kind of cluster (local, SLURM, SGE, Saturn)."""
+    """One kind of cluster (local, SLURM, SGE, Saturn, ...): see the module's docstring."""
 
     name: str
     title: str
     schema_file: str
     #: Import path shown in reproduce-in-code previews, e.g. ``dask_jobqueue.SLURMCluster``.
     cluster_class_path: str
-    #: The scheduler (and so its dashboard) runs in this server's process.
+    #: The scheduler (and so its dashboard) runs on this machine, where the server relays it.
     dashboard_on_this_machine = True
     #: The launcher secures the cluster itself: per-cluster TLS credentials in the user's
     #: private directory, the dashboard on a private Unix socket (see ``with_credentials``).
@@ -166,7 +178,8 @@ class Backend(ABC):
         progress: Progress | None = None,
         files: ClusterFiles | None = None,
     ) -> Any:
-        """Create the cluster in the server's event loop; close what was created on failure.
+        """Create the cluster in the event loop of the process that holds it (its host, or the
+        server); close what was created on failure.
 
         ``progress`` receives what the resource manager says while the cluster comes up;
         ``files`` are the cluster's private files (credentials written, for private clusters).
