@@ -118,7 +118,7 @@ class Wire:
 
 async def synthetic() -> list[Row]:
     from dask_cluster_launcher.backends import default_backends
-    from dask_cluster_launcher.backends.slurm import parse_squeue
+    from dask_cluster_launcher.backends.batch.slurm import parse_squeue
     from dask_cluster_launcher.changes import Mirror, VersionedModel
     from dask_cluster_launcher.handles.hosted import apply_host_patch
     from dask_cluster_launcher.launched import LaunchedCluster
@@ -249,8 +249,8 @@ async def host_look() -> tuple[Sample, Sample]:
     """The host's look at its workers when nothing changed (the scheduler's view compared)
     against rebuilding every row with the backend and comparing them (each look before)."""
     from dask_cluster_launcher.backends import default_backends
-    from dask_cluster_launcher.host import ClusterHost
-    from dask_cluster_launcher.records import HostSpec
+    from dask_cluster_launcher.hosting.host import ClusterHost
+    from dask_cluster_launcher.hosting.records import HostSpec
 
     backend = default_backends()["slurm"]
     rows = worker_rows(WORKERS)

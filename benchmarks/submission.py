@@ -76,8 +76,8 @@ def cluster_class(kind: str, side: str) -> Any:
         from dask_jobqueue import SGECluster, SLURMCluster
 
         return SLURMCluster if kind == "slurm" else SGECluster
-    from dask_cluster_launcher.backends.sge import SGEBackend
-    from dask_cluster_launcher.backends.slurm import SLURMBackend
+    from dask_cluster_launcher.backends.batch.sge import SGEBackend
+    from dask_cluster_launcher.backends.batch.slurm import SLURMBackend
 
     return (SLURMBackend() if kind == "slurm" else SGEBackend()).cluster_class()
 

@@ -21,10 +21,10 @@ from . import snippets
 from .backends import Backend
 from .config import launcher_requests, launcher_settings
 from .errors import InvalidRequest, NotFound
-from .hosted_cluster import HostedCluster, on_launcher_loop
-from .hosts import HostProcess
+from .hosting.hosted_cluster import HostedCluster, on_launcher_loop
+from .hosting.processes import HostProcess
+from .hosting.records import HostSpec, default_records_dir, read_records
 from .private import ClusterFiles, PrivateDir
-from .records import HostSpec, default_records_dir, read_records
 from .requests import LaunchPlan
 
 if TYPE_CHECKING:

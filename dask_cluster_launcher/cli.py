@@ -17,7 +17,7 @@ from traitlets import TraitError
 from .api import run_sync, start_cluster, stop_cluster
 from .config import launcher_requests
 from .errors import LauncherError
-from .records import default_records_dir, read_records
+from .hosting.records import default_records_dir, read_records
 from .requests import RequestResolver
 
 

@@ -21,8 +21,8 @@ from typing import Any
 
 from dask.utils import parse_bytes
 
-from .backends import directives
-from .backends.queues import walltime_seconds
+from .backends.batch import directives
+from .backends.batch.queues import walltime_seconds
 from .errors import InvalidRequest, shorten
 
 

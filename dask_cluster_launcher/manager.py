@@ -33,7 +33,8 @@ from .handles import (
     Reports,
     runs_in_host,
 )
-from .hosts import HostProcess
+from .hosting.processes import HostProcess
+from .hosting.records import Record, default_records_dir
 from .kernels import kernel_python, mismatches
 from .launched import (
     LaunchedCluster,
@@ -43,7 +44,6 @@ from .limits import Limits
 from .private import PrivateDir
 from .profiles import ProfileStore
 from .publishing import ChangeCallback, Publisher
-from .records import Record, default_records_dir
 from .requests import LaunchPlan, RequestResolver, check_scaling
 from .supervision import HostPool
 from .watching import JobWatcher

@@ -45,8 +45,8 @@ SOCKET_PATH_LIMIT = 107
 DASHBOARD_SOCKET = "dashboard.sock"
 #: Folders a host makes on its machine (see ``make_runtime_dir``) start with this.
 RUNTIME_PREFIX = "dcl-"
-_PRELOAD_SOURCE = Path(__file__).with_name("private_http.py")
-_MPI_RUNNER_SOURCE = Path(__file__).parent / "backends" / "mpi_runner.py"
+_PRELOAD_SOURCE = Path(__file__).parent / "hosting" / "private_http.py"
+_MPI_RUNNER_SOURCE = Path(__file__).parent / "backends" / "batch" / "mpi_runner.py"
 
 
 def make_private_dir(path: Path) -> Path:

@@ -23,10 +23,10 @@ from .backends import Backend
 from .backends.registry import class_path
 from .errors import InvalidRequest
 from .handles import runs_in_host
+from .hosting.records import HostSpec
 from .kernels import KernelPython, kernel_python
 from .limits import Limits, check_locks
 from .profiles import ProfileStore
-from .records import HostSpec
 
 
 def check_scaling(scaling: Any, prefix: str) -> None:

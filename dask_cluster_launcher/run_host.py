@@ -8,6 +8,6 @@ costs them nothing, where ``host`` would make every worker import the launcher's
 """
 
 if __name__ == "__main__":
-    from dask_cluster_launcher.host import main
+    from dask_cluster_launcher.hosting.host import main
 
     main()

@@ -9,9 +9,9 @@ from collections.abc import Awaitable, Callable, Container, Iterable
 from pathlib import Path
 
 from .backends import Backend
-from .hosts import SpareHost
+from .hosting.processes import SpareHost
+from .hosting.records import Record, read_records, record_ids
 from .private import ClusterFiles, PrivateDir
-from .records import Record, read_records, record_ids
 
 log = logging.getLogger("dask_cluster_launcher.manager")
 

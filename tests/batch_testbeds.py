@@ -36,7 +36,7 @@ from pathlib import Path
 
 import pytest
 
-from dask_cluster_launcher.backends.dask_config import launcher_systems
+from dask_cluster_launcher.backends.batch.dask_config import launcher_systems
 from testbeds.control import pid_alive, testbed_lock
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -110,7 +110,7 @@ async def test_the_host_sees_clients_and_tasks_of_the_jobs_scheduler(tmp_path):
     from distributed import Client, Scheduler
 
     from dask_cluster_launcher.backends.base import Activity
-    from dask_cluster_launcher.backends.mpi import MPIJobCluster
+    from dask_cluster_launcher.backends.batch.mpi import MPIJobCluster
     from dask_cluster_launcher.private import PrivateDir
 
     files = PrivateDir.at(tmp_path).ensure().cluster("activity").create()

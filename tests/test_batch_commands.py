@@ -14,8 +14,8 @@ from typing import Any
 import dask.config
 import pytest
 
-from dask_cluster_launcher.backends import commands, job_scripts, submission
-from dask_cluster_launcher.backends.slurm import SLURMBackend
+from dask_cluster_launcher.backends.batch import commands, job_scripts, submission
+from dask_cluster_launcher.backends.batch.slurm import SLURMBackend
 from tests.users import ATTACKER, require_user
 
 

@@ -12,12 +12,12 @@ from distributed import Scheduler
 
 from dask_cluster_launcher.backends import default_backends
 from dask_cluster_launcher.handles import InProcessHandle, Reports
-from dask_cluster_launcher.hosts import HostProcess
+from dask_cluster_launcher.hosting.processes import HostProcess
+from dask_cluster_launcher.hosting.records import read_records
 from dask_cluster_launcher.launched import LaunchedCluster
 from dask_cluster_launcher.manager import ClusterManager
 from dask_cluster_launcher.private import PrivateDir
 from dask_cluster_launcher.profiles import ProfileStore
-from dask_cluster_launcher.records import read_records
 from tests.helpers import wait_for
 from tests.test_manager import THREADS, Recorder, _running
 

@@ -15,7 +15,7 @@ import pytest
 
 from dask_cluster_launcher import schemas
 from dask_cluster_launcher.backends import default_backends
-from dask_cluster_launcher.backends import directives as d
+from dask_cluster_launcher.backends.batch import directives as d
 from dask_cluster_launcher.backends.registry import backend_names
 from tests.batch_testbeds import BATCH_SYSTEMS
 
@@ -81,8 +81,8 @@ def batch_commands_anywhere(monkeypatch):
     """SLURM, SGE and local GPUs count as available even on a machine without them:
     everything here is refused before a batch command runs or a GPU is used (and a site that
     does not answer is no error)."""
+    from dask_cluster_launcher.backends.batch.jobqueue import JobQueueBackend
     from dask_cluster_launcher.backends.cuda import CUDABackend
-    from dask_cluster_launcher.backends.jobqueue import JobQueueBackend
 
     monkeypatch.setattr(JobQueueBackend, "unavailable_reason", lambda self: None)
     monkeypatch.setattr(CUDABackend, "unavailable_reason", lambda self: None)

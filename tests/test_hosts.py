@@ -15,7 +15,7 @@ import psutil
 
 from dask_cluster_launcher.backends import default_backends
 from dask_cluster_launcher.changes import Mirror
-from dask_cluster_launcher.hosts import HostProcess
+from dask_cluster_launcher.hosting.processes import HostProcess
 from dask_cluster_launcher.limits import Limits
 from dask_cluster_launcher.private import PrivateDir
 from dask_cluster_launcher.requests import LaunchPlan

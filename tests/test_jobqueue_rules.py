@@ -161,7 +161,7 @@ async def test_the_seeds_sites_get_what_dask_jobqueue_gives_the_same_arguments(
 
 # --- the user's dask config ------------------------------------------------------------------
 def shipped(system: str) -> dict:
-    from dask_cluster_launcher.backends import dask_config
+    from dask_cluster_launcher.backends.batch import dask_config
 
     return copy.deepcopy(dask_config.shipped()[system])
 
@@ -199,7 +199,7 @@ def eddie_section() -> dict:
 
 
 async def test_the_users_dask_config_is_honoured(launcher_api, sge_testbed, user_dask_config):
-    from dask_cluster_launcher.backends.sge import SGEBackend
+    from dask_cluster_launcher.backends.batch.sge import SGEBackend
 
     interface = "lo"
     user_dask_config(

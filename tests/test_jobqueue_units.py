@@ -6,15 +6,15 @@ import asyncio
 
 import pytest
 
-from dask_cluster_launcher.backends import jobqueue, queues
-from dask_cluster_launcher.backends.sge import (
+from dask_cluster_launcher.backends.batch import jobqueue, queues
+from dask_cluster_launcher.backends.batch.sge import (
     SGEBackend,
     _queue,
     resource_value,
     sge_seconds,
     sge_time_left,
 )
-from dask_cluster_launcher.backends.slurm import (
+from dask_cluster_launcher.backends.batch.slurm import (
     SLURMBackend,
     parse_associations,
     parse_gres,
@@ -218,7 +218,7 @@ def test_form_defaults_are_dask_jobqueues_shipped_defaults():
     """With no user config, every field that maps to a dask-jobqueue key with a value starts
     from that value, in the static schema too (what the sidebar shows before asking)."""
     from dask_cluster_launcher import schemas
-    from dask_cluster_launcher.backends import dask_config
+    from dask_cluster_launcher.backends.batch import dask_config
 
     for backend in (SLURMBackend(), SGEBackend()):
         shipped = dask_config.shipped()[backend.config_name]
@@ -331,7 +331,7 @@ async def test_without_accounting_the_account_and_qos_are_free_text():
 def test_prefixed_cluster_class_submits_and_cancels_through_the_prefix():
     from dask_jobqueue import SGECluster, SLURMCluster
 
-    from dask_cluster_launcher.backends.commands import prefixed_cluster_class
+    from dask_cluster_launcher.backends.batch.commands import prefixed_cluster_class
 
     assert prefixed_cluster_class(SLURMCluster, ()) is SLURMCluster
     slurm = prefixed_cluster_class(SLURMCluster, ("ssh", "login 01"))

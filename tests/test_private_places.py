@@ -20,7 +20,14 @@ import psutil
 import pytest
 
 from dask_cluster_launcher.errors import NotFound
-from dask_cluster_launcher.hosts import HostProcess
+from dask_cluster_launcher.hosting.processes import HostProcess
+from dask_cluster_launcher.hosting.records import (
+    HostSpec,
+    Record,
+    pid_alive,
+    process_start_time,
+    read_records,
+)
 from dask_cluster_launcher.private import (
     SOCKET_PATH_LIMIT,
     NoPrivatePlace,
@@ -29,13 +36,6 @@ from dask_cluster_launcher.private import (
     make_runtime_dir,
     make_scheduler_dirs,
     remove_runtime_dir,
-)
-from dask_cluster_launcher.records import (
-    HostSpec,
-    Record,
-    pid_alive,
-    process_start_time,
-    read_records,
 )
 from tests.users import ATTACKER, owned_dir
 
@@ -224,7 +224,7 @@ async def test_no_server_of_this_process_listens_for_http_on_tcp(
     from tornado.httpclient import AsyncHTTPClient
     from tornado.netutil import Resolver
 
-    from dask_cluster_launcher.private_http import serve_scheduler_http_on
+    from dask_cluster_launcher.hosting.private_http import serve_scheduler_http_on
 
     folder = short_tmp / "dcl-socket"
     folder.mkdir(mode=0o700)

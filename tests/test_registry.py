@@ -24,7 +24,8 @@ import pytest
 import yaml
 
 from dask_cluster_launcher.app import ClusterLauncherApp
-from dask_cluster_launcher.backends import dask_config, registry
+from dask_cluster_launcher.backends import registry
+from dask_cluster_launcher.backends.batch import dask_config
 from dask_cluster_launcher.backends.registry import GROUP, backend_names
 from dask_cluster_launcher.errors import InvalidRequest
 from dask_cluster_launcher.profiles import check_profile
@@ -242,7 +243,7 @@ def server_error(server: JupyterServerProcess, body: dict[str, Any]) -> dict[str
 # --- what the registry leaves out ------------------------------------------------------------
 ODD_PACKAGE = """
 from dask_cluster_launcher.backends.local import LocalBackend
-from dask_cluster_launcher.backends.slurm import SLURMBackend
+from dask_cluster_launcher.backends.batch.slurm import SLURMBackend
 
 
 class PBSBackend(SLURMBackend):  # only what the registry and the dask config read

@@ -1,4 +1,4 @@
-"""Batch submission at size (dask_cluster_launcher/backends/submission.py) on the real SLURM and
+"""Batch submission at size (backends/batch/submission.py) on the real SLURM and
 Grid Engine test beds: held jobs (nothing runs), each test's jobs under a name of its own,
 cancelled by that name afterwards whatever happened."""
 
@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from dask_cluster_launcher.backends import submission
-from dask_cluster_launcher.backends.sge import SGEBackend
-from dask_cluster_launcher.backends.slurm import SLURMBackend
+from dask_cluster_launcher.backends.batch import submission
+from dask_cluster_launcher.backends.batch.sge import SGEBackend
+from dask_cluster_launcher.backends.batch.slurm import SLURMBackend
 from tests.batch_testbeds import BATCH_SYSTEMS
 from tests.helpers import wait_until
 

@@ -18,9 +18,9 @@ import pytest
 
 from dask_cluster_launcher import supervision
 from dask_cluster_launcher.backends import default_backends
+from dask_cluster_launcher.hosting.records import HostSpec, Record, pid_alive
 from dask_cluster_launcher.manager import ClusterManager
 from dask_cluster_launcher.profiles import ProfileStore
-from dask_cluster_launcher.records import HostSpec, Record, pid_alive
 from tests.helpers import wait_until
 from tests.jupyter_process import JupyterServerProcess
 

@@ -28,7 +28,7 @@ from dask.utils import format_bytes, parse_bytes
 
 from ..errors import InvalidRequest
 from .base import require
-from .commands import run
+from .batch.commands import run
 from .local import LocalBackend
 
 NVIDIA_SMI = ("nvidia-smi", "--query-gpu=index,uuid,name,memory.total", "--format=csv,noheader")

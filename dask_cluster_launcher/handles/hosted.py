@@ -14,9 +14,9 @@ from ..backends import Backend
 from ..changes import ClusterPatch
 from ..dashboard_urls import private_dashboard_url
 from ..errors import ConflictError, NotFound
-from ..hosts import HostGone, HostProcess, SpareHost
+from ..hosting.processes import HostGone, HostProcess, SpareHost
+from ..hosting.records import HostSpec
 from ..private import ClusterFiles, checked_dashboard_socket
-from ..records import HostSpec
 from .base import ClusterHandle, ClusterRow, Reports, failure_reason
 
 log = logging.getLogger("dask_cluster_launcher.manager")

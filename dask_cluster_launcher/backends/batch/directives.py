@@ -30,8 +30,8 @@ from typing import Any
 
 from dask.utils import parse_bytes
 
-from ..errors import shorten
-from .base import require
+from ...errors import shorten
+from ..base import require
 from .jobqueue import JOB_NAME_PREFIX
 
 _ID_DIGITS = frozenset(string.hexdigits.lower())

@@ -17,9 +17,10 @@ from typing import Any
 
 from dask.utils import parse_bytes, parse_timedelta
 
-from ..private import ClusterFiles
-from . import commands, dask_config, network, submission
-from .base import Backend, require
+from ...private import ClusterFiles
+from .. import network
+from ..base import Backend, require
+from . import commands, dask_config, submission
 from .queues import Queue, hms, most_generous, walltime_seconds
 from .scratch import scratch_prologue, worker_local_directory
 

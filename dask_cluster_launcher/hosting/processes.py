@@ -16,9 +16,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from .changes import ClusterPatch, Mirror
-from .child_env import child_environment
-from .private import ClusterFiles, make_private_dir, write_private_file
+from ..changes import ClusterPatch, Mirror
+from ..child_env import child_environment
+from ..private import ClusterFiles, make_private_dir, write_private_file
 from .records import HostSpec, Record, pid_alive, process_start_time, signal_process
 
 SPAWN_TIMEOUT = 60.0
@@ -31,7 +31,7 @@ def _package_path(private_root: Path) -> str:
     directory = private_root / "python"
     make_private_dir(directory)
     link = directory / "dask_cluster_launcher"
-    package = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parent.parent
     if not link.is_symlink() or link.resolve() != package:
         link.unlink(missing_ok=True)
         link.symlink_to(package, target_is_directory=True)

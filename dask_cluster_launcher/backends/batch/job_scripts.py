@@ -24,7 +24,7 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..private import PrivateDir
+from ...private import PrivateDir
 
 #: The folder for scripts of jobs made outside a cluster of the launcher's (its job class used
 #: directly); a cluster's scripts go to its own private folder.

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .private import make_private_dir, remove_runtime_dir, write_private_file
+from ..private import make_private_dir, remove_runtime_dir, write_private_file
 
 #: Cluster ids: file and folder names, never a path (the REST routes take ``[0-9a-f]+``).
 CLUSTER_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")

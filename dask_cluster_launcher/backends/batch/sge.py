@@ -11,8 +11,8 @@ from typing import Any
 
 from dask.utils import parse_bytes
 
+from ..base import require
 from . import commands, directives
-from .base import require
 from .jobqueue import JobQueueBackend
 from .queues import Queue, walltime_seconds, whole_minutes
 

@@ -27,12 +27,12 @@ from typing import Any
 from distributed.core import Status, rpc
 from distributed.deploy.cluster import Cluster
 
-from .backends import Backend
-from .hosts import HostGone, HostProcess
-from .launched import private_dashboard_url
-from .limits import Limits
-from .private import ClusterFiles
-from .requests import check_scaling
+from ..backends import Backend
+from ..launched import private_dashboard_url
+from ..limits import Limits
+from ..private import ClusterFiles
+from ..requests import check_scaling
+from .processes import HostGone, HostProcess
 
 # --- the launcher's own event loop ------------------------------------------------------------
 # Hosts are child processes of this one. They are spawned from one long-lived loop, not from a

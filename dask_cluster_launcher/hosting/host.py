@@ -36,16 +36,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .backends import Backend, default_backends
-from .backends.registry import load_class
-from .changes import HostPatch, Row, VersionedModel
-from .errors import LauncherError
-from .kernels import client_notice, this_python_versions
-from .private import ClusterFiles, PrivateDir, check_private_folder, make_scheduler_dirs
+from ..backends import Backend, default_backends
+from ..backends.registry import load_class
+from ..changes import HostPatch, Row, VersionedModel
+from ..errors import LauncherError
+from ..kernels import client_notice, this_python_versions
+from ..private import ClusterFiles, PrivateDir, check_private_folder, make_scheduler_dirs
 from .records import HostSpec, Record, process_start_time
 from .scheduler_events import SchedulerEvents
 
-log = logging.getLogger("dask_cluster_launcher.host")
+log = logging.getLogger("dask_cluster_launcher.hosting.host")
 
 #: Workers joining or leaving and their status changes are seen at once (scheduler events);
 #: other changes (a scheduler the backend reads remotely) by a look this often, or every

@@ -32,8 +32,8 @@ from typing import Any
 
 from dask.utils import parse_bytes
 
-from ..private import ClusterFiles
-from .base import Activity, Backend, Progress, require
+from ...private import ClusterFiles
+from ..base import Activity, Backend, Progress, require
 from .job_scripts import job_script_file
 from .jobqueue import job_name, job_script_directory
 from .slurm import SLURMBackend
@@ -63,7 +63,7 @@ class MPIBackend(SLURMBackend):
     name = "mpi"
     title = "MPI (one SLURM job)"
     schema_file = "backends/mpi.yaml"
-    cluster_class_path = "dask_cluster_launcher.backends.mpi.MPIJobCluster"
+    cluster_class_path = "dask_cluster_launcher.backends.batch.mpi.MPIJobCluster"
     dashboard_on_this_machine = False
 
     def cluster_class(self) -> type:

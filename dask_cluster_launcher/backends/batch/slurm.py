@@ -10,8 +10,8 @@ from typing import Any
 
 from dask.utils import parse_bytes
 
+from ..base import require
 from . import commands, directives
-from .base import require
 from .jobqueue import JobQueueBackend
 from .queues import Queue, whole_minutes
 

@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING, Any
 import dask.config
 import yaml
 
-from ..errors import InvalidRequest
-from .registry import backend_classes
+from ...errors import InvalidRequest
+from ..registry import backend_classes
 
 if TYPE_CHECKING:
-    from .base import Backend
+    from ..base import Backend
 
 #: dask config keys (``jobqueue.<section>.*``) that map to form fields, and their old names
 CONFIG_KEYS: dict[str, str | None] = {
@@ -300,7 +300,7 @@ def named_profiles(backend: Backend, own_system: str) -> list[dict[str, Any]]:
 def _probe(backend: Backend, name: str, options: dict[str, Any]) -> str | None:
     """Why dask-jobqueue could not build a job from this section, or ``None``: the job script
     is built by dask-jobqueue from the section, as a launch would."""
-    from .. import schemas
+    from ... import schemas
 
     try:
         schemas.check(options, backend.schema_file, prefix="options")

@@ -1,0 +1,1 @@
+"""Batch-system backends: the dask-jobqueue base, SLURM, SGE, MPI and what they share."""

@@ -1,0 +1,1 @@
+"""The cluster host process (one per cluster), its records, and the server's side of it."""
