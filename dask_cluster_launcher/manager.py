@@ -35,6 +35,7 @@ from .handles import (
 )
 from .hosting.processes import HostProcess
 from .hosting.records import Record, default_records_dir
+from .job_logs import read_tails, valid_job_id
 from .kernels import kernel_python, mismatches
 from .launched import (
     LaunchedCluster,
@@ -156,10 +157,12 @@ class ClusterManager:
     async def job_log(self, cluster_id: str, job_id: str, limit: int = 64 * 1024) -> dict[str, Any]:
         """The tail of a batch job's output files, for reading why a worker did not start."""
         launched = self.get(cluster_id)
-        paths = launched.backend.job_log_files(launched.kwargs, job_id)
-        if not paths or not job_id.isdigit():
+        paths = (
+            launched.backend.job_log_files(launched.kwargs, job_id) if valid_job_id(job_id) else []
+        )
+        if not paths:
             raise NotFound(f"cluster {launched.name!r} has no batch job {job_id!r}")
-        files = await asyncio.to_thread(_tails, paths, limit)
+        files = await asyncio.to_thread(read_tails, paths, limit)
         return {"job_id": job_id, "files": files}
 
     async def preview(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -399,17 +402,3 @@ class ClusterManager:
             poll_interval=self.worker_poll_interval,
         )
         self._start(launched, handle)
-
-
-def _tails(paths: list[str], limit: int) -> list[dict[str, Any]]:
-    files = []
-    for path in paths:
-        try:
-            with open(path, "rb") as f:
-                size = f.seek(0, 2)
-                f.seek(max(0, size - limit))
-                text: str | None = f.read().decode(errors="replace")
-        except FileNotFoundError:
-            text = None
-        files.append({"path": path, "text": text})
-    return files

@@ -1,5 +1,5 @@
 """``python -m dask_cluster_launcher.run_host SPEC.json`` (or ``--spare``): a cluster host
-process; see ``host`` for what it does.
+process; see ``hosting.host`` for what it does and ``hosting.start`` for how it starts.
 
 A module of its own that imports nothing at its top: multiprocessing starts each worker process
 of a local cluster by importing the host's main module again (as ``__mp_main__``), and this one
@@ -8,6 +8,6 @@ costs them nothing, where ``host`` would make every worker import the launcher's
 """
 
 if __name__ == "__main__":
-    from dask_cluster_launcher.hosting.host import main
+    from dask_cluster_launcher.hosting.start import main
 
     main()

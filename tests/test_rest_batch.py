@@ -82,8 +82,10 @@ async def test_golden_path_jobs_workers_snippet_scale_adapt_cancel_stop(launcher
         return any(f["text"] and "Start worker" in f["text"] for f in log["files"])
 
     await wait_for(worker_log, timeout=30)
-    code, error = await launcher_api("clusters", cluster_id, "jobs", "..%2F1", "log")
-    assert code == 404 and "no batch job" in error["message"]
+    # only the batch system's own ids: no path, no other script's digits, no 300-digit name
+    for bad_id in ("..%2F1", "%C2%B2", "%D9%A3", "9" * 300):
+        code, error = await launcher_api("clusters", cluster_id, "jobs", bad_id, "log")
+        assert code == 404 and "no batch job" in error["message"], (bad_id, code, error)
 
     _, snippet = await launcher_api("clusters", cluster_id, "snippet")
     out = await run_snippet(

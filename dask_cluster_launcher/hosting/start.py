@@ -1,0 +1,90 @@
+"""Starting a cluster host process: ``python -m dask_cluster_launcher.run_host SPEC.json`` (or
+``--spare``) comes here. A spare host imports ahead what any cluster needs, then waits for its
+spec; every host names itself, loads its backend as the supervisor chose it and runs its
+:class:`~.host.ClusterHost`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from ..backends import default_backends
+from ..backends.registry import load_class
+from ..private import PrivateDir
+from .host import ClusterHost
+from .records import HostSpec
+
+
+def warm_up() -> None:
+    """Import what starting any cluster imports (the cluster classes, the dashboard), so that a
+    spare host starts its cluster as fast as a notebook that already made one."""
+    import importlib
+
+    import dask
+    import distributed.dashboard.scheduler  # noqa: F401  (bokeh: the slowest import)
+
+    # the scheduler's HTTP routes, imported when it starts: "distributed.http.proxy" imports
+    # jupyter-server-proxy and aiohttp (~0.25 s, SSL contexts included)
+    for module in dask.config.get("distributed.scheduler.http.routes", []):
+        with contextlib.suppress(ImportError):
+            importlib.import_module(module)
+    # the first TLS stream of a process makes tornado's default client context, which loads
+    # the system's CA bundle (40-140 ms here) though distributed passes its own context
+    with contextlib.suppress(Exception):
+        import tornado.netutil
+
+        tornado.netutil._client_ssl_defaults()
+
+    for backend in default_backends().values():
+        if backend.private_cluster:
+            with contextlib.suppress(ImportError):
+                backend.cluster_class()
+
+
+def name_process(cluster_id: str) -> None:
+    """``ps -e`` shows this host as ``dcl<cluster id>`` (15 characters, the kernel's limit)."""
+    with contextlib.suppress(OSError):
+        Path("/proc/self/comm").write_text(f"dcl{cluster_id}"[:15], encoding="ascii")
+
+
+def redirect_stderr(spec: HostSpec) -> None:
+    """A spare host logs where a host started for this cluster would."""
+    directory = Path(PrivateDir.at(spec.private_root).log_directory(spec.cluster_id))
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(directory / "host.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.dup2(fd, 2)
+    os.close(fd)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``run_host SPEC.json``, or ``run_host --spare``: warm up, then read the spec's path from
+    stdin (the supervisor keeps one spare host ready; an end of input means it went away)."""
+    argv = sys.argv[1:] if argv is None else argv
+    spare = argv == ["--spare"]
+    if spare:
+        warm_up()
+        line = sys.stdin.readline().strip()
+        if not line:
+            return
+        argv = [line]
+    spec = HostSpec(**json.loads(Path(argv[0]).read_text(encoding="utf-8")))
+    if spare:
+        redirect_stderr(spec)
+    name_process(spec.cluster_id)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    # the class the supervisor chose (made with no arguments, as the registry makes it)
+    cls = load_class(spec.backend_class) if spec.backend_class else None
+    backend = cls() if cls is not None else default_backends()[spec.backend]
+    if spec.command_prefix and hasattr(backend, "command_prefix"):
+        backend.command_prefix = tuple(spec.command_prefix)
+    # dask_jobqueue.runner sets SIGINT to sys.exit when first imported: import it before the
+    # host installs its own handlers (SIGTERM/SIGINT stop the cluster and cancel its jobs)
+    with contextlib.suppress(ImportError):
+        import dask_jobqueue.runner  # noqa: F401
+    asyncio.run(ClusterHost(spec, backend).run())
