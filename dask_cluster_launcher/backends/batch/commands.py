@@ -31,9 +31,12 @@ class BatchCommandError(RuntimeError):
     """A batch command failed or did not answer in time; the message says which and why."""
 
 
+@functools.cache
 def login_name() -> str:
     """This process's user by its uid (``$USER`` and ``$LOGNAME`` may be inherited from
-    whoever started the server): the owner whose jobs the batch queries list and cancel."""
+    whoever started the server): the owner whose jobs the batch queries list and cancel.
+    Looked up once: the job polls call it on the event loop every second, and a user
+    database behind LDAP or sssd may answer slowly."""
     return pwd.getpwuid(os.getuid()).pw_name
 
 
