@@ -27,6 +27,8 @@ $(VENV)/bin/python:
 # Python packages, node packages (through the build hook) and the built labextension.
 $(VENV)/.installed: $(VENV)/bin/python pyproject.toml package.json yarn.lock
 	$(BIN)/python -m pip install -q hatchling hatch-nodejs-version hatch-jupyter-builder editables "jupyterlab>=4.4,<5"
+	# A stale copy left by an earlier build would be packed twice (hatchling refuses that).
+	rm -f dask_cluster_launcher/labextension/install.json
 	$(BIN)/python -m pip install -q --no-build-isolation -e ".[test,lint]"
 	$(BIN)/jupyter labextension develop . --overwrite
 	touch $@
