@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 #: Characters of a user's value an error message quotes: a 10 MB value must not make a 10 MB
@@ -34,10 +35,28 @@ class LauncherError(Exception):
         self.field = field
 
 
+# "options.cores: must be ..." -> options.cores
+_FIELD_PREFIX = re.compile(r"([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*): ")
+
+
 class InvalidRequest(LauncherError):
-    """Bad input; ``field`` is the path of the offending value (``options.cores``)."""
+    """Bad input; ``field`` is the path of the offending value (``options.cores``). A message
+    that starts with a path (``"kernel: ..."``) names its field even where ``field`` is not
+    given, so every 400 that names a field carries it for the sidebar to mark."""
 
     status = 400
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        if field is None:
+            named = _FIELD_PREFIX.match(message)
+            field = named.group(1) if named else None
+        super().__init__(message, field)
+
+
+class RequestTooLarge(LauncherError):
+    """A request body larger than any valid request: refused before it is parsed."""
+
+    status = 413
 
 
 class NotFound(LauncherError):

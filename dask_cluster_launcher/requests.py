@@ -177,7 +177,9 @@ class RequestResolver:
         if name is None:
             return plan
         if not plan.hosted or self.kernel_spec_manager is None:
-            raise InvalidRequest(f"kernel: {plan.backend.title} clusters run their own environment")
+            raise InvalidRequest(
+                f"kernel: {plan.backend.title} clusters run their own environment", "kernel"
+            )
         kernel = await kernel_python(self.kernel_spec_manager, name)
         options = dict(plan.options)
         if options.get("python") == sys.executable:

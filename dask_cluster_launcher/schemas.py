@@ -11,7 +11,12 @@ once for every field:
   people, such as a profile's description) may also hold newlines and tabs; nothing that reaches
   a job script, a command line or a file name is so marked.
 - an integer is an ``int``: ``1.0`` is refused (the cluster classes would fail on it later);
-- nesting deeper than :data:`MAX_DEPTH` is refused before anything recurses into it.
+- a string marked ``x-dask-size: N`` or ``x-dask-duration: true`` is read here with dask's own
+  ``parse_bytes`` / ``parse_timedelta``, as the cluster classes will read it: what they cannot
+  read (a 400-digit lifetime overflows a float), or a size below ``N`` bytes (dask-jobqueue
+  fails on a SLURM memory below 1 KiB), is refused naming the field, never met later as a 500;
+- nesting deeper than :data:`MAX_DEPTH`, or more than :data:`MAX_VALUES` values in all, is
+  refused before anything recurses into it or iterates over it.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from dask.utils import format_bytes, parse_bytes, parse_timedelta
 from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError, best_match
 from referencing import Registry, Resource
@@ -63,6 +69,15 @@ MULTILINE = "x-multiline"
 """Schema keyword: this free-text string may hold newlines and tabs."""
 MAX_DEPTH = 16
 """Deepest nesting of objects and arrays any request or profile may have (the schemas need 4)."""
+MAX_VALUES = 2000
+"""Most values (object members and array items, nested ones included) a request or profile may
+hold: the largest form has about 40 fields and 6 lists of at most 32 entries. jsonschema reports
+every item of an over-long array before ``maxItems`` is read from the answer: a million items
+took 16 s of one core; refused here, the walk stops at the first value over."""
+DASK_SIZE = "x-dask-size"
+"""Schema keyword: the string is a size dask reads (``parse_bytes``) of at least this many bytes."""
+DASK_DURATION = "x-dask-duration"
+"""Schema keyword: the string (when not empty) is a duration dask reads (``parse_timedelta``)."""
 
 # C0 and C1 controls (U+0085 NEL among them), line and paragraph separators, bidirectional
 # overrides and isolates (they make text display other than it reads), lone surrogates (they
@@ -98,9 +113,38 @@ def _type_and_characters(
         )
 
 
+def _dask_size(
+    validator: Any, minimum: Any, instance: Any, schema: dict[str, Any]
+) -> Iterator[ValidationError]:
+    if not isinstance(instance, str) or not instance:
+        return
+    try:
+        size = parse_bytes(instance)
+    except (ValueError, OverflowError, TypeError, KeyError):
+        yield ValidationError("is not a size, such as 4 GB or 8 GiB")
+        return
+    if size < minimum:
+        yield ValidationError(f"must be at least {format_bytes(minimum)}")
+
+
+def _dask_duration(
+    validator: Any, enabled: Any, instance: Any, schema: dict[str, Any]
+) -> Iterator[ValidationError]:
+    if not enabled or not isinstance(instance, str) or not instance:
+        return
+    try:
+        parse_timedelta(instance)
+    except (ValueError, OverflowError, TypeError, KeyError):
+        yield ValidationError("is not a duration, such as 25m or 2h")
+
+
 Validator = validators.extend(
     Draft202012Validator,
-    validators={"type": _type_and_characters},
+    validators={
+        "type": _type_and_characters,
+        DASK_SIZE: _dask_size,
+        DASK_DURATION: _dask_duration,
+    },
     type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer),
 )
 
@@ -172,17 +216,21 @@ def _describe(error: ValidationError) -> str:
         return f"{shorten(error.instance)} is not one of {', '.join(map(shorten, value))}"
     if kind == "const":
         return f"must be {shorten(value)}"
-    if kind == "characters":
+    if kind in ("characters", DASK_SIZE, DASK_DURATION):
         return error.message
     return shorten(error.message, 200)
 
 
-def check_depth(instance: Any, prefix: str = "", limit: int = MAX_DEPTH) -> None:
-    """Refuse objects and arrays nested deeper than ``limit``, without recursing (validators,
-    copies and YAML writers do recurse: a deep enough value would raise RecursionError there)."""
+def check_depth(
+    instance: Any, prefix: str = "", limit: int = MAX_DEPTH, max_values: int = MAX_VALUES
+) -> None:
+    """Refuse objects and arrays nested deeper than ``limit``, or holding more than
+    ``max_values`` values in all, without recursing (validators, copies and YAML writers do
+    recurse: a deep enough value would raise RecursionError there)."""
     # (value, depth, its path as a linked list (parent, key)): the path is spelled out only
     # for the error, so wide bodies cost no string building
     pending: list[tuple[Any, int, Any]] = [(instance, 1, None)]
+    values = 0
     while pending:
         node, depth, path = pending.pop()
         if isinstance(node, dict):
@@ -191,13 +239,19 @@ def check_depth(instance: Any, prefix: str = "", limit: int = MAX_DEPTH) -> None
             children = enumerate(node)
         else:
             continue
-        if depth > limit:
+        values += len(node)
+        if depth > limit or values > max_values:
             parts = []
             while path is not None:
                 path, key = path
                 parts.append(_part(key))
             where = ".".join([prefix, *reversed(parts)] if prefix else reversed(parts)) or "body"
-            raise InvalidRequest(f"{where}: is nested too deeply (limit {limit})", field=where)
+            problem = (
+                f"is nested too deeply (limit {limit})"
+                if depth > limit
+                else f"holds too many values (at most {max_values} in all)"
+            )
+            raise InvalidRequest(f"{where}: {problem}", field=where)
         pending += [
             (value, depth + 1, (path, key))
             for key, value in children

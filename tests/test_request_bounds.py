@@ -1,0 +1,189 @@
+"""Requests the server must refuse quickly and by name: values dask's parsers cannot read,
+bodies larger than any valid request, wide bodies, and the answers around them (a repeated
+DELETE, a 400 that names its field). No batch system is asked: everything here fails at
+validation, but the DELETE and the latency test, which start a local cluster and a real server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from dask_cluster_launcher import schemas
+from dask_cluster_launcher.errors import InvalidRequest
+from dask_cluster_launcher.handlers import MAX_BODY_BYTES
+from tests.helpers import wait_for
+from tests.jupyter_process import JupyterServerProcess
+from tests.test_hostile_input import (  # noqa: F401  (fixtures)
+    _options,
+    batch_commands_anywhere,
+    jp_server_config,
+    user_dir,
+)
+
+FIVE_MB_OF_DIRECTIVES = json.dumps(
+    {
+        "backend": "slurm",
+        "options": {"walltime": "00:20:00", "job_extra_directives": ["--a"] * 1_000_000},
+    }
+)
+
+
+@pytest.mark.parametrize(
+    "backend, field, value",
+    [
+        ("slurm", "lifetime", "1" * 400 + "s"),  # parse_timedelta overflowed: 500
+        ("sge", "lifetime", "1" * 400 + "s"),
+        ("slurm", "lifetime_stagger", "9" * 400 + "m"),
+        ("slurm", "walltime", "1" * 4400 + "-00:20:00"),  # Python's int-string limit: 500
+        ("sge", "walltime", "1" * 4400 + "-00:20:00"),
+        ("mpi", "walltime", "1" * 4400 + "-00:20:00"),
+        ("slurm", "memory", "0 GB"),  # dask-jobqueue's script failed: 500, or 202 then failed
+        ("slurm", "memory", "0.5 kB"),
+        ("sge", "memory", "0 GB"),
+        ("mpi", "memory", "0 GB"),  # --mem-per-cpu=0 asks SLURM for all of a node's memory
+    ],
+    ids=lambda v: v if len(str(v)) < 20 else f"{len(v)}-chars",
+)
+async def test_values_dask_cannot_read_are_refused_naming_the_field(
+    launcher_api, backend, field, value
+):
+    options = _options(backend, f"options.{field}", value)
+    if field == "lifetime_stagger":
+        options["lifetime"] = "10m"
+    for route in ("preview", "clusters"):
+        body = {"backend": backend, "options": options, "scaling": {"workers": 0}}
+        code, error = await launcher_api(route, method="POST", body=body)
+        assert (code, error["field"]) == (400, f"options.{field}"), (route, error)
+        assert len(error["message"]) < 200
+    _, clusters = await launcher_api("clusters")
+    assert clusters == []  # never 202 and a cluster that fails later
+
+
+@pytest.mark.parametrize(
+    "schema, value, message",
+    [
+        ({"type": "string", "x-dask-duration": True}, "1" * 400 + "s", "is not a duration"),
+        ({"type": "string", "x-dask-size": 2**20}, "1" * 400 + " PB", "is not a size"),
+        ({"type": "string", "x-dask-size": 2**20}, "1023 kB", "at least 1.00 MiB"),
+    ],
+)
+def test_dask_keywords_catch_what_no_pattern_or_length_bounds(schema, value, message):
+    """Without maxLength or pattern (a form that loosens them), dask's parsers still decide."""
+    errors = list(schemas.Validator(schema).iter_errors(value))
+    assert [message in e.message for e in errors] == [True]
+    assert schemas.Validator(schema).is_valid("")  # empty: no lifetime, the form's default
+
+
+async def test_a_body_larger_than_any_request_is_413_before_parsing(launcher_api):
+    started = time.monotonic()
+    for route in ("preview", "clusters", "profiles"):
+        code, error = await launcher_api(route, method="POST", body=FIVE_MB_OF_DIRECTIVES)
+        assert (code, error["field"]) == (413, "body"), error
+    assert time.monotonic() - started < 2
+
+
+async def test_a_wide_body_under_the_size_limit_is_refused_by_its_count(launcher_api):
+    directives = ["--a"] * 40_000  # 280 KB of JSON would be 413; this is about 240 KB
+    body = {"backend": "slurm", "options": {"walltime": "00:20:00", "job_extra_directives": []}}
+    body["options"]["job_extra_directives"] = directives[: (MAX_BODY_BYTES - 200) // 7]
+    text = json.dumps(body)
+    assert len(text) < MAX_BODY_BYTES
+    started = time.monotonic()
+    code, error = await launcher_api("preview", method="POST", body=text)
+    assert (code, error["field"]) == (400, "options.job_extra_directives"), error
+    assert "too many values" in error["message"]
+    assert time.monotonic() - started < 1
+
+
+def test_a_message_that_names_a_field_carries_it():
+    assert InvalidRequest("kernel: local clusters run their own environment").field == "kernel"
+    assert InvalidRequest("options.cores: must be at least 1").field == "options.cores"
+    assert InvalidRequest("there is no such thing").field is None
+
+
+async def test_concurrent_deletes_answer_204_then_404(launcher_api):
+    body = {"backend": "local", "options": {"threads_per_worker": 1}, "scaling": {"workers": 0}}
+    code, cluster = await launcher_api("clusters", method="POST", body=body)
+    assert code == 202
+
+    async def running() -> bool:
+        _, model = await launcher_api("clusters", cluster["id"])
+        return model["state"] == "running"
+
+    await wait_for(running, timeout=60)
+    answers = await asyncio.gather(
+        *(launcher_api("clusters", cluster["id"], method="DELETE") for _ in range(3))
+    )
+    assert [code for code, _ in answers] == [204, 204, 204]  # the 2nd and 3rd were 409
+
+    async def gone() -> bool:
+        code, _ = await launcher_api("clusters", cluster["id"])
+        return code == 404
+
+    await wait_for(gone, timeout=30)
+    code, error = await launcher_api("clusters", cluster["id"], method="DELETE")
+    assert code == 404 and error["message"]
+
+
+# --- a real server stays responsive ---------------------------------------------------------
+def _post(port: int, route: str, text: str) -> tuple[int, float]:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/dask-cluster-launcher/{route}",
+        data=text.encode(),
+        headers={"Authorization": "token test-token"},
+        method="POST",
+    )
+    started = time.monotonic()
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            status = response.status
+    except urllib.error.HTTPError as error:
+        status = error.code
+    return status, time.monotonic() - started
+
+
+def _status_latencies(port: int, stop: threading.Event, into: list[float]) -> None:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/status", headers={"Authorization": "token test-token"}
+    )
+    while not stop.is_set():
+        started = time.monotonic()
+        with urllib.request.urlopen(request, timeout=60) as response:
+            response.read()
+        into.append(time.monotonic() - started)
+        time.sleep(0.01)
+
+
+def test_hostile_bodies_leave_the_server_answering_at_once(tmp_path):
+    """A 5 MB body held ``GET api/status`` for 16 s (issue 27); bodies just under the size
+    limit are the most a request can make the server parse and validate."""
+    wide = json.dumps({"backend": "slurm", "options": {"job_extra_directives": [""] * 60_000}})
+    long = json.dumps(
+        {"backend": "slurm", "options": {"job_script_prologue": ["x" * (MAX_BODY_BYTES - 500)]}}
+    )
+    assert len(wide) < MAX_BODY_BYTES and len(long) < MAX_BODY_BYTES
+    bodies = [("clusters", FIVE_MB_OF_DIRECTIVES), ("preview", wide), ("preview", long)]
+    with JupyterServerProcess(tmp_path) as server:
+        latencies: list[float] = []
+        stop = threading.Event()
+        poller = threading.Thread(target=_status_latencies, args=(server.port, stop, latencies))
+        poller.start()
+        try:
+            time.sleep(0.3)
+            answers = [_post(server.port, route, text) for route, text in bodies * 3]
+            time.sleep(0.1)
+        finally:
+            stop.set()
+            poller.join()
+    assert {status for status, _ in answers} <= {400, 413}, answers
+    assert max(seconds for _, seconds in answers) < 2, answers
+    assert len(latencies) > 20
+    print(f"GET api/status: {len(latencies)} calls, slowest {max(latencies) * 1000:.0f} ms")
+    assert max(latencies) < 0.1, sorted(latencies)[-5:]
