@@ -13,6 +13,7 @@ from dask.utils import parse_bytes
 
 from ..base import require
 from . import commands, directives
+from .form_input import validate_in_words
 from .jobqueue import JobQueueBackend
 from .queues import Queue, walltime_seconds, whole_minutes
 
@@ -78,6 +79,11 @@ class SGEBackend(JobQueueBackend):
     memory_resource = "h_vmem"
     _parallel_environments: list[str] = []
 
+    async def validate(self, options: dict[str, Any]) -> dict[str, Any]:
+        # the batch system's own ways of writing a walltime, refusals in the form's words
+        properties = self.static_schema()["properties"]
+        return await validate_in_words(super().validate, options, properties)
+
     def jobqueue_class(self) -> type:
         from dask_jobqueue import SGECluster
 
@@ -103,6 +109,8 @@ class SGEBackend(JobQueueBackend):
         schema["properties"]["parallel_environment"]["oneOf"] = [
             {"const": "", "title": "(none)"}
         ] + [{"const": pe, "title": pe} for pe in environments]
+        # the sidebar moves this resource with the memory field and flags a disagreement
+        schema["properties"]["resource_spec"]["x-memory-resource"] = self.memory_resource
         return schema
 
     async def check_consistency(self, options: dict[str, Any]) -> None:

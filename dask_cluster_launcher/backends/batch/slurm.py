@@ -12,6 +12,7 @@ from dask.utils import parse_bytes
 
 from ..base import require
 from . import commands, directives
+from .form_input import validate_in_words
 from .jobqueue import JobQueueBackend
 from .queues import Queue, whole_minutes
 
@@ -128,6 +129,11 @@ class SLURMBackend(JobQueueBackend):
     required_commands = ("sbatch", "squeue", "scancel", "sinfo")
     #: account -> QOS names, from sacctmgr; ``None`` where accounting is not available
     _associations: dict[str, list[str]] | None = None
+
+    async def validate(self, options: dict[str, Any]) -> dict[str, Any]:
+        # the batch system's own ways of writing a walltime, refusals in the form's words
+        properties = self.static_schema()["properties"]
+        return await validate_in_words(super().validate, options, properties)
 
     def jobqueue_class(self) -> type:
         from dask_jobqueue import SLURMCluster
