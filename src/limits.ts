@@ -192,6 +192,18 @@ export function limitHints(
   if (!limits) {
     return hints;
   }
+  const queue = [
+    limits.timeLimit === null
+      ? trans.__('no time limit')
+      : trans.__('max %1', formatHms(limits.timeLimit))
+  ];
+  if (limits.cpus !== null) {
+    queue.push(trans.__('%1 CPUs', limits.cpus));
+  }
+  if (limits.memory !== null) {
+    queue.push(formatSize(limits.memory, true));
+  }
+  hints.queue = queue.join(', ');
   if (limits.timeLimit !== null) {
     hints.walltime = trans.__('max %1', formatHms(limits.timeLimit));
   }
@@ -202,6 +214,34 @@ export function limitHints(
     hints.memory = trans.__('max %1', formatSize(limits.memory, true));
   }
   return hints;
+}
+
+/**
+ * The form schema with the queue choices named by the queue alone (and its
+ * state when it is not up): the server's titles ("short (up, max 00:30:00,
+ * 16 CPUs, 15.6 GiB)") do not fit a narrow sidebar's select, and the chosen
+ * queue's limits show under it (`limitHints`).
+ */
+export function schemaWithQueueNames(
+  schema: Record<string, any>
+): Record<string, any> {
+  const queue = schema?.properties?.queue;
+  if (!Array.isArray(queue?.oneOf)) {
+    return schema;
+  }
+  const states = new Map(siteQueues(schema).map(q => [q.name, q.state]));
+  const oneOf = queue.oneOf.map((choice: any) => {
+    const state = states.get(choice?.const);
+    if (typeof choice?.const !== 'string' || !states.has(choice.const)) {
+      return choice;
+    }
+    const title = state && state !== 'up' ? `${choice.const} (${state})` : '';
+    return { ...choice, title: title || choice.const };
+  });
+  return {
+    ...schema,
+    properties: { ...schema.properties, queue: { ...queue, oneOf } }
+  };
 }
 
 /** The form schema with the chosen queue's maxima (cores per node). */

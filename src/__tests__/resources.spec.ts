@@ -4,6 +4,7 @@ import {
   parseQueueTitle,
   queueLimits,
   schemaWithLimits,
+  schemaWithQueueNames,
   siteQueues
 } from '../limits';
 import {
@@ -295,6 +296,7 @@ describe('limits of the chosen queue', () => {
 
   it('shows the limits beside the fields and as the form maximum', () => {
     expect(limitHints(limits, trans)).toEqual({
+      queue: 'max 00:30:00, 16 CPUs, 16 GiB',
       walltime: 'max 00:30:00',
       cores: 'max 16',
       memory: 'max 16 GiB'
@@ -306,5 +308,23 @@ describe('limits of the chosen queue', () => {
     expect(schemaWithLimits(schema, limits).properties.cores.maximum).toBe(16);
     expect(schema.properties.cores.maximum).toBe(1024);
     expect(schemaWithLimits(schema, null)).toBe(schema);
+  });
+
+  it('names the queue choices by the queue alone, so they fit a narrow select', () => {
+    const schema = {
+      properties: {
+        queue: {
+          oneOf: [
+            { const: '', title: '(site default)' },
+            { const: 'short', title: 'short (up, max 00:30:00, 16 CPUs)' },
+            { const: 'old', title: 'old (drain, no time limit)' }
+          ]
+        }
+      }
+    };
+    const titles = schemaWithQueueNames(schema).properties.queue.oneOf.map(
+      (o: any) => o.title
+    );
+    expect(titles).toEqual(['(site default)', 'short', 'old (drain)']);
   });
 });

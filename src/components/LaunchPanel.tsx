@@ -4,6 +4,11 @@ import { ClusterModel, preselectedProfile } from '../model';
 import { APIError } from '../request';
 import { resourceSummary } from '../resources';
 import {
+  followMemory,
+  memoryResource,
+  specFollowsMemory
+} from '../resourceSpec';
+import {
   changedOptions,
   DEFAULT_SCALING,
   knownOptions,
@@ -14,6 +19,7 @@ import {
 } from '../selection';
 import { useTrans } from '../translation';
 import { ICluster, IPreview, IScaling } from '../types';
+import { normalisedOptions } from '../walltimes';
 import { ErrorBox, IErrorInfo } from './ErrorBox';
 import { IKernelSource, KernelPicker, useKernelChoice } from './KernelPicker';
 import { OptionsForm } from './OptionsForm';
@@ -63,6 +69,8 @@ export function LaunchPanel(props: ILaunchPanelProps): JSX.Element {
   const forms = React.useRef<Record<string, IRememberedForm>>({});
   const previewRef = React.useRef<HTMLDivElement>(null);
   const previousDefault = React.useRef(defaultProfile);
+  // Whether the SGE resource spec follows the memory field (resourceSpec.ts).
+  const specFollows = React.useRef(false);
   const kernel = useKernelChoice(props.kernels);
 
   React.useEffect(() => {
@@ -87,14 +95,17 @@ export function LaunchPanel(props: ILaunchPanelProps): JSX.Element {
     const resolved = resolveSelection(model, next);
     const bare = parseSelection(next)?.kind === 'backend';
     const saved = bare ? forms.current[next] : undefined;
+    const options = saved
+      ? {
+          ...resolved.options,
+          ...knownOptions(resolved.backend, saved.options)
+        }
+      : resolved.options;
     setSelection(next);
-    setFormData(
-      saved
-        ? {
-            ...resolved.options,
-            ...knownOptions(resolved.backend, saved.options)
-          }
-        : resolved.options
+    setFormData(options);
+    specFollows.current = specFollowsMemory(
+      options,
+      memoryResource(resolved.backend?.schema)
     );
     setScaling(saved?.scaling ?? resolved.scaling);
     setEditing(openOptions ?? bare);
@@ -164,7 +175,11 @@ export function LaunchPanel(props: ILaunchPanelProps): JSX.Element {
     <KernelPicker choice={kernel} />
   );
   const summary = backend
-    ? resourceSummary(backend.name, formData, scaling)
+    ? resourceSummary(
+        backend.name,
+        normalisedOptions(backend.schema, formData),
+        scaling
+      )
     : null;
 
   const run = async (action: () => Promise<void>) => {
@@ -295,7 +310,14 @@ export function LaunchPanel(props: ILaunchPanelProps): JSX.Element {
             formData={formData}
             serverError={error}
             onChange={data => {
-              setFormData(data);
+              const followed = followMemory(
+                formData,
+                data,
+                memoryResource(backend.schema),
+                specFollows.current
+              );
+              specFollows.current = followed.follows;
+              setFormData(followed.options);
               // A field error is about the old value.
               if (error?.field) {
                 setError(null);

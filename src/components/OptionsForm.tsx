@@ -7,10 +7,14 @@ import {
   queueLimits,
   queueWord,
   schemaWithLimits,
+  schemaWithQueueNames,
   siteQueues
 } from '../limits';
+import { memoryResource, resourceSpecProblems } from '../resourceSpec';
 import { useTrans } from '../translation';
 import { IBackend } from '../types';
+import { normalisedOptions } from '../walltimes';
+import { errorsInWords } from '../fieldErrors';
 import { IErrorInfo, messageWithoutField } from './ErrorBox';
 import { FORM_TEMPLATES, IFormContext } from './formTemplates';
 
@@ -32,18 +36,37 @@ export function extraErrorsFor(error: IErrorInfo | null): ErrorTree {
   return root;
 }
 
-/** extraErrors with one message per top-level field added. */
+/** extraErrors with one message per top-level field added, named by its title. */
 function withFieldErrors(
   tree: ErrorTree,
-  problems: Record<string, string>
+  problems: Record<string, string>,
+  schema: Record<string, any>
 ): ErrorTree {
   const merged: ErrorTree = { ...tree };
   for (const [field, message] of Object.entries(problems)) {
     const node = { ...(merged[field] ?? {}) };
-    node.__errors = [...(node.__errors ?? []), message];
+    const title = schema.properties?.[field]?.title ?? field;
+    node.__errors = [...(node.__errors ?? []), `${title}: ${message}`];
     merged[field] = node;
   }
   return merged;
+}
+
+/** Hints beside the fields: the limits, and what a walltime written otherwise means. */
+function withMeanings(
+  hints: Record<string, string>,
+  written: Record<string, any>,
+  meant: Record<string, any>,
+  trans: ReturnType<typeof useTrans>
+): Record<string, string> {
+  const result = { ...hints };
+  for (const [field, value] of Object.entries(meant)) {
+    if (value !== written[field]) {
+      const means = trans.__('means %1', String(value));
+      result[field] = result[field] ? `${means}, ${result[field]}` : means;
+    }
+  }
+  return result;
 }
 
 export interface IOptionsFormProps {
@@ -70,18 +93,22 @@ export function OptionsForm(props: IOptionsFormProps): JSX.Element {
   );
   const limits = queueLimits(queues, formData.queue);
   const schema = React.useMemo(
-    () => schemaWithLimits(backend.schema, limits),
+    () => schemaWithLimits(schemaWithQueueNames(backend.schema), limits),
     [backend.schema, limits?.cpus]
   );
-  const problems = limitProblems(
-    formData,
-    limits,
-    queueWord(backend.schema),
-    trans
+  // What the launch asks for: walltimes as the batch system reads them.
+  const meant = normalisedOptions(backend.schema, formData);
+  const problems = {
+    ...limitProblems(meant, limits, queueWord(backend.schema), trans),
+    ...resourceSpecProblems(formData, memoryResource(backend.schema), trans)
+  };
+  const extraErrors = withFieldErrors(
+    extraErrorsFor(serverError),
+    problems,
+    schema
   );
-  const extraErrors = withFieldErrors(extraErrorsFor(serverError), problems);
   const formContext: IFormContext = {
-    hints: limitHints(limits, trans),
+    hints: withMeanings(limitHints(limits, trans), formData, meant, trans),
     errorFields: Object.keys(extraErrors),
     defaults: backend.defaults,
     trans
@@ -98,6 +125,9 @@ export function OptionsForm(props: IOptionsFormProps): JSX.Element {
         validator={validator as any}
         extraErrors={extraErrors as any}
         showErrorList={false}
+        // every field says what is wrong with it as it is typed, in words
+        liveValidate={true}
+        transformErrors={errors => errorsInWords(errors, schema, trans)}
         compact={true}
         onChange={e => onChange((e.formData ?? {}) as Record<string, any>)}
       />

@@ -1,6 +1,7 @@
 /**
  * rjsf templates of the options forms: compact fields (label and input on one
- * row, the help on one line below, the partition's limit beside the label) and
+ * row, or the label above where the sidebar is narrow; the help wrapped below,
+ * led by the partition's limit) and
  * the root object split into the groups of the schema's `ui:groups` (the
  * `x-ui` block of schema/backends/*.yaml), each collapsed until opened or
  * until one of its fields has an error.
@@ -53,9 +54,10 @@ function slug(text: string): string {
 }
 
 /**
- * One field: label and input on one row; below, on one line, the limit of
- * the chosen partition and the description (in full in its tooltip and for
- * screen readers: the input's aria-describedby names it); then its errors.
+ * One field: label and input on one row (style/launch.css stacks them in a
+ * narrow sidebar); below, wrapped, the limit of the chosen partition (or what
+ * a walltime written otherwise means) and the description (for screen readers
+ * too: the input's aria-describedby names it); then its errors, in words.
  */
 export function CompactFieldTemplate(props: FieldTemplateProps): JSX.Element {
   const {
