@@ -24,6 +24,7 @@ The SLURM test bed has partitions ``debug`` (default, no time limit) and ``short
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import subprocess
@@ -108,6 +109,10 @@ class Testbed:
                     continue
                 job_id, state, name = line.split("|", 2)
                 jobs.append(QueuedJob(job_id.strip(), name, state.strip()))
+        elif self.kind == "lsf":  # unfinished jobs (PEND, PSUSP, RUN, ...)
+            out = self.run(["bjobs", "-u", "all", "-o", "jobid job_name stat", "-json"]).stdout
+            records = json.loads(out)["RECORDS"]
+            jobs = [QueuedJob(r["JOBID"], r["JOB_NAME"], r["STAT"]) for r in records]
         else:
             out = self.run(["qstat", "-xml", "-u", "*"]).stdout
             jobs = [
@@ -145,7 +150,7 @@ class Testbed:
     def cancel(self, job_ids: list[str]) -> None:
         """Cancel/delete jobs (errors for jobs that are already gone are ignored)."""
         if job_ids:
-            cmd = ["scancel"] if self.kind == "slurm" else ["qdel", "-f"]
+            cmd = {"slurm": ["scancel"], "lsf": ["bkill"]}.get(self.kind, ["qdel", "-f"])
             self.run([*cmd, *job_ids], check=False)
 
 
@@ -270,4 +275,25 @@ def sge_testbed() -> Iterator[Testbed]:
         )
 
     with _testbed("sge", "start-sge.sh", "stop-sge.sh", was_running, make) as bed:
+        yield bed
+
+
+@pytest.fixture(scope="session")
+def lsf_testbed() -> Iterator[Testbed]:
+    """The LSF emulator (testbeds/start-lsf.sh: queues ``normal`` default + ``short`` with a
+    30 min run limit, one host with 16 slots); nothing to stop afterwards."""
+
+    def make(log_path: Path) -> Testbed:
+        bin_dir = log_path.read_text().split()[-1]  # the script's last line
+        conf = str(Path(bin_dir).parent / "conf")
+        path = f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
+        return Testbed(
+            kind="lsf",
+            env={"PATH": path, "LSF_ENVDIR": conf},
+            queues=["normal", "short"],
+            short_queue="short",
+            log_path=log_path,
+        )
+
+    with _testbed("lsf", "start-lsf.sh", "start-lsf.sh", lambda: True, make) as bed:
         yield bed

@@ -23,7 +23,10 @@ from tests.test_rest_local import run_snippet
 BASE_OPTIONS = {
     "slurm": {"walltime": "00:20:00", "memory": "1 GB", "cores": 1},
     "sge": {"walltime": "00:20:00", "memory": "1 GB", "cores": 1, "resource_spec": "h_vmem=1G"},
+    "lsf": {"walltime": "00:20:00", "memory": "1 GB", "cores": 1},
 }
+#: the directive marker of each system's job scripts
+MARKERS = {"slurm": "#SBATCH", "sge": "#$", "lsf": "#BSUB"}
 PREFIX = "dcl-"
 
 
@@ -132,15 +135,16 @@ async def test_golden_path_jobs_workers_snippet_scale_adapt_cancel_stop(launcher
 
 async def test_preview_shows_the_exact_job_script(launcher_api, bed):
     options = {**BASE_OPTIONS[bed.kind], "cores": 2, "processes": 2, "lifetime": "15m"}
-    options["job_extra_directives"] = (
-        ["--hint=multithread"] if bed.kind == "slurm" else ["-l arch=lx-amd64"]
-    )
+    options["job_extra_directives"] = {
+        "slurm": ["--hint=multithread"],
+        "lsf": ["-L /bin/bash"],
+    }.get(bed.kind, ["-l arch=lx-amd64"])
     code, preview = await launcher_api(
         "preview", method="POST", body={"backend": bed.kind, "options": options}
     )
     assert code == 200, preview
     script = preview["job_script"]
-    marker = "#SBATCH" if bed.kind == "slurm" else "#$"
+    marker = MARKERS[bed.kind]
     directive = options["job_extra_directives"][0]
     assert f"{marker} {directive}" in script.splitlines()
     assert "--lifetime 15m" in script and "--nworkers 2" in script
@@ -166,6 +170,7 @@ HOSTILE = [
 STRING_FIELDS = {
     "slurm": ["queue", "account"],
     "sge": ["queue", "project", "resource_spec", "parallel_environment"],
+    "lsf": ["queue", "project", "resource_spec"],
 }
 COMMON_FIELDS = [
     "memory",
@@ -231,6 +236,8 @@ async def test_site_limits_are_checked_before_submitting(launcher_api, bed):
     ]
     if bed.kind == "slurm":
         cases.append(({"memory": "64 GB"}, "options.memory"))
+    elif bed.kind == "lsf":
+        cases.append(({"job_extra_directives": ["-W 99:00"]}, "options.job_extra_directives.0"))
     else:
         cases.append(({"resource_spec": "h_vmem=512M"}, "options.resource_spec"))
         cases.append(({"parallel_environment": "nope"}, "options.parallel_environment"))
@@ -258,14 +265,15 @@ async def test_refused_job_fails_the_launch_with_the_reason_and_leaves_no_job(
     launcher_api, bed, jp_serverapp
 ):
     # a constraint no node has (GRES are the GRES field's, refused before any submission)
-    bogus = ["--constraint=bogus"] if bed.kind == "slurm" else ["-l bogus_resource=1"]
+    bogus = {"slurm": ["--constraint=bogus"], "lsf": ['-R "select[bogus_resource==1]"']}
+    bogus = bogus.get(bed.kind, ["-l bogus_resource=1"])
     options = {**BASE_OPTIONS[bed.kind], "job_extra_directives": bogus}
     code, cluster = await launcher_api(
         "clusters", method="POST", body={"backend": bed.kind, "options": options}
     )
     assert code == 202
     model = await wait_cluster(launcher_api, cluster["id"], lambda m: m["state"] == "failed", 60)
-    assert ("sbatch" if bed.kind == "slurm" else "qsub") in model["error"]
+    assert {"slurm": "sbatch", "lsf": "bsub"}.get(bed.kind, "qsub") in model["error"]
     await wait_no_jobs(bed, timeout=30)
     manager = jp_serverapp.web_app.settings["dask_cluster_launcher_manager"]
     host = manager.get(cluster["id"]).handle.host  # the cluster's host process (and scheduler)

@@ -38,6 +38,7 @@ CLUSTERS = {
         "resource_spec": "h_vmem=1G",
         "job_extra_directives": ["-h"],
     },
+    "lsf": {"walltime": "00:20:00", "memory": "1 GB", "cores": 1, "job_extra_directives": ["-H"]},
 }
 
 
@@ -52,7 +53,7 @@ class Stopped:
 @pytest.fixture(scope="module", params=WAYS)
 def stopped(request, slurm_testbed, sge_testbed, tmp_path_factory):
     """Launch held SLURM and SGE clusters, stop the server one way, report what is left."""
-    beds = {"slurm": slurm_testbed, "sge": sge_testbed}
+    beds = {system: request.getfixturevalue(f"{system}_testbed") for system in CLUSTERS}
     names: dict[str, str] = {}
     server = JupyterServerProcess(tmp_path_factory.mktemp("server"))
     try:
@@ -65,7 +66,7 @@ def stopped(request, slurm_testbed, sge_testbed, tmp_path_factory):
                 cluster = server.call("clusters/" + name.removeprefix("dcl-"))
                 assert time.monotonic() < deadline, f"{system} jobs not queued: {cluster}"
                 time.sleep(0.2)
-            assert all(job.state in ("PENDING", "hqw") for job in jobs), jobs
+            assert all(job.state in ("PENDING", "hqw", "PSUSP") for job in jobs), jobs
 
         t0 = time.monotonic()
         if request.param == "api/shutdown":

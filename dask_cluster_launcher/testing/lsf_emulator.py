@@ -1,0 +1,549 @@
+"""A command-line emulator of IBM Spectrum LSF 10.1 (``bsub``, ``bjobs``, ``bkill``, ``bqueues``,
+``bhosts``) whose jobs really run, on this host, as the calling user (``batch_emulator.py``).
+
+No LSF daemon can be installed on the test machine, so unmodified dask-jobqueue
+(``LSFCluster``) and the launcher talk to these commands instead. They follow the IBM Spectrum
+LSF 10.1 command reference (https://www.ibm.com/docs/en/spectrum-lsf/10.1.0, "Command
+reference"): ``bsub`` (options, ``#BSUB`` lines of a script read from stdin, ``%J`` in output
+files, "Job <id> is submitted to [default] queue <q>."), ``bjobs`` (default columns, ``-w``,
+``-a``, ``-p`` with the pending reasons under each job, ``-o "field ..."`` with ``-json`` and
+``-noheader``, ``-u``, ``-J``), ``bkill`` ("kills the last job that was submitted ... Specify
+job ID 0 to kill multiple jobs", SIGINT, SIGTERM, SIGKILL ``JOB_TERMINATE_INTERVAL`` apart),
+``bqueues`` and ``bqueues -l`` (``RUNLIMIT``, "This is the default queue."), ``bhosts``.
+
+As on LSF: ``bsub FILE`` runs FILE as the job's command and reads no ``#BSUB`` line from it
+(directives count only in a script on stdin, dask-jobqueue's ``use-stdin``); the run limit
+(``-W [hour:]minute``) ends a job with ``TERM_RUNLIMIT``; the job report is appended to the
+``-o`` file when the job ends; ``-M`` is read in ``LSF_UNIT_FOR_LIMITS`` of ``lsf.conf``.
+Resource requirements: ``span[hosts=1]`` and ``select[...]`` with ``==``, ``!=``, ``<``,
+``<=``, ``>``, ``>=`` on ``type``, ``model``, ``ncpus``, ``maxmem`` (MB), joined by ``&&``; a
+job no host satisfies waits with LSF's reason.
+
+Set up with ``python -m dask_cluster_launcher.testing.lsf_emulator install DIR`` (what
+``testbeds/start-lsf.sh`` does): ``DIR/bin`` holds the commands, ``DIR/conf`` (``LSF_ENVDIR``)
+``lsf.conf`` and the emulated site (``lsb.emulator.json``: queues ``normal``, the default, with
+no run limit and ``short`` with 30 minutes; one host with 16 slots), ``DIR/spool`` the jobs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from . import batch_emulator as core
+
+MODULE = "dask_cluster_launcher.testing.lsf_emulator"  # __name__ is __main__ when run
+COMMANDS = ("bsub", "bjobs", "bkill", "bqueues", "bhosts")
+STATES = {
+    core.PENDING: "PEND",
+    core.HELD: "PSUSP",
+    core.RUNNING: "RUN",
+    core.DONE: "DONE",
+    core.EXITED: "EXIT",
+}
+#: pending reasons, in LSF's words (``bjobs -p``)
+REASONS = {
+    "new": "New job is waiting for scheduling",
+    "held": "The job was suspended by the user while pending",
+    "select": "Job's resource requirements not satisfied: 1 host",
+    "slots": "Not enough job slot(s): 1 host",
+}
+OPEN = "Open:Active       -    -    -    -"  # status and (no) job limits of a queue
+CLEAN_PERIOD = 3600  # seconds a finished job stays listed by bjobs -a
+
+
+class LSFError(Exception):
+    """A refusal: the message goes to stderr and the command exits 255, as LSF's do."""
+
+
+def site() -> dict[str, Any]:
+    envdir = Path(os.environ.get("LSF_ENVDIR", "/etc"))
+    config = json.loads((envdir / "lsb.emulator.json").read_text())
+    config["units"] = "KB"
+    for line in (envdir / "lsf.conf").read_text().splitlines():
+        key, _, value = line.strip().partition("=")
+        if key == "LSF_UNIT_FOR_LIMITS":
+            config["units"] = value.strip().upper()
+    return config
+
+
+def spool(config: dict[str, Any]) -> core.Spool:
+    return core.Spool(config["spool"])
+
+
+def host(config: dict[str, Any]) -> dict[str, Any]:
+    return dict(config["hosts"][0])
+
+
+# --- bsub ------------------------------------------------------------------------------------
+_FLAGS = {"H", "x", "N", "B", "I", "K"}  # options without an argument
+_VALUED = {"J", "q", "P", "n", "R", "M", "W", "o", "e", "oo", "eo", "G", "u", "cwd", "m"}
+_VALUED |= {"app", "g", "sla", "L", "We", "c", "env", "E", "Ep", "C", "D", "F", "S", "w"}
+
+
+def parse_options(words: list[str]) -> tuple[dict[str, list[str]], list[str]]:
+    """bsub's options (name -> values, in order) and the command after them."""
+    options: dict[str, list[str]] = {}
+    i = 0
+    while i < len(words) and words[i].startswith("-") and words[i] != "-":
+        name = words[i][1:]
+        if name in _FLAGS:
+            options.setdefault(name, []).append("")
+        elif name in _VALUED and i + 1 < len(words):
+            i += 1
+            options.setdefault(name, []).append(words[i])
+        else:
+            raise LSFError(f"bsub: illegal option -- {name}\nJob not submitted.")
+        i += 1
+    return options, words[i:]
+
+
+def script_directives(script: str) -> list[str]:
+    """The words of the ``#BSUB`` lines before the script's first command."""
+    words: list[str] = []
+    for line in script.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("#BSUB"):
+            words += shlex.split(stripped[len("#BSUB") :])
+        elif stripped and not stripped.startswith("#"):
+            break
+    return words
+
+
+def run_limit(text: str) -> int:
+    """``-W [hour:]minute`` in seconds."""
+    if not re.fullmatch(r"(\d+:)?\d+", text):
+        raise LSFError(f"{text}: Bad RUNLIMIT specification. Job not submitted.")
+    hours, _, minutes = text.rpartition(":")
+    return (int(hours or 0) * 60 + int(minutes)) * 60
+
+
+def selects(requirements: list[str]) -> list[str]:
+    """The ``select[...]`` clauses of the ``-R`` strings (``"span[hosts=1]"``, ...)."""
+    found = []
+    for requirement in requirements:
+        found += re.findall(r"select\[([^\]]*)\]", requirement)
+        bare = re.sub(r"\w+\[[^\]]*\]", "", requirement).strip()
+        if bare:  # a requirement without a section is a select
+            found.append(bare)
+    return found
+
+
+_COMPARE = re.compile(r"^\s*(\w+)\s*(==|!=|>=|<=|>|<|=)\s*([\w.]+)\s*$")
+
+
+def satisfied(clause: str, machine: dict[str, Any]) -> bool:
+    for term in clause.split("&&"):
+        match = _COMPARE.match(term)
+        if not match:
+            raise LSFError(f"{clause}: Bad resource requirement syntax. Job not submitted.")
+        name, operator, wanted = match.groups()
+        if name not in machine:
+            raise LSFError(f"{name}: Unknown resource name. Job not submitted.")
+        have = machine[name]
+        if isinstance(have, int | float):
+            value: Any = float(wanted)
+        else:
+            value = wanted
+        results = {"==": have == value, "=": have == value, "!=": have != value}
+        if isinstance(have, int | float):
+            results.update({">": have > value, "<": have < value})
+            results.update({">=": have >= value, "<=": have <= value})
+        if not results.get(operator, False):
+            return False
+    return True
+
+
+def why_not(config: dict[str, Any]) -> Any:
+    machine = host(config)
+
+    def reason(job: core.Job) -> str | None:
+        if not all(satisfied(clause, machine) for clause in job.get("select", [])):
+            return "select"
+        return "slots" if job["slots"] > machine["slots"] else None
+
+    return reason
+
+
+def bsub(args: list[str], stdin: Any) -> str:
+    config = site()
+    options, command = parse_options(args)
+    script = None
+    if not command:  # the job script comes on stdin, its #BSUB lines count
+        script = stdin.read()
+        directives, _ = parse_options(script_directives(script))
+        options = {**directives, **options}  # the command line's options win
+    queues = {q["name"]: q for q in config["queues"]}
+    queue_name = options.get("q", [""])[-1] or next(q for q in queues if queues[q].get("default"))
+    if queue_name not in queues:
+        raise LSFError(f"{queue_name}: No such queue. Job not submitted.")
+    queue = queues[queue_name]
+    slots = int(options.get("n", ["1"])[-1])
+    limit = run_limit(options["W"][-1]) if "W" in options else None
+    if limit and queue.get("run_limit") and limit > queue["run_limit"]:
+        raise LSFError("Run limit is too big: exceeds queue's run limit. Job not submitted.")
+    requirements = options.get("R", [])
+    clauses = selects(requirements)
+    for clause in clauses:
+        satisfied(clause, host(config))  # refuses what LSF cannot parse
+    store = spool(config)
+    with store.locked():
+        job = core.new_job(
+            store,
+            name=options.get("J", [None])[-1],
+            queue=queue_name,
+            project=options.get("P", ["default"])[-1],
+            slots=slots,
+            select=clauses,
+            run_limit=limit or queue.get("run_limit"),
+            held="H" in options,
+            on_finish=f"{MODULE}:job_report",
+        )
+        job_id = job["id"]
+        job["name"] = job["name"] or (" ".join(command) if command else "sh")
+        cwd = options.get("cwd", [job["cwd"]])[-1]
+        job["cwd"] = cwd
+        for key, flags in (("stdout", ("o", "oo")), ("stderr", ("e", "eo"))):
+            path = next((options[flag][-1] for flag in flags if flag in options), None)
+            if path:
+                path = path.replace("%J", str(job_id)).replace("%I", "0")
+                job[key] = os.path.join(cwd, path)
+        if script is not None:
+            spooled = store.job_dir(job_id) / "job.sh"
+            spooled.write_text(script)
+            spooled.chmod(0o700)
+            job["command"] = [str(spooled)] if script.startswith("#!") else ["/bin/sh", spooled]
+            job["command"] = [str(word) for word in job["command"]]
+        else:
+            job["command"] = ["/bin/sh", "-c", " ".join(command)]
+        machine = host(config)
+        job["job_env"] = {
+            "LSB_JOBID": str(job_id),
+            "LSB_JOBNAME": job["name"],
+            "LSB_QUEUE": queue_name,
+            "LSB_HOSTS": " ".join([machine["name"]] * slots),
+            "LSB_MCPU_HOSTS": f"{machine['name']} {slots}",
+            "LSB_DJOB_NUMPROC": str(slots),
+        }
+        job["reason"] = "held" if job["state"] == core.HELD else "new"
+        store.save(job)
+        core.dispatch(store, machine["slots"], why_not(config))
+    where = "default queue" if queues[queue_name].get("default") else "queue"
+    return f"Job <{job_id}> is submitted to {where} <{queue_name}>.\n"
+
+
+def job_report(job: core.Job) -> None:
+    """The report LSF appends to a job's output file when the job ends."""
+    if not job["stdout"]:
+        return
+    machine = socket.gethostname()
+    status = job["exit_status"]
+    if job.get("end_note") == "run limit":
+        ending = "TERM_RUNLIMIT: job killed after reaching LSF run time limit."
+    elif job.get("end_note") == "killed":
+        ending = "TERM_OWNER: job killed by owner."
+    elif status == 0:
+        ending = "Successfully completed."
+    else:
+        ending = f"Exited with exit code {status}."
+    state = "Done" if status == 0 and not job.get("end_note") else "Exited"
+    report = (
+        "\n------------------------------------------------------------\n"
+        f"Sender: LSF System <lsfadmin@{machine}>\n"
+        f"Subject: Job {job['id']}: <{job['name']}> in cluster <emulated> {state}\n\n"
+        f"Job <{job['name']}> was submitted from host <{machine}> by user <{job['user']}> in "
+        f"cluster <emulated> at {time.ctime(job['submit_time'])}\n"
+        f"Job was executed on host(s) <{machine}>, in queue <{job['queue']}>, as user "
+        f"<{job['user']}> in cluster <emulated> at {time.ctime(job['start_time'])}\n"
+        f"Terminated at {time.ctime(job['end_time'])}\n"
+        f"Results reported at {time.ctime(job['end_time'])}\n\n"
+        f"{ending}\n"
+    )
+    with open(job["stdout"], "a", encoding="utf-8") as output:
+        output.write(report)
+
+
+# --- bjobs -----------------------------------------------------------------------------------
+def _listed(store: core.Spool, config: dict[str, Any]) -> list[core.Job]:
+    with store.locked():
+        core.reap_lost(store)
+        core.dispatch(store, host(config)["slots"], why_not(config))
+        return store.jobs()
+
+
+def _select_jobs(jobs: list[core.Job], options: dict[str, Any]) -> list[core.Job]:
+    now = time.time()
+    chosen = []
+    for job in jobs:
+        finished = job["state"] not in core.UNFINISHED
+        if finished and not (options["a"] and now - job["end_time"] < CLEAN_PERIOD):
+            continue
+        if options["ids"] and str(job["id"]) not in options["ids"]:
+            continue
+        name = options["J"]
+        if name and not (
+            job["name"] == name or (name.endswith("*") and job["name"].startswith(name[:-1]))
+        ):
+            continue
+        if options["p"] and job["state"] not in (core.PENDING, core.HELD):
+            continue
+        if options["r"] and job["state"] != core.RUNNING:
+            continue
+        chosen.append(job)
+    return chosen
+
+
+def _time_left(job: core.Job) -> str:
+    if job["state"] != core.RUNNING or not job["run_limit"]:
+        return "-"
+    left = max(0, int(job["start_time"] + job["run_limit"] - time.time()))
+    return f"{left // 3600}:{left % 3600 // 60:02d} L"
+
+
+def _field(job: core.Job, name: str, machine: str) -> str:
+    values = {
+        "jobid": str(job["id"]),
+        "id": str(job["id"]),
+        "job_name": job["name"],
+        "name": job["name"],
+        "stat": STATES[job["state"]],
+        "user": job["user"],
+        "queue": job["queue"],
+        "from_host": machine,
+        "exec_host": f"{job['slots']}*{machine}" if job["slots"] > 1 else machine,
+        "time_left": _time_left(job),
+        "pend_reason": REASONS.get(job["reason"] or "", "")
+        if job["state"] in (core.PENDING, core.HELD)
+        else "",
+        "submit_time": time.strftime("%b %e %H:%M", time.localtime(job["submit_time"])),
+        "exit_code": str(job["exit_status"] or ""),
+        "proj_name": job.get("project", "default"),
+        "slots": str(job["slots"]),
+    }
+    if job["start_time"] is None:
+        values["exec_host"] = ""
+    if name not in values:
+        raise LSFError(f"{name}: Illegal field name.")
+    return values[name] or "-"
+
+
+def bjobs(args: list[str]) -> str:
+    options: dict[str, Any] = {"a": False, "p": False, "r": False, "w": False, "J": None}
+    options.update({"ids": [], "o": None, "json": False, "noheader": False, "u": None})
+    words = iter(args)
+    for word in words:
+        if word in ("-a", "-p", "-r", "-w"):
+            options[word[1]] = True
+        elif word in ("-json", "-noheader"):
+            options[word[1:]] = True
+        elif word in ("-J", "-o", "-u", "-q"):
+            options[word[1:]] = next(words, "")
+        elif word.isdigit():
+            options["ids"].append(word)
+        else:
+            raise LSFError(f"bjobs: illegal option -- {word.lstrip('-')}")
+    config = site()
+    machine = host(config)["name"]
+    jobs = _select_jobs(_listed(spool(config), config), options)
+    if options["o"]:
+        spec = re.sub(r"delimiter='[^']*'", "", options["o"])
+        names = [part.split(":")[0].lower() for part in spec.split()]
+        rows = [{name: _field(job, name, machine) for name in names} for job in jobs]
+        if options["json"]:
+            records = [{name.upper(): row[name] for name in names} for row in rows]
+            out = {"COMMAND": "bjobs", "JOBS": len(records), "RECORDS": records}
+            return json.dumps(out, indent=2) + "\n"
+        lines = [] if options["noheader"] else [" ".join(n.upper() for n in names)]
+        return "".join(f"{line}\n" for line in lines + [" ".join(r.values()) for r in rows])
+    if not jobs:
+        what = f"Job <{options['J']}> is not found" if options["J"] else "No unfinished job found"
+        raise LSFError(what if not options["p"] else "No pending job found")
+    columns = ["jobid", "user", "stat", "queue", "from_host", "exec_host", "job_name"]
+    header = "JOBID   USER    STAT  QUEUE      FROM_HOST   EXEC_HOST   JOB_NAME   SUBMIT_TIME"
+    lines = [header]
+    for job in jobs:
+        values = [_field(job, c, machine) for c in columns]
+        name = values[-1]
+        if not options["w"] and len(name) > 10:
+            name = "*" + name[-9:]
+        lines.append(
+            f"{values[0]:<7} {values[1]:<7} {values[2]:<5} {values[3]:<10} {values[4]:<11} "
+            f"{values[5] if values[5] != '-' else '':<11} {name:<10} "
+            f"{_field(job, 'submit_time', machine)}"
+        )
+        if options["p"]:
+            lines.append(f" {REASONS.get(job['reason'] or 'new', '')};")
+    return "\n".join(lines) + "\n"
+
+
+# --- bkill -----------------------------------------------------------------------------------
+def bkill(args: list[str]) -> tuple[str, int]:
+    name, ids = None, []
+    words = iter(args)
+    for word in words:
+        if word == "-J":
+            name = next(words, "")
+        elif word in ("-u", "-q", "-s", "-m", "-g"):
+            next(words, "")  # this user's own jobs only; no other signal than the kill
+        elif word.isdigit():
+            ids.append(word)
+        elif word != "-b":
+            raise LSFError(f"bkill: illegal option -- {word.lstrip('-')}")
+    config = site()
+    store = spool(config)
+    lines, failed = [], False
+    with store.locked():
+        jobs = store.jobs()
+        if name is not None or "0" in ids or not ids:
+            unfinished = [j for j in jobs if j["state"] in core.UNFINISHED]
+            if name is not None:
+                unfinished = [j for j in unfinished if j["name"] == name]
+            # without job ID 0, only the last job submitted is killed
+            targets = unfinished if "0" in ids else unfinished[-1:]
+            if not targets:
+                raise LSFError("No matching job found")
+        else:
+            by_id = {str(j["id"]): j for j in jobs}
+            targets = []
+            for job_id in ids:
+                job = by_id.get(job_id)
+                if job is None:
+                    lines.append(f"Job <{job_id}>: No matching job found")
+                    failed = True
+                elif job["state"] not in core.UNFINISHED:
+                    lines.append(f"Job <{job_id}>: Job has already finished")
+                    failed = True
+                else:
+                    targets.append(job)
+        for job in targets:
+            core.kill(store, job)
+            lines.append(f"Job <{job['id']}> is being terminated")
+    return "".join(f"{line}\n" for line in lines), 255 if failed else 0
+
+
+# --- bqueues, bhosts -------------------------------------------------------------------------
+def bqueues(args: list[str]) -> str:
+    config = site()
+    jobs = spool(config).jobs()
+    long = "-l" in args
+    wanted = [a for a in args if not a.startswith("-")]
+    queues = [q for q in config["queues"] if not wanted or q["name"] in wanted]
+    if wanted and not queues:
+        raise LSFError(f"{wanted[0]}: No such queue")
+    header = "QUEUE_NAME      PRIO STATUS          MAX JL/U JL/P JL/H NJOBS  PEND   RUN  SUSP"
+    out = [] if long else [header]
+    for queue in queues:
+        mine = [j for j in jobs if j["queue"] == queue["name"] and j["state"] in core.UNFINISHED]
+        pend = sum(j["slots"] for j in mine if j["state"] == core.PENDING)
+        run = sum(j["slots"] for j in mine if j["state"] == core.RUNNING)
+        susp = sum(j["slots"] for j in mine if j["state"] == core.HELD)
+        counts = f"{pend + run + susp:>5} {pend:>5} {run:>5} {susp:>5}"
+        if not long:
+            out.append(f"{queue['name']:<15} {queue['priority']:>4}  {OPEN} {counts}")
+            continue
+        description = queue.get("description", "")
+        if queue.get("default"):
+            description += "  This is the default queue."
+        out += [
+            f"QUEUE: {queue['name']}",
+            f"  -- {description}",
+            "",
+            "PARAMETERS/STATISTICS",
+            "PRIO NICE STATUS          MAX JL/U JL/P JL/H NJOBS  PEND   RUN SSUSP USUSP  RSV PJOBS",
+            f"{queue['priority']:>4}    0  {OPEN} {counts}     0    0 {pend:>5}",
+            "Interval for a host to accept two jobs is 0 seconds",
+            "",
+        ]
+        if queue.get("run_limit"):
+            out += [" RUNLIMIT", f" {queue['run_limit'] / 60:.1f} min", ""]
+        out += ["SCHEDULING PARAMETERS", "", "USERS: all  ", "HOSTS:  all ", ""]
+    return "\n".join(out) + "\n"
+
+
+def bhosts(args: list[str]) -> str:
+    config = site()
+    machine = host(config)
+    jobs = spool(config).jobs()
+    running = core.used_slots(jobs)
+    held = sum(j["slots"] for j in jobs if j["state"] == core.HELD)
+    status = "closed" if running >= machine["slots"] else "ok"
+    return (
+        "HOST_NAME          STATUS       JL/U    MAX  NJOBS    RUN  SSUSP  USUSP    RSV\n"
+        f"{machine['name']:<18} {status:<12}    - {machine['slots']:>6} {running + held:>6} "
+        f"{running:>6}      0 {held:>6}      0\n"
+    )
+
+
+# --- installing and running the commands ----------------------------------------------------
+def install(directory: str, slots: int = 16) -> Path:
+    """Write the commands to ``directory/bin`` and the site to ``directory/conf``; the bin
+    directory is returned (to put first on ``PATH``)."""
+    root = Path(directory).resolve()
+    bin_dir, conf, spool_root = root / "bin", root / "conf", root / "spool"
+    for folder in (bin_dir, conf):
+        folder.mkdir(parents=True, exist_ok=True)
+    spool_root.mkdir(exist_ok=True)
+    spool_root.chmod(0o1733)  # every user makes a spool of their own in it (like /tmp)
+    (conf / "lsf.conf").write_text("LSF_UNIT_FOR_LIMITS=MB\n")
+    machine = {"name": socket.gethostname(), "slots": slots, "type": "X86_64"}
+    machine |= {"model": "Intel_EM64T", "ncpus": slots, "maxmem": 64 * 1024}
+    queues = [
+        {
+            "name": "normal",
+            "priority": 30,
+            "default": True,
+            "run_limit": None,
+            "description": "For normal low priority jobs.",
+        },
+        {
+            "name": "short",
+            "priority": 40,
+            "run_limit": 1800,
+            "description": "Jobs up to 30 minutes.",
+        },
+    ]
+    site_config = {"spool": str(spool_root), "hosts": [machine], "queues": queues}
+    (conf / "lsb.emulator.json").write_text(json.dumps(site_config, indent=2))
+    for command in COMMANDS:
+        script = bin_dir / command
+        script.write_text(
+            "#!/bin/sh\n"
+            f': "${{LSF_ENVDIR:={conf}}}"\nexport LSF_ENVDIR\n'
+            f'exec {shlex.quote(sys.executable)} -m {MODULE} {command} "$@"\n'
+        )
+        script.chmod(0o755)
+    return bin_dir
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["install"] and len(argv) == 2:
+        print(install(argv[1]))
+        return 0
+    if not argv or argv[0] not in COMMANDS:
+        print(f"usage: {MODULE} install DIR | {' | '.join(COMMANDS)} ARGS", file=sys.stderr)
+        return 2
+    command, args = argv[0], argv[1:]
+    try:
+        if command == "bsub":
+            sys.stdout.write(bsub(args, sys.stdin))
+        elif command == "bkill":
+            out, code = bkill(args)
+            sys.stdout.write(out)
+            return code
+        else:
+            sys.stdout.write({"bjobs": bjobs, "bqueues": bqueues, "bhosts": bhosts}[command](args))
+    except LSFError as exc:
+        print(exc, file=sys.stderr)
+        return 255
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
