@@ -22,11 +22,11 @@ def _jupyter_server_extension_points() -> list[dict[str, Any]]:
 
 def __getattr__(name: str) -> Any:
     # The Python API imports dask lazily so that loading the server extension stays fast.
-    if name in ("quick_connect", "make_cluster"):
+    if name in ("quick_connect", "make_cluster", "connect"):
         from . import api
 
         return getattr(api, name)
     raise AttributeError(name)
 
 
-__all__ = ["__version__", "make_cluster", "quick_connect"]
+__all__ = ["__version__", "connect", "make_cluster", "quick_connect"]

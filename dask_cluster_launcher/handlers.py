@@ -207,7 +207,9 @@ class SnippetHandler(LauncherHandler):
         # ?kernel=NAME: the notebook's kernel, checked against the cluster's versions
         kernel = self.get_argument("kernel", None)
         warning = await self.manager.version_warning(cluster_id, kernel)
-        self.finish(json.dumps({"code": code, "warning": warning}))
+        # connect_code: the short form the sidebar inserts; code: the explicit one (copied)
+        connect_code = self.manager.connect_snippet(cluster_id)
+        self.finish(json.dumps({"code": code, "connect_code": connect_code, "warning": warning}))
 
 
 class JobLogHandler(LauncherHandler):

@@ -131,6 +131,11 @@ class ClusterManager:
         assert launched.handle is not None
         return launched.handle.client_code(self.base_url)
 
+    def connect_snippet(self, cluster_id: str) -> str | None:
+        """The short form of ``snippet`` (one ``connect`` call), where the cluster has one."""
+        launched = self.get(cluster_id)
+        return launched.handle.connect_code(self.base_url) if launched.handle else None
+
     def model(self, launched: LaunchedCluster) -> dict[str, Any]:
         """The whole cluster, as the REST API returns it and the first event carries it."""
         return self.publisher.model(launched)

@@ -71,6 +71,21 @@ def client_code(
     return "\n".join(lines) + "\n"
 
 
+def connect_code(cluster_id: str, cluster_name: str, *, dashboard_link: str | None = None) -> str:
+    """The short form of ``client_code`` for a cluster whose host runs as this user: one call,
+    ``api.connect``, that finds the scheduler and the TLS credentials from the cluster's record,
+    so the notebook holds no path, key or address (and stays valid while the cluster runs)."""
+    arguments = repr(cluster_id)
+    if dashboard_link:
+        arguments += f", dashboard_link={dashboard_link!r}"
+    return (
+        f"# Dask cluster {cluster_name!r}\n"
+        "from dask_cluster_launcher import connect\n"
+        f"client = connect({arguments})\n"
+        "client\n"
+    )
+
+
 _PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")
 
 

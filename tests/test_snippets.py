@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import ast
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from dask_cluster_launcher import snippets
+from tests.helpers import wait_for
 
 HOSTILE = [
     "plain",
@@ -76,3 +79,92 @@ def test_tls_client_code_carries_the_security():
     keywords = {k.arg: ast.literal_eval(k.value) for k in security.value.keywords}
     assert keywords == {"tls_ca_file": "CA", "tls_client_cert": "CERT", "require_encryption": True}
     assert "security=security" in code
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+def test_connect_code_is_one_call_by_id(name):
+    code = snippets.connect_code("3f2a9c1b2d4e", name, dashboard_link="/u/it's/status")
+    tree = ast.parse(code)
+    assert [type(node).__name__ for node in tree.body] == ["ImportFrom", "Assign", "Expr"]
+    call = tree.body[1].value
+    assert call.func.id == "connect"
+    assert [ast.literal_eval(a) for a in call.args] == ["3f2a9c1b2d4e"]
+    assert {k.arg: ast.literal_eval(k.value) for k in call.keywords} == {
+        "dashboard_link": "/u/it's/status"
+    }
+    assert code.splitlines()[0] == "# Dask cluster " + repr(name)
+
+
+def test_connect_says_which_cluster_is_not_running():
+    from dask_cluster_launcher import connect
+    from dask_cluster_launcher.errors import NotFound
+
+    with pytest.raises(NotFound, match="no running cluster 'f00d'"):
+        connect("f00d")
+
+
+async def run_in_kernel(code: str, cwd: Path) -> str:
+    """Run notebook code in a real IPython kernel (its own process, as the Jupyter server
+    would start it: this environment, started in the notebook's folder); its printed output."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    manager = AsyncKernelManager(kernel_name="python3")
+    await manager.start_kernel(cwd=str(cwd))
+    client = manager.client()
+    client.start_channels()
+    printed: list[str] = []
+
+    def output(message: dict[str, Any]) -> None:
+        content = message["content"]
+        if message["msg_type"] == "stream":
+            printed.append(content["text"])
+        elif message["msg_type"] == "error":
+            printed.append("\n".join(content["traceback"]))
+
+    try:
+        await client.wait_for_ready(timeout=60)
+        reply = await client.execute_interactive(code, timeout=90, output_hook=output)
+    finally:
+        client.stop_channels()
+        await manager.shutdown_kernel(now=True)
+    assert reply["content"]["status"] == "ok", "".join(printed)
+    return "".join(printed)
+
+
+async def test_inserted_code_connects_from_a_kernel_by_cluster_id(
+    launcher_api, private_dir, tmp_path
+):
+    request = {
+        "backend": "local",
+        "name": "short 'code'",
+        "options": {"threads_per_worker": 1},
+        "scaling": {"workers": 1},
+    }
+    code, cluster = await launcher_api("clusters", method="POST", body=request)
+    assert code == 202, cluster
+
+    async def running() -> Any:
+        _, model = await launcher_api("clusters", cluster["id"])
+        return model if model["state"] == "running" and model["workers"] else None
+
+    model = await wait_for(running, timeout=90)
+    try:
+        code, snippet = await launcher_api("clusters", cluster["id"], "snippet")
+        assert code == 200
+        short = snippet["connect_code"]
+        # what the user sees: one call by the cluster's id, nothing secret or machine-specific
+        assert f"client = connect({cluster['id']!r}, " in short
+        assert len(short.splitlines()) <= 4
+        assert str(private_dir) not in short and "tls" not in short.lower()
+        assert "Security(" in snippet["code"]  # the explicit form, for "Copy full code"
+        compute = (
+            "\nprint(client.submit(lambda x: x + 1, 41).result(), len(client.nthreads()))"
+            "\nprint(client.dashboard_link)"
+        )
+        out = await run_in_kernel(short + compute, tmp_path)
+        answer, workers, dashboard = out.split()
+        assert (answer, workers) == ("42", "1")
+        # the client's dashboard link goes through the Jupyter server, as the card's does
+        assert dashboard == model["dashboard_url"]
+    finally:
+        await launcher_api("clusters", cluster["id"], method="DELETE")

@@ -121,6 +121,12 @@ class ClusterHandle(ABC):
     def client_code(self, base_url: str) -> str:
         """Notebook code that connects a client to the running cluster."""
 
+    def connect_code(self, base_url: str) -> str | None:
+        """Short notebook code that connects by cluster id (``api.connect``), for a cluster
+        whose record and credentials a kernel of this user can read; None: only the explicit
+        ``client_code`` works."""
+        return None
+
     @abstractmethod
     def dashboard_url(self, base_url: str) -> str | None:
         """The dashboard as the sidebar links it (through this server where it can be)."""

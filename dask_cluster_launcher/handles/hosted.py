@@ -193,6 +193,11 @@ class HostedHandle(ClusterHandle):
             dashboard_link=private_dashboard_url(base_url, self.row.id),
         )
 
+    def connect_code(self, base_url: str) -> str | None:
+        private = self.backend.private_cluster
+        link = private_dashboard_url(base_url, self.row.id) if private else None
+        return snippets.connect_code(self.row.id, self.row.name, dashboard_link=link)
+
     def dashboard_url(self, base_url: str) -> str | None:
         # served by this server from the cluster's private socket, when it is on this machine
         served_here = self.backend.dashboard_on_this_machine
