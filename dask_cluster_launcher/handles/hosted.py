@@ -79,6 +79,9 @@ class HostedHandle(ClusterHandle):
         self.host = host
         self._spare = spare
         self._refill = refill
+        #: The host's start (see ``start``): it runs on when a stop cancels the start.
+        self._spawning: asyncio.Future[HostProcess | None] | None = None
+        self._start_cancelled = False
 
     @property
     def started(self) -> bool:
@@ -101,9 +104,38 @@ class HostedHandle(ClusterHandle):
 
     async def start(self) -> None:
         if self.host is None:
-            assert self.spec is not None
-            log_path = Path(self.backend.private_dir.log_directory(self.row.id), "host.log")
-            self.host = await HostProcess.spawn(self.spec, self.files, log_path, self._spare)
+            # a stop cancels this start but not its spawn: the thread writing the credentials
+            # cannot be interrupted, and a host holding its spec is starting a cluster (killed,
+            # it would leave its record and folders). ``stop`` waits for the spawn and frees
+            # what it made.
+            self._spawning = asyncio.ensure_future(self._spawn())
+            try:
+                host = await asyncio.shield(self._spawning)
+            except asyncio.CancelledError:
+                self._start_cancelled = True
+                raise
+            assert host is not None
+            self.host = host
+
+    async def _spawn(self) -> HostProcess | None:
+        """The host process; None when the start was cancelled before a process took the spec
+        (then only files were made)."""
+        assert self.spec is not None
+        log_path = Path(self.backend.private_dir.log_directory(self.row.id), "host.log")
+        spec_path = await HostProcess.prepare(self.spec, self.files, log_path)
+        if self._start_cancelled:
+            return None
+        return await HostProcess.launch(self.spec, spec_path, self.files, log_path, self._spare)
+
+    async def _spawned(self) -> None:
+        """Wait for a start that a stop cancelled: its host (if it got that far) is then here
+        to be stopped or let go, and its files are all written."""
+        spawning = self._spawning
+        if self.host is None and spawning is not None:
+            try:
+                self.host = await spawning
+            except Exception:
+                log.warning("The host of %r did not start", self.row.name, exc_info=True)
 
     async def follow(self) -> None:
         """Mirror the host's state: each ``changes`` returns what changed in the host as soon
@@ -163,6 +195,7 @@ class HostedHandle(ClusterHandle):
         self.row.scaling = scaling
 
     async def stop(self) -> None:
+        await self._spawned()
         if self.host is not None:
             await self.host.stop()  # the host closes the cluster and cancels its jobs
             try:
@@ -172,6 +205,7 @@ class HostedHandle(ClusterHandle):
         await asyncio.to_thread(self.files.remove)
 
     async def let_go(self) -> None:
+        await self._spawned()
         if self.host is not None:
             await self.host.disconnect()
 

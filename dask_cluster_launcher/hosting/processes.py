@@ -139,21 +139,43 @@ class HostProcess:
         self.mirror = Mirror()
 
     # --- starting and finding hosts ------------------------------------------------------------
-    @classmethod
-    async def spawn(
-        cls, spec: HostSpec, files: ClusterFiles, log_path: Path, spare: SpareHost | None = None
-    ) -> HostProcess:
-        """Write the credentials and the spec, start the host (or hand the spec to the spare
-        one, when it runs the same Python), wait until it listens."""
+    @staticmethod
+    async def prepare(spec: HostSpec, files: ClusterFiles, log_path: Path) -> Path:
+        """Write the cluster's credentials and its host's spec (in a thread: a stop cannot
+        interrupt it, so whoever stops the cluster waits for this before removing its files);
+        the spec's path."""
         spec_path = files.directory / "host.json"
 
-        def prepare() -> None:
+        def write() -> None:
             files.create()
             write_private_file(spec_path, json.dumps(asdict(spec)))
             make_private_dir(log_path.parent.parent)
             log_path.parent.mkdir(mode=0o700, exist_ok=True)
 
-        await asyncio.to_thread(prepare)
+        await asyncio.to_thread(write)
+        return spec_path
+
+    @classmethod
+    async def spawn(
+        cls, spec: HostSpec, files: ClusterFiles, log_path: Path, spare: SpareHost | None = None
+    ) -> HostProcess:
+        """``prepare``, then ``launch``."""
+        spec_path = await cls.prepare(spec, files, log_path)
+        return await cls.launch(spec, spec_path, files, log_path, spare)
+
+    @classmethod
+    async def launch(
+        cls,
+        spec: HostSpec,
+        spec_path: Path,
+        files: ClusterFiles,
+        log_path: Path,
+        spare: SpareHost | None = None,
+    ) -> HostProcess:
+        """Start the host from its prepared spec (or hand the spec to the spare host, when it
+        runs the same Python) and wait until it listens. Once a process holds the spec it is
+        starting a cluster: it is stopped through its control server, not killed (a killed
+        host leaves its record and socket folders), so callers shield this from a stop."""
         python, env = spec.python or sys.executable, None
         if python != sys.executable:
             # another environment (a kernel's): it runs this package from its source, and its
@@ -177,7 +199,7 @@ class HostProcess:
             line = await asyncio.wait_for(process.stdout.readline(), SPAWN_TIMEOUT)
             answer = json.loads(line)
             control = answer["control"]
-        except BaseException as exc:  # a stop while starting (cancelled) included
+        except BaseException as exc:  # a timeout, or the server's loop closing
             with contextlib.suppress(ProcessLookupError):
                 process.kill()
             await asyncio.shield(process.wait())
