@@ -43,6 +43,8 @@ class JobRow(TypedDict):
     reason: str | None
     host: str | None
     time_left: int | None
+    exit_code: int | None  # a job that ended, where the batch system says
+    error: str | None  # a job that ended before its worker joined: its log's last error line
 
 
 class RowsPatch(TypedDict, total=False):

@@ -27,3 +27,54 @@ def read_tails(paths: list[str], limit: int) -> list[dict[str, Any]]:
             text = None
         files.append({"path": path, "text": text})
     return files
+
+
+#: A Python exception as a traceback ends with it (``ValueError: ...``, ``a.b.CommClosedError``)
+_EXCEPTION = re.compile(r"^[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt)\b")
+#: What Python prints between an exception and the one it caused.
+_CHAINED = ("The above exception was the direct cause", "During handling of the above exception")
+#: Another line that says what went wrong (a batch system's, a shell's, a logger's).
+_ERROR_LINE = re.compile(
+    r".*\b(?:error|fatal|killed|not found|no such file|permission denied)\b", re.IGNORECASE
+)
+#: The longest error line a job row carries (a traceback's last line can hold a whole repr).
+ERROR_LINE_LIMIT = 500
+
+
+def last_error_line(texts: list[str | None]) -> str | None:
+    """The line of a job's output that says what went wrong, from the first text that has one
+    (stderr is given first): the cause of its last Python exception (``ValueError: 'ib0' is
+    not a valid network interface`` rather than the ``RuntimeError: Nanny failed to start.``
+    it caused), else its last line that reads like an error; None when none does."""
+    for text in texts:
+        lines = (text or "").splitlines()
+        line = _root_exception(lines) or next(
+            (line for line in reversed(lines) if _ERROR_LINE.match(line)), None
+        )
+        if line is not None:
+            line = line.strip()
+            if len(line) > ERROR_LINE_LIMIT:
+                line = line[: ERROR_LINE_LIMIT - 1] + "…"
+            return line
+    return None
+
+
+def _root_exception(lines: list[str]) -> str | None:
+    """The first exception of the last chain of exceptions in ``lines``."""
+    found = [i for i, line in enumerate(lines) if _EXCEPTION.match(line)]
+    if not found:
+        return None
+    root = len(found) - 1
+    while root > 0:
+        between = lines[found[root - 1] + 1 : found[root]]
+        if not any(line.startswith(_CHAINED) for line in between):
+            break
+        root -= 1
+    return lines[found[root]]
+
+
+def job_error_line(paths: list[str], limit: int = 16 * 1024) -> str | None:
+    """The error line of a job's output files, stderr first (SLURM's ``.err``, Grid
+    Engine's ``.e<id>``: the second of the backend's pair)."""
+    files = read_tails(paths, limit)
+    return last_error_line([f["text"] for f in reversed(files)])

@@ -15,7 +15,7 @@ from .dashboard_urls import (  # noqa: F401  (imported from here by users of the
     private_dashboard_url,
     proxied_dashboard_url,
 )
-from .handles.base import ClusterHandle
+from .handles.base import STARTING_SCHEDULER, ClusterHandle
 from .handles.base import failure_reason as failure_reason
 
 
@@ -29,6 +29,9 @@ class LaunchedCluster:
     scaling: dict[str, Any]
     profile: str | None = None
     state: str = "starting"
+    #: The step of a starting cluster (see ``handles.base.settle_state``); published only
+    #: while the cluster is starting.
+    phase: str | None = STARTING_SCHEDULER
     error: str | None = None
     scheduler_address: str | None = None
     dashboard_link: str | None = None

@@ -1,6 +1,7 @@
 """ClusterManager: the registry of the clusters this server holds, and its policy.
 
-``starting -> running -> stopping -> stopped`` (then forgotten), or ``failed`` with the reason.
+``starting -> running -> stopping -> stopped`` (then forgotten), or ``failed`` with the reason;
+a cluster that asks for workers is ``starting`` until its first worker joins.
 Launching returns at once: the request is resolved, a row registered as ``starting``, and the
 cluster's handle (see ``handles``: where it runs) started in a background task. The handle
 reports changes, which the ``Publisher`` sends to the sidebar within a second. Collaborators
@@ -33,6 +34,7 @@ from .handles import (
     Reports,
     runs_in_host,
 )
+from .handles.base import scheduler_up
 from .hosting.processes import HostProcess
 from .hosting.records import Record, default_records_dir
 from .job_logs import read_tails, valid_job_id
@@ -93,7 +95,9 @@ class ClusterManager:
         self._counter = 0
         self.publisher = Publisher(on_change, base_url)
         self.hosts = HostPool(backends, self.records_dir, spare_host)
-        self.jobs = JobWatcher(backends, self.list, self._publish, job_poll_interval)
+        self.jobs = JobWatcher(
+            backends, self.list, self._publish, job_poll_interval, fail=self._fail_start
+        )
         self.discovery = Discovery(backends, self._adopt_discovered)
 
     # --- queries ------------------------------------------------------------------------------
@@ -126,7 +130,7 @@ class ClusterManager:
 
     def snippet(self, cluster_id: str) -> str:
         launched = self.get(cluster_id)
-        if launched.state != "running" or not launched.scheduler_address:
+        if not scheduler_up(launched):  # a starting cluster's scheduler takes clients
             raise ConflictError(f"cluster {launched.name!r} is {launched.state}, not running")
         assert launched.handle is not None
         return launched.handle.client_code(self.base_url)
@@ -255,11 +259,23 @@ class ClusterManager:
         self._publish(launched)
         await self._close_quietly(launched)
 
+    async def _fail_start(self, launched: LaunchedCluster, reason: str) -> None:
+        """Its batch jobs all ended before a worker joined (see ``job_starts``): stop
+        following it (its host is stopped next, which must not read as a stop by its owner),
+        then fail it."""
+        if launched.state not in _ALIVE:
+            return
+        if launched.task is not None and not launched.task.done():
+            launched.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await launched.task
+        await self._fail(launched, reason)
+
     async def rescale(self, cluster_id: str, scaling: dict[str, Any]) -> LaunchedCluster:
         launched = self.get(cluster_id)
         check_scaling(scaling, "")
         self.limits_for(launched.backend.name).check_scaling(scaling, "")
-        if launched.state != "running" or launched.handle is None:
+        if not scheduler_up(launched) or launched.handle is None:
             raise ConflictError(f"cluster {launched.name!r} is {launched.state}, not running")
         await launched.handle.rescale(scaling)
         self._publish(launched)

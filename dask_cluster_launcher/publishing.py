@@ -43,6 +43,7 @@ class Publisher:
             "backend": launched.backend.name,
             "profile": launched.profile,
             "state": launched.state,
+            "phase": launched.phase if launched.state == "starting" else None,
             "error": launched.error,
             "scheduler_address": launched.scheduler_address,
             # what a scheduler or service reported: only web addresses reach the browser

@@ -1,16 +1,26 @@
 """The batch jobs of the manager's clusters: one batched query per backend and poll (``squeue``,
-``qstat``), whichever process holds each cluster. Only changes are published."""
+``qstat``), whichever process holds each cluster. Only changes are published.
+
+Jobs that end before their worker joins stay on the card with the last error line of their
+log, and a cluster whose jobs all fail that way is failed with that reason (see
+``job_starts``), within a poll or two of the last job's end.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from .backends import Backend
+from .job_logs import job_error_line
+from .job_starts import StartFailures
 from .launched import LaunchedCluster
 
 log = logging.getLogger("dask_cluster_launcher.manager")
+
+#: States of the clusters whose jobs are polled.
+_WATCHED = ("starting", "running", "stopping")
 
 
 class JobWatcher:
@@ -20,11 +30,16 @@ class JobWatcher:
         clusters: Callable[[], list[LaunchedCluster]],
         publish: Callable[[LaunchedCluster], None],
         interval: float,
+        fail: Callable[[LaunchedCluster, str], Awaitable[None]] | None = None,
     ) -> None:
         self.backends = backends
         self.clusters = clusters
         self.publish = publish
         self.interval = interval
+        #: Called (once, in a task of its own) when a cluster's jobs all failed to start.
+        self.fail = fail
+        self._starts: dict[str, StartFailures] = {}
+        self._failing: set[asyncio.Task[None]] = set()
 
     async def run(self) -> None:
         while True:
@@ -33,10 +48,14 @@ class JobWatcher:
 
     async def poll(self) -> None:
         by_backend: dict[str, list[LaunchedCluster]] = {}
+        listed = set()
         for launched in self.clusters():
+            listed.add(launched.id)
             started = launched.handle is not None and launched.handle.started
-            if started and launched.state in ("running", "stopping"):
+            if started and launched.state in _WATCHED:
                 by_backend.setdefault(launched.backend.name, []).append(launched)
+        for gone in set(self._starts) - listed:
+            del self._starts[gone]
         for name, group in by_backend.items():
             try:
                 jobs = await self.backends[name].poll_jobs([launched.id for launched in group])
@@ -44,6 +63,32 @@ class JobWatcher:
                 log.warning("Polling %s jobs failed", name, exc_info=True)
                 continue
             for launched in group:
-                # one comparison per job; nothing is published when nothing changed
-                if launched.job_rows.replace(jobs.get(launched.id, [])):
-                    self.publish(launched)
+                await self._update(launched, jobs.get(launched.id, []))
+
+    async def _update(self, launched: LaunchedCluster, polled: list[dict]) -> None:
+        starts = self._starts.setdefault(launched.id, StartFailures())
+        # the workers' job ids: a job whose worker joined is no start failure when it ends
+        rows = starts.update(polled, (w.get("job_id") for w in launched.workers))
+        if starts.unread:
+            await self._read_errors(launched, starts)
+            rows = starts.rows()
+        # one comparison per job; nothing is published when nothing changed
+        if launched.job_rows.replace(rows):
+            self.publish(launched)
+        reason = starts.verdict() if launched.state in ("starting", "running") else None
+        if reason and self.fail is not None and not starts.reported:
+            starts.reported = True  # once: the failure stops the cluster in its own time
+            task = asyncio.ensure_future(self.fail(launched, reason))
+            self._failing.add(task)
+            task.add_done_callback(self._failing.discard)
+
+    @staticmethod
+    async def _read_errors(launched: LaunchedCluster, starts: StartFailures) -> None:
+        for job_id in sorted(starts.unread):
+            try:
+                paths = launched.backend.job_log_files(launched.kwargs, job_id)
+                error = await asyncio.to_thread(job_error_line, paths) if paths else None
+            except Exception:
+                log.debug("Reading the log of job %s failed", job_id, exc_info=True)
+                error = None
+            starts.set_error(job_id, error)

@@ -18,7 +18,16 @@ export interface IClusterFields {
   /** The profile it was launched from; null for a bare backend. */
   profile?: string | null;
   state?: ClusterState;
-  /** Why it failed (state `failed`). */
+  /**
+   * The step a `starting` cluster is at, in words ("scheduler up, waiting for
+   * workers"); null in other states. A cluster that asks for workers is
+   * `starting` until its first worker joins.
+   */
+  phase?: string | null;
+  /**
+   * Why it failed (state `failed`): for a batch cluster whose jobs all ended
+   * before their workers joined, the last error line of a job's log.
+   */
   error?: string | null;
   scheduler_address?: string | null;
   /** Direct dashboard URL (may be unreachable from the browser). */
@@ -64,7 +73,11 @@ export interface IWorker {
 /** A batch job of the cluster's. */
 export interface IJob {
   job_id: string;
-  /** The batch system's state (`PENDING`, `RUNNING`, ...). */
+  /**
+   * The batch system's state (`PENDING`, `RUNNING`, ...). A job that ended
+   * before its worker joined stays listed with its final state (`FAILED`,
+   * `COMPLETED`, ...), or `ENDED` when the batch system no longer says.
+   */
   state: string;
   /** Why it waits or failed, as the batch system says. */
   reason: string | null;
@@ -75,6 +88,13 @@ export interface IJob {
    * unlimited.
    */
   time_left?: number | null;
+  /** The exit code of a job that ended, where the batch system says it. */
+  exit_code?: number | null;
+  /**
+   * For a job that ended before its worker joined: the last error line of its
+   * log (e.g. `ValueError: 'ib0' is not a valid network interface`).
+   */
+  error?: string | null;
 }
 
 export interface ICluster {
@@ -85,7 +105,16 @@ export interface ICluster {
   /** The profile it was launched from; null for a bare backend. */
   profile: string | null;
   state: ClusterState;
-  /** Why it failed (state `failed`). */
+  /**
+   * The step a `starting` cluster is at, in words ("scheduler up, waiting for
+   * workers"); null in other states. A cluster that asks for workers is
+   * `starting` until its first worker joins.
+   */
+  phase?: string | null;
+  /**
+   * Why it failed (state `failed`): for a batch cluster whose jobs all ended
+   * before their workers joined, the last error line of a job's log.
+   */
   error: string | null;
   scheduler_address: string | null;
   /** Direct dashboard URL (may be unreachable from the browser). */

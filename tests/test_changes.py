@@ -60,8 +60,8 @@ def job(i: int, state: str = "RUNNING") -> dict:
 
 
 def _mirror(manager: ClusterManager, launched: LaunchedCluster, patch: dict) -> None:
-    """What a hosted cluster's handle does with a host's patch."""
-    if apply_host_patch(launched, patch):
+    """What a hosted cluster's handle does with a host's patch (its host running)."""
+    if apply_host_patch(launched, patch, "running"):
         manager._publish(launched)
 
 

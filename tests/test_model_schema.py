@@ -76,7 +76,8 @@ async def test_responses_and_events_of_a_launch_follow_the_model(launcher_api, j
 def test_events_that_drift_from_the_model_are_found():
     worker = {"name": "0", "address": "tls://127.0.0.1:1", "host": "127.0.0.1", "nthreads": 1,
               "memory_limit": 2**30, "status": "running", "job_id": None}  # fmt: skip
-    job = {"job_id": "7", "state": "RUNNING", "reason": None, "host": "n1", "time_left": 60}
+    job = {"job_id": "7", "state": "RUNNING", "reason": None, "host": "n1", "time_left": 60,
+           "exit_code": None, "error": None}  # fmt: skip
     good = {"fields": {"state": "running", "external": True}, "workers": {"upsert": [worker]},
             "jobs": {"upsert": [job], "remove": ["6"]}}  # fmt: skip
     assert api_schema.event_errors(api_schema.event_message("changed", "c1", good)) == []

@@ -360,7 +360,9 @@ async def test_sge_pending_job_shows_why_it_waits(launcher_api, sge_testbed):
         ),
         timeout=60,
     )
-    assert model["state"] == "running", model["error"]
+    # its scheduler is up, and no worker can join while its job waits: still starting
+    assert model["state"] == "starting", model["error"]
+    assert model["phase"] == "scheduler up, waiting for workers"
     assert "arch=sparc64" in model["jobs"][0]["reason"]
     code, _ = await launcher_api("clusters", cluster["id"], method="DELETE")
     assert code == 204
@@ -379,7 +381,9 @@ async def test_sge_job_in_error_shows_grid_engines_message(launcher_api, sge_tes
         lambda m: m["state"] == "failed" or any(j["state"] == "ERROR" for j in m["jobs"]),
         timeout=60,
     )
-    assert model["state"] == "running", model["error"]
+    # its scheduler is up, and no worker can join while its job waits: still starting
+    assert model["state"] == "starting", model["error"]
+    assert model["phase"] == "scheduler up, waiting for workers"
     job = next(j for j in model["jobs"] if j["state"] == "ERROR")
     assert "can't chdir to /nonexistent/dcl-test" in (job["reason"] or "")
     code, _ = await launcher_api("clusters", cluster["id"], method="DELETE")

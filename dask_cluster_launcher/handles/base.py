@@ -33,6 +33,7 @@ class ClusterRow(Protocol):
     id: str
     name: str
     state: str
+    phase: str | None
     error: str | None
     scheduler_address: str | None
     dashboard_link: str | None
@@ -58,7 +59,8 @@ class Reports:
 class ClusterHandle(ABC):
     """One cluster as the manager holds it.
 
-    ``run`` is the cluster's task: ``start`` brings it up (its row goes to ``running``), then
+    ``run`` is the cluster's task: ``start`` brings it up (its row is ``running`` once a worker
+    joined, see ``settle_state``), then
     ``follow`` streams its changes into the row (workers, state, messages) until it ends. Both
     raise on failure; ``run`` reports it through ``Reports.fail``. ``rescale`` changes its
     workers, ``stop`` frees everything it holds (batch jobs, processes, files; it never
@@ -134,6 +136,34 @@ class ClusterHandle(ABC):
     def dashboard_socket(self) -> str:
         """The Unix socket this server serves the dashboard from."""
         raise NotFound(f"cluster {self.row.name!r} has no dashboard served by this server")
+
+
+#: The steps of a starting cluster, as its card says them.
+STARTING_SCHEDULER = "starting the scheduler"
+WAITING_FOR_WORKERS = "scheduler up, waiting for workers"
+
+
+def wants_workers(scaling: dict[str, Any]) -> bool:
+    """Whether the cluster asks for workers from the start (adaptive from 0 does not)."""
+    wanted = scaling["adapt"]["minimum"] if "adapt" in scaling else scaling.get("workers", 0)
+    return bool(wanted)
+
+
+def settle_state(row: ClusterRow) -> None:
+    """Call once the scheduler is up, and when the workers change: the cluster is ``running``
+    once its first worker joined (at once when it asks for none); until then it is
+    ``starting``, its scheduler up and waiting for workers (jobs in a queue can wait hours,
+    and a job that crashes at start never brings one). Once running it stays running."""
+    if row.state == "starting":
+        if row.worker_rows.rows or not wants_workers(row.scaling):
+            row.state, row.phase = "running", None
+        else:
+            row.phase = WAITING_FOR_WORKERS
+
+
+def scheduler_up(row: ClusterRow) -> bool:
+    """Whether the cluster's scheduler runs (a client can connect, it can be scaled)."""
+    return row.state in ("starting", "running") and row.scheduler_address is not None
 
 
 def failure_reason(exc: BaseException) -> str:

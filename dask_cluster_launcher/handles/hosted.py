@@ -17,7 +17,14 @@ from ..errors import ConflictError, NotFound
 from ..hosting.processes import HostGone, HostProcess, SpareHost
 from ..hosting.records import HostSpec
 from ..private import ClusterFiles, checked_dashboard_socket
-from .base import ClusterHandle, ClusterRow, Reports, failure_reason
+from .base import (
+    ClusterHandle,
+    ClusterRow,
+    Reports,
+    failure_reason,
+    scheduler_up,
+    settle_state,
+)
 
 log = logging.getLogger("dask_cluster_launcher.manager")
 
@@ -28,21 +35,26 @@ WATCH_RETRIES = 10
 SPARE_REFILL_AFTER = 30.0
 
 #: The host's fields a row takes (its state is starting or running here; the handle reports
-#: the others).
+#: the others). The host's ``running`` means its scheduler is up: the row is running once a
+#: worker joined (see ``settle_state``).
 MIRRORED_FIELDS = frozenset(
-    ("state", "error", "scheduler_address", "dashboard_link", "messages", "scaling", "versions")
+    ("error", "scheduler_address", "dashboard_link", "messages", "scaling", "versions")
 )
 
 
-def apply_host_patch(row: ClusterRow, patch: ClusterPatch) -> bool:
-    """Apply what changed in the host to the row; whether there is anything to publish (the
-    worker rows of the host's patch go out as they came, so a change costs what changed)."""
+def apply_host_patch(row: ClusterRow, patch: ClusterPatch, host_state: str) -> bool:
+    """Apply what changed in the host (whose state is ``host_state``) to the row; whether
+    there is anything to publish (the worker rows of the host's patch go out as they came, so
+    a change costs what changed)."""
     fields = patch.get("fields", {})
     for key in MIRRORED_FIELDS.intersection(fields):
         setattr(row, key, fields[key])
     if "workers" in patch:
         row.worker_rows.apply(patch["workers"])
-    return bool(fields) or "workers" in patch
+    before = (row.state, row.phase)
+    if host_state == "running":
+        settle_state(row)
+    return bool(fields) or "workers" in patch or before != (row.state, row.phase)
 
 
 def launch_settled(row: ClusterRow) -> bool:
@@ -148,7 +160,8 @@ class HostedHandle(ClusterHandle):
         unanswered = 0
         while True:
             timeout = 30.0
-            if row.state == "starting":
+            # the start timeout is the scheduler's: jobs may then wait in a queue for hours
+            if host.mirror.fields.get("state", "starting") == "starting":
                 timeout = deadline - loop.time()
                 if timeout <= 0:
                     raise asyncio.TimeoutError
@@ -172,7 +185,7 @@ class HostedHandle(ClusterHandle):
                 # nobody here asked for this: the host gave up on its cluster
                 await self.reports.fail(model["error"] or "the cluster stopped by itself")
                 return
-            if apply_host_patch(row, patch):
+            if apply_host_patch(row, patch, model["state"]):
                 self.reports.publish()
             if self._spare is not None and (launch_settled(row) or loop.time() > refill_at):
                 self._refill_spare()
@@ -235,12 +248,12 @@ class HostedHandle(ClusterHandle):
     def dashboard_url(self, base_url: str) -> str | None:
         # served by this server from the cluster's private socket, when it is on this machine
         served_here = self.backend.dashboard_on_this_machine
-        if self.row.state == "running" and served_here:
+        if scheduler_up(self.row) and served_here:
             return private_dashboard_url(base_url, self.row.id)
         return None
 
     def dashboard_socket(self) -> str:
-        if self.row.state != "running" or self.host is None:
+        if not scheduler_up(self.row) or self.host is None:
             return super().dashboard_socket()
         if not self.backend.dashboard_on_this_machine:
             raise NotFound(

@@ -13,7 +13,7 @@ from .. import snippets
 from ..backends import Backend
 from ..backends.base import Discovered
 from ..dashboard_urls import dashboard_link_template, proxied_dashboard_url
-from .base import ClusterHandle, ClusterRow, Reports
+from .base import ClusterHandle, ClusterRow, Reports, scheduler_up, settle_state
 
 log = logging.getLogger("dask_cluster_launcher.manager")
 
@@ -51,7 +51,7 @@ class InProcessHandle(ClusterHandle):
         await self.backend.submitted(self.cluster)
         row.scheduler_address, row.dashboard_link = self.backend.addresses(self.cluster)
         row.messages = []  # what was said while starting is done with
-        row.state = "running"
+        settle_state(row)  # running once a worker joined
         self.reports.publish()
 
     def _progress(self, message: str) -> None:
@@ -64,7 +64,7 @@ class InProcessHandle(ClusterHandle):
         """Poll the workers (a cluster that went away behind the launcher's back fails)."""
         while True:
             await asyncio.sleep(self.poll_interval)
-            if self.row.state != "running":
+            if not scheduler_up(self.row):
                 if self.row.state in ("failed", "stopped"):
                     return
                 continue
@@ -77,7 +77,10 @@ class InProcessHandle(ClusterHandle):
             except Exception:
                 log.debug("Reading workers of %r failed", self.row.name, exc_info=True)
                 continue
-            if self.row.worker_rows.replace(workers):
+            before = self.row.state
+            changed = self.row.worker_rows.replace(workers)
+            settle_state(self.row)
+            if changed or self.row.state != before:
                 self.reports.publish()
 
     async def rescale(self, scaling: dict[str, Any]) -> None:

@@ -6,6 +6,23 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+#: Final states as SLURM's ``squeue -t all`` shows them for a while after a job ended.
+ENDED_STATES = frozenset(
+    (
+        "COMPLETED",
+        "CANCELLED",
+        "FAILED",
+        "TIMEOUT",
+        "NODE_FAIL",
+        "PREEMPTED",
+        "BOOT_FAIL",
+        "DEADLINE",
+        "OUT_OF_MEMORY",
+        "SPECIAL_EXIT",
+        "REVOKED",
+    )
+)
+
 
 @dataclass
 class Queue:

@@ -14,7 +14,7 @@ from ..base import require
 from . import commands, directives
 from .form_input import validate_in_words
 from .jobqueue import JobQueueBackend
-from .queues import Queue, whole_minutes
+from .queues import ENDED_STATES, Queue, whole_minutes
 
 
 def slurm_seconds(limit: str) -> float | None:
@@ -44,25 +44,30 @@ def slurm_time_left(text: str) -> float | None:
         return None
 
 
-#: squeue's columns for :func:`parse_squeue`
-SQUEUE_FORMAT = "%i|%j|%T|%r|%N|%L"
+#: squeue's columns for :func:`parse_squeue` (``-O``: ``%``-formats have no exit code):
+#: id, name, state, reason, node, time left, exit status
+SQUEUE_FORMAT = "JobID:|,Name:|,State:|,Reason:|,NodeList:|,TimeLeft:|,exit_code:"
 
 
 def parse_squeue(out: str) -> dict[str, list[dict[str, Any]]]:
-    """``squeue -o %i|%j|%T|%r|%N|%L`` output: job name -> job rows. Only a running job has
-    time left (a pending one's ``%L`` is its whole time limit)."""
+    """``squeue`` output in ``SQUEUE_FORMAT``'s columns (the exit status optional): job name
+    -> job rows. Only a running job has time left (a pending one's is its whole time limit);
+    only an ended one has an exit code (squeue gives the wait status: code times 256, or the
+    signal)."""
     states: dict[str, list[dict[str, Any]]] = {}
     for line in out.splitlines():
-        job_id, name, state, reason, node, left = line.split("|", 5)
-        states.setdefault(name, []).append(
-            {
-                "job_id": job_id,
-                "state": state,
-                "reason": None if reason in ("None", "") else reason,
-                "host": node or None,
-                "time_left": whole_minutes(slurm_time_left(left)) if state == "RUNNING" else None,
-            }
-        )
+        job_id, name, state, reason, node, left, *status = line.strip().split("|", 6)
+        row = {
+            "job_id": job_id,
+            "state": state,
+            "reason": None if reason in ("None", "") else reason,
+            "host": node or None,
+            "time_left": whole_minutes(slurm_time_left(left)) if state == "RUNNING" else None,
+        }
+        if status and status[0].strip().isdigit() and state in ENDED_STATES:
+            wait_status, signal = int(status[0]), int(status[0]) & 0x7F
+            row["exit_code"] = 128 + signal if signal else wait_status >> 8
+        states.setdefault(name, []).append(row)
     return states
 
 
@@ -270,7 +275,10 @@ class SLURMBackend(JobQueueBackend):
     async def job_states(self, names: list[str]) -> dict[str, list[dict[str, Any]]]:
         # --me: another user's job named like a cluster of this user's is not one of its jobs
         names_list = ",".join(names)
-        out = await self.run("squeue", "--me", "-h", "--name", names_list, "-o", SQUEUE_FORMAT)
+        # -t all: a job that ended stays listed a while (MinJobAge), with its final state
+        out = await self.run(
+            "squeue", "--me", "-h", "-t", "all", "--name", names_list, "-O", SQUEUE_FORMAT
+        )
         return parse_squeue(out)
 
     def job_log_files(self, kwargs: dict[str, Any], job_id: str) -> list[str]:
