@@ -120,7 +120,7 @@ def _dask_size(
         return
     try:
         size = parse_bytes(instance)
-    except (ValueError, OverflowError, TypeError, KeyError):
+    except (ValueError, ArithmeticError, LookupError, TypeError):  # " ": IndexError
         yield ValidationError("is not a size, such as 4 GB or 8 GiB")
         return
     if size < minimum:
@@ -134,7 +134,7 @@ def _dask_duration(
         return
     try:
         parse_timedelta(instance)
-    except (ValueError, OverflowError, TypeError, KeyError):
+    except (ValueError, ArithmeticError, LookupError, TypeError):  # " ": IndexError
         yield ValidationError("is not a duration, such as 25m or 2h")
 
 

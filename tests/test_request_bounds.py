@@ -70,6 +70,7 @@ async def test_values_dask_cannot_read_are_refused_naming_the_field(
     "schema, value, message",
     [
         ({"type": "string", "x-dask-duration": True}, "1" * 400 + "s", "is not a duration"),
+        ({"type": "string", "x-dask-duration": True}, " ", "is not a duration"),  # IndexError
         ({"type": "string", "x-dask-size": 2**20}, "1" * 400 + " PB", "is not a size"),
         ({"type": "string", "x-dask-size": 2**20}, "1023 kB", "at least 1.00 MiB"),
     ],
