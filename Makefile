@@ -41,6 +41,7 @@ system-deps:
 testbeds: system-deps install
 	bash testbeds/start-slurm.sh
 	bash testbeds/start-sge.sh
+	bash testbeds/start-pbs.sh
 	bash testbeds/start-lsf.sh
 	bash testbeds/start-gateway.sh
 

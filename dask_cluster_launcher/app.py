@@ -142,6 +142,14 @@ class ClusterLauncherApp(ExtensionApp):
         'and then runs "$@".',
     ).tag(config=True)
 
+    pbs_command_path = Unicode(
+        None,
+        allow_none=True,
+        help="Directories (':'-separated) searched before the server's PATH for the PBS "
+        "commands (qsub, qstat, qdel, qselect, pbsnodes), for a machine whose qsub on PATH is "
+        "another batch system's; the other backends are not affected. Unset: $DCL_PBS_PATH.",
+    ).tag(config=True)
+
     child_env_deny = List(
         Unicode(),
         default_value=list(DEFAULT_CHILD_ENV_DENY),
@@ -190,6 +198,8 @@ class ClusterLauncherApp(ExtensionApp):
             backend.private_dir = private_dir
             if hasattr(backend, "command_prefix"):
                 backend.command_prefix = tuple(self.batch_command_prefix)
+            if backend.name == "pbs":
+                backend.command_path = self.pbs_command_path  # type: ignore[attr-defined]
             if hasattr(backend, "allow_unencrypted_ucx"):
                 backend.allow_unencrypted_ucx = self.allow_unencrypted_ucx
         return backends

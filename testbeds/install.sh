@@ -2,6 +2,9 @@
 # Install every Debian package the test suite needs (Debian 12), non-interactively and idempotently.
 #   SLURM 22.05 single node:  slurm-wlm munge          (slurmctld, slurmd, slurm-client)
 #   Son of Grid Engine 8.1.9: gridengine-master gridengine-exec gridengine-client
+#   PBS/Torque wrappers:      libslurm-perl libslurmdb-perl libswitch-perl (what the
+#                             slurm-wlm-torque wrappers need; testbeds/start-pbs.sh unpacks the
+#                             wrappers themselves, which conflict with gridengine-client)
 #   mpi backend tests:        openmpi-bin libopenmpi-dev (Open MPI; mpi4py loads its libmpi)
 #   Browser tests:            chromium                 (/usr/bin/chromium)
 #   Isolation tests:          the users dcl-victim (runs a Jupyter server, not root) and
@@ -13,6 +16,7 @@ set -euo pipefail
 
 PACKAGES=(slurm-wlm munge slurmctld slurmd slurm-client
           gridengine-master gridengine-exec gridengine-client
+          libslurm-perl libslurmdb-perl libswitch-perl
           chromium
           openmpi-bin libopenmpi-dev
           gcc libc6-dev)

@@ -101,7 +101,7 @@ class Testbed:
 
     def queue_jobs(self, name_prefix: str | None = None) -> list[QueuedJob]:
         """Jobs currently known to the queue (pending, running, completing), all users."""
-        if self.kind == "slurm":
+        if self.kind in ("slurm", "pbs"):  # the PBS test bed's jobs are SLURM jobs
             out = self.run(["squeue", "-h", "-o", "%i|%T|%j"]).stdout
             jobs = []
             for line in out.splitlines():
@@ -150,7 +150,10 @@ class Testbed:
     def cancel(self, job_ids: list[str]) -> None:
         """Cancel/delete jobs (errors for jobs that are already gone are ignored)."""
         if job_ids:
-            cmd = {"slurm": ["scancel"], "lsf": ["bkill"]}.get(self.kind, ["qdel", "-f"])
+            pbs_qdel = os.path.join(self.extra.get("bin", ""), "qdel")  # not Grid Engine's
+            cmd = {"slurm": ["scancel"], "lsf": ["bkill"], "pbs": [pbs_qdel]}.get(
+                self.kind, ["qdel", "-f"]
+            )
             self.run([*cmd, *job_ids], check=False)
 
 
@@ -296,4 +299,25 @@ def lsf_testbed() -> Iterator[Testbed]:
         )
 
     with _testbed("lsf", "start-lsf.sh", "start-lsf.sh", lambda: True, make) as bed:
+        yield bed
+
+
+@pytest.fixture(scope="session")
+def pbs_testbed(slurm_testbed: Testbed) -> Iterator[Testbed]:
+    """PBS/Torque commands over the SLURM test bed (testbeds/start-pbs.sh: Debian's
+    slurm-wlm-torque wrappers in a private prefix, which the PBS backend finds through
+    ``DCL_PBS_PATH``); queues are the SLURM partitions. Nothing to stop afterwards."""
+
+    def make(log_path: Path) -> Testbed:
+        bin_dir = log_path.read_text().split()[-1]  # the script's last line
+        return Testbed(
+            kind="pbs",
+            env={"DCL_PBS_PATH": bin_dir},
+            queues=["debug", "short"],
+            short_queue="short",
+            log_path=log_path,
+            extra={"bin": bin_dir},
+        )
+
+    with _testbed("pbs", "start-pbs.sh", "start-pbs.sh", lambda: True, make) as bed:
         yield bed

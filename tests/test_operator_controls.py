@@ -212,6 +212,7 @@ def wrapper(tmp_path):
 EXPECTED_COMMANDS = {
     "slurm": {"sinfo", "sacctmgr", "sbatch", "squeue", "scancel"},
     "sge": {"qconf", "qsub", "qstat", "qdel"},
+    "pbs": {"qstat", "pbsnodes", "qsub", "qselect", "qdel"},
     "lsf": {"bqueues", "bhosts", "bsub", "bjobs", "bkill"},
 }
 

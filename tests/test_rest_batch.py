@@ -24,9 +24,10 @@ BASE_OPTIONS = {
     "slurm": {"walltime": "00:20:00", "memory": "1 GB", "cores": 1},
     "sge": {"walltime": "00:20:00", "memory": "1 GB", "cores": 1, "resource_spec": "h_vmem=1G"},
     "lsf": {"walltime": "00:20:00", "memory": "1 GB", "cores": 1},
+    "pbs": {"walltime": "00:20:00", "memory": "1 GB", "cores": 1},
 }
 #: the directive marker of each system's job scripts
-MARKERS = {"slurm": "#SBATCH", "sge": "#$", "lsf": "#BSUB"}
+MARKERS = {"slurm": "#SBATCH", "sge": "#$", "lsf": "#BSUB", "pbs": "#PBS"}
 PREFIX = "dcl-"
 
 
@@ -171,6 +172,7 @@ STRING_FIELDS = {
     "slurm": ["queue", "account"],
     "sge": ["queue", "project", "resource_spec", "parallel_environment"],
     "lsf": ["queue", "project", "resource_spec"],
+    "pbs": ["queue", "account", "resource_spec"],
 }
 COMMON_FIELDS = [
     "memory",
@@ -238,6 +240,9 @@ async def test_site_limits_are_checked_before_submitting(launcher_api, bed):
         cases.append(({"memory": "64 GB"}, "options.memory"))
     elif bed.kind == "lsf":
         cases.append(({"job_extra_directives": ["-W 99:00"]}, "options.job_extra_directives.0"))
+    elif bed.kind == "pbs":
+        cases.append(({"memory": "64 GB"}, "options.memory"))
+        cases.append(({"resource_spec": "select=1:mem=8gb"}, "options.resource_spec"))
     else:
         cases.append(({"resource_spec": "h_vmem=512M"}, "options.resource_spec"))
         cases.append(({"parallel_environment": "nope"}, "options.parallel_environment"))
@@ -265,7 +270,11 @@ async def test_refused_job_fails_the_launch_with_the_reason_and_leaves_no_job(
     launcher_api, bed, jp_serverapp
 ):
     # a constraint no node has (GRES are the GRES field's, refused before any submission)
-    bogus = {"slurm": ["--constraint=bogus"], "lsf": ['-R "select[bogus_resource==1]"']}
+    bogus = {
+        "slurm": ["--constraint=bogus"],
+        "lsf": ['-R "select[bogus_resource==1]"'],
+        "pbs": ["-l proc=bogus"],  # a node property (a SLURM feature here) no node has
+    }
     bogus = bogus.get(bed.kind, ["-l bogus_resource=1"])
     options = {**BASE_OPTIONS[bed.kind], "job_extra_directives": bogus}
     code, cluster = await launcher_api(

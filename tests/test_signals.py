@@ -39,6 +39,12 @@ CLUSTERS = {
         "job_extra_directives": ["-h"],
     },
     "lsf": {"walltime": "00:20:00", "memory": "1 GB", "cores": 1, "job_extra_directives": ["-H"]},
+    "pbs": {
+        "walltime": "00:20:00",
+        "memory": "1 GB",
+        "cores": 1,
+        "job_extra_directives": ["-h"],
+    },
 }
 
 

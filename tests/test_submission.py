@@ -5,6 +5,7 @@ cancelled by that name afterwards whatever happened."""
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import stat
 import uuid
@@ -14,22 +15,29 @@ import pytest
 
 from dask_cluster_launcher.backends.batch import submission
 from dask_cluster_launcher.backends.batch.lsf import LSFBackend
+from dask_cluster_launcher.backends.batch.pbs import PBSBackend
 from dask_cluster_launcher.backends.batch.sge import SGEBackend
 from dask_cluster_launcher.backends.batch.slurm import SLURMBackend
 from tests.batch_testbeds import BATCH_SYSTEMS
 from tests.helpers import wait_until
 
 N = 20
-HOLD = {"slurm": ["--hold"], "sge": ["-h"], "lsf": ["-H"]}
-BACKENDS = {"slurm": SLURMBackend, "sge": SGEBackend, "lsf": LSFBackend}
+HOLD = {"slurm": ["--hold"], "sge": ["-h"], "lsf": ["-H"], "pbs": ["-h"]}
+BACKENDS = {"slurm": SLURMBackend, "sge": SGEBackend, "lsf": LSFBackend, "pbs": PBSBackend}
 #: a held job's state, and the commands that submit and cancel
-HELD = {"slurm": "PENDING", "sge": "hqw", "lsf": "PSUSP"}
-COMMANDS = {"slurm": ("sbatch", "scancel"), "sge": ("qsub", "qdel"), "lsf": ("bsub", "bkill")}
+HELD = {"slurm": "PENDING", "sge": "hqw", "lsf": "PSUSP", "pbs": "PENDING"}
+COMMANDS = {
+    "slurm": ("sbatch", "scancel"),
+    "sge": ("qsub", "qdel"),
+    "lsf": ("bsub", "bkill"),
+    "pbs": ("qsub", "qdel"),
+}
 #: what a refused submission says (a partition / queue the site does not have)
 REFUSAL = {
     "slurm": "Batch job submission failed: Invalid partition name specified",
     "sge": 'Job was rejected because job requests unknown queue "dclsubtest-no-such-queue"',
     "lsf": "dclsubtest-no-such-queue: No such queue. Job not submitted.",
+    "pbs": "Batch job submission failed: Invalid partition name specified",  # SLURM's, via qsub
 }
 
 
@@ -44,6 +52,7 @@ def job_name(bed):
     name = f"dclsubtest-{uuid.uuid4().hex[:8]}"
     yield name
     reap = {"slurm": ["scancel", "--name", name], "lsf": ["bkill", "-J", name, "0"]}
+    reap["pbs"] = reap["slurm"]  # the PBS test bed's jobs are SLURM jobs
     bed.run(reap.get(bed.kind, ["qdel", name]), check=False)
     bed.wait_queue_empty(timeout=60, name_prefix=name)
 
@@ -143,8 +152,10 @@ async def test_held_submissions_get_distinct_ids_without_stalling_the_loop(
 
 
 async def test_a_refused_submission_raises_the_batch_systems_words_as_dask_jobqueue_does(
-    bed, job_name, tmp_path
+    bed, job_name, tmp_path, monkeypatch
 ):
+    if bed.kind == "pbs":  # dask-jobqueue's own qsub: the test bed's, not Grid Engine's
+        monkeypatch.setenv("PATH", f"{bed.extra['bin']}{os.pathsep}{os.environ['PATH']}")
     queue = "nosuchpartition" if bed.kind == "slurm" else "dclsubtest-no-such-queue"
     kwargs = job_kwargs(bed.kind, job_name, tmp_path, queue=queue)
     plain_class = BACKENDS[bed.kind]().jobqueue_class().job_cls
@@ -158,7 +169,8 @@ async def test_a_refused_submission_raises_the_batch_systems_words_as_dask_jobqu
         messages.append(re.sub(r"/\S+\.sh", "<job file>", str(refused.value)))
     assert REFUSAL[bed.kind] in messages[1]
     if bed.kind != "lsf":  # dask-jobqueue's own bsub (use-stdin) throws stderr away
-        assert messages[0] == messages[1]
+        # (the PBS backend's commands run as env PATH=<its command path>:$PATH qsub ...)
+        assert messages[0] == re.sub(r"^env PATH=\S+ ", "", messages[1], flags=re.M)
     assert not bed.queue_jobs(job_name)
 
 
@@ -186,7 +198,10 @@ async def test_the_batch_command_prefix_wraps_every_submission_and_cancellation(
     cancels = [sorted(line[1:]) for line in logged if line[0] == cancel]
     assert cancels == [sorted(job.job_id for job in jobs)]
     assert len(in_flight["argv"]) == len(logged) == 11
-    assert {argv[0] for argv in in_flight["argv"]} == {str(wrapper)}
+    # (the PBS backend runs them as env PATH=<its command path>:$PATH <prefix> ...)
+    assert {argv[2] if argv[0] == "env" else argv[0] for argv in in_flight["argv"]} == {
+        str(wrapper)
+    }
 
 
 async def test_jobs_cancelled_together_are_all_cancelled_when_one_is_gone_already(
