@@ -13,6 +13,7 @@ HTTP but the Jupyter server itself. Controls: short-lived HTTP listeners of the 
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import re
 import shutil
@@ -149,16 +150,48 @@ def victim_controls() -> set[int]:
     return {int(line) for line in result.stdout.split()}
 
 
-def victim_listeners(uid: int) -> set[int]:
-    """Ports of the TCP sockets the victim listens on now, read from /proc/net/tcp(6)."""
+def victim_listeners(uid: int, wildcard: bool = False) -> set[int]:
+    """Ports of the TCP sockets the victim listens on now, read from /proc/net/tcp(6); with
+    ``wildcard``, only those on every interface (``0.0.0.0`` or ``[::]``)."""
     ports = set()
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         with open(table) as f:
             for line in f.readlines()[1:]:
                 fields = line.split()
-                if fields[3] == "0A" and int(fields[7]) == uid:
-                    ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+                address, port = fields[1].rsplit(":", 1)
+                if fields[3] != "0A" or int(fields[7]) != uid:
+                    continue
+                if not wildcard or int(address, 16) == 0:
+                    ports.add(int(port, 16))
     return ports
+
+
+def listeners_of(ports: set[int]) -> dict[int, str]:
+    """port -> the command line listening on it."""
+    found = {}
+    for conn in psutil.net_connections("tcp"):
+        if conn.status == psutil.CONN_LISTEN and conn.laddr.port in ports and conn.pid:
+            try:
+                found[conn.laddr.port] = " ".join(psutil.Process(conn.pid).cmdline())[:200]
+            except psutil.Error:
+                continue
+    return found
+
+
+def open_mpi_runtime(ports: set[int]) -> set[int]:
+    """Those of ``ports`` that Open MPI's own runtime listens on, not Dask: ``mpirun``'s
+    out-of-band channel, and each rank's TCP transport, which binds from port 1024 up
+    (``btl_tcp_port_min_v4``), below the ephemeral ports Dask's listeners get. Open MPI 4
+    binds both to every interface and has no setting to choose one address."""
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    found = set()
+    for conn in psutil.net_connections("tcp"):
+        if conn.status != psutil.CONN_LISTEN or conn.laddr.port not in ports or not conn.pid:
+            continue
+        with contextlib.suppress(psutil.Error):
+            if psutil.Process(conn.pid).name() == "mpirun" or conn.laddr.port < low:
+                found.add(conn.laddr.port)
+    return found
 
 
 def answers_http(port: int) -> bytes | None:
@@ -182,9 +215,10 @@ def read_hits(log: Path) -> dict[int, list[str]]:
     return hits
 
 
-def attack(launches: list[tuple[dict, int]], testbed, check=None) -> None:
+def attack(launches: list[tuple[dict, int]], testbed, check=None, tolerated=None) -> None:
     """Launch ``launches`` (body, workers) one after the other in a victim's Jupyter server
-    while the attacker polls; then ``check(server, ids)``, while they still run."""
+    while the attacker polls; then ``check(server, ids)``, while they still run. Listeners
+    on every interface fail the test, but those ``tolerated(ports)`` returns."""
     uid = require_user(VICTIM).pw_uid
     require_user(ATTACKER)
     base = world_enterable_dir("dcl-listen-")
@@ -206,6 +240,12 @@ def attack(launches: list[tuple[dict, int]], testbed, check=None) -> None:
             # every listener of the victim's now, asked again at leisure
             steady = victim_listeners(uid) - {server.port} - controls
             assert steady, "the clusters listen on nothing? (their Dask RPC ports)"
+            # each scheduler, nanny and worker on one interface's address, none on all of them
+            everywhere = victim_listeners(uid, wildcard=True) - {server.port}
+            everywhere -= tolerated(everywhere) if tolerated else set()
+            assert not everywhere, (
+                f"{VICTIM}'s clusters listen on every interface: {listeners_of(everywhere)}"
+            )
             answering = {port: answers_http(port) for port in steady}
         jupyter_ports = jupyter.stop() | {server.port}
         hits = read_hits(log)
@@ -256,4 +296,4 @@ def test_an_mpi_jobs_scheduler_and_workers_serve_no_http(slurm_testbed):
         status, body = relay(server, ids[0], "status")
         assert status == 404 and "inside its batch job" in body, (status, body[-500:])
 
-    attack([(mpi, 2)], slurm_testbed, no_dashboard_here)
+    attack([(mpi, 2)], slurm_testbed, no_dashboard_here, open_mpi_runtime)

@@ -43,6 +43,8 @@ CLUSTERS = {
     "slurm": {"backend": "slurm", "options": BATCH},
     "sge": {"backend": "sge", "options": {**BATCH, "resource_spec": "h_vmem=1G"}},
 }
+#: Addresses that listen on every interface of the machine.
+WILDCARDS = ("0.0.0.0", "::", "")
 # options naming files a cluster process reads (credentials, preload scripts)
 FILE_OPTIONS = ("--tls-ca-file", "--tls-cert", "--tls-key", "--preload", "--scheduler-file")
 
@@ -236,6 +238,9 @@ def test_another_user_reaches_no_port_and_no_file(slurm_testbed, sge_testbed, ot
             for address in [model["scheduler_address"], *(w["address"] for w in model["workers"])]:
                 assert port_of(address) in {port for _, port in ports}, (kind, address, ports)
         assert {"slurm job", "sge job"} <= {label for label in pids.values()}
+        # every scheduler, nanny and worker listens on one interface's address, never on all
+        wildcard = {key: owner for key, owner in ports.items() if key[0] in WILDCARDS}
+        assert not wildcard, f"listening on every interface: {wildcard} (all: {ports})"
 
         site = network.ipv4_interfaces()[network.default_interface(network.ipv4_interfaces())]
         targets = sorted({(h, p) for (ip, p) in ports for h in probe_hosts(ip, site)})

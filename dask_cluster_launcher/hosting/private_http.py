@@ -1,4 +1,5 @@
-"""Keep the HTTP servers of a cluster's scheduler and workers off the network, from the start.
+"""Keep the HTTP servers of a cluster's scheduler and workers off the network, from the start,
+and their Dask listeners on one address.
 
 distributed starts an HTTP server (dashboard, /info, /metrics, /health, worker logs) in every
 scheduler and worker, on a TCP port and without authentication: any user of the machine could
@@ -20,6 +21,14 @@ It takes effect wherever it is imported before a server starts:
 - the MPI runner (``backends/mpi_runner.py``) imports the copy beside it before dask-mpi starts
   the job's scheduler and workers.
 
+A worker given neither ``--host`` nor ``--interface`` (a batch job's, an MPI rank's) would
+listen on every interface of its node (``0.0.0.0`` and ``[::]``): distributed's Nanny picks its
+own host but hands the worker none, and dask-mpi's scheduler takes no host at all. Importing
+this module also makes such a listener bind to the one address distributed advertises for it
+anyway: a worker's route to its scheduler (``default_host``), else the node's outward address
+(``distributed.utils.get_ip``). Nothing changes for whoever connects; the ports are just not
+open on the node's other networks.
+
 Standalone on purpose: it imports only distributed and tornado.
 """
 
@@ -32,6 +41,9 @@ from typing import Any
 _MARK = "_dask_cluster_launcher_private"
 #: Where the scheduler's socket path is kept: on the class, shared by every copy of this module.
 _SOCKET_ATTRIBUTE = "_dask_cluster_launcher_scheduler_socket"
+#: Where distributed's own ``Server.listen`` is kept: on the class, not in this module, whose
+#: globals distributed's preloading may execute again (it imports a preload file twice).
+_ORIGINAL_LISTEN_ATTRIBUTE = "_dask_cluster_launcher_listen"
 
 
 def _start_http_server(
@@ -63,6 +75,50 @@ def _start_http_server(
 setattr(_start_http_server, _MARK, True)
 
 
+def on_one_address(address: str, default_host: str | None = None) -> str:
+    """``address`` with a wildcard TCP/TLS host (``tls://:0``, ``tcp://0.0.0.0:8786``,
+    ``tls://[::]:0``) replaced by the address its server is contacted at: ``default_host``
+    (a worker's route to its scheduler), else the node's outward address."""
+    from distributed.comm.addressing import parse_address, parse_host_port, unparse_host_port
+    from distributed.utils import get_ip
+
+    scheme, location = parse_address(address)
+    if scheme not in ("tcp", "tls"):
+        return address
+    host, port = parse_host_port(location, default_port=0)
+    if host not in ("", "0.0.0.0", "::"):
+        return address
+    return f"{scheme}://{unparse_host_port(default_host or get_ip(), port)}"
+
+
+async def _listen(self: Any, port_or_addr: Any = None, allow_offload: bool = True, **kwargs: Any):
+    """``Server.listen`` on one address instead of every interface (see ``on_one_address``)."""
+    from distributed.comm.addressing import unparse_host_port
+    from distributed.core import Server
+
+    if port_or_addr is None:
+        port_or_addr = self.default_port
+    if isinstance(port_or_addr, int):
+        port_or_addr = unparse_host_port(self.default_ip, port_or_addr)
+    elif isinstance(port_or_addr, tuple):
+        port_or_addr = unparse_host_port(*port_or_addr)
+    port_or_addr = on_one_address(port_or_addr, kwargs.get("default_host"))
+    original = getattr(Server, _ORIGINAL_LISTEN_ATTRIBUTE)
+    return await original(self, port_or_addr, allow_offload, **kwargs)
+
+
+setattr(_listen, _MARK, True)
+
+
+def keep_listeners_on_one_address() -> None:
+    """Replace ``Server.listen`` in this process (once)."""
+    from distributed.core import Server
+
+    if not getattr(Server.listen, _MARK, False):
+        setattr(Server, _ORIGINAL_LISTEN_ATTRIBUTE, Server.listen)
+        Server.listen = _listen  # type: ignore[method-assign]
+
+
 def keep_http_private() -> None:
     """Replace ``ServerNode.start_http_server`` in this process (once)."""
     from distributed.node import ServerNode
@@ -81,3 +137,4 @@ def serve_scheduler_http_on(path: str | None) -> None:
 
 
 keep_http_private()
+keep_listeners_on_one_address()
