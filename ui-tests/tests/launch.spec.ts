@@ -166,7 +166,7 @@ test.describe('Launch in two clicks', () => {
     /** rjsf's options have index values: choose by the label's partition name. */
     const selectQueue = async (name: string) => {
       const option = queue.locator('option', {
-        hasText: new RegExp(`^${name} `)
+        hasText: new RegExp(`^${name}( |$)`)
       });
       await queue.selectOption({ label: (await option.textContent())!.trim() });
     };
@@ -293,7 +293,7 @@ test.describe('Launch in two clicks', () => {
     // The picture in the README: the running card, then a SLURM form with its summary.
     await choose(sidebar, 'backend:slurm');
     const queue = sidebar.locator('#root_queue');
-    const short = queue.locator('option', { hasText: /^short / });
+    const short = queue.locator('option', { hasText: /^short( |$)/ });
     await queue.selectOption({ label: (await short.textContent())!.trim() });
     await sidebar.locator('#root_cores').fill('4');
     await sidebar.locator('#root_walltime').fill('00:20:00');
