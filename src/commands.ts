@@ -5,7 +5,6 @@
  */
 import { JupyterFrontEnd } from '@jupyterlab/application';
 import {
-  Clipboard,
   Dialog,
   ICommandPalette,
   InputDialog,
@@ -17,6 +16,7 @@ import {
   ReadonlyJSONObject,
   ReadonlyPartialJSONObject
 } from '@lumino/coreutils';
+import { JobLogPanel } from './components/JobLog';
 import { DaskDashboardBridge } from './daskDashboard';
 import { dashboardHref, isActive } from './format';
 import { daskClusterIcon } from './icons';
@@ -32,6 +32,47 @@ export namespace CommandIDs {
   export const openDashboard = 'dask-cluster-launcher:open-dashboard';
   export const openDashboardTab = 'dask-cluster-launcher:open-dashboard-tab';
   export const showCluster = 'dask-cluster-launcher:show-cluster';
+  export const openJobLog = 'dask-cluster-launcher:open-job-log';
+}
+
+/**
+ * Ask before stopping a cluster that has workers or batch jobs (work would be
+ * lost, queue places given up); one with neither stops at once. The card's
+ * Stop and the context menu's Stop… both ask here; `always` asks for any
+ * cluster (one picked from a list by name). Resolves whether to stop.
+ */
+export async function confirmStop(
+  cluster: ICluster,
+  trans: TranslationBundle,
+  always = false
+): Promise<boolean> {
+  const workers = cluster.workers.length;
+  const jobs = cluster.jobs.length;
+  if (!always && (cluster.state === 'failed' || workers + jobs === 0)) {
+    return true;
+  }
+  const answer = await showDialog({
+    title: trans.__('Stop %1?', cluster.name),
+    body:
+      workers + jobs === 0
+        ? trans.__(
+            'Stop the Dask cluster %1 (%2)? Clients connected to it lose it.',
+            cluster.name,
+            cluster.backend
+          )
+        : trans.__(
+            'Stop the Dask cluster %1 (%2)? Its %3 and %4 end; clients connected to it lose it.',
+            cluster.name,
+            cluster.backend,
+            trans._n('%1 worker', '%1 workers', workers),
+            trans._n('%1 batch job', '%1 batch jobs', jobs)
+          ),
+    buttons: [
+      Dialog.cancelButton({ label: trans.__('Cancel') }),
+      Dialog.warnButton({ label: trans.__('Stop') })
+    ]
+  });
+  return answer.button.accept;
 }
 
 /** Commands in the palette (the others need a cluster to act on). */
@@ -60,6 +101,8 @@ export interface ICommandsOptions {
   insertCode: (id: string) => Promise<void>;
   /** Open the sidebar at a cluster's card. */
   show: (id: string) => void;
+  /** Copy a cluster's explicit (full) client code. */
+  copyCode: (id: string) => Promise<void>;
 }
 
 /** Register the commands, their palette entries and the card context menu. */
@@ -156,16 +199,36 @@ export function addCommands(options: ICommandsOptions): void {
   });
   commands.addCommand(CommandIDs.copyClientCode, {
     label: menuOrPalette(
-      trans.__('Copy Client Code'),
-      trans.__('Copy Dask client code')
+      trans.__('Copy Full Client Code'),
+      trans.__('Copy the full Dask client code (address and TLS files)')
     ),
     isEnabled: running,
-    execute: notifyErrors(async args => {
-      Clipboard.copyToSystem(await model.snippet(target(args).id));
-      Notification.success(trans.__('Client code copied.'), {
-        autoClose: 2000
+    execute: notifyErrors(args => options.copyCode(target(args).id))
+  });
+  commands.addCommand(CommandIDs.openJobLog, {
+    label: args =>
+      trans.__('Open the Output of Batch Job %1', String(args.jobId ?? '')),
+    execute: args => {
+      const id = String(args.id);
+      const jobId = String(args.jobId);
+      const widgetId = JobLogPanel.widgetId(id, jobId);
+      const open = Array.from(app.shell.widgets('main')).find(
+        w => w.id === widgetId
+      );
+      if (open) {
+        app.shell.activateById(widgetId);
+        return;
+      }
+      const panel = new JobLogPanel({
+        clusterId: id,
+        clusterName: model.cluster(id)?.name ?? id,
+        jobId,
+        load: job => model.jobLog(id, job),
+        trans
       });
-    })
+      app.shell.add(panel, 'main', { mode: 'split-right' });
+      app.shell.activateById(panel.id);
+    }
   });
   commands.addCommand(CommandIDs.openDashboardTab, {
     label: menuOrPalette(
@@ -226,27 +289,18 @@ export function addCommands(options: ICommandsOptions): void {
     isEnabled: args =>
       args.fromContextMenu ? clicked()?.state !== 'stopping' : true,
     execute: notifyErrors(async args => {
-      const cluster =
-        named(args) ?? (await choose(trans.__('Stop a Dask cluster')));
+      const given = named(args);
+      const cluster = given ?? (await choose(trans.__('Stop a Dask cluster')));
       if (!cluster) {
         return;
       }
-      if (args.confirm !== false) {
-        const answer = await showDialog({
-          title: trans.__('Stop %1?', cluster.name),
-          body: trans.__(
-            'Stop the Dask cluster %1 (%2) and its workers? Clients connected to it lose it.',
-            cluster.name,
-            cluster.backend
-          ),
-          buttons: [
-            Dialog.cancelButton({ label: trans.__('Cancel') }),
-            Dialog.warnButton({ label: trans.__('Stop') })
-          ]
-        });
-        if (!answer.button.accept) {
-          return;
-        }
+      // picked by name from a list: always confirmed
+      const always = given === undefined;
+      if (
+        args.confirm !== false &&
+        !(await confirmStop(cluster, trans, always))
+      ) {
+        return;
       }
       await model.stop(cluster.id);
     })

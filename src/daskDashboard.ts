@@ -3,7 +3,7 @@ import { ServerConnection } from '@jupyterlab/services';
 import { CommandRegistry } from '@lumino/commands';
 import { ISignal, Signal } from '@lumino/signaling';
 import type { TranslationBundle } from '@jupyterlab/translation';
-import { Widget } from '@lumino/widgets';
+import { PanelLayout, Widget } from '@lumino/widgets';
 import { dashboardHref } from './format';
 import { ClusterModel } from './model';
 import { translationBundle } from './translation';
@@ -19,6 +19,12 @@ export namespace DaskCommandIDs {
   /** Opens the panes of its `defaultLayout` setting; enabled once a URL is live. */
   export const launchLayout = 'dask:launch-layout';
 }
+
+/** Id of dask-labextension's sidebar (dashboard URL box, plots, its cluster manager). */
+export const DASK_SIDEBAR_ID = 'dask-dashboard-launcher';
+
+/** CSS class of the line this project adds to dask-labextension's sidebar. */
+export const CLUSTERS_POINTER_CLASS = 'dcl-DaskSidebarPointer';
 
 /** CSS class of dask-labextension's dashboard panes (MainAreaWidget). */
 export const DASK_PANE_CLASS = 'dask-DaskDashboard-widget';
@@ -115,6 +121,7 @@ export class DaskDashboardBridge {
     this._timeout = options.timeout ?? 30000;
     this._interval = options.interval ?? 250;
     this._trans = options.trans ?? translationBundle();
+    this._openClusters = options.openClusters ?? null;
     this._commands.commandChanged.connect(this._onCommandChanged, this);
     this._model.clustersChanged.connect(this._onClustersChanged, this);
   }
@@ -189,6 +196,31 @@ export class DaskDashboardBridge {
     }
   }
 
+  /**
+   * Add a line to dask-labextension's sidebar that sends people to the
+   * Clusters sidebar: its own "create a new Dask cluster with the cluster
+   * manager below" points to a section this project hides (see
+   * docs/dask-labextension.md), so the two Dask icons make one path. Safe to
+   * call again (dask-labextension may load after us); true once added.
+   */
+  pointToClusters(): boolean {
+    if (!this._openClusters) {
+      return false;
+    }
+    const sidebar = Array.from(this._shell.widgets('left')).find(
+      w => w.id === DASK_SIDEBAR_ID
+    );
+    const layout = sidebar?.layout as PanelLayout | null | undefined;
+    if (!sidebar || typeof layout?.insertWidget !== 'function') {
+      return false;
+    }
+    if (!sidebar.node.querySelector(`.${CLUSTERS_POINTER_CLASS}`)) {
+      layout.insertWidget(0, clustersPointer(this._trans, this._openClusters));
+      sidebar.addClass('dcl-mod-pointed');
+    }
+    return true;
+  }
+
   /** dask-labextension's dashboard panes in the main area. */
   panes(): Widget[] {
     return Array.from(this._shell.widgets('main')).filter(w =>
@@ -233,6 +265,8 @@ export class DaskDashboardBridge {
       args.id?.startsWith('dask:')
     ) {
       this._changed.emit();
+      // its sidebar is added right after its commands
+      requestAnimationFrame(() => this.pointToClusters());
     }
   }
 
@@ -251,6 +285,7 @@ export class DaskDashboardBridge {
   private _timeout: number;
   private _interval: number;
   private _trans: TranslationBundle;
+  private _openClusters: (() => void) | null;
   private _shown: string | null = null;
   private _changed = new Signal<this, void>(this);
 }
@@ -274,5 +309,27 @@ export namespace DaskDashboardBridge {
     interval?: number;
     /** Translates the errors shown on the card. */
     trans?: TranslationBundle;
+    /** Open the Clusters sidebar (from the line added to dask-labextension's). */
+    openClusters?: () => void;
   }
+}
+
+/** "Clusters are launched in the Clusters sidebar" and a button that opens it. */
+function clustersPointer(
+  trans: TranslationBundle,
+  openClusters: () => void
+): Widget {
+  const widget = new Widget();
+  widget.addClass(CLUSTERS_POINTER_CLASS);
+  widget.node.dataset.testid = 'dcl-dask-sidebar-pointer';
+  const text = document.createElement('p');
+  text.textContent = trans.__(
+    'Dask clusters are launched, scaled and stopped in the Clusters sidebar. To see a dashboard here, click "In JupyterLab" on a cluster\'s card, or paste a dashboard URL in the box below.'
+  );
+  const button = document.createElement('button');
+  button.className = 'jp-mod-styled jp-mod-accept';
+  button.textContent = trans.__('Open the Clusters sidebar');
+  button.addEventListener('click', openClusters);
+  widget.node.append(text, button);
+  return widget;
 }

@@ -9,7 +9,7 @@ import { IRunningSessionManagers } from '@jupyterlab/running';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IStateDB } from '@jupyterlab/statedb';
 import { ITranslator } from '@jupyterlab/translation';
-import { addCommands, CommandIDs } from './commands';
+import { addCommands, CommandIDs, confirmStop } from './commands';
 import { IClusterActions } from './components/ClusterCard';
 import { KernelChoices } from './components/KernelPicker';
 import { ClusterSidebar } from './components/Sidebar';
@@ -22,6 +22,7 @@ import { insertCodeCell, targetNotebook } from './notebook';
 import { LaunchProgress } from './progress';
 import { addRunningClusters } from './running';
 import { translationBundle } from './translation';
+import { holdSavedDashboard, settleRestoredPanes } from './stalePanes';
 
 export { CommandIDs };
 
@@ -52,6 +53,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
     running: IRunningSessionManagers | null
   ) => {
     const { commands, serviceManager } = app;
+    // before dask-labextension reads it: a restored layout may name a
+    // cluster that is gone (see stalePanes)
+    const heldDashboard = state
+      ? holdSavedDashboard(state).catch(() => null)
+      : Promise.resolve(null);
     const trans = translationBundle(translator);
     const baseUrl = serviceManager.serverSettings.baseUrl;
     const events = new ClusterEventSocket({
@@ -63,8 +69,10 @@ const plugin: JupyterFrontEndPlugin<void> = {
       shell: app.shell,
       model,
       baseUrl,
-      trans
+      trans,
+      openClusters: () => app.shell.activateById(SIDEBAR_ID)
     });
+    void app.restored.then(() => dashboards.pointToClusters());
 
     // Settings apply as they change (see schema/plugin.json).
     let settings: ISettingRegistry.ISettings | null = null;
@@ -81,23 +89,51 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const startNotifications = () =>
       (settings?.composite.startNotifications as boolean | undefined) ?? true;
 
-    /** Insert a cluster's client code below the active notebook cell. */
-    const insertCode = async (id: string): Promise<void> => {
-      const panel = targetNotebook(notebooks, trans);
-      const kernel = panel.sessionContext.session?.kernel?.name;
-      const { code, warning } = await model.snippetFor(id, kernel);
-      // The snippet request took a moment: use the notebook current now.
-      insertCodeCell(targetNotebook(notebooks, trans), code);
-      if (warning) {
-        // the versions distributed would complain about when the client connects
-        Notification.warning(warning, { autoClose: false });
+    /** The notebook in the current tab, or null after saying there is none. */
+    const visibleNotebook = () => {
+      try {
+        return targetNotebook(notebooks, app.shell.currentWidget, trans);
+      } catch (error) {
+        Notification.warning((error as Error).message, { autoClose: 6000 });
+        return null;
       }
     };
+    /**
+     * Insert a cluster's client code (the short `connect` form where it has
+     * one) below the active cell of the notebook in the current tab.
+     */
+    const insertCode = async (id: string): Promise<void> => {
+      const panel = visibleNotebook();
+      if (!panel) {
+        return;
+      }
+      const kernel = panel.sessionContext.session?.kernel?.name;
+      const snippet = await model.snippetFor(id, kernel);
+      // The request took a moment: the notebook must still be the current tab.
+      const target = visibleNotebook();
+      if (!target) {
+        return;
+      }
+      insertCodeCell(target, snippet.connect_code ?? snippet.code);
+      if (snippet.warning) {
+        // the versions distributed would complain about when the client connects
+        Notification.warning(snippet.warning, { autoClose: false });
+      }
+    };
+    /** Copy the explicit client code: address and TLS files, no helper. */
     const copyCode = async (id: string): Promise<void> => {
-      Clipboard.copyToSystem(await model.snippet(id));
-      Notification.success(trans.__('Client code copied.'), {
+      Clipboard.copyToSystem((await model.snippetFor(id)).code);
+      Notification.success(trans.__('Full client code copied.'), {
         autoClose: 2000
       });
+    };
+    /** Stop, asking first when the cluster has workers or jobs. */
+    const askAndStop = async (id: string): Promise<void> => {
+      const cluster = model.cluster(id);
+      if (cluster && !(await confirmStop(cluster, trans))) {
+        return;
+      }
+      await model.stop(id);
     };
     /** Open the sidebar at a cluster's card. */
     const show = (id: string): void => {
@@ -117,6 +153,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       baseUrl,
       palette,
       insertCode,
+      copyCode,
       show
     });
 
@@ -138,8 +175,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
       adapt: async (id, minimum, maximum) => {
         await model.adapt(id, minimum, maximum);
       },
-      stop: id => model.stop(id),
-      jobLog: (id, jobId) => model.jobLog(id, jobId),
+      stop: askAndStop,
+      openJobLog: (id, jobId) =>
+        void commands.execute(CommandIDs.openJobLog, { id, jobId }),
       openDashboard: id => dashboards.open(id)
     };
 
@@ -171,7 +209,12 @@ const plugin: JupyterFrontEndPlugin<void> = {
       addRunningClusters(running, { model, trans, show, stop: stopReporting });
     }
 
-    void model.refresh();
+    const loaded = model.refresh();
+    void Promise.all([app.restored, loaded, heldDashboard])
+      .then(([, , held]) => settleRestoredPanes(dashboards, model, held))
+      .catch(reason =>
+        console.warn('dask-cluster-launcher: restored dashboard panes', reason)
+      );
     // Events missed while the socket was closed: resync.
     events.reconnected.connect(() => void model.refreshClusters());
     // Events missed while the tab slept: resync.

@@ -96,7 +96,10 @@ export interface IPreview {
 }
 
 export interface ISnippet {
+  /** The explicit form: scheduler address and TLS files (copied). */
   code: string;
+  /** The short form, `connect("<id>")` (inserted); null where there is none. */
+  connect_code?: string | null;
   /** Set when the notebook's kernel has other versions than the cluster. */
   warning?: string | null;
 }

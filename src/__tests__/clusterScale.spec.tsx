@@ -62,9 +62,7 @@ function bigCluster(): ICluster {
   };
 }
 
-const actions = noClusterActions({
-  jobLog: jest.fn(async () => ({ job_id: '', files: [] }))
-});
+const actions = noClusterActions({ openJobLog: jest.fn() });
 
 const dom = freshReactRoot();
 

@@ -1,6 +1,8 @@
 import React, { act } from 'react';
 import { ClusterCard, IClusterActions } from '../components/ClusterCard';
+import { JobLog, JobLogPanel } from '../components/JobLog';
 import { APIError } from '../request';
+import { translationBundle } from '../translation';
 import { ICluster, IJobLog } from '../types';
 import { freshReactRoot, noClusterActions } from './reactHarness';
 
@@ -60,70 +62,31 @@ async function renderExpanded(a: IClusterActions): Promise<void> {
   act(() => byTestId('dcl-expand')!.click());
 }
 
-describe('Job output on the cluster card', () => {
-  it("shows a job's files from a Log button, refreshes and closes", async () => {
-    const jobLog = jest.fn(async () => log101);
-    await renderExpanded(noClusterActions({ jobLog }));
-    const rows = dom.container.querySelectorAll('.dcl-JobRow');
-    expect(rows).toHaveLength(2);
-    expect(byTestId('dcl-job-log')).toBeNull();
+async function renderLog(
+  load: (jobId: string) => Promise<IJobLog>,
+  refreshInterval = 0
+): Promise<void> {
+  await act(async () =>
+    dom.root.render(
+      <JobLog jobId="101" load={load} refreshInterval={refreshInterval} />
+    )
+  );
+}
 
-    await act(async () =>
-      byTestId('dcl-job-log-button', jobRow('101'))!.click()
-    );
-    expect(jobLog).toHaveBeenCalledWith('c1', '101');
-    const panel = byTestId('dcl-job-log')!;
-    expect(panel.getAttribute('data-job-id')).toBe('101');
-    const files = panel.querySelectorAll('[data-testid="dcl-job-log-file"]');
-    expect(files).toHaveLength(2);
-    expect(files[0].textContent).toContain('dask-worker-101.out');
-    expect(files[0].querySelector('pre')).toBeNull();
-    expect(files[1].querySelector('pre')!.textContent).toContain(
-      'Start worker'
-    );
-
-    await act(async () => byTestId('dcl-job-log-refresh')!.click());
-    expect(jobLog).toHaveBeenCalledTimes(2);
-
-    act(() => byTestId('dcl-job-log-close')!.click());
+describe('Job output from the cluster card', () => {
+  it("opens a job's output from its Log button and from a worker's job id", async () => {
+    const openJobLog = jest.fn();
+    await renderExpanded(noClusterActions({ openJobLog }));
+    expect(dom.container.querySelectorAll('.dcl-JobRow')).toHaveLength(2);
+    act(() => byTestId('dcl-job-log-button', jobRow('102'))!.click());
+    expect(openJobLog).toHaveBeenLastCalledWith('c1', '102');
+    act(() => byTestId('dcl-worker-job-log')!.click());
+    expect(openJobLog).toHaveBeenLastCalledWith('c1', '101');
+    // the output opens in the main area, not inside the narrow card
     expect(byTestId('dcl-job-log')).toBeNull();
   });
 
-  it("says when a file is not written yet, and opens from a worker's job id", async () => {
-    const jobLog = jest.fn(
-      async (_: string, jobId: string): Promise<IJobLog> => ({
-        job_id: jobId,
-        files: [{ path: `/home/a/dask-worker-${jobId}.err`, text: null }]
-      })
-    );
-    await renderExpanded(noClusterActions({ jobLog }));
-    await act(async () => byTestId('dcl-worker-job-log')!.click());
-    expect(jobLog).toHaveBeenCalledWith('c1', '101');
-    expect(byTestId('dcl-job-log')!.textContent).toContain('not written yet');
-
-    // Another job's Log button switches the panel to that job.
-    await act(async () =>
-      byTestId('dcl-job-log-button', jobRow('102'))!.click()
-    );
-    expect(jobLog).toHaveBeenLastCalledWith('c1', '102');
-    expect(byTestId('dcl-job-log')!.getAttribute('data-job-id')).toBe('102');
-    expect(byTestId('dcl-job-log')!.textContent).toContain(
-      'dask-worker-102.err'
-    );
-  });
-
-  it("shows the server's error for an unknown job", async () => {
-    const jobLog = jest.fn(async () => {
-      throw new APIError("cluster 'one' has no batch job '101'", 404);
-    });
-    await renderExpanded(noClusterActions({ jobLog }));
-    await act(async () => byTestId('dcl-job-log-button')!.click());
-    expect(byTestId('dcl-job-log-error')!.textContent).toContain(
-      'no batch job'
-    );
-  });
-
-  it('offers no Log buttons without a jobLog action', async () => {
+  it('offers no Log buttons without an openJobLog action', async () => {
     await renderExpanded(noClusterActions());
     expect(dom.container.querySelectorAll('.dcl-JobRow')).toHaveLength(2);
     expect(byTestId('dcl-job-log-button')).toBeNull();
@@ -131,5 +94,67 @@ describe('Job output on the cluster card', () => {
     expect(
       dom.container.querySelector('.dcl-WorkerRow')!.textContent
     ).toContain('101');
+  });
+});
+
+describe('A job log', () => {
+  afterEach(() => jest.useRealTimers());
+
+  it('shows the files, says which are empty, and refreshes', async () => {
+    const load = jest.fn(async () => log101);
+    await renderLog(load);
+    expect(load).toHaveBeenCalledWith('101');
+    const panel = byTestId('dcl-job-log')!;
+    expect(panel.getAttribute('data-job-id')).toBe('101');
+    const files = panel.querySelectorAll('[data-testid="dcl-job-log-file"]');
+    expect(files).toHaveLength(2);
+    expect(files[0].textContent).toContain('dask-worker-101.out');
+    expect(files[0].textContent).toContain('empty');
+    expect(files[1].querySelector('pre')!.textContent).toContain(
+      'Start worker'
+    );
+    await act(async () => byTestId('dcl-job-log-refresh')!.click());
+    expect(load).toHaveBeenCalledTimes(2);
+  });
+
+  it('follows the files while shown, and stops at an error', async () => {
+    jest.useFakeTimers();
+    let lines = 'first\n';
+    const load = jest.fn(async (): Promise<IJobLog> => {
+      if (load.mock.calls.length > 2) {
+        throw new APIError("cluster 'one' has no batch job '101'", 404);
+      }
+      return {
+        job_id: '101',
+        files: [{ path: '/home/a/dask-worker-101.err', text: lines }]
+      };
+    });
+    await renderLog(load, 1000);
+    expect(byTestId('dcl-job-log')!.textContent).toContain('first');
+    lines += 'second\n';
+    await act(async () => jest.advanceTimersByTime(1000));
+    expect(load).toHaveBeenCalledTimes(2);
+    expect(byTestId('dcl-job-log')!.textContent).toContain('second');
+    await act(async () => jest.advanceTimersByTime(1000));
+    expect(byTestId('dcl-job-log-error')!.textContent).toContain(
+      'no batch job'
+    );
+    await act(async () => jest.advanceTimersByTime(5000));
+    expect(load).toHaveBeenCalledTimes(3);
+  });
+
+  it('is a main-area tab titled with the job id, one per job', () => {
+    const panel = new JobLogPanel({
+      clusterId: 'c1',
+      clusterName: 'one',
+      jobId: '101',
+      load: async () => log101,
+      trans: translationBundle()
+    });
+    expect(panel.title.label).toBe('Job 101 log');
+    expect(panel.title.caption).toContain('one');
+    expect(panel.id).toBe(JobLogPanel.widgetId('c1', '101'));
+    expect(JobLogPanel.widgetId('c1', '102')).not.toBe(panel.id);
+    panel.dispose();
   });
 });

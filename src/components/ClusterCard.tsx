@@ -8,10 +8,9 @@ import {
 } from '../format';
 import { safeLink } from '../links';
 import { useTrans } from '../translation';
-import { ICluster, IJobLog } from '../types';
+import { ICluster } from '../types';
 import { ClusterTotals } from './ClusterTotals';
 import { ErrorBox, IErrorInfo } from './ErrorBox';
-import { JobLog } from './JobLog';
 import { JobTable } from './JobTable';
 import { WorkerCount } from './WorkerCount';
 import { WorkerTable } from './WorkerTable';
@@ -23,8 +22,8 @@ export interface IClusterActions {
   scale(id: string, workers: number): Promise<void>;
   adapt(id: string, minimum: number, maximum: number): Promise<void>;
   stop(id: string): Promise<void>;
-  /** The tail of a batch job's output files (batch backends). */
-  jobLog?(id: string, jobId: string): Promise<IJobLog>;
+  /** Open a batch job's output in the main area (batch backends). */
+  openJobLog?(id: string, jobId: string): void;
   /** Open the dashboard's panes in JupyterLab (dask-labextension). */
   openDashboard?(id: string): Promise<void>;
 }
@@ -54,8 +53,6 @@ export function ClusterCard(props: IClusterCardProps): JSX.Element {
   const [expanded, setExpanded] = React.useState(false);
   const [error, setError] = React.useState<IErrorInfo | null>(null);
   const [busy, setBusy] = React.useState(false);
-  /** The batch job whose output is shown. */
-  const [logJob, setLogJob] = React.useState<string | null>(null);
   const current = cluster.scaling;
   const [workers, setWorkers] = React.useState(
     'workers' in current ? current.workers : cluster.workers.length
@@ -101,7 +98,9 @@ export function ClusterCard(props: IClusterCardProps): JSX.Element {
     directSafe && directLinkReachable(directSafe) ? directSafe : null;
   const directText = directSafe ? null : cluster.dashboard_link;
   const Caret = expanded ? caretDownIcon : caretRightIcon;
-  const showLog = actions.jobLog ? setLogJob : undefined;
+  const showLog = actions.openJobLog
+    ? (jobId: string) => actions.openJobLog!(cluster.id, jobId)
+    : undefined;
   const detailsId = `dcl-card-details-${cluster.id}`;
   const stateLabel: Record<string, string> = {
     starting: trans.__('starting'),
@@ -259,9 +258,12 @@ export function ClusterCard(props: IClusterCardProps): JSX.Element {
               className="jp-mod-styled"
               data-testid="dcl-copy"
               disabled={!running || busy}
+              title={trans.__(
+                'Copy the explicit client code: scheduler address and TLS files, without the connect helper'
+              )}
               onClick={run(() => actions.copyCode(cluster.id))}
             >
-              {trans.__('Copy client code')}
+              {trans.__('Copy full code')}
             </button>
             {directLink && (
               <a
@@ -323,14 +325,7 @@ export function ClusterCard(props: IClusterCardProps): JSX.Element {
             </button>
           </div>
           <WorkerTable workers={cluster.workers} onShowLog={showLog} />
-          <JobTable jobs={cluster.jobs} onShowLog={showLog} shownJob={logJob} />
-          {logJob && actions.jobLog && (
-            <JobLog
-              jobId={logJob}
-              load={jobId => actions.jobLog!(cluster.id, jobId)}
-              onClose={() => setLogJob(null)}
-            />
-          )}
+          <JobTable jobs={cluster.jobs} onShowLog={showLog} />
         </div>
       )}
     </div>

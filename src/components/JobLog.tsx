@@ -1,26 +1,46 @@
+import { MainAreaWidget, ReactWidget } from '@jupyterlab/apputils';
+import type { TranslationBundle } from '@jupyterlab/translation';
 import React from 'react';
-import { useTrans } from '../translation';
+import { TransContext, useTrans } from '../translation';
 import { IJobLog } from '../types';
+
+/** How often an open log reads the job's files again (ms): it follows them. */
+export const LOG_REFRESH_INTERVAL = 3000;
 
 export interface IJobLogProps {
   jobId: string;
   /** Fetch the log (the model's `jobLog` for this cluster). */
   load: (jobId: string) => Promise<IJobLog>;
-  onClose: () => void;
+  /** Read the files again every this many ms (0: only on Refresh). */
+  refreshInterval?: number;
+  /** Whether the log is seen now: a hidden tab does not poll. */
+  isShown?: () => boolean;
 }
 
-/** A batch job's stdout and stderr tails, with Refresh and Close. */
+/**
+ * A batch job's stdout and stderr tails, followed while shown: new lines
+ * appear, and a file scrolled to its end stays at its end.
+ */
 export function JobLog(props: IJobLogProps): JSX.Element {
-  const { jobId, load, onClose } = props;
+  const { jobId, load, refreshInterval = 0, isShown } = props;
   const trans = useTrans();
   const [log, setLog] = React.useState<IJobLog | null>(null);
   const [error, setError] = React.useState<string | null>(null);
   const [loading, setLoading] = React.useState(true);
   const [reloads, setReloads] = React.useState(0);
+  /** Counts polls skipped while hidden (each schedules the next check). */
+  const [skipped, setSkipped] = React.useState(0);
+  const panel = React.useRef<HTMLDivElement>(null);
+  /** Files the reader left scrolled to their end (by path): they follow. */
+  const following = React.useRef(new Map<string, boolean>());
 
   React.useEffect(() => {
     let current = true;
     setLoading(true);
+    panel.current?.querySelectorAll('pre').forEach(pre => {
+      const end = pre.scrollHeight - pre.scrollTop - pre.clientHeight < 4;
+      following.current.set(pre.dataset.path ?? '', end);
+    });
     load(jobId)
       .then(result => {
         if (current) {
@@ -38,18 +58,33 @@ export function JobLog(props: IJobLogProps): JSX.Element {
           setLoading(false);
         }
       });
-    // A newer request (other job, Refresh) or unmounting wins.
+    // A newer request (Refresh, the next poll) or unmounting wins.
     return () => {
       current = false;
     };
   }, [jobId, reloads]);
 
-  // The newest lines are at the end: show them (once per load only, so a
-  // re-render of the card does not scroll away from what the user reads).
-  const panel = React.useRef<HTMLDivElement>(null);
+  // Follow the files; not after an error (the cluster or the job is gone).
   React.useEffect(() => {
+    if (!refreshInterval || loading || error) {
+      return;
+    }
+    const timer = setTimeout(() => {
+      if (!isShown || isShown()) {
+        setReloads(n => n + 1);
+      } else {
+        setSkipped(n => n + 1); // checks again later
+      }
+    }, refreshInterval);
+    return () => clearTimeout(timer);
+  }, [loading, error, refreshInterval, reloads, skipped]);
+
+  // The newest lines are at the end: show them, unless the reader scrolled up.
+  React.useLayoutEffect(() => {
     panel.current?.querySelectorAll('pre').forEach(pre => {
-      pre.scrollTop = pre.scrollHeight;
+      if (following.current.get(pre.dataset.path ?? '') !== false) {
+        pre.scrollTop = pre.scrollHeight;
+      }
     });
   }, [log]);
 
@@ -72,13 +107,6 @@ export function JobLog(props: IJobLogProps): JSX.Element {
         >
           {loading ? trans.__('Loading…') : trans.__('Refresh')}
         </button>
-        <button
-          className="jp-mod-styled"
-          data-testid="dcl-job-log-close"
-          onClick={onClose}
-        >
-          {trans.__('Close')}
-        </button>
       </div>
       {error && (
         <div className="dcl-Error" data-testid="dcl-job-log-error">
@@ -100,10 +128,70 @@ export function JobLog(props: IJobLogProps): JSX.Element {
           ) : file.text === '' ? (
             <p className="dcl-Empty">{trans.__('empty')}</p>
           ) : (
-            <pre className="dcl-JobLog-text">{file.text}</pre>
+            <pre
+              className="dcl-JobLog-text"
+              data-path={file.path}
+              tabIndex={0}
+              aria-label={trans.__('Contents of %1', file.path)}
+            >
+              {file.text}
+            </pre>
           )}
         </div>
       ))}
     </div>
   );
+}
+
+/** The log of one job, as the content of a main-area tab. */
+class JobLogContent extends ReactWidget {
+  constructor(private _options: JobLogPanel.IOptions) {
+    super();
+    this.addClass('dcl-JobLogPanel');
+  }
+
+  render(): JSX.Element {
+    const { jobId, load, trans } = this._options;
+    return (
+      <TransContext.Provider value={trans}>
+        <JobLog
+          jobId={jobId}
+          load={load}
+          refreshInterval={LOG_REFRESH_INTERVAL}
+          isShown={() => this.isVisible}
+        />
+      </TransContext.Provider>
+    );
+  }
+}
+
+/** A job's output in the main area, like an open file, titled with its id. */
+export class JobLogPanel extends MainAreaWidget<ReactWidget> {
+  constructor(options: JobLogPanel.IOptions) {
+    super({ content: new JobLogContent(options) });
+    const { trans, jobId, clusterName } = options;
+    this.id = JobLogPanel.widgetId(options.clusterId, jobId);
+    this.title.label = trans.__('Job %1 log', jobId);
+    this.title.caption = trans.__(
+      'Output of batch job %1 of the cluster %2',
+      jobId,
+      clusterName
+    );
+    this.title.closable = true;
+  }
+}
+
+export namespace JobLogPanel {
+  export interface IOptions {
+    clusterId: string;
+    clusterName: string;
+    jobId: string;
+    load: (jobId: string) => Promise<IJobLog>;
+    trans: TranslationBundle;
+  }
+
+  /** One tab per job: opening it again shows that tab. */
+  export function widgetId(clusterId: string, jobId: string): string {
+    return `dcl-job-log-${clusterId}-${jobId}`;
+  }
 }

@@ -11,8 +11,11 @@ import {
   shot,
   startGoldenPath,
   stopClustersAfterEach,
-  stopFromCard,
-  useFromNotebook
+  insertClientCode,
+  runClientCode,
+  runNewCell,
+  SIDEBAR_ID,
+  stopFromCard
 } from './helpers';
 
 /** The Clusters sidebar with the default profile ("Local") preselected. */
@@ -99,13 +102,33 @@ test.describe('Clusters sidebar', () => {
 
     // Without a notebook, the user is told so.
     await card.getByTestId('dcl-insert').click();
-    await expect(card.getByTestId('dcl-card-error')).toContainText(
-      'No notebook is open'
-    );
+    await expect(
+      page.locator('.jp-Notification-Toast-warning, .Toastify__toast', {
+        hasText: 'No notebook is open'
+      })
+    ).toBeVisible();
     await shot(page, '03b-no-notebook');
 
-    await useFromNotebook(page, card, 'cluster.ipynb', '04-client-output');
+    await insertClientCode(page, card, 'cluster.ipynb');
+    // One short call by the cluster's id: no address, no TLS file paths.
+    const clusterId = await card.getAttribute('data-cluster-id');
+    const inserted = (await page.notebook.getCellTextInput(1)) ?? '';
+    expect(inserted).toContain('from dask_cluster_launcher import connect');
+    expect(inserted).toContain(`client = connect('${clusterId}'`);
+    expect(inserted.trim().split('\n').length).toBeLessThanOrEqual(4);
+    expect(inserted).not.toMatch(/tls|\.pem|\.key|Security/i);
+    await runClientCode(page);
+    await runNewCell(page, 'client.submit(lambda x: x + 1, 41).result()', '42');
+    await shot(page, '04-client-output');
 
+    // Stop asks first: the cluster has workers (the same dialog as the menu's Stop…).
+    await page.sidebar.openTab(SIDEBAR_ID);
+    await card.getByTestId('dcl-stop').click();
+    const dialog = page.locator('.jp-Dialog');
+    await expect(dialog).toContainText(`Stop ${name}?`);
+    await expect(dialog).toContainText('3 workers');
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await expect(card.locator('.dcl-state')).toHaveText('running');
     await stopFromCard(card);
     await shot(page, '05-stopped');
     expect(errors).toEqual([]);

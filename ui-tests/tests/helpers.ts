@@ -185,7 +185,7 @@ export async function insertClientCode(
   page: IJupyterLabPageFixture,
   card: Locator,
   notebook: string,
-  code = 'Client('
+  code = 'client = '
 ): Promise<void> {
   await page.notebook.createNew(notebook);
   await page.sidebar.openTab(SIDEBAR_ID);
@@ -236,10 +236,20 @@ export async function runNewCell(
   return area;
 }
 
-/** Stop the cluster from its card and wait for the card to go. */
+/**
+ * Stop the cluster from its card (confirming, when it has workers or jobs, in
+ * the dialog Stop opens) and wait for the card to go.
+ */
 export async function stopFromCard(card: Locator): Promise<void> {
   await card.getByTestId('dcl-stop').click();
-  await expect(card).toHaveCount(0, { timeout: 60000 });
+  const page = card.page();
+  const confirm = page.locator('.jp-Dialog .jp-mod-warn');
+  await expect(async () => {
+    if (await confirm.isVisible()) {
+      await confirm.click();
+    }
+    await expect(card).toHaveCount(0, { timeout: 1000 });
+  }).toPass({ timeout: 60000 });
 }
 
 /**

@@ -4,7 +4,13 @@
  * it for the notebook too.
  */
 import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
-import { API, collectConsoleErrors, openSidebar, SIDEBAR_ID } from './helpers';
+import {
+  API,
+  collectConsoleErrors,
+  openSidebar,
+  SIDEBAR_ID,
+  stopFromCard
+} from './helpers';
 
 /** The text of a cell's output once it contains `expected`. */
 async function outputOf(
@@ -78,8 +84,7 @@ test.describe('Clusters started from Python', () => {
     await runCell(page, 1, 'client.submit(lambda x: x + 1, 41).result()');
     await outputOf(page, 1, '42');
     await page.sidebar.openTab(SIDEBAR_ID);
-    await card.getByTestId('dcl-stop').click();
-    await expect(card).toHaveCount(0, { timeout: 60000 });
+    await stopFromCard(card);
 
     // The notebook's client is told: it stops being "running" (one-line statements: the
     // editor indents typed blocks by itself).
