@@ -274,7 +274,7 @@ test.describe('Launch in two clicks', () => {
     const menu = page.locator('.lm-Menu');
     for (const item of [
       'Insert Client Code',
-      'Copy Client Code',
+      'Copy Full Client Code',
       'Open Dashboard in a Browser Tab',
       'Scale…',
       'Stop…'
