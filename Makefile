@@ -43,6 +43,7 @@ testbeds: system-deps install
 	bash testbeds/start-sge.sh
 	bash testbeds/start-pbs.sh
 	bash testbeds/start-lsf.sh
+	bash testbeds/start-htcondor.sh
 	bash testbeds/start-gateway.sh
 
 lint: install

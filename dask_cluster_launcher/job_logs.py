@@ -6,8 +6,9 @@ import re
 from typing import Any
 
 #: A batch job id as SLURM and Grid Engine give it: ASCII digits, of a sane length (``isdigit``
-#: would take superscript and other scripts' digits; a long id would make a path too long).
-JOB_ID = re.compile(r"[0-9]{1,20}")
+#: would take superscript and other scripts' digits; a long id would make a path too long);
+#: HTCondor's is <cluster>.<proc>.
+JOB_ID = re.compile(r"[0-9]{1,20}(\.[0-9]{1,9})?")
 
 
 def valid_job_id(job_id: str) -> bool:

@@ -113,6 +113,16 @@ class Testbed:
             out = self.run(["bjobs", "-u", "all", "-o", "jobid job_name stat", "-json"]).stdout
             records = json.loads(out)["RECORDS"]
             jobs = [QueuedJob(r["JOBID"], r["JOB_NAME"], r["STAT"]) for r in records]
+        elif self.kind == "htcondor":  # I(dle), R(unning), H(eld), X (removed, ending)
+            attributes = "ClusterId,ProcId,JobBatchName,JobStatus"
+            out = self.run(["condor_q", "-allusers", "-json", "-attributes", attributes]).stdout
+            letters = {1: "I", 2: "R", 3: "X", 4: "C", 5: "H"}
+            jobs = [
+                QueuedJob(
+                    f"{a['ClusterId']}.{a['ProcId']}", a["JobBatchName"], letters[a["JobStatus"]]
+                )
+                for a in (json.loads(out) if out.strip() else [])
+            ]
         else:
             out = self.run(["qstat", "-xml", "-u", "*"]).stdout
             jobs = [
@@ -151,9 +161,12 @@ class Testbed:
         """Cancel/delete jobs (errors for jobs that are already gone are ignored)."""
         if job_ids:
             pbs_qdel = os.path.join(self.extra.get("bin", ""), "qdel")  # not Grid Engine's
-            cmd = {"slurm": ["scancel"], "lsf": ["bkill"], "pbs": [pbs_qdel]}.get(
-                self.kind, ["qdel", "-f"]
-            )
+            cmd = {
+                "slurm": ["scancel"],
+                "lsf": ["bkill"],
+                "htcondor": ["condor_rm"],
+                "pbs": [pbs_qdel],
+            }.get(self.kind, ["qdel", "-f"])
             self.run([*cmd, *job_ids], check=False)
 
 
@@ -320,4 +333,25 @@ def pbs_testbed(slurm_testbed: Testbed) -> Iterator[Testbed]:
         )
 
     with _testbed("pbs", "start-pbs.sh", "start-pbs.sh", lambda: True, make) as bed:
+        yield bed
+
+
+@pytest.fixture(scope="session")
+def htcondor_testbed() -> Iterator[Testbed]:
+    """The HTCondor emulator (testbeds/start-htcondor.sh: one partitionable slot with 16 CPUs,
+    no queues); nothing to stop afterwards."""
+
+    def make(log_path: Path) -> Testbed:
+        bin_dir = log_path.read_text().split()[-1]  # the script's last line
+        config = str(Path(bin_dir).parent / "condor_config")
+        path = f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
+        return Testbed(
+            kind="htcondor",
+            env={"PATH": path, "CONDOR_CONFIG": config},
+            queues=[],
+            short_queue="",
+            log_path=log_path,
+        )
+
+    with _testbed("htcondor", "start-htcondor.sh", "start-htcondor.sh", lambda: True, make) as bed:
         yield bed

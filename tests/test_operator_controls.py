@@ -214,6 +214,7 @@ EXPECTED_COMMANDS = {
     "sge": {"qconf", "qsub", "qstat", "qdel"},
     "pbs": {"qstat", "pbsnodes", "qsub", "qselect", "qdel"},
     "lsf": {"bqueues", "bhosts", "bsub", "bjobs", "bkill"},
+    "htcondor": {"condor_status", "condor_submit", "condor_q", "condor_rm"},
 }
 
 

@@ -24,10 +24,11 @@ BASE_OPTIONS = {
     "slurm": {"walltime": "00:20:00", "memory": "1 GB", "cores": 1},
     "sge": {"walltime": "00:20:00", "memory": "1 GB", "cores": 1, "resource_spec": "h_vmem=1G"},
     "lsf": {"walltime": "00:20:00", "memory": "1 GB", "cores": 1},
+    "htcondor": {"walltime": "00:20:00", "memory": "1 GB", "cores": 1, "disk": "1 GB"},
     "pbs": {"walltime": "00:20:00", "memory": "1 GB", "cores": 1},
 }
 #: the directive marker of each system's job scripts
-MARKERS = {"slurm": "#SBATCH", "sge": "#$", "lsf": "#BSUB", "pbs": "#PBS"}
+MARKERS = {"slurm": "#SBATCH", "sge": "#$", "lsf": "#BSUB", "htcondor": "", "pbs": "#PBS"}
 PREFIX = "dcl-"
 
 
@@ -139,6 +140,7 @@ async def test_preview_shows_the_exact_job_script(launcher_api, bed):
     options["job_extra_directives"] = {
         "slurm": ["--hint=multithread"],
         "lsf": ["-L /bin/bash"],
+        "htcondor": ["rank = Memory"],
     }.get(bed.kind, ["-l arch=lx-amd64"])
     code, preview = await launcher_api(
         "preview", method="POST", body={"backend": bed.kind, "options": options}
@@ -147,9 +149,11 @@ async def test_preview_shows_the_exact_job_script(launcher_api, bed):
     script = preview["job_script"]
     marker = MARKERS[bed.kind]
     directive = options["job_extra_directives"][0]
-    assert f"{marker} {directive}" in script.splitlines()
+    assert f"{marker} {directive}".strip() in script.splitlines()
     assert "--lifetime 15m" in script and "--nworkers 2" in script
-    assert f"{marker} -N {PREFIX}preview" in script or f"{marker} -J {PREFIX}preview" in script
+    names = [f"{marker} -N {PREFIX}preview", f"{marker} -J {PREFIX}preview"]
+    names.append(f"batch_name = {PREFIX}preview")  # HTCondor's
+    assert any(name in script.splitlines() for name in names), script
     # workers talk TLS with the cluster's private credentials and close their HTTP port
     assert "--protocol tls://" in script and "--tls-ca-file" in script
     assert "--preload" in script and "--dashboard-address 127.0.0.1:0" in script
@@ -172,6 +176,7 @@ STRING_FIELDS = {
     "slurm": ["queue", "account"],
     "sge": ["queue", "project", "resource_spec", "parallel_environment"],
     "lsf": ["queue", "project", "resource_spec"],
+    "htcondor": ["accounting_group", "requirements", "disk"],
     "pbs": ["queue", "account", "resource_spec"],
 }
 COMMON_FIELDS = [
@@ -230,6 +235,10 @@ async def test_site_limits_are_checked_before_submitting(launcher_api, bed):
     cases = [
         ({"queue": bed.short_queue, "walltime": "01:00:00"}, "options.walltime"),
         ({"queue": "no-such-queue"}, "options.queue"),
+    ]
+    if bed.kind == "htcondor":  # no queues: slots, and their disk
+        cases = [({"disk": "1000 GB"}, "options.disk")]
+    cases += [
         ({"cores": 64}, "options.cores"),
         ({"cores": 3, "processes": 2}, "options.processes"),
         ({"lifetime": "30m"}, "options.lifetime"),
@@ -240,6 +249,10 @@ async def test_site_limits_are_checked_before_submitting(launcher_api, bed):
         cases.append(({"memory": "64 GB"}, "options.memory"))
     elif bed.kind == "lsf":
         cases.append(({"job_extra_directives": ["-W 99:00"]}, "options.job_extra_directives.0"))
+    elif bed.kind == "htcondor":
+        cases.append(({"memory": "100 GB"}, "options.memory"))
+        directive = {"job_extra_directives": ["request_memory = 100000"]}
+        cases.append((directive, "options.job_extra_directives.0"))
     elif bed.kind == "pbs":
         cases.append(({"memory": "64 GB"}, "options.memory"))
         cases.append(({"resource_spec": "select=1:mem=8gb"}, "options.resource_spec"))
@@ -259,6 +272,10 @@ async def test_form_lists_the_sites_queues_with_limits(launcher_api, bed):
     _, backends = await launcher_api("backends")
     backend = next(b for b in backends if b["name"] == bed.kind)
     assert backend["available"] is True
+    if bed.kind == "htcondor":  # no queues: the pool's largest slot is shown
+        description = backend["schema"]["properties"]["cores"]["description"]
+        assert "largest slot: 16 CPUs, 64.0 GiB memory" in description
+        return
     choices = {c["const"]: c["title"] for c in backend["schema"]["properties"]["queue"]["oneOf"]}
     assert set(bed.queues) <= set(choices)
     assert "max 00:30:00" in choices[bed.short_queue]
@@ -273,6 +290,7 @@ async def test_refused_job_fails_the_launch_with_the_reason_and_leaves_no_job(
     bogus = {
         "slurm": ["--constraint=bogus"],
         "lsf": ['-R "select[bogus_resource==1]"'],
+        "htcondor": ["rank = ((Memory"],  # condor_submit parses the expression
         "pbs": ["-l proc=bogus"],  # a node property (a SLURM feature here) no node has
     }
     bogus = bogus.get(bed.kind, ["-l bogus_resource=1"])
@@ -282,7 +300,8 @@ async def test_refused_job_fails_the_launch_with_the_reason_and_leaves_no_job(
     )
     assert code == 202
     model = await wait_cluster(launcher_api, cluster["id"], lambda m: m["state"] == "failed", 60)
-    assert {"slurm": "sbatch", "lsf": "bsub"}.get(bed.kind, "qsub") in model["error"]
+    submit = {"slurm": "sbatch", "lsf": "bsub", "htcondor": "condor_submit"}
+    assert submit.get(bed.kind, "qsub") in model["error"]
     await wait_no_jobs(bed, timeout=30)
     manager = jp_serverapp.web_app.settings["dask_cluster_launcher_manager"]
     host = manager.get(cluster["id"]).handle.host  # the cluster's host process (and scheduler)

@@ -38,12 +38,19 @@ CLUSTERS = {
         "resource_spec": "h_vmem=1G",
         "job_extra_directives": ["-h"],
     },
-    "lsf": {"walltime": "00:20:00", "memory": "1 GB", "cores": 1, "job_extra_directives": ["-H"]},
     "pbs": {
         "walltime": "00:20:00",
         "memory": "1 GB",
         "cores": 1,
         "job_extra_directives": ["-h"],
+    },
+    "lsf": {"walltime": "00:20:00", "memory": "1 GB", "cores": 1, "job_extra_directives": ["-H"]},
+    "htcondor": {
+        "walltime": "00:20:00",
+        "memory": "1 GB",
+        "cores": 1,
+        "disk": "1 GB",
+        "job_extra_directives": ["hold = True"],
     },
 }
 
@@ -72,7 +79,7 @@ def stopped(request, slurm_testbed, sge_testbed, tmp_path_factory):
                 cluster = server.call("clusters/" + name.removeprefix("dcl-"))
                 assert time.monotonic() < deadline, f"{system} jobs not queued: {cluster}"
                 time.sleep(0.2)
-            assert all(job.state in ("PENDING", "hqw", "PSUSP") for job in jobs), jobs
+            assert all(job.state in ("PENDING", "hqw", "PSUSP", "H") for job in jobs), jobs
 
         t0 = time.monotonic()
         if request.param == "api/shutdown":

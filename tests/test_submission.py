@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from dask_cluster_launcher.backends.batch import submission
+from dask_cluster_launcher.backends.batch.htcondor import HTCondorBackend
 from dask_cluster_launcher.backends.batch.lsf import LSFBackend
 from dask_cluster_launcher.backends.batch.pbs import PBSBackend
 from dask_cluster_launcher.backends.batch.sge import SGEBackend
@@ -22,14 +23,21 @@ from tests.batch_testbeds import BATCH_SYSTEMS
 from tests.helpers import wait_until
 
 N = 20
-HOLD = {"slurm": ["--hold"], "sge": ["-h"], "lsf": ["-H"], "pbs": ["-h"]}
-BACKENDS = {"slurm": SLURMBackend, "sge": SGEBackend, "lsf": LSFBackend, "pbs": PBSBackend}
+HOLD = {"slurm": ["--hold"], "sge": ["-h"], "lsf": ["-H"], "pbs": ["-h"], "htcondor": []}
+BACKENDS = {
+    "slurm": SLURMBackend,
+    "sge": SGEBackend,
+    "lsf": LSFBackend,
+    "htcondor": HTCondorBackend,
+    "pbs": PBSBackend,
+}
 #: a held job's state, and the commands that submit and cancel
-HELD = {"slurm": "PENDING", "sge": "hqw", "lsf": "PSUSP", "pbs": "PENDING"}
+HELD = {"slurm": "PENDING", "sge": "hqw", "lsf": "PSUSP", "htcondor": "H", "pbs": "PENDING"}
 COMMANDS = {
     "slurm": ("sbatch", "scancel"),
     "sge": ("qsub", "qdel"),
     "lsf": ("bsub", "bkill"),
+    "htcondor": ("condor_submit", "condor_rm"),
     "pbs": ("qsub", "qdel"),
 }
 #: what a refused submission says (a partition / queue the site does not have)
@@ -37,6 +45,7 @@ REFUSAL = {
     "slurm": "Batch job submission failed: Invalid partition name specified",
     "sge": 'Job was rejected because job requests unknown queue "dclsubtest-no-such-queue"',
     "lsf": "dclsubtest-no-such-queue: No such queue. Job not submitted.",
+    "htcondor": "Parse error of expression: ((Memory",
     "pbs": "Batch job submission failed: Invalid partition name specified",  # SLURM's, via qsub
 }
 
@@ -52,6 +61,7 @@ def job_name(bed):
     name = f"dclsubtest-{uuid.uuid4().hex[:8]}"
     yield name
     reap = {"slurm": ["scancel", "--name", name], "lsf": ["bkill", "-J", name, "0"]}
+    reap["htcondor"] = ["condor_rm", "-constraint", f'JobBatchName =?= "{name}"']
     reap["pbs"] = reap["slurm"]  # the PBS test bed's jobs are SLURM jobs
     bed.run(reap.get(bed.kind, ["qdel", name]), check=False)
     bed.wait_queue_empty(timeout=60, name_prefix=name)
@@ -68,6 +78,11 @@ def job_kwargs(kind: str, job_name: str, log_directory: Any, **more: Any) -> dic
         "job_extra_directives": HOLD[kind],
         **more,
     }
+    if kind == "htcondor":  # no walltime; disk, and the name is the batch name
+        del kwargs["walltime"]
+        kwargs["disk"] = "1 GB"
+        extra = {"hold": "True", "batch_name": job_name}
+        kwargs["job_extra_directives"] = {**extra, **more.get("job_extra_directives", {})}
     if kind == "sge":
         kwargs["resource_spec"] = "h_vmem=1G"
     return kwargs
@@ -157,7 +172,10 @@ async def test_a_refused_submission_raises_the_batch_systems_words_as_dask_jobqu
     if bed.kind == "pbs":  # dask-jobqueue's own qsub: the test bed's, not Grid Engine's
         monkeypatch.setenv("PATH", f"{bed.extra['bin']}{os.pathsep}{os.environ['PATH']}")
     queue = "nosuchpartition" if bed.kind == "slurm" else "dclsubtest-no-such-queue"
-    kwargs = job_kwargs(bed.kind, job_name, tmp_path, queue=queue)
+    refused = {"queue": queue}
+    if bed.kind == "htcondor":  # no queues: an expression condor_submit cannot parse
+        refused = {"job_extra_directives": {"rank": "((Memory"}}
+    kwargs = job_kwargs(bed.kind, job_name, tmp_path, **refused)
     plain_class = BACKENDS[bed.kind]().jobqueue_class().job_cls
     launcher_class = BACKENDS[bed.kind]().cluster_class().job_cls
     messages = []

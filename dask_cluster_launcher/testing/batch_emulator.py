@@ -81,10 +81,11 @@ class Spool:
         return sorted(found, key=lambda job: job["id"])
 
 
-def new_job(spool: Spool, first_id: int = 1, **fields: Any) -> Job:
-    """A pending job record (``fields``: name, queue, slots, command, ...), saved."""
+def new_job(spool: Spool, job_id: int | None = None, **fields: Any) -> Job:
+    """A pending job record (``fields``: name, queue, slots, command, ...), saved; its id the
+    spool's next one unless given (taken with ``spool.next_id()`` under the same lock)."""
     job: Job = {
-        "id": spool.next_id(first_id),
+        "id": spool.next_id() if job_id is None else job_id,
         "user": _user(),
         "state": HELD if fields.pop("held", False) else PENDING,
         "submit_time": time.time(),
@@ -226,6 +227,8 @@ def shepherd(spool_path: str, job_id: int) -> int:
             on_kill()
     started = time.monotonic()
     sent: list[int] = []
+    names = job.get("kill_signals") or ["SIGINT", "SIGTERM", "SIGKILL"]
+    signals = [getattr(signal, name) for name in names]
     ran_out = False
     while process.poll() is None:
         time.sleep(0.1)
@@ -234,9 +237,9 @@ def shepherd(spool_path: str, job_id: int) -> int:
             ran_out = True
             on_kill()
         if killed["at"]:
-            # SIGINT, SIGTERM, then SIGKILL, TERMINATE_INTERVAL apart
+            # LSF: SIGINT, SIGTERM, then SIGKILL; HTCondor: SIGTERM, then SIGKILL
             due = 1 + int((time.monotonic() - killed["at"]) // TERMINATE_INTERVAL)
-            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL)[len(sent) : due]:
+            for sig in signals[len(sent) : due]:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, sig)
                 sent.append(sig)
