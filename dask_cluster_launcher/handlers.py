@@ -208,7 +208,7 @@ class SnippetHandler(LauncherHandler):
         kernel = self.get_argument("kernel", None)
         warning = await self.manager.version_warning(cluster_id, kernel)
         # connect_code: the short form the sidebar inserts; code: the explicit one (copied)
-        connect_code = self.manager.connect_snippet(cluster_id)
+        connect_code = await self.manager.connect_snippet(cluster_id, kernel)
         self.finish(json.dumps({"code": code, "connect_code": connect_code, "warning": warning}))
 
 

@@ -16,6 +16,7 @@ import asyncio
 import builtins
 import contextlib
 import logging
+import sys
 import uuid
 from collections.abc import Iterable
 from datetime import datetime, timezone
@@ -135,10 +136,19 @@ class ClusterManager:
         assert launched.handle is not None
         return launched.handle.client_code(self.base_url)
 
-    def connect_snippet(self, cluster_id: str) -> str | None:
-        """The short form of ``snippet`` (one ``connect`` call), where the cluster has one."""
+    async def connect_snippet(self, cluster_id: str, kernel: str | None = None) -> str | None:
+        """The short form of ``snippet`` (one ``connect`` call), where the cluster has one and
+        the notebook's ``kernel`` runs this server's Python environment: another environment
+        may lack this package, and the explicit form works there."""
         launched = self.get(cluster_id)
-        return launched.handle.connect_code(self.base_url) if launched.handle else None
+        code = launched.handle.connect_code(self.base_url) if launched.handle else None
+        if code is None or not kernel or self.kernel_spec_manager is None:
+            return code
+        try:
+            notebook = await kernel_python(self.kernel_spec_manager, kernel)
+        except InvalidRequest:
+            return None
+        return code if Path(notebook.python).parent == Path(sys.executable).parent else None
 
     def model(self, launched: LaunchedCluster) -> dict[str, Any]:
         """The whole cluster, as the REST API returns it and the first event carries it."""

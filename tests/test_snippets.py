@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import json
 from pathlib import Path
 from typing import Any
 
@@ -132,7 +133,7 @@ async def run_in_kernel(code: str, cwd: Path) -> str:
 
 
 async def test_inserted_code_connects_from_a_kernel_by_cluster_id(
-    launcher_api, private_dir, tmp_path
+    launcher_api, jp_fetch, private_dir, tmp_path, jp_data_dir
 ):
     request = {
         "backend": "local",
@@ -166,5 +167,18 @@ async def test_inserted_code_connects_from_a_kernel_by_cluster_id(
         assert (answer, workers) == ("42", "1")
         # the client's dashboard link goes through the Jupyter server, as the card's does
         assert dashboard == model["dashboard_url"]
+
+        # a notebook on this environment's kernel gets the short form; one on a kernel of
+        # another environment (which may lack this package) gets the explicit form
+        other = jp_data_dir / "kernels" / "other-env"
+        other.mkdir(parents=True)
+        argv = ["/usr/bin/python3", "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+        (other / "kernel.json").write_text(json.dumps({"argv": argv, "language": "python"}))
+        for kernel, short_form in (("python3", True), ("other-env", False)):
+            path = ("dask-cluster-launcher", "clusters", cluster["id"], "snippet")
+            response = await jp_fetch(*path, params={"kernel": kernel})
+            snippet = json.loads(response.body)
+            assert (snippet["connect_code"] is not None) is short_form, kernel
+            assert "Security(" in snippet["code"]
     finally:
         await launcher_api("clusters", cluster["id"], method="DELETE")
