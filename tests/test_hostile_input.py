@@ -236,11 +236,13 @@ async def test_huge_values_give_short_answers_and_log_lines(launcher_api, caplog
         ("slurm", "-vJx"),  # a cluster of short options
         ("sge", "-N x"),
         ("sge", "-m n -N x"),  # one directive line may hold several options
+        ("pbs", "-N x"),
+        ("pbs", "-m n -N x"),
     ],
 )
 async def test_directives_that_rename_jobs_are_refused(launcher_api, backend, directive):
     options = _options(backend, "options.job_extra_directives", ["--exclusive", directive])
-    if backend == "sge":
+    if backend in ("sge", "pbs"):
         options["job_extra_directives"][0] = "-m n"
     for route in ("preview", "clusters"):
         code, error = await launcher_api(
@@ -258,6 +260,8 @@ async def test_directives_that_rename_jobs_are_refused(launcher_api, backend, di
         ("slurm", "-e"),
         ("sge", "-N"),
         ("sge", "0a"),
+        ("pbs", "-N"),
+        ("pbs", "S -N dcl-"),
     ],
 )
 async def test_skips_that_drop_the_job_name_are_refused(launcher_api, backend, skip):

@@ -114,9 +114,9 @@ def test_a_profile_may_name_every_registered_backend_and_no_other():
         schemas,
     )
     with pytest.raises(InvalidRequest) as refused:
-        check_profile({"name": "p", "backend": "pbs"}, schemas)
+        check_profile({"name": "p", "backend": "oar"}, schemas)
     assert refused.value.field == "backend"
-    assert refused.value.message == "backend: 'pbs' is not one of " + ", ".join(
+    assert refused.value.message == "backend: 'oar' is not one of " + ", ".join(
         repr(name) for name in backend_names()
     )
 
@@ -246,10 +246,10 @@ from dask_cluster_launcher.backends.local import LocalBackend
 from dask_cluster_launcher.backends.batch.slurm import SLURMBackend
 
 
-class PBSBackend(SLURMBackend):  # only what the registry and the dask config read
-    name = "pbs"
-    title = "PBS"
-    config_name = "pbs"
+class OARBackend(SLURMBackend):  # only what the registry and the dask config read
+    name = "oar"
+    title = "OAR"
+    config_name = "oar"
 
 
 class NotLocal(LocalBackend):
@@ -264,12 +264,12 @@ class NotABackend:
     name = "plain"
 """
 ODD_ENTRY_POINTS = {
-    "pbs": "dcl_odd:PBSBackend",
+    "oar": "dcl_odd:OARBackend",
     "local": "dcl_odd:NotLocal",  # this package's local backend stays
     "misnamed": "dcl_odd:Misnamed",
     "plain": "dcl_odd:NotABackend",
     "broken": "dcl_odd_missing:Backend",
-    "Bad.Name": "dcl_odd:PBSBackend",
+    "Bad.Name": "dcl_odd:OARBackend",
 }
 
 
@@ -292,7 +292,7 @@ def odd_package(tmp_path, monkeypatch):
 def test_a_broken_or_clashing_registration_is_logged_and_hides_nothing(odd_package, caplog):
     with caplog.at_level(logging.WARNING, logger=registry.__name__):
         classes = registry.backend_classes()
-    assert list(classes)[:-1] == list(registry.OWN_ORDER) and list(classes)[-1] == "pbs"
+    assert list(classes)[:-1] == list(registry.OWN_ORDER) and list(classes)[-1] == "oar"
     assert classes["local"].__module__ == "dask_cluster_launcher.backends.local"
     said = caplog.text
     for name in ("local", "misnamed", "plain", "broken", "Bad.Name"):
@@ -302,12 +302,12 @@ def test_a_broken_or_clashing_registration_is_logged_and_hides_nothing(odd_packa
 
 
 def test_a_registered_batch_system_gets_its_dask_config_sections(odd_package):
-    assert dask_config.launcher_systems() == ["slurm", "sge", "pbs"]
-    pbs = dict(dask_config.shipped()["pbs"], cores=8, memory="8GB")
-    assert dask_config.system_of(pbs) == ("pbs", None)
+    assert dask_config.launcher_systems()[-1] == "oar"
+    oar = dict(dask_config.shipped()["oar"], cores=8, memory="8GB")
+    assert dask_config.system_of(oar) == ("oar", None)
 
 
-def test_without_the_package_a_pbs_section_is_not_the_launchers():
-    assert dask_config.launcher_systems() == ["slurm", "sge"]
-    pbs = dict(dask_config.shipped()["pbs"], cores=8, memory="8GB")
-    assert dask_config.system_of(pbs) == (None, None)
+def test_without_the_package_an_oar_section_is_not_the_launchers():
+    assert "oar" not in dask_config.launcher_systems()
+    oar = dict(dask_config.shipped()["oar"], cores=8, memory="8GB")
+    assert dask_config.system_of(oar) == (None, None)

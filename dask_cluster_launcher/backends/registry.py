@@ -37,7 +37,19 @@ NAME = re.compile(r"^[a-z][a-z0-9_-]{0,49}\Z")
 #: Only the order in which this package's own backends are listed: the local one first (it
 #: works anywhere), then batch systems, then services. Which backends exist is the entry points'
 #: business (packaging tools sort entry points by name, so their order cannot say this).
-OWN_ORDER = ("local", "slurm", "sge", "saturn", "existing", "cuda", "gateway", "mpi")
+OWN_ORDER = (
+    "local",
+    "slurm",
+    "sge",
+    "pbs",
+    "lsf",
+    "htcondor",
+    "saturn",
+    "existing",
+    "cuda",
+    "gateway",
+    "mpi",
+)
 
 
 def _normalized(distribution: str) -> str:
