@@ -7,8 +7,9 @@ from typing import Any
 
 #: A batch job id as SLURM and Grid Engine give it: ASCII digits, of a sane length (``isdigit``
 #: would take superscript and other scripts' digits; a long id would make a path too long);
-#: HTCondor's is <cluster>.<proc>.
-JOB_ID = re.compile(r"[0-9]{1,20}(\.[0-9]{1,9})?")
+#: HTCondor's is <cluster>.<proc>; PBS's is <sequence number>.<server> (``123.pbs01.example.org``:
+#: host name labels, no empty one, so no ``..`` and no ``/``).
+JOB_ID = re.compile(r"[0-9]{1,20}(\.[0-9]{1,9}|(\.[A-Za-z0-9][A-Za-z0-9-]{0,62}){1,8})?")
 
 
 def valid_job_id(job_id: str) -> bool:

@@ -18,6 +18,7 @@ from dask_cluster_launcher.backends.batch.pbs_formats import (
     pbs_seconds,
 )
 from dask_cluster_launcher.errors import InvalidRequest
+from dask_cluster_launcher.job_logs import valid_job_id
 from tests.helpers import wait_cluster
 from tests.test_jobqueue_rules import form_defaults, preview, raw_job_script, worker_command
 from tests.test_rest_batch import BASE_OPTIONS, queued, wait_no_jobs
@@ -298,3 +299,19 @@ async def test_backends_lists_pbs_unavailable_naming_the_missing_command(launche
     _, backends = await launcher_api("backends")
     pbs = next(b for b in backends if b["name"] == "pbs")
     assert pbs["available"] is False and "pbsnodes not found" in pbs["reason"], pbs
+
+
+@pytest.mark.parametrize(
+    "job_id, valid",
+    [
+        ("4807.login1.example.org", True),  # Torque and PBS Pro: <sequence number>.<server>
+        ("101.pbs01", True),
+        ("12", True),
+        ("101..pbs01", False),
+        ("101./etc", False),
+        ("101.pbs01/../x", False),
+        ("pbs01.101", False),
+    ],
+)
+def test_the_log_route_takes_pbs_job_ids_and_nothing_like_a_path(job_id, valid):
+    assert valid_job_id(job_id) is valid
