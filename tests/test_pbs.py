@@ -145,14 +145,14 @@ def test_torque_qstat_text_gives_this_users_unfinished_jobs_with_reason_host_and
     jobs = parse_jobs(TORQUE_JOBS, {"dcl-0123456789ab"}, "alice")["dcl-0123456789ab"]
     assert jobs == [
         {
-            "job_id": "4807.login1.example.org",
+            "job_id": "4807",
             "state": "RUNNING",
             "reason": None,
             "host": "node07",
             "time_left": 1440,  # 1490 s, in whole minutes
         },
         {
-            "job_id": "4808.login1.example.org",
+            "job_id": "4808",
             "state": "PENDING",
             "reason": "Not Running: Insufficient amount of resource: ncpus",
             "host": None,
@@ -166,8 +166,8 @@ def test_pbspro_qstat_json_gives_the_same_rows():
     text = json.dumps(PBSPRO_JOBS)
     jobs = parse_jobs(text, {"dcl-0123456789ab"}, "alice")["dcl-0123456789ab"]
     assert [(j["job_id"], j["state"], j["host"], j["time_left"]) for j in jobs] == [
-        ("101.pbs01", "RUNNING", "cn12", 49 * 60),  # 60 min - 10:30 used, whole minutes
-        ("102.pbs01", "HELD", None, None),
+        ("101", "RUNNING", "cn12", 49 * 60),  # 60 min - 10:30 used, whole minutes
+        ("102", "HELD", None, None),
     ]
     assert jobs[1]["reason"] == "job held, too many failed attempts to run"
     assert parse_jobs(text, {"dcl-0123456789ab"}, "bob") == {}

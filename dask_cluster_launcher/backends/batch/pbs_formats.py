@@ -137,7 +137,9 @@ def job_rows(
         running = code == "R"
         states.setdefault(name, []).append(
             {
-                "job_id": job_id,
+                # the sequence number: dask-jobqueue keeps that much of qsub's "123.server"
+                # (its workers' job ids), and qdel takes it
+                "job_id": job_id.partition(".")[0],
                 "state": STATE_NAMES.get(code, code),
                 # the scheduler's comment says why a job waits; a running job's says when it
                 # started, which the sidebar shows otherwise
