@@ -153,7 +153,7 @@ class RequestResolver:
             backend = self.backend(request["backend"])
         options.update(request.get("options") or {})
         scaling = copy.deepcopy(request.get("scaling") or scaling)
-        check_scaling(scaling, "scaling")
+        await asyncio.to_thread(check_scaling, scaling, "scaling")  # validation: off the loop
         backend.check_scaling(scaling, "scaling")
         validated = await backend.validate(options)
         if profile is not None and profile.locked:

@@ -138,10 +138,35 @@ def _dask_duration(
         yield ValidationError("is not a duration, such as 25m or 2h")
 
 
+_ITEMS = Draft202012Validator.VALIDATORS["items"]
+_PATTERN = Draft202012Validator.VALIDATORS["pattern"]
+
+
+def _items_unless_too_many(
+    validator: Any, items: Any, instance: Any, schema: dict[str, Any]
+) -> Iterator[ValidationError]:
+    """``items``, skipped for an array over its ``maxItems`` (that keyword refuses it): 1,900
+    items of a hostile list were otherwise each checked, 1 s of the server's time."""
+    if isinstance(instance, list) and len(instance) > schema.get("maxItems", len(instance)):
+        return
+    yield from _ITEMS(validator, items, instance, schema)
+
+
+def _pattern_unless_too_long(
+    validator: Any, pattern: Any, instance: Any, schema: dict[str, Any]
+) -> Iterator[ValidationError]:
+    """``pattern``, skipped for a string over its ``maxLength`` (that keyword refuses it)."""
+    if isinstance(instance, str) and len(instance) > schema.get("maxLength", len(instance)):
+        return
+    yield from _PATTERN(validator, pattern, instance, schema)
+
+
 Validator = validators.extend(
     Draft202012Validator,
     validators={
         "type": _type_and_characters,
+        "items": _items_unless_too_many,
+        "pattern": _pattern_unless_too_long,
         DASK_SIZE: _dask_size,
         DASK_DURATION: _dask_duration,
     },

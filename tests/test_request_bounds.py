@@ -12,6 +12,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from typing import Any
 
 import pytest
 
@@ -103,6 +104,22 @@ async def test_a_wide_body_under_the_size_limit_is_refused_by_its_count(launcher
     assert time.monotonic() - started < 1
 
 
+async def test_bodies_and_options_are_validated_off_the_event_loop(launcher_api, monkeypatch):
+    checked_in: list[str] = []
+    check = schemas.check
+
+    def recording_check(*args: Any, **kwargs: Any) -> None:
+        checked_in.append(threading.current_thread().name)
+        check(*args, **kwargs)
+
+    monkeypatch.setattr(schemas, "check", recording_check)
+    body = {"backend": "slurm", "options": {"walltime": "00:20:00"}}
+    code, _ = await launcher_api("preview", method="POST", body=body)
+    assert code == 200
+    # the envelope (openapi.yaml) and the options (slurm.yaml), neither on the event loop's
+    assert len(checked_in) >= 2 and threading.main_thread().name not in checked_in, checked_in
+
+
 def test_a_message_that_names_a_field_carries_it():
     assert InvalidRequest("kernel: local clusters run their own environment").field == "kernel"
     assert InvalidRequest("options.cores: must be at least 1").field == "options.cores"
@@ -164,14 +181,18 @@ def _status_latencies(port: int, stop: threading.Event, into: list[float]) -> No
 
 def test_hostile_bodies_leave_the_server_answering_at_once(tmp_path):
     """A 5 MB body held ``GET api/status`` for 16 s (issue 27); bodies just under the size
-    limit are the most a request can make the server parse and validate."""
-    wide = json.dumps({"backend": "slurm", "options": {"job_extra_directives": [""] * 60_000}})
-    long = json.dumps(
-        {"backend": "slurm", "options": {"job_script_prologue": ["x" * (MAX_BODY_BYTES - 500)]}}
-    )
-    assert len(wide) < MAX_BODY_BYTES and len(long) < MAX_BODY_BYTES
-    bodies = [("clusters", FIVE_MB_OF_DIRECTIVES), ("preview", wide), ("preview", long)]
+    limit are the most a request can make the server parse and validate (1,900 directives of
+    128 characters: 1 s of validation on the event loop before it moved to a thread)."""
+    slurm = {"walltime": "00:20:00"}
+    wide = {"backend": "slurm", "options": {**slurm, "job_extra_directives": [""] * 60_000}}
+    many = {**slurm, "job_extra_directives": ["--" + "a" * 126] * 1_900}
+    long = {**slurm, "job_script_prologue": ["x" * (MAX_BODY_BYTES - 500)]}
+    bodies = [("clusters", FIVE_MB_OF_DIRECTIVES), ("preview", json.dumps(wide))]
+    bodies += [("preview", json.dumps({"backend": "slurm", "options": o})) for o in (many, long)]
+    assert all(len(text) < MAX_BODY_BYTES for _, text in bodies[1:])
     with JupyterServerProcess(tmp_path) as server:
+        # a first request pays for imports and caches, whatever it holds
+        _post(server.port, "preview", json.dumps({"backend": "slurm", "options": slurm}))
         latencies: list[float] = []
         stop = threading.Event()
         poller = threading.Thread(target=_status_latencies, args=(server.port, stop, latencies))
@@ -186,5 +207,10 @@ def test_hostile_bodies_leave_the_server_answering_at_once(tmp_path):
     assert {status for status, _ in answers} <= {400, 413}, answers
     assert max(seconds for _, seconds in answers) < 2, answers
     assert len(latencies) > 20
-    print(f"GET api/status: {len(latencies)} calls, slowest {max(latencies) * 1000:.0f} ms")
-    assert max(latencies) < 0.1, sorted(latencies)[-5:]
+    slowest = sorted(latencies)[-3:]
+    print(
+        f"GET api/status: {len(latencies)} calls, slowest {[round(t * 1000) for t in slowest]} ms"
+    )
+    # under 100 ms but for one call a loaded CI machine may hold up; a request handled on the
+    # event loop held every call made meanwhile (12 requests, seconds each)
+    assert slowest[-2] < 0.1 and slowest[-1] < 0.5, slowest

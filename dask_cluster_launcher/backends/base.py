@@ -92,6 +92,9 @@ class Backend(ABC):
     #: (private ones always do): a scheduler someone else runs, whose messages (which may
     #: carry pickles) must never be read in the Jupyter server.
     runs_in_host = False
+    #: Its clusters start their workers: one is ``starting`` until the first joins. ``False``
+    #: for a scheduler whose workers someone else starts (running once connected).
+    starts_workers = True
     #: Where credentials, dashboard sockets and default job logs go (set by the server).
     private_dir: PrivateDir = PrivateDir.at()
 
@@ -139,7 +142,8 @@ class Backend(ABC):
     # --- validating and mapping options ---------------------------------------------------
     async def validate(self, options: dict[str, Any]) -> dict[str, Any]:
         """Schema-checked options with defaults filled in; InvalidRequest names the bad field."""
-        _schemas().check(options, self.schema_file, prefix="options")
+        # in a thread: a hostile body of up to 256 KiB may cost the validator a second
+        await asyncio.to_thread(_schemas().check, options, self.schema_file, prefix="options")
         complete = {**self.defaults(), **options}
         await self.check_consistency(complete)
         return complete
