@@ -12,7 +12,17 @@ import time
 from typing import Any
 
 from . import batch_emulator as core
-from .lsf_emulator import CLEAN_PERIOD, OPEN, REASONS, STATES, LSFError, host, site, spool, why_not
+from .lsf_emulator_jobs import (
+    CLEAN_PERIOD,
+    OPEN,
+    REASONS,
+    STATES,
+    LSFError,
+    host,
+    site,
+    spool,
+    why_not,
+)
 
 
 # --- bjobs -----------------------------------------------------------------------------------
