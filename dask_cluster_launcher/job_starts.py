@@ -132,9 +132,10 @@ class StartFailures:
             if every_job
             else f"{len(self.ended)} batch jobs"
         )
+        # the error first: a notification shows the first ~140 characters
         return (
-            f"{what} ended before a worker joined (job {last['job_id']}: "
-            f"{last['error'] or _ended_text(last)}); see the jobs' logs"
+            f"{last['error'] or _ended_text(last)} ({what} ended before a worker joined; "
+            f"the log of job {last['job_id']} has the rest)"
         )
 
 

@@ -5,6 +5,8 @@
  * Job states come from the resource manager: SLURM's squeue names them
  * (PENDING, RUNNING, CONFIGURING, ...), the SGE backend maps qstat's codes to
  * the same words (qw -> PENDING, hqw -> HELD, t -> STARTING, Eqw -> ERROR).
+ * A job that ended before its worker joined stays listed with its final state
+ * (FAILED, COMPLETED, ...), or ENDED where the batch system no longer says.
  */
 import { IJob, IWorker } from './types';
 
@@ -40,11 +42,34 @@ const CATEGORY_OF_STATE: Record<string, JobCategory> = {
   TIMEOUT: 'error',
   TO: 'error',
   DEADLINE: 'error',
-  DL: 'error'
+  DL: 'error',
+  ENDED: 'error'
 };
 
 export function jobCategory(state: string): JobCategory {
   return CATEGORY_OF_STATE[(state || '').toUpperCase()] ?? 'other';
+}
+
+/** The final states of a batch job (the server lists a job in one only when
+ * it ended before its worker joined). */
+const ENDED_STATES = new Set([
+  'ENDED',
+  'COMPLETED',
+  'CANCELLED',
+  'FAILED',
+  'TIMEOUT',
+  'NODE_FAIL',
+  'PREEMPTED',
+  'BOOT_FAIL',
+  'DEADLINE',
+  'OUT_OF_MEMORY',
+  'SPECIAL_EXIT',
+  'REVOKED'
+]);
+
+/** Whether a job has ended (its row says why: exit code, error line). */
+export function jobEnded(job: IJob): boolean {
+  return ENDED_STATES.has((job.state || '').toUpperCase());
 }
 
 /**
@@ -127,7 +152,8 @@ export function summarizeJobs(jobs: IJob[]): IJobSummary {
   };
 }
 
-/** Pending jobs grouped by reason (most jobs first), and every other job. */
+/** Pending jobs grouped by reason (most jobs first), and every other job
+ * (ended ones last). */
 export interface IJobGroups {
   pending: { reason: string; jobs: IJob[] }[];
   others: IJob[];
@@ -153,5 +179,7 @@ export function groupJobs(jobs: IJob[]): IJobGroups {
     reason,
     jobs: rows
   })).sort((a, b) => b.jobs.length - a.jobs.length);
+  // jobs that ended before their worker joined after the live ones (a stable sort)
+  others.sort((a, b) => Number(jobEnded(a)) - Number(jobEnded(b)));
   return { pending, others };
 }

@@ -1,11 +1,15 @@
 /**
  * A JupyterLab notification for each cluster launched from this browser: in
- * progress while it starts (jobs pending, then workers joining), then success
- * with "Insert client code" and "Show", or failure with the reason. It shows
- * wherever the user is, also with the Clusters sidebar closed.
+ * progress while it starts (its step, jobs pending, jobs that ended before
+ * their worker joined), then success with "Insert client code" and "Show"
+ * once its first worker joined (counting the workers as they join), or
+ * failure with the reason. It shows wherever the user is, also with the
+ * Clusters sidebar closed, and goes away when the cluster stops: an action of
+ * a stopped cluster would only answer "no cluster with id ...".
  */
 import { Notification } from '@jupyterlab/apputils';
 import type { TranslationBundle } from '@jupyterlab/translation';
+import { jobCategory, jobEnded } from './clusterStates';
 import { maxWorkers } from './resources';
 import { ICluster } from './types';
 import { ClusterModel } from './model';
@@ -23,29 +27,45 @@ export interface ILaunchProgressOptions {
   successAutoClose?: number;
 }
 
-/** Workers the cluster waits for before it counts as started. */
-function targetWorkers(cluster: ICluster): number {
+/** Workers the cluster asks for from the start (adaptive: its minimum). */
+function wantedWorkers(cluster: ICluster): number {
   const scaling = cluster.scaling;
   if (scaling && 'adapt' in scaling) {
-    return Math.max(0, Math.min(scaling.adapt.minimum, 1));
+    return Math.max(0, scaling.adapt.minimum);
   }
-  return Math.min(maxWorkers(scaling), 1);
+  return maxWorkers(scaling);
 }
 
-/** "2 jobs pending, 1 of 4 workers" while a cluster starts. */
+/**
+ * "2 jobs pending, 1 of 4 workers" while a cluster starts, with the step it
+ * is at ("scheduler up, waiting for workers") and the error of jobs that
+ * ended before their worker joined.
+ */
 export function progressMessage(
   cluster: ICluster,
   trans: TranslationBundle
 ): string {
   const parts: string[] = [];
-  const pending = cluster.jobs.filter(j =>
-    /^(PENDING|PD|qw|hqw|CONFIGURING|CF)$/i.test(j.state)
-  );
+  if (cluster.phase) {
+    parts.push(cluster.phase);
+  }
+  const pending = cluster.jobs.filter(j => jobCategory(j.state) === 'pending');
   if (pending.length > 0) {
     const reason = pending.find(j => j.reason)?.reason;
     parts.push(
       trans._n('%1 job pending', '%1 jobs pending', pending.length) +
         (reason ? ` (${reason})` : '')
+    );
+  }
+  const ended = cluster.jobs.filter(j => jobEnded(j));
+  if (ended.length > 0) {
+    const error = ended.find(j => j.error)?.error;
+    parts.push(
+      trans._n(
+        '%1 job ended before its worker joined',
+        '%1 jobs ended before their workers joined',
+        ended.length
+      ) + (error ? ` (${error})` : '')
     );
   }
   const scaling = cluster.scaling;
@@ -59,6 +79,29 @@ export function progressMessage(
   );
 }
 
+/** "running with 6 workers", "running with 2 of 6 workers": what is true. */
+export function runningMessage(
+  cluster: ICluster,
+  trans: TranslationBundle
+): string {
+  const joined = cluster.workers.length;
+  const wanted = wantedWorkers(cluster);
+  if (joined === 0) {
+    return trans.__(
+      'Dask cluster %1 is running; workers join when there is work',
+      cluster.name
+    );
+  }
+  const workers =
+    joined < wanted
+      ? trans._n('%2 of %1 worker', '%2 of %1 workers', wanted, joined)
+      : trans._n('%1 worker', '%1 workers', joined);
+  return trans.__('Dask cluster %1 is running with %2', cluster.name, workers);
+}
+
+/** What a tracked notification shows now. */
+type Stage = 'starting' | 'running' | 'failed';
+
 /** Tracks the clusters launched here and keeps one notification each. */
 export class LaunchProgress {
   constructor(options: ILaunchProgressOptions) {
@@ -66,9 +109,9 @@ export class LaunchProgress {
     options.model.clustersChanged.connect(this._onChanged, this);
   }
 
-  /** Notification ids by cluster id (for tests). */
+  /** Notification ids by cluster id, until the cluster stops (for tests). */
   get tracked(): ReadonlyMap<string, string> {
-    return this._notes;
+    return new Map(Array.from(this._notes, ([id, t]) => [id, t.note]));
   }
 
   dispose(): void {
@@ -81,13 +124,12 @@ export class LaunchProgress {
     if (this._notes.has(cluster.id) || !(this._options.enabled?.() ?? true)) {
       return;
     }
-    const id = Notification.emit(
+    const note = Notification.emit(
       progressMessage(cluster, this._options.trans),
       'in-progress',
       { autoClose: false, actions: [this._showAction(cluster.id)] }
     );
-    this._notes.set(cluster.id, id);
-    this._messages.set(cluster.id, '');
+    this._notes.set(cluster.id, { note, stage: 'starting', message: '' });
     this._update(cluster.id);
   }
 
@@ -99,6 +141,25 @@ export class LaunchProgress {
     };
   }
 
+  private _insertAction(id: string): Notification.IAction {
+    const { trans, model } = this._options;
+    return {
+      label: trans.__('Insert client code'),
+      caption: trans.__('Insert the Client code below the active cell'),
+      displayType: 'accent',
+      callback: () => {
+        if (model.cluster(id)?.state !== 'running') {
+          return; // stopped meanwhile: its notification is going away
+        }
+        this._options
+          .insertCode(id)
+          .catch(error =>
+            Notification.error((error as Error).message, { autoClose: 5000 })
+          );
+      }
+    };
+  }
+
   private _onChanged(): void {
     for (const id of Array.from(this._notes.keys())) {
       this._update(id);
@@ -106,86 +167,88 @@ export class LaunchProgress {
   }
 
   private _update(clusterId: string): void {
-    const note = this._notes.get(clusterId);
-    if (!note) {
+    const tracked = this._notes.get(clusterId);
+    if (!tracked) {
       return;
     }
     const { model, trans } = this._options;
     const cluster = model.cluster(clusterId);
-    const done = () => {
-      this._notes.delete(clusterId);
-      this._messages.delete(clusterId);
-    };
     if (
       !cluster ||
       cluster.state === 'stopping' ||
       cluster.state === 'stopped'
     ) {
-      Notification.dismiss(note);
-      done();
+      Notification.dismiss(tracked.note);
+      this._notes.delete(clusterId);
       return;
     }
     if (cluster.state === 'failed') {
-      Notification.update({
-        id: note,
-        type: 'error',
-        message: trans.__(
-          'Dask cluster %1 failed to start: %2',
-          cluster.name,
-          cluster.error ?? trans.__('no reason given')
-        ),
-        autoClose: false,
-        actions: [this._showAction(clusterId)]
-      });
-      done();
-      return;
-    }
-    if (
-      cluster.state === 'running' &&
-      cluster.workers.length >= targetWorkers(cluster)
-    ) {
-      Notification.update({
-        id: note,
-        type: 'success',
-        message: trans.__(
-          'Dask cluster %1 is running with %2',
-          cluster.name,
-          trans._n('%1 worker', '%1 workers', cluster.workers.length)
-        ),
-        autoClose: this._options.successAutoClose ?? 8000,
-        actions: [
-          {
-            label: trans.__('Insert client code'),
-            caption: trans.__('Insert the Client code below the active cell'),
-            displayType: 'accent',
-            callback: () => {
-              this._options.insertCode(clusterId).catch(error =>
-                Notification.error((error as Error).message, {
-                  autoClose: 5000
-                })
+      if (tracked.stage !== 'failed') {
+        const reason = cluster.error ?? trans.__('no reason given');
+        const message =
+          tracked.stage === 'running'
+            ? trans.__('Dask cluster %1 failed: %2', cluster.name, reason)
+            : trans.__(
+                'Dask cluster %1 failed to start: %2',
+                cluster.name,
+                reason
               );
-            }
-          },
-          this._showAction(clusterId)
-        ]
-      });
-      done();
+        const actions = [this._showAction(clusterId)];
+        this._show(tracked, 'failed', 'error', message, actions, false);
+      }
       return;
     }
-    const message = progressMessage(cluster, trans);
-    if (message !== this._messages.get(clusterId)) {
-      this._messages.set(clusterId, message);
-      Notification.update({
-        id: note,
-        type: 'in-progress',
-        message,
-        autoClose: false,
-        actions: [this._showAction(clusterId)]
-      });
+    if (cluster.state === 'running') {
+      this._show(
+        tracked,
+        'running',
+        'success',
+        runningMessage(cluster, trans),
+        [this._insertAction(clusterId), this._showAction(clusterId)],
+        this._options.successAutoClose ?? 8000
+      );
+      return;
     }
+    this._show(
+      tracked,
+      'starting',
+      'in-progress',
+      progressMessage(cluster, trans),
+      [this._showAction(clusterId)],
+      false
+    );
+  }
+
+  /** Update the notification where its message changed. */
+  private _show(
+    tracked: ITracked,
+    stage: Stage,
+    type: Notification.TypeOptions,
+    message: string,
+    actions: Notification.IAction[],
+    autoClose: number | false
+  ): void {
+    if (tracked.stage === stage && tracked.message === message) {
+      return;
+    }
+    tracked.stage = stage;
+    tracked.message = message;
+    Notification.update({
+      id: tracked.note,
+      type,
+      message,
+      autoClose,
+      actions
+    });
   }
 
   private _options: ILaunchProgressOptions;
-  private _notes = new Map<string, string>();
-  private _messages = new Map<string, string>();
+  private _notes = new Map<string, ITracked>();
+}
+
+/** A cluster's notification and what it shows. */
+interface ITracked {
+  note: string;
+  stage: Stage;
+  message: string;
 }

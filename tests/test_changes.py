@@ -61,7 +61,7 @@ def job(i: int, state: str = "RUNNING") -> dict:
 
 def _mirror(manager: ClusterManager, launched: LaunchedCluster, patch: dict) -> None:
     """What a hosted cluster's handle does with a host's patch (its host running)."""
-    if apply_host_patch(launched, patch, "running"):
+    if apply_host_patch(launched, patch, "running", launched.backend):
         manager._publish(launched)
 
 

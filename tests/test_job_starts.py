@@ -75,8 +75,8 @@ def test_jobs_that_end_before_their_worker_joined_stay_and_fail_the_start():
     assert [(r["job_id"], r["state"]) for r in rows] == [("2", "FAILED"), ("1", "ENDED")]
     starts.set_error("1", "ValueError: no ib0")
     assert starts.verdict() == (
-        "all 2 batch jobs ended before a worker joined (job 1: ValueError: no ib0); "
-        "see the jobs' logs"
+        "ValueError: no ib0 (all 2 batch jobs ended before a worker joined; "
+        "the log of job 1 has the rest)"
     )
 
 

@@ -356,6 +356,8 @@ class ExistingBackend(Backend):
     cluster_class_path = "dask_cluster_launcher.backends.existing.ExistingScheduler"
     #: Anywhere: its dashboard gets a plain link, never one through the Jupyter server.
     dashboard_on_this_machine = False
+    #: Its workers are whoever started them: running once connected.
+    starts_workers = False
     #: Its owner chose its security; the user brings the credentials (files they can read).
     private_cluster = False
     #: What the scheduler sends is read in a host process, never in the Jupyter server.

@@ -149,13 +149,14 @@ def wants_workers(scaling: dict[str, Any]) -> bool:
     return bool(wanted)
 
 
-def settle_state(row: ClusterRow) -> None:
+def settle_state(row: ClusterRow, backend: Backend) -> None:
     """Call once the scheduler is up, and when the workers change: the cluster is ``running``
-    once its first worker joined (at once when it asks for none); until then it is
+    once its first worker joined (at once when it asks for none, or its backend starts no
+    workers: an adopted scheduler); until then it is
     ``starting``, its scheduler up and waiting for workers (jobs in a queue can wait hours,
     and a job that crashes at start never brings one). Once running it stays running."""
     if row.state == "starting":
-        if row.worker_rows.rows or not wants_workers(row.scaling):
+        if row.worker_rows.rows or not (backend.starts_workers and wants_workers(row.scaling)):
             row.state, row.phase = "running", None
         else:
             row.phase = WAITING_FOR_WORKERS

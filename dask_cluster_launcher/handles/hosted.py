@@ -42,7 +42,9 @@ MIRRORED_FIELDS = frozenset(
 )
 
 
-def apply_host_patch(row: ClusterRow, patch: ClusterPatch, host_state: str) -> bool:
+def apply_host_patch(
+    row: ClusterRow, patch: ClusterPatch, host_state: str, backend: Backend
+) -> bool:
     """Apply what changed in the host (whose state is ``host_state``) to the row; whether
     there is anything to publish (the worker rows of the host's patch go out as they came, so
     a change costs what changed)."""
@@ -53,7 +55,7 @@ def apply_host_patch(row: ClusterRow, patch: ClusterPatch, host_state: str) -> b
         row.worker_rows.apply(patch["workers"])
     before = (row.state, row.phase)
     if host_state == "running":
-        settle_state(row)
+        settle_state(row, backend)
     return bool(fields) or "workers" in patch or before != (row.state, row.phase)
 
 
@@ -185,7 +187,7 @@ class HostedHandle(ClusterHandle):
                 # nobody here asked for this: the host gave up on its cluster
                 await self.reports.fail(model["error"] or "the cluster stopped by itself")
                 return
-            if apply_host_patch(row, patch, model["state"]):
+            if apply_host_patch(row, patch, model["state"], self.backend):
                 self.reports.publish()
             if self._spare is not None and (launch_settled(row) or loop.time() > refill_at):
                 self._refill_spare()

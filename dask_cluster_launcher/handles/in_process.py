@@ -51,7 +51,7 @@ class InProcessHandle(ClusterHandle):
         await self.backend.submitted(self.cluster)
         row.scheduler_address, row.dashboard_link = self.backend.addresses(self.cluster)
         row.messages = []  # what was said while starting is done with
-        settle_state(row)  # running once a worker joined
+        settle_state(row, self.backend)  # running once a worker joined
         self.reports.publish()
 
     def _progress(self, message: str) -> None:
@@ -79,7 +79,7 @@ class InProcessHandle(ClusterHandle):
                 continue
             before = self.row.state
             changed = self.row.worker_rows.replace(workers)
-            settle_state(self.row)
+            settle_state(self.row, self.backend)
             if changed or self.row.state != before:
                 self.reports.publish()
 

@@ -151,6 +151,12 @@ export function ClusterCard(props: IClusterCardProps): JSX.Element {
           {stateLabel[cluster.state] ?? cluster.state}
         </span>
       </div>
+      {/* the step a starting cluster is at ("scheduler up, waiting for workers") */}
+      {cluster.state === 'starting' && cluster.phase && (
+        <div className="dcl-ClusterCard-phase" data-testid="dcl-phase">
+          {cluster.phase}
+        </div>
+      )}
       <div className="dcl-ClusterCard-meta">
         {cluster.backend}
         {cluster.external && (

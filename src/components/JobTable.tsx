@@ -1,6 +1,6 @@
 import { caretDownIcon, caretRightIcon } from '@jupyterlab/ui-components';
 import React from 'react';
-import { groupJobs } from '../clusterStates';
+import { groupJobs, jobEnded } from '../clusterStates';
 import { formatCount, formatTimeLeft } from '../format';
 import { IPage, usePage } from '../tableView';
 import { useTrans } from '../translation';
@@ -22,12 +22,21 @@ interface IJobRowProps {
   logShown: boolean;
 }
 
-/** One batch job; memoised, so a patch renders only the rows it changed. */
+/**
+ * One batch job; memoised, so a patch renders only the rows it changed. A job
+ * that ended before its worker joined shows its exit code and the error line
+ * of its log (its Log button shows the rest).
+ */
 function JobRowView(props: IJobRowProps): JSX.Element {
   const { job: j, onShowLog, logShown } = props;
   const trans = useTrans();
+  const ended = jobEnded(j);
   return (
-    <tr className="dcl-JobRow" data-job-id={j.job_id} data-job-state={j.state}>
+    <tr
+      className={`dcl-JobRow${ended ? ' dcl-mod-ended' : ''}`}
+      data-job-id={j.job_id}
+      data-job-state={j.state}
+    >
       <td className="dcl-JobRow-id">{j.job_id}</td>
       <td className="dcl-JobRow-state">
         {j.state}
@@ -37,8 +46,27 @@ function JobRowView(props: IJobRowProps): JSX.Element {
             {formatTimeLeft(j.time_left, trans)}
           </span>
         )}
+        {typeof j.exit_code === 'number' && (
+          <span className="dcl-JobRow-left" data-testid="dcl-job-exit">
+            {' · '}
+            {trans.__('exit %1', j.exit_code)}
+          </span>
+        )}
       </td>
-      <td className="dcl-JobRow-reason">{j.reason ?? ''}</td>
+      <td className="dcl-JobRow-reason">
+        {ended && !j.error && !j.reason
+          ? trans.__('ended before its worker joined')
+          : (j.reason ?? '')}
+        {j.error && (
+          <div
+            className="dcl-JobRow-error"
+            data-testid="dcl-job-error"
+            title={trans.__("The last error line of the job's log")}
+          >
+            {j.error}
+          </div>
+        )}
+      </td>
       {onShowLog && (
         <td className="dcl-JobRow-output">
           <button
@@ -140,7 +168,8 @@ function PendingGroup(
 
 /**
  * Batch jobs of a cluster: pending jobs grouped by the reason they wait
- * (most jobs first), then the running and other jobs, a page at a time.
+ * (most jobs first), then the running and other jobs (those that ended before
+ * their worker joined last), a page at a time.
  */
 export function JobTable(props: {
   jobs: IJob[];
