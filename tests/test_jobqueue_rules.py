@@ -249,13 +249,13 @@ async def test_the_users_dask_config_is_honoured(launcher_api, sge_testbed, user
 async def test_named_sections_by_their_keys(launcher_api, slurm_testbed, user_dask_config):
     ib = shipped("slurm")
     ib.update({"cores": 4, "memory": "16GB", "walltime": "02:00:00", "interface": "ib0"})
-    pbs = shipped("pbs")
-    pbs.update({"cores": 8, "memory": "8GB"})
+    oar = shipped("oar")
+    oar.update({"cores": 8, "memory": "8GB"})
     user_dask_config(
         {
             "jobqueue": {
                 "ib-nodes": ib,
-                "site-pbs": pbs,  # another system's section: not the launcher's
+                "site-oar": oar,  # another system's section: not the launcher's
                 "half": {"walltime": "01:00:00", "memory": "4GB"},  # SLURM or SGE?
                 "old-slurm": {k: v for k, v in ib.items() if k != "worker-command"},
             }
@@ -263,10 +263,10 @@ async def test_named_sections_by_their_keys(launcher_api, slurm_testbed, user_da
     )
     code, profiles = await launcher_api("profiles")
     by_name = {p["name"]: p for p in profiles}
-    assert "site-pbs" not in by_name
+    assert "site-oar" not in by_name
     assert by_name["ib-nodes"]["backend"] == "slurm" and by_name["ib-nodes"]["error"] is None
     assert by_name["ib-nodes"]["options"]["walltime"] == "02:00:00"
-    assert "neither SLURMCluster nor SGECluster" in by_name["half"]["error"]
+    assert "has only keys that the jobqueue.slurm and jobqueue.sge" in by_name["half"]["error"]
     assert "lacks 'worker-command'" in by_name["old-slurm"]["error"]
     answer = await profile_preview(launcher_api, "ib-nodes")
     assert "#SBATCH -t 02:00:00" in answer["job_script"]

@@ -25,7 +25,7 @@ def dirs(tmp_path):
     site.mkdir()
     (site / "eddie.yaml").write_text(yaml.safe_dump(SITE_SGE))
     (site / "broken-yaml.yaml").write_text("name: [unclosed\n")
-    (site / "bad-backend.yaml").write_text(yaml.safe_dump({"name": "x", "backend": "pbs"}))
+    (site / "bad-backend.yaml").write_text(yaml.safe_dump({"name": "x", "backend": "oar"}))
     bad_option = {
         "name": "y",
         "backend": "slurm",
