@@ -20,7 +20,13 @@ from dask_cluster_launcher.backends.batch.pbs_formats import (
 from dask_cluster_launcher.errors import InvalidRequest
 from dask_cluster_launcher.job_logs import valid_job_id
 from tests.helpers import wait_cluster
-from tests.test_jobqueue_rules import form_defaults, preview, raw_job_script, worker_command
+from tests.test_jobqueue_rules import (
+    form_defaults,
+    preview,
+    profile_preview,
+    raw_job_script,
+    worker_command,
+)
 from tests.test_rest_batch import BASE_OPTIONS, queued, wait_no_jobs
 
 # `qstat -f` of Torque (Administrator Guide, "qstat"): 4-space attributes, a tab before a
@@ -268,6 +274,15 @@ async def test_the_preview_is_what_pbscluster_gives_the_same_arguments(
     assert pbs_directives_of(script) == pbs_directives_of(expected)
     # the form's resource spec, else dask-jobqueue's own from the cores and memory
     assert any(line.startswith("#PBS -l select=1:ncpus=2:mem=") for line in script.splitlines())
+    assert worker_command(script) == worker_command(expected)
+
+
+async def test_the_example_profile_previews_what_pbscluster_gives(launcher_api, pbs_testbed):
+    lifetime = ["--lifetime", "25m", "--lifetime-stagger", "4m"]
+    kwargs = {"cores": 1, "processes": 1, "memory": "8 GB", "worker_extra_args": lifetime}
+    expected = raw_job_script("PBSCluster", kwargs)
+    script = (await profile_preview(launcher_api, "pbs-example"))["job_script"]
+    assert pbs_directives_of(script) == pbs_directives_of(expected)
     assert worker_command(script) == worker_command(expected)
 
 
