@@ -56,8 +56,10 @@ def job_row(row: Row) -> Row:
 class StartFailures:
     """One cluster's jobs from poll to poll (see the module's docstring)."""
 
-    #: Jobs a worker joined from (once seen, for good).
+    #: Jobs a worker joined from (once seen, for good), and whether any worker ever joined
+    #: (an MPI job's workers name no job).
     joined: set[str] = field(default_factory=set)
+    had_workers: bool = False
     #: Jobs listed at the last poll, by id, and whether each has run.
     listed: dict[str, Row] = field(default_factory=dict)
     ran: set[str] = field(default_factory=set)
@@ -74,6 +76,8 @@ class StartFailures:
         """Take a poll's rows and the job ids the cluster's workers run in; returns the rows
         the card shows (``rows``). Ended rows wait for their log's error line (``unread``,
         ``set_error``)."""
+        worker_jobs = list(worker_jobs)
+        self.had_workers = self.had_workers or bool(worker_jobs)
         self.joined.update(job for job in worker_jobs if job)
         live: list[Row] = []
         now: dict[str, Row] = {}
@@ -117,7 +121,7 @@ class StartFailures:
 
     def verdict(self) -> str | None:
         """Why the cluster failed to start, or None while it may still start."""
-        if self.joined or not self.ended or self.unread:
+        if self.had_workers or not self.ended or self.unread:
             return None
         errors = [row["error"] or _ended_text(row) for row in self.ended.values()]
         same = max(errors.count(error) for error in errors)

@@ -99,3 +99,8 @@ def test_three_identical_failures_fail_the_start_while_other_jobs_wait():
     # once a worker joined, ended jobs are shown but fail nothing
     starts.update(polled, ["9"])
     assert starts.verdict() is None
+    # also a worker that names no job (the rows of an MPI job's workers may not)
+    other = StartFailures()
+    other.update([job("1", "FAILED", exit_code=1)], [None])
+    other.set_error("1", "OSError: gone")
+    assert other.rows()[0]["error"] == "OSError: gone" and other.verdict() is None
