@@ -120,6 +120,12 @@ async def test_bodies_and_options_are_validated_off_the_event_loop(launcher_api,
     assert len(checked_in) >= 2 and threading.main_thread().name not in checked_in, checked_in
 
 
+async def test_a_kernel_for_a_backend_without_one_is_a_400_naming_kernel(launcher_api):
+    body = {"backend": "saturn", "kernel": "python3", "scaling": {"workers": 0}}
+    code, error = await launcher_api("clusters", method="POST", body=body)
+    assert (code, error["field"]) == (400, "kernel"), error  # field was null
+
+
 def test_a_message_that_names_a_field_carries_it():
     assert InvalidRequest("kernel: local clusters run their own environment").field == "kernel"
     assert InvalidRequest("options.cores: must be at least 1").field == "options.cores"
