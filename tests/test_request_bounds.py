@@ -220,3 +220,40 @@ def test_hostile_bodies_leave_the_server_answering_at_once(tmp_path):
     # under 100 ms but for one call a loaded CI machine may hold up; a request handled on the
     # event loop held every call made meanwhile (12 requests, seconds each)
     assert slowest[-2] < 0.1 and slowest[-1] < 0.5, slowest
+
+
+def _unbounded(node: Any, where: str) -> list[str]:
+    """Strings without maxLength, arrays without maxItems, open objects without maxProperties."""
+    if isinstance(node, list):
+        return [p for i, item in enumerate(node) for p in _unbounded(item, f"{where}/{i}")]
+    if not isinstance(node, dict):
+        return []
+    types = node.get("type", [])
+    types = [types] if isinstance(types, str) else types
+    found = []
+    if "string" in types and not {"maxLength", "enum", "const"} & set(node):
+        found.append(f"{where} (string)")
+    if "array" in types and "maxItems" not in node:
+        found.append(f"{where} (array)")
+    closed = node.get("additionalProperties", True) is False
+    if "object" in types and not closed and "maxProperties" not in node:
+        found.append(f"{where} (object)")
+    return found + [p for k, v in node.items() for p in _unbounded(v, f"{where}/{k}")]
+
+
+def test_every_string_list_and_open_object_a_request_may_hold_is_bounded():
+    """So that a new field gets its bound: what validation costs is bounded by the schemas."""
+    from dask_cluster_launcher.backends.registry import backend_names
+
+    documents = {"profile.yaml": schemas.load("profile.yaml")}
+    documents["scaling.yaml"] = schemas.load("scaling.yaml")
+    components = schemas.load("openapi.yaml")["components"]["schemas"]
+    for name in ("LaunchRequest", "PreviewRequest", "ClusterName"):
+        documents[f"openapi.yaml#{name}"] = components[name]
+    for path in sorted(schemas.schema_dir().glob("backends/*.yaml")):
+        if path.stem != "gateway":  # its form comes live from the gateway, bounded there
+            documents[f"backends/{path.name}"] = schemas.load(f"backends/{path.name}")
+    assert {name for name in backend_names() if name != "gateway"} <= {
+        key.removeprefix("backends/").removesuffix(".yaml") for key in documents
+    }
+    assert [p for name, doc in documents.items() for p in _unbounded(doc, name)] == []
