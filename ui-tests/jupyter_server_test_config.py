@@ -38,6 +38,8 @@ c.ServerApp.allow_root = True  # noqa: F821
 # --- Grid Engine: where the client commands find the cell (test bed values) -------------------
 os.environ.setdefault("SGE_ROOT", "/var/lib/gridengine")
 os.environ.setdefault("SGE_CELL", "default")
+# --- PBS: the Torque wrappers of testbeds/start-pbs.sh, found before Grid Engine's qsub ----------
+os.environ.setdefault("DCL_PBS_PATH", "/opt/dcl-pbs/bin")
 
 # --- Dask Gateway: the test bed's gateway (idempotent start) ----------------------------------
 import subprocess  # noqa: E402
