@@ -226,9 +226,14 @@ class GatewayBackend(Backend):
         from jsonschema.exceptions import best_match
 
         schemas = _schemas()
-        schemas.check_depth(options, "options")
         schema = await self.live_schema()
-        error = best_match(schemas.Validator(schema).iter_errors(options))
+
+        def first_error() -> Any:
+            schemas.check_depth(options, "options")
+            return best_match(schemas.Validator(schema).iter_errors(options))
+
+        # in a thread, as every form's validation: a hostile body must not hold the event loop
+        error = await asyncio.to_thread(first_error)
         if error is not None:
             path = schemas.field_path(error, "options")
             raise InvalidRequest(f"{path}: {schemas._describe(error)}", field=path)
