@@ -226,7 +226,7 @@ export function addCommands(options: ICommandsOptions): void {
         load: job => model.jobLog(id, job),
         trans
       });
-      app.shell.add(panel, 'main', { mode: 'split-right' });
+      app.shell.add(panel, 'main'); // a tab, as a file opens
       app.shell.activateById(panel.id);
     }
   });

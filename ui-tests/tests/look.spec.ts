@@ -87,6 +87,50 @@ async function axeFindings(
   return serious.map(v => `${v.id}: ${v.help}`);
 }
 
+/**
+ * The lowest contrast ratio (WCAG) of the state badges' text on their background. axe leaves
+ * such small tinted badges "incomplete" rather than failing them, so it is measured here too:
+ * each colour is drawn on a canvas (whatever CSS syntax the browser computes, color-mix
+ * included) and read back as RGB.
+ */
+async function badgeContrast(page: IJupyterLabPageFixture): Promise<number> {
+  return page.evaluate(() => {
+    const context = document.createElement('canvas').getContext('2d', {
+      willReadFrequently: true
+    })!;
+    const rgba = (css: string): number[] => {
+      context.clearRect(0, 0, 1, 1);
+      context.fillStyle = css;
+      context.fillRect(0, 0, 1, 1);
+      const [r, g, b, a] = context.getImageData(0, 0, 1, 1).data;
+      return [r, g, b, a / 255];
+    };
+    const luminance = ([r, g, b]: number[]) => {
+      const [R, G, B] = [r, g, b].map(v => {
+        const c = v / 255;
+        return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+      });
+      return 0.2126 * R + 0.7152 * G + 0.0722 * B;
+    };
+    const ratios = Array.from(document.querySelectorAll('.dcl-state')).map(
+      badge => {
+        const style = getComputedStyle(badge);
+        const back = rgba(style.backgroundColor);
+        const text = rgba(style.color);
+        // text with alpha: as it shows over the badge
+        const shown = [0, 1, 2].map(
+          i => text[i] * text[3] + back[i] * (1 - text[3])
+        );
+        const [l1, l2] = [luminance(shown), luminance(back)].sort(
+          (x, y) => y - x
+        );
+        return (l1 + 0.05) / (l2 + 0.05);
+      }
+    );
+    return Math.min(...ratios);
+  });
+}
+
 test.describe('Look and behaviour around a running cluster', () => {
   stopClustersAfterEach(PREFIX);
 
@@ -99,10 +143,17 @@ test.describe('Look and behaviour around a running cluster', () => {
     await expect(card.locator('.dcl-WorkerRow')).toHaveCount(1);
     try {
       expect(await axeFindings(page, 'light theme')).toEqual([]);
+      const light = await badgeContrast(page);
       await setTheme(page, 'JupyterLab Dark', false);
       await expect(card.getByTestId('dcl-state')).toBeVisible();
       await shot(page, 'look-01-dark', card);
       expect(await axeFindings(page, 'dark theme')).toEqual([]);
+      const dark = await badgeContrast(page);
+      console.log(
+        `[measure] state badge contrast: ${light.toFixed(2)}:1 light, ${dark.toFixed(2)}:1 dark`
+      );
+      expect(light).toBeGreaterThanOrEqual(4.5);
+      expect(dark).toBeGreaterThanOrEqual(4.5);
     } finally {
       await setTheme(page, 'JupyterLab Light', true);
     }
