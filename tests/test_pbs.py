@@ -330,3 +330,35 @@ async def test_backends_lists_pbs_unavailable_naming_the_missing_command(launche
 )
 def test_the_log_route_takes_pbs_job_ids_and_nothing_like_a_path(job_id, valid):
     assert valid_job_id(job_id) is valid
+
+
+async def test_json_is_asked_once_and_a_server_that_does_not_answer_is_no_answer(monkeypatch):
+    """Torque's qstat refuses -F (text from then on); a PBS Pro server that does not answer
+    fails the poll without turning JSON off for good."""
+    from dask_cluster_launcher.backends.batch import commands
+    from dask_cluster_launcher.backends.batch.pbs import PBSBackend
+
+    answers = {
+        "torque": ["qstat failed: Unknown option: F\nUsage: qstat [-f] ...", TORQUE_JOBS],
+        "down": ["qstat failed: Connection refused", json.dumps(PBSPRO_JOBS)],
+    }
+    for site, (refusal, listing) in answers.items():
+        backend, asked = PBSBackend(), []
+
+        async def run(*command, check=True, refusal=refusal, listing=listing, asked=asked):
+            asked.append(command)
+            if "-F" in command and len(asked) == 1:
+                raise commands.BatchCommandError(refusal)
+            return listing
+
+        monkeypatch.setattr(backend, "run", run)
+        monkeypatch.setattr(commands, "login_name", lambda: "alice")
+        if site == "down":
+            with pytest.raises(commands.BatchCommandError):
+                await backend.job_states(["dcl-0123456789ab"])
+        jobs = await backend.job_states(["dcl-0123456789ab"])
+        assert len(jobs["dcl-0123456789ab"]) == 2, site
+        await backend.job_states(["dcl-0123456789ab"])
+        flags = [("-F" in command) for command in asked]
+        expected = [True, False, False] if site == "torque" else [True, True, True]
+        assert flags == expected, (site, asked)

@@ -18,6 +18,12 @@ from .pbs_formats import parse_jobs, parse_nodes, parse_queues
 from .queues import Queue
 
 
+def _refuses_option(message: str) -> bool:
+    """Whether a qstat failure says it does not know an option (Torque's for ``-F``)."""
+    lowered = message.lower()
+    return "option" in lowered or "usage" in lowered
+
+
 def default_resource_line(options: dict[str, Any]) -> str:
     """The ``-l`` line dask-jobqueue writes when the resource spec is left empty."""
     from dask_jobqueue.pbs import pbs_format_bytes_ceil
@@ -113,8 +119,10 @@ class PBSBackend(JobQueueBackend):
         if self._json is not False:
             try:
                 out = await self.run("qstat", "-f", "-F", "json")
-            except commands.BatchCommandError:
-                if self._json:
+            except commands.BatchCommandError as exc:
+                # Torque's qstat refuses -F with its usage; any other failure (a server
+                # that does not answer) is this poll's, and the next one asks again
+                if self._json or not _refuses_option(str(exc)):
                     raise
             self._json = out.lstrip().startswith("{")
         if not self._json:
