@@ -362,3 +362,18 @@ async def test_json_is_asked_once_and_a_server_that_does_not_answer_is_no_answer
         flags = [("-F" in command) for command in asked]
         expected = [True, False, False] if site == "torque" else [True, True, True]
         assert flags == expected, (site, asked)
+
+
+def test_the_account_defaults_to_what_pbsjob_would_use(monkeypatch):
+    """PBSJob falls back to $PBS_ACCOUNT and to the config's old ``project`` key: the form
+    starts from them, so its account field shows what the jobs are charged to."""
+    import dask.config
+
+    from dask_cluster_launcher.backends.batch.pbs import PBSBackend
+
+    monkeypatch.setenv("PBS_ACCOUNT", "from-env")
+    assert PBSBackend().defaults()["account"] == "from-env"
+    with dask.config.set({"jobqueue.pbs.project": "proj42"}):
+        assert PBSBackend().defaults()["account"] == "proj42"
+    monkeypatch.delenv("PBS_ACCOUNT")
+    assert PBSBackend().defaults()["account"] == ""

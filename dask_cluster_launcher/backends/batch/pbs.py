@@ -10,6 +10,7 @@ import os
 import shutil
 from typing import Any
 
+import dask.config
 from dask.utils import parse_bytes
 
 from . import commands, pbs_directives
@@ -83,6 +84,21 @@ class PBSBackend(JobQueueBackend):
         if missing:
             return f"{', '.join(missing)} not found in {self.search_path()} or the server's PATH"
         return None
+
+    def config_defaults(self) -> dict[str, Any]:
+        found = super().config_defaults()
+        # dask-jobqueue's PBSJob still reads the old name of the account, ``project``
+        project = dask.config.get("jobqueue.pbs.project", None)
+        if "account" not in found and isinstance(project, str) and project:
+            found["account"] = project
+        return found
+
+    def defaults(self) -> dict[str, Any]:
+        values = super().defaults()
+        # PBSJob's own fallback for a missing account: shown, so the form says what is sent
+        if os.environ.get("PBS_ACCOUNT") and "account" not in self.config_defaults():
+            values["account"] = os.environ["PBS_ACCOUNT"]
+        return values
 
     def jobqueue_class(self) -> type:
         from dask_jobqueue import PBSCluster
