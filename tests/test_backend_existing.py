@@ -202,6 +202,8 @@ async def test_by_address_shows_workers_computes_refuses_scaling_and_stop_only_d
     code, snippet = await launcher_api("clusters", model["id"], "snippet")
     assert code == 200
     assert f"client = Client({scheduler.address!r})" in snippet["code"].splitlines()
+    # the explicit form is inserted: it keeps working after the launcher lets the scheduler go
+    assert snippet["connect_code"] is None
     out = await run_snippet(snippet["code"], COMPUTE)
     assert out.split() == ["42", "2"]
 

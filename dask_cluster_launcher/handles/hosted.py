@@ -243,8 +243,11 @@ class HostedHandle(ClusterHandle):
         )
 
     def connect_code(self, base_url: str) -> str | None:
-        private = self.backend.private_cluster
-        link = private_dashboard_url(base_url, self.row.id) if private else None
+        if not self.backend.private_cluster:
+            # an adopted scheduler: `Client(address)` is short already, and it keeps working
+            # after the launcher lets the scheduler go (its record goes with it)
+            return None
+        link = private_dashboard_url(base_url, self.row.id)
         return snippets.connect_code(self.row.id, self.row.name, dashboard_link=link)
 
     def dashboard_url(self, base_url: str) -> str | None:
