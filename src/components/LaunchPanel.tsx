@@ -331,7 +331,9 @@ export function LaunchPanel(props: ILaunchPanelProps): JSX.Element {
               className="jp-mod-styled"
               data-testid="dcl-name"
               value={name}
-              placeholder={trans.__('optional, generated when empty')}
+              // short enough for the narrowest sidebar; the rest in the tooltip
+              placeholder={trans.__('optional')}
+              title={trans.__('Optional: a name is generated when empty')}
               onChange={e => setName(e.target.value)}
             />
           </label>
