@@ -12,6 +12,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -199,27 +200,41 @@ def test_hostile_bodies_leave_the_server_answering_at_once(tmp_path):
     with JupyterServerProcess(tmp_path) as server:
         # a first request pays for imports and caches, whatever it holds
         _post(server.port, "preview", json.dumps({"backend": "slurm", "options": slurm}))
-        latencies: list[float] = []
-        stop = threading.Event()
-        poller = threading.Thread(target=_status_latencies, args=(server.port, stop, latencies))
-        poller.start()
-        try:
-            time.sleep(0.3)
-            answers = [_post(server.port, route, text) for route, text in bodies * 3]
-            time.sleep(0.1)
-        finally:
-            stop.set()
-            poller.join()
+        quiet = _latencies_while(server.port, lambda: time.sleep(2))
+        answers: list[tuple[int, float]] = []
+        hostile = _latencies_while(
+            server.port, lambda: answers.extend(_post(server.port, *b) for b in bodies * 3)
+        )
     assert {status for status, _ in answers} <= {400, 413}, answers
     assert max(seconds for _, seconds in answers) < 2, answers
-    assert len(latencies) > 20
-    slowest = sorted(latencies)[-3:]
-    print(
-        f"GET api/status: {len(latencies)} calls, slowest {[round(t * 1000) for t in slowest]} ms"
-    )
-    # under 100 ms but for one call a loaded CI machine may hold up; a request handled on the
-    # event loop held every call made meanwhile (12 requests, seconds each)
-    assert slowest[-2] < 0.1 and slowest[-1] < 0.5, slowest
+    assert len(hostile) > 20
+    slowest, slowest_quiet = sorted(hostile)[-3:], sorted(quiet)[-3:]
+    print(f"GET api/status slowest: {_ms(slowest)} ms, with nothing else sent {_ms(slowest_quiet)}")
+    # Under 100 ms but for one call. A machine loaded by others may be as slow with nothing
+    # sent (then twice that is allowed); a request handled on the event loop held every call
+    # made meanwhile (12 requests, up to seconds each).
+    assert slowest[-2] < max(0.1, 2 * slowest_quiet[-2]), (slowest, slowest_quiet)
+    assert slowest[-1] < max(0.5, 2 * slowest_quiet[-1]), (slowest, slowest_quiet)
+
+
+def _latencies_while(port: int, action: Callable[[], object]) -> list[float]:
+    """How long each ``GET api/status`` made while ``action`` runs took, in seconds."""
+    latencies: list[float] = []
+    stop = threading.Event()
+    poller = threading.Thread(target=_status_latencies, args=(port, stop, latencies))
+    poller.start()
+    try:
+        time.sleep(0.3)
+        action()
+        time.sleep(0.1)
+    finally:
+        stop.set()
+        poller.join()
+    return latencies
+
+
+def _ms(seconds: list[float]) -> list[int]:
+    return [round(t * 1000) for t in seconds]
 
 
 def _unbounded(node: Any, where: str) -> list[str]:
