@@ -55,7 +55,9 @@ class ClusterLauncherApp(ExtensionApp):
     default_profile = Unicode("local", help="Profile the sidebar preselects.").tag(config=True)
 
     start_timeout = Float(
-        300.0, help="Seconds a cluster may take to start before it is marked failed."
+        300.0,
+        help="Seconds a cluster's scheduler may take to start before the launch is marked "
+        "failed (its workers may then wait in the queue as long as it takes).",
     ).tag(config=True)
 
     keep_clusters_on_shutdown = Bool(
