@@ -26,7 +26,7 @@ from typing import Any
 from .backends.batch.queues import ENDED_STATES
 
 #: Ended without running (taken back while it waited): not a failure to show.
-_WITHDRAWN = frozenset(("CANCELLED", "PREEMPTED", "DEADLINE", "REVOKED"))
+_WITHDRAWN = frozenset(("CANCELLED", "PREEMPTED", "DEADLINE", "REVOKED", "REMOVED"))
 #: States of a job that waits for its turn (SLURM's words, and SGE's as the backend maps them).
 _WAITING = frozenset(("PENDING", "HELD", "REQUEUED", "REQUEUE_HOLD", "ERROR"))
 #: The state of a job the batch system no longer lists.

@@ -54,6 +54,7 @@ export function jobCategory(state: string): JobCategory {
  * it ended before its worker joined). */
 const ENDED_STATES = new Set([
   'ENDED',
+  'REMOVED',
   'COMPLETED',
   'CANCELLED',
   'FAILED',

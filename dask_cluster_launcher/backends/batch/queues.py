@@ -6,9 +6,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-#: Final states as SLURM's ``squeue -t all`` shows them for a while after a job ended.
+#: Final states as SLURM's ``squeue -t all`` shows them for a while after a job ended (and
+#: HTCondor's ``REMOVED``); the other backends leave ended jobs out of their rows.
 ENDED_STATES = frozenset(
     (
+        "REMOVED",
         "COMPLETED",
         "CANCELLED",
         "FAILED",
