@@ -21,26 +21,47 @@ export function relayedClusterId(
 
 /**
  * Take one of our relayed dashboards out of dask-labextension's saved state
- * before it reads it, and return that URL (null when the state names no
- * dashboard of ours).
+ * before it reads it, and resolve to that URL (null when the state names no
+ * dashboard of ours). Call it when the plugin activates, before awaiting
+ * anything.
  *
  * After Stop My Server and a restart, the layout brings back the panes of a
  * cluster that may be gone; dask-labextension would check its URL every few
  * seconds (`individual-plots.json`, a 404 each time) until the user opens
  * another cluster's dashboard. It is pointed nowhere until the server's
  * clusters are known (see `settleRestoredPanes`).
+ *
+ * dask-labextension reads its state as it activates, in the same turn as
+ * this plugin: whoever fetches that key before the held state is saved waits
+ * for it (the state database answers fetches in the order they came, so a
+ * fetch and save here could not overtake its read otherwise).
  */
-export async function holdSavedDashboard(
-  state: IStateDB
-): Promise<string | null> {
-  const saved = (await state.fetch(DASK_STATE_KEY)) as
-    ReadonlyPartialJSONObject | undefined;
-  const url = typeof saved?.url === 'string' ? saved.url : null;
-  if (relayedClusterId(url) === null) {
-    return null;
-  }
-  await state.save(DASK_STATE_KEY, { ...saved, url: NO_DASHBOARD_URL });
-  return url;
+export function holdSavedDashboard(state: IStateDB): Promise<string | null> {
+  const original = state.fetch;
+  const fetch = original.bind(state);
+  const hold = async (): Promise<string | null> => {
+    const saved = (await fetch(DASK_STATE_KEY)) as
+      ReadonlyPartialJSONObject | undefined;
+    const url = typeof saved?.url === 'string' ? saved.url : null;
+    if (relayedClusterId(url) === null) {
+      return null;
+    }
+    await state.save(DASK_STATE_KEY, { ...saved, url: NO_DASHBOARD_URL });
+    return url;
+  };
+  const held = hold();
+  const waiting = state as { fetch: IStateDB['fetch'] };
+  waiting.fetch = async (id: string) => {
+    if (id === DASK_STATE_KEY) {
+      await held.catch(() => null);
+    }
+    return fetch(id);
+  };
+  const done = () => {
+    waiting.fetch = original; // the database's own again
+  };
+  held.then(done, done);
+  return held;
 }
 
 /** A restored pane's dashboard URL (dask-labextension's `DaskDashboard`). */

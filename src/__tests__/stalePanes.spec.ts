@@ -58,6 +58,17 @@ describe('holdSavedDashboard', () => {
     });
   });
 
+  it('makes a fetch of that key in the same turn wait for the held state', async () => {
+    const state = fakeState({ url: OLD, cluster: '' });
+    const own = state.fetch;
+    const held = holdSavedDashboard(state as any);
+    // dask-labextension, activating right after this plugin
+    const read = state.fetch(DASK_STATE_KEY);
+    expect(await read).toEqual({ url: NO_DASHBOARD_URL, cluster: '' });
+    expect(await held).toBe(OLD);
+    expect(state.fetch).toBe(own);
+  });
+
   it('leaves any other dashboard and an empty state alone', async () => {
     for (const saved of [{ url: 'http://10.0.0.5:8787/' }, undefined]) {
       const state = fakeState(saved);
