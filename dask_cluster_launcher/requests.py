@@ -151,7 +151,7 @@ class RequestResolver:
             scaling = profile.scaling
         else:
             backend = self.backend(request["backend"])
-        options.update(request.get("options") or {})
+        options = backend.with_overrides(options, request.get("options") or {})
         scaling = copy.deepcopy(request.get("scaling") or scaling)
         await asyncio.to_thread(check_scaling, scaling, "scaling")  # validation: off the loop
         backend.check_scaling(scaling, "scaling")

@@ -11,7 +11,11 @@ import re
 import pytest
 
 from dask_cluster_launcher import schemas
+from dask_cluster_launcher.backends import default_backends
 from dask_cluster_launcher.backends.batch import walltimes
+from dask_cluster_launcher.errors import InvalidRequest
+from dask_cluster_launcher.profiles import ProfileStore
+from dask_cluster_launcher.requests import RequestResolver
 
 DEFS = schemas.load("backends/jobqueue.yaml")["$defs"]
 BASE = {
@@ -97,3 +101,19 @@ async def test_sge_memory_changed_with_its_derived_spec_asks_for_the_new_memory(
     )
     assert code == 400 and answer["field"] == "options.resource_spec", answer
     assert answer["message"].startswith("Resource request (-l): h_vmem=4G is less than"), answer
+
+
+async def test_a_profile_override_of_memory_moves_the_h_vmem_derived_from_it(sge_testbed, tmp_path):
+    """The Python API and the command line override a profile's options as the sidebar does:
+    quick_connect("sge-example", memory="4 G") asks for h_vmem=4G (it was refused: h_vmem=8G is
+    more than the memory per job); a spec given with the memory is taken as written."""
+    backends = default_backends()
+    store = ProfileStore.for_backends(backends, site_dirs=[], user_dir=str(tmp_path))
+    resolver = RequestResolver(backends, store)
+    plan = await resolver.resolve({"profile": "sge-example", "options": {"memory": "4 G"}})
+    kwargs = plan.backend.cluster_kwargs(plan.options, cluster_id="0" * 12, cluster_name="x")
+    assert (plan.options["resource_spec"], kwargs["resource_spec"]) == ("h_vmem=4G",) * 2
+    written = {"memory": "4 G", "resource_spec": "h_vmem=8G"}
+    with pytest.raises(InvalidRequest) as refused:
+        await resolver.resolve({"profile": "sge-example", "options": written})
+    assert refused.value.field == "options.resource_spec"

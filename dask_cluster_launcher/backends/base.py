@@ -148,6 +148,11 @@ class Backend(ABC):
         await self.check_consistency(complete)
         return complete
 
+    def with_overrides(self, base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+        """A profile's options with a request's overrides; a backend whose fields go together
+        (SGE's memory resource and the memory field) keeps them together."""
+        return {**base, **overrides}
+
     def check_scaling(self, scaling: dict[str, Any], prefix: str) -> None:
         """Refuse scalings this kind of cluster cannot do (InvalidRequest naming the field)."""
         return None

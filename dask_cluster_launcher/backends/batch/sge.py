@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import re
 import xml.etree.ElementTree as ET
@@ -53,6 +54,22 @@ def resource_value(resource_spec: str, key: str) -> str | None:
         if name == key:
             return value
     return None
+
+
+def _derived(memory: Any) -> str | None:
+    """The memory resource's value for a memory per job ("4 GiB" -> "4.29497G"); ``None`` for
+    what is not a size."""
+    try:
+        return f"{parse_bytes(memory) / 1e9:g}G"
+    except (TypeError, ValueError, KeyError, OverflowError):
+        return None
+
+
+def _same_size(a: str, b: str) -> bool:
+    try:
+        return math.isclose(parse_bytes(a), parse_bytes(b), rel_tol=1e-9)
+    except (TypeError, ValueError, KeyError, OverflowError):
+        return False
 
 
 def _queue(configuration: str) -> Queue:
@@ -145,13 +162,30 @@ class SGEBackend(JobQueueBackend):
                 f"the site has no parallel environment {pe!r} (it has {', '.join(environments)})",
             )
 
+    def with_overrides(self, base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+        # as in the sidebar (src/resourceSpec.ts): a memory resource derived from the profile's
+        # memory (the seed's 8 G / h_vmem=8G) follows a new memory; one written otherwise stays,
+        # and check_consistency refuses it when it disagrees
+        merged = super().with_overrides(base, overrides)
+        spec = str(base.get("resource_spec") or "")
+        value = resource_value(spec, self.memory_resource)
+        if "memory" not in overrides or "resource_spec" in overrides or value is None:
+            return merged
+        old, new = _derived(base.get("memory")), _derived(overrides["memory"])
+        if old is not None and new is not None and _same_size(value, old):
+            key = self.memory_resource
+            merged["resource_spec"] = ",".join(
+                f"{key}={new}" if item.partition("=")[0] == key else item
+                for item in spec.split(",")
+            )
+        return merged
+
     def resource_spec(self, options: dict[str, Any]) -> str:
         """The form's resource spec with the memory resource added where it has none: Dask's
         memory limit alone does not reserve memory on SGE."""
         resource_spec = options["resource_spec"]
         if resource_value(resource_spec, self.memory_resource) is None:
-            gigabytes = parse_bytes(options["memory"]) / 1e9
-            derived = f"{self.memory_resource}={gigabytes:g}G"
+            derived = f"{self.memory_resource}={_derived(options['memory'])}"
             resource_spec = f"{resource_spec},{derived}" if resource_spec else derived
         return str(resource_spec)
 
