@@ -99,7 +99,7 @@ describe('errors in words, every field at once', () => {
       'Cores per job: must be at least 1',
       'Memory per job: use a size such as 8 GB or 16 GiB',
       'Walltime per job: use HH:MM:SS, e.g. 01:30:00 (or minutes, MM:SS, D-HH:MM:SS)',
-      'Worker lifetime: has characters or a format that is not allowed'
+      'Worker lifetime: use a whole number of s, m or h, e.g. 25m'
     ]);
     expect(errors('sge_walltime', { walltime: '' })).toEqual([
       'Walltime per job: use HH:MM:SS, e.g. 01:30:00 (or seconds)'
