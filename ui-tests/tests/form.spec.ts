@@ -136,6 +136,25 @@ test.describe('A launch form people can read', () => {
     expect(errors).toEqual([]);
   });
 
+  test("every backend's form opens with no error shown (its defaults are valid)", async ({
+    page
+  }) => {
+    const sidebar = await openSidebar(page);
+    const backends = await sidebar
+      .locator('input[data-testid^="dcl-choice-backend-"]:not([disabled])')
+      .evaluateAll(inputs =>
+        inputs.map(i =>
+          i.getAttribute('data-testid')!.replace('dcl-choice-backend-', '')
+        )
+      );
+    console.log(`[measure] forms opened: ${backends.join(', ')}`);
+    expect(backends.length).toBeGreaterThanOrEqual(3);
+    for (const backend of backends) {
+      await pick(sidebar, `backend:${backend}`);
+      await expect(sidebar.locator('.dcl-Form .error-detail')).toHaveCount(0);
+    }
+  });
+
   test('typed errors show under every field at once, in words, before Launch', async ({
     page
   }) => {
