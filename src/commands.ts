@@ -18,7 +18,7 @@ import {
 } from '@lumino/coreutils';
 import { JobLogPanel } from './components/JobLog';
 import { DaskDashboardBridge } from './daskDashboard';
-import { dashboardHref, isActive } from './format';
+import { canConnect, dashboardHref, isActive } from './format';
 import { daskClusterIcon } from './icons';
 import { ClusterModel } from './model';
 import { ICluster } from './types';
@@ -137,6 +137,14 @@ export function addCommands(options: ICommandsOptions): void {
       args.fromContextMenu ? inMenu : elsewhere;
   const running = (args: ReadonlyPartialJSONObject) =>
     args.fromContextMenu ? clicked()?.state === 'running' : true;
+  /** Client code is there once the scheduler is up, before any worker. */
+  const connectable = (args: ReadonlyPartialJSONObject) => {
+    if (!args.fromContextMenu) {
+      return true;
+    }
+    const cluster = clicked();
+    return !!cluster && canConnect(cluster);
+  };
   const notifyErrors =
     (fn: (args: ReadonlyPartialJSONObject) => Promise<void>) =>
     async (args: ReadonlyPartialJSONObject) => {
@@ -194,7 +202,7 @@ export function addCommands(options: ICommandsOptions): void {
       trans.__('Insert Client Code'),
       trans.__('Insert Dask client code into the notebook')
     ),
-    isEnabled: running,
+    isEnabled: connectable,
     execute: notifyErrors(args => options.insertCode(target(args).id))
   });
   commands.addCommand(CommandIDs.copyClientCode, {
@@ -202,7 +210,7 @@ export function addCommands(options: ICommandsOptions): void {
       trans.__('Copy Full Client Code'),
       trans.__('Copy the full Dask client code (address and TLS files)')
     ),
-    isEnabled: running,
+    isEnabled: connectable,
     execute: notifyErrors(args => options.copyCode(target(args).id))
   });
   commands.addCommand(CommandIDs.openJobLog, {

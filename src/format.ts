@@ -148,6 +148,21 @@ export function isActive(state: ClusterState): boolean {
 }
 
 /**
+ * Whether a notebook can connect now: once the scheduler is up (a starting
+ * cluster with a scheduler address waits for its workers, which may queue for
+ * hours; a client can already submit work to it).
+ */
+export function canConnect(cluster: {
+  state: ClusterState;
+  scheduler_address?: string | null;
+}): boolean {
+  return (
+    cluster.state === 'running' ||
+    (cluster.state === 'starting' && !!cluster.scheduler_address)
+  );
+}
+
+/**
  * Browser URL of a proxied dashboard. The server gives a path under the
  * Jupyter base URL ("/proxy/40123/status"); it may already carry the base URL.
  * Null when there is none, or when it is not a web address (see `safeLink`).

@@ -156,6 +156,28 @@ describe('ClusterCard', () => {
     expect(byTestId('dcl-stop')!.textContent).toBe('Remove');
   });
 
+  it('offers client code once the scheduler is up, before any worker joins', () => {
+    const starting = cluster({
+      state: 'starting',
+      phase: 'starting the scheduler',
+      scheduler_address: null,
+      workers: [],
+      jobs: []
+    });
+    renderCard(starting);
+    const insert = () => byTestId('dcl-insert') as HTMLButtonElement;
+    expect(insert().disabled).toBe(true);
+    renderCard({
+      ...starting,
+      phase: 'scheduler up, waiting for workers',
+      scheduler_address: 'tls://127.0.0.1:40123'
+    });
+    expect(byTestId('dcl-phase')!.textContent).toBe(
+      'scheduler up, waiting for workers'
+    );
+    expect(insert().disabled).toBe(false);
+  });
+
   it("shows the resource manager's messages while starting, and notices once running", () => {
     const starting = cluster({
       state: 'starting',

@@ -1,6 +1,7 @@
 import { caretDownIcon, caretRightIcon } from '@jupyterlab/ui-components';
 import React from 'react';
 import {
+  canConnect,
   dashboardHref,
   directLinkReachable,
   formatScaling,
@@ -197,7 +198,7 @@ export function ClusterCard(props: IClusterCardProps): JSX.Element {
         <button
           className="jp-mod-styled jp-mod-accept"
           data-testid="dcl-insert"
-          disabled={!running || busy}
+          disabled={!canConnect(cluster) || busy}
           title={trans.__('Insert the Client code below the active cell')}
           onClick={run(() => actions.insertCode(cluster.id))}
         >
