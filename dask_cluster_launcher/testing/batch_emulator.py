@@ -18,6 +18,7 @@ import contextlib
 import fcntl
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -276,3 +277,27 @@ if __name__ == "__main__":
     if sys.argv[1:2] == ["shepherd"]:
         sys.exit(shepherd(sys.argv[2], int(sys.argv[3])))
     sys.exit("usage: python -m dask_cluster_launcher.testing.batch_emulator shepherd SPOOL ID")
+
+
+def write_commands(
+    bin_dir: Path, module: str, commands: tuple[str, ...] | list[str], env_name: str, env_value: str
+) -> Path:
+    """Write one small shell script per command into ``bin_dir``, each running
+    ``python -m module command ARGS`` with ``env_name`` (where the site's configuration lives,
+    as LSF_ENVDIR or CONDOR_CONFIG do on a real site) defaulted to ``env_value``."""
+    for command in commands:
+        script = bin_dir / command
+        script.write_text(
+            "#!/bin/sh\n"
+            f': "${{{env_name}:={env_value}}}"\nexport {env_name}\n'
+            f'exec {shlex.quote(sys.executable)} -m {module} {command} "$@"\n'
+        )
+        script.chmod(0o755)
+    return bin_dir
+
+
+def usage_error(argv: list[str], module: str, commands: tuple[str, ...] | list[str]) -> str | None:
+    """What to say when ``argv`` names no command of the emulator (None when it does)."""
+    if not argv or argv[0] not in commands:
+        return f"usage: {module} install DIR | {' | '.join(commands)} ARGS"
+    return None

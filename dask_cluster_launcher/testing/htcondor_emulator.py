@@ -30,7 +30,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shlex
 import socket
 import sys
 import time
@@ -367,23 +366,17 @@ def install(directory: str, cpus: int = 16) -> Path:
     slot = {"Machine": socket.gethostname(), "Arch": "X86_64", "OpSys": "LINUX", "Cpus": cpus}
     slot |= {"Memory": 64 * 1024, "Disk": 100 * 1024 * 1024}  # MiB, KiB
     (root / "pool.json").write_text(json.dumps({"spool": str(spool_root), "slot": slot}))
-    for command in COMMANDS:
-        script = bin_dir / command
-        script.write_text(
-            "#!/bin/sh\n"
-            f': "${{CONDOR_CONFIG:={root / "condor_config"}}}"\nexport CONDOR_CONFIG\n'
-            f'exec {shlex.quote(sys.executable)} -m {MODULE} {command} "$@"\n'
-        )
-        script.chmod(0o755)
-    return bin_dir
+    return core.write_commands(
+        bin_dir, MODULE, COMMANDS, "CONDOR_CONFIG", str(root / "condor_config")
+    )
 
 
 def main(argv: list[str]) -> int:
     if argv[:1] == ["install"] and len(argv) == 2:
         print(install(argv[1]))
         return 0
-    if not argv or argv[0] not in COMMANDS:
-        print(f"usage: {MODULE} install DIR | {' | '.join(COMMANDS)} ARGS", file=sys.stderr)
+    if usage := core.usage_error(argv, MODULE, COMMANDS):
+        print(usage, file=sys.stderr)
         return 2
     command = {
         "condor_submit": condor_submit,

@@ -28,11 +28,11 @@ no run limit and ``short`` with 30 minutes; one host with 16 slots), ``DIR/spool
 from __future__ import annotations
 
 import json
-import shlex
 import socket
 import sys
 from pathlib import Path
 
+from .batch_emulator import usage_error, write_commands
 from .lsf_emulator_jobs import LSFError, bkill, bsub
 from .lsf_emulator_listing import bhosts, bjobs, bqueues
 
@@ -70,23 +70,15 @@ def install(directory: str, slots: int = 16) -> Path:
     ]
     site_config = {"spool": str(spool_root), "hosts": [machine], "queues": queues}
     (conf / "lsb.emulator.json").write_text(json.dumps(site_config, indent=2))
-    for command in COMMANDS:
-        script = bin_dir / command
-        script.write_text(
-            "#!/bin/sh\n"
-            f': "${{LSF_ENVDIR:={conf}}}"\nexport LSF_ENVDIR\n'
-            f'exec {shlex.quote(sys.executable)} -m {MODULE} {command} "$@"\n'
-        )
-        script.chmod(0o755)
-    return bin_dir
+    return write_commands(bin_dir, MODULE, COMMANDS, "LSF_ENVDIR", str(conf))
 
 
 def main(argv: list[str]) -> int:
     if argv[:1] == ["install"] and len(argv) == 2:
         print(install(argv[1]))
         return 0
-    if not argv or argv[0] not in COMMANDS:
-        print(f"usage: {MODULE} install DIR | {' | '.join(COMMANDS)} ARGS", file=sys.stderr)
+    if usage := usage_error(argv, MODULE, COMMANDS):
+        print(usage, file=sys.stderr)
         return 2
     command, args = argv[0], argv[1:]
     try:
