@@ -15,6 +15,7 @@ allow only part of it:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from typing import Any
 
@@ -197,19 +198,16 @@ class SnippetHandler(LauncherHandler):
     @web.authenticated
     @authorized
     async def get(self, cluster_id: str) -> None:
-        code = self.manager.snippet(cluster_id)
-        if snippets.holds_private_key(code) and not await self.may("execute"):
+        # ?kernel=NAME: the notebook's kernel, checked against the cluster's versions
+        notebook = await self.manager.notebook_code(cluster_id, self.get_argument("kernel", None))
+        if snippets.holds_private_key(notebook.code) and not await self.may("execute"):
             # whoever holds the key can use the cluster: a reader may not take it away
             raise Forbidden(
                 "this cluster's client code holds its private TLS key; reading it needs the "
                 "permission to run clusters (execute)"
             )
-        # ?kernel=NAME: the notebook's kernel, checked against the cluster's versions
-        kernel = self.get_argument("kernel", None)
-        warning = await self.manager.version_warning(cluster_id, kernel)
         # connect_code: the short form the sidebar inserts; code: the explicit one (copied)
-        connect_code = await self.manager.connect_snippet(cluster_id, kernel)
-        self.finish(json.dumps({"code": code, "connect_code": connect_code, "warning": warning}))
+        self.finish(json.dumps(dataclasses.asdict(notebook)))
 
 
 class JobLogHandler(LauncherHandler):

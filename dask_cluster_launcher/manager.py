@@ -16,7 +16,6 @@ import asyncio
 import builtins
 import contextlib
 import logging
-import sys
 import uuid
 from collections.abc import Iterable
 from datetime import datetime, timezone
@@ -26,7 +25,7 @@ from typing import Any
 from .backends import Backend
 from .backends.base import Discovered
 from .discovery import Discovery
-from .errors import ConflictError, InvalidRequest, NotFound
+from .errors import ConflictError, NotFound
 from .handles import (
     ClusterHandle,
     DiscoveredHandle,
@@ -39,12 +38,12 @@ from .handles.base import scheduler_up
 from .hosting.processes import HostProcess
 from .hosting.records import Record, default_records_dir
 from .job_logs import read_tails, valid_job_id
-from .kernels import kernel_python, mismatches
 from .launched import (
     LaunchedCluster,
     proxied_dashboard_url,  # noqa: F401  (imported from here by users of the manager)
 )
 from .limits import Limits
+from .notebook_code import NotebookCode, notebook_code
 from .private import PrivateDir
 from .profiles import ProfileStore
 from .publishing import ChangeCallback, Publisher
@@ -129,49 +128,14 @@ class ClusterManager:
             raise NotFound(f"cluster {launched.name!r} has no dashboard served by this server")
         return launched.handle.dashboard_socket()
 
-    def snippet(self, cluster_id: str) -> str:
+    async def notebook_code(self, cluster_id: str, kernel: str | None = None) -> NotebookCode:
+        """The client code for a notebook on ``kernel``: explicit and short forms, warning."""
         launched = self.get(cluster_id)
-        if not scheduler_up(launched):  # a starting cluster's scheduler takes clients
-            raise ConflictError(f"cluster {launched.name!r} is {launched.state}, not running")
-        assert launched.handle is not None
-        return launched.handle.client_code(self.base_url)
-
-    async def connect_snippet(self, cluster_id: str, kernel: str | None = None) -> str | None:
-        """The short form of ``snippet`` (one ``connect`` call), where the cluster has one and
-        the notebook's ``kernel`` runs this server's Python environment: another environment
-        may lack this package, and the explicit form works there."""
-        launched = self.get(cluster_id)
-        code = launched.handle.connect_code(self.base_url) if launched.handle else None
-        if code is None or not kernel or self.kernel_spec_manager is None:
-            return code
-        try:
-            notebook = await kernel_python(self.kernel_spec_manager, kernel)
-        except InvalidRequest:
-            return None
-        return code if Path(notebook.python).parent == Path(sys.executable).parent else None
+        return await notebook_code(launched, self.base_url, self.kernel_spec_manager, kernel)
 
     def model(self, launched: LaunchedCluster) -> dict[str, Any]:
         """The whole cluster, as the REST API returns it and the first event carries it."""
         return self.publisher.model(launched)
-
-    async def version_warning(self, cluster_id: str, kernel: str | None) -> str | None:
-        """Why a notebook on ``kernel`` may not work with this cluster (versions that differ,
-        as distributed would complain at connect time), or None."""
-        launched = self.get(cluster_id)
-        if not kernel or not launched.versions or self.kernel_spec_manager is None:
-            return None
-        try:
-            notebook = await kernel_python(self.kernel_spec_manager, kernel)
-        except InvalidRequest as exc:  # the code is still inserted: say why it may not run
-            reason = exc.message.removeprefix("kernel: ")
-            return f"The kernel {kernel!r} may not run this code: {reason}."
-        different = mismatches(launched.versions, notebook.versions)
-        if not different:
-            return None
-        return (
-            f"The kernel {kernel!r} differs from the cluster: {'; '.join(different)}. "
-            "Launch the cluster with this notebook's kernel to match."
-        )
 
     async def job_log(self, cluster_id: str, job_id: str, limit: int = 64 * 1024) -> dict[str, Any]:
         """The tail of a batch job's output files, for reading why a worker did not start."""
