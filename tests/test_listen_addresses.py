@@ -5,11 +5,25 @@ picture (every listener of every backend's scheduler, nannies and workers) is ch
 
 from __future__ import annotations
 
+from types import ModuleType
+
 import pytest
 from distributed.core import Server
+from distributed.node import ServerNode
 from distributed.utils import get_ip
 
-from dask_cluster_launcher.hosting import private_http
+
+@pytest.fixture
+def private_http(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """The module, with what importing it replaces in this process given back after the test:
+    the replacement is for cluster processes, and the rest of this test process (the Saturn
+    emulator's schedulers) needs distributed's own. Imported here, not at the top: pytest
+    imports every test module before any test runs."""
+    monkeypatch.setattr(ServerNode, "start_http_server", ServerNode.start_http_server)
+    monkeypatch.setattr(Server, "listen", Server.listen)
+    from dask_cluster_launcher.hosting import private_http
+
+    return private_http
 
 
 @pytest.mark.parametrize(
@@ -24,11 +38,13 @@ from dask_cluster_launcher.hosting import private_http
         ("inproc://", None, "inproc://"),
     ],
 )
-def test_a_wildcard_host_becomes_the_advertised_address(address, default_host, expected):
+def test_a_wildcard_host_becomes_the_advertised_address(
+    private_http, address, default_host, expected
+):
     assert private_http.on_one_address(address, default_host) == expected
 
 
-async def test_a_server_told_to_listen_everywhere_listens_on_one_address():
+async def test_a_server_told_to_listen_everywhere_listens_on_one_address(private_http):
     private_http.keep_listeners_on_one_address()
     server = Server({})
     # what a worker without --host or --interface does: no host, its scheduler's route given

@@ -216,11 +216,13 @@ async def test_no_server_of_this_process_listens_for_http_on_tcp(
     """After ``private_http`` is imported, a scheduler serves its HTTP routes on the named Unix
     socket only, and a worker on nothing: no TCP listener of HTTP exists at any time."""
     from distributed import Scheduler, Worker
+    from distributed.core import Server
     from distributed.node import ServerNode
 
     # the replacement is for cluster processes: the rest of this test process (the Saturn
     # emulator's schedulers) gets distributed's own back at teardown
     monkeypatch.setattr(ServerNode, "start_http_server", ServerNode.start_http_server)
+    monkeypatch.setattr(Server, "listen", Server.listen)
     from tornado.httpclient import AsyncHTTPClient
     from tornado.netutil import Resolver
 
