@@ -73,10 +73,3 @@ def _root_exception(lines: list[str]) -> str | None:
             break
         root -= 1
     return lines[found[root]]
-
-
-def job_error_line(paths: list[str], limit: int = 16 * 1024) -> str | None:
-    """The error line of a job's output files, stderr first (SLURM's ``.err``, Grid
-    Engine's ``.e<id>``: the second of the backend's pair)."""
-    files = read_tails(paths, limit)
-    return last_error_line([f["text"] for f in reversed(files)])

@@ -67,6 +67,10 @@ class StartFailures:
     ended: OrderedDict[str, Row] = field(default_factory=OrderedDict)
     #: Ended jobs whose log has not been read yet (see ``set_error``).
     unread: set[str] = field(default_factory=set)
+    #: Jobs gone from the queue that no poll saw run: a fast crash between two polls (Grid
+    #: Engine, PBS and LSF forget a job at once) or a job taken back while it waited. Its log
+    #: tells which (``set_error``): only a job that ran wrote one.
+    unsure: dict[str, Row] = field(default_factory=dict)
     #: Every job id ever listed (the jobs of the launch so far).
     submitted: set[str] = field(default_factory=set)
     #: The verdict was acted on (the cluster is being failed).
@@ -101,16 +105,27 @@ class StartFailures:
         job_id = row["job_id"]
         if job_id in self.joined or job_id in self.ended:
             return  # its worker ran (a walltime, a scale-down): the worker table told it
-        if row["state"] in _WITHDRAWN or (row["state"] == VANISHED and job_id not in self.ran):
+        if row["state"] in _WITHDRAWN:
             return  # taken back before it ran
-        self.ended[job_id] = {**row, "time_left": None, "error": None}
+        if row["state"] == VANISHED and job_id not in self.ran:
+            self.unsure[job_id] = {**row, "time_left": None, "error": None}
+            self.unread.add(job_id)
+            return
+        self._keep(job_id, {**row, "time_left": None, "error": None})
         self.unread.add(job_id)
+
+    def _keep(self, job_id: str, row: Row) -> None:
+        self.ended[job_id] = row
         while len(self.ended) > KEPT_ENDED:
             self.unread.discard(self.ended.popitem(last=False)[0])
 
-    def set_error(self, job_id: str, error: str | None) -> None:
-        """The last error line of an ended job's log (None: its log says none)."""
+    def set_error(self, job_id: str, error: str | None, wrote_log: bool = True) -> None:
+        """The last error line of an ended job's log (None: its log says none), and whether
+        the job wrote a log at all (one that vanished unseen and wrote none never ran)."""
         self.unread.discard(job_id)
+        unsure = self.unsure.pop(job_id, None)
+        if unsure is not None and wrote_log:
+            self._keep(job_id, unsure)  # it ran after all: between two polls
         row = self.ended.get(job_id)
         if row is not None:
             self.ended[job_id] = {**row, "error": error}

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from .backends import Backend
-from .job_logs import job_error_line
+from .job_logs import last_error_line, read_tails
 from .job_starts import StartFailures
 from .launched import LaunchedCluster
 
@@ -87,8 +87,10 @@ class JobWatcher:
         for job_id in sorted(starts.unread):
             try:
                 paths = launched.backend.job_log_files(launched.kwargs, job_id)
-                error = await asyncio.to_thread(job_error_line, paths) if paths else None
+                files = await asyncio.to_thread(read_tails, paths, 16 * 1024) if paths else []
             except Exception:
                 log.debug("Reading the log of job %s failed", job_id, exc_info=True)
-                error = None
-            starts.set_error(job_id, error)
+                files = []
+            texts = [f["text"] for f in reversed(files)]  # stderr first
+            wrote_log = any(text for text in texts)
+            starts.set_error(job_id, last_error_line(texts), wrote_log)

@@ -87,6 +87,23 @@ def test_jobs_whose_worker_joined_or_that_never_ran_leave_quietly():
     # while pending (cancelled, forgotten by the batch system): nothing to show
     rows = starts.update([job("1", "TIMEOUT"), job("2", "CANCELLED")], [])
     assert rows == [] and starts.verdict() is None
+    starts.set_error("3", None, wrote_log=False)  # it wrote no log: it never ran
+    assert starts.rows() == [] and starts.verdict() is None and not starts.unsure
+
+
+def test_a_job_that_ran_and_crashed_between_two_polls_is_told_by_its_log():
+    # Grid Engine forgets a job at once: a worker that crashes within a poll interval is
+    # only ever seen waiting
+    starts = StartFailures()
+    starts.update([job("7", "PENDING")], [])
+    assert starts.update([], []) == [] and starts.verdict() is None  # its log is read first
+    starts.set_error("7", "ValueError: 'nonexistent0' is not a valid network interface")
+    [row] = starts.rows()
+    assert (row["job_id"], row["state"]) == ("7", "ENDED")
+    assert starts.verdict() == (
+        "ValueError: 'nonexistent0' is not a valid network interface (its batch job ended "
+        "before a worker joined; the log of job 7 has the rest)"
+    )
 
 
 def test_three_identical_failures_fail_the_start_while_other_jobs_wait():
