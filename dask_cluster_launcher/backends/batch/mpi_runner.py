@@ -45,8 +45,15 @@ def private_scratch(argv: list[str]) -> list[str]:
             rest.append(arg)
     scratch = tempfile.mkdtemp(prefix="dcl-", dir=os.path.expandvars(base) if base else None)
     atexit.register(shutil.rmtree, scratch, True)
-    # scancel and the walltime's end send SIGTERM: leave through atexit, which removes it
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+
+    def remove_scratch_and_leave(signum: int, frame: object) -> None:
+        # scancel and the walltime's end send SIGTERM; mpirun passes it on and sends SIGKILL
+        # about a second later, often before a worker has closed (and atexit would run): the
+        # folder goes first
+        shutil.rmtree(scratch, True)
+        sys.exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, remove_scratch_and_leave)
     dask.config.set({"temporary-directory": scratch})
     return [*rest, "--local-directory", scratch]
 
