@@ -140,8 +140,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
       app.shell.activateById(SIDEBAR_ID);
       sidebar.reveal(id);
     };
-    const stopReporting = (id: string) =>
-      model.stop(id).catch(error => {
+    const reportErrors = (stopping: Promise<void>) =>
+      stopping.catch(error => {
         Notification.error((error as Error).message, { autoClose: 5000 });
       });
 
@@ -206,7 +206,13 @@ const plugin: JupyterFrontEndPlugin<void> = {
     );
 
     if (running) {
-      addRunningClusters(running, { model, trans, show, stop: stopReporting });
+      addRunningClusters(running, {
+        model,
+        trans,
+        show,
+        stop: id => reportErrors(askAndStop(id)),
+        stopConfirmed: id => reportErrors(model.stop(id))
+      });
     }
 
     const loaded = model.refresh();

@@ -14,8 +14,10 @@ export interface IRunningClustersOptions {
   trans: TranslationBundle;
   /** Open the sidebar at the cluster's card. */
   show: (id: string) => void;
-  /** Stop a cluster (errors are the caller's to report). */
+  /** Stop one cluster, asking first as the card's Stop does (errors are the caller's to report). */
   stop: (id: string) => Promise<void>;
+  /** Stop a cluster the user already confirmed (Stop All asks once for all). */
+  stopConfirmed: (id: string) => Promise<void>;
 }
 
 /** Add the "Dask Clusters" section to the Running panel. */
@@ -23,7 +25,7 @@ export function addRunningClusters(
   managers: IRunningSessionManagers,
   options: IRunningClustersOptions
 ): IDisposable {
-  const { model, trans, show, stop } = options;
+  const { model, trans, show, stop, stopConfirmed } = options;
   const listed = () =>
     model.sortedClusters.filter(
       c => c.state === 'starting' || c.state === 'running'
@@ -53,7 +55,7 @@ export function addRunningClusters(
       })),
     shutdownAll: () => {
       for (const cluster of listed()) {
-        void stop(cluster.id);
+        void stopConfirmed(cluster.id);
       }
     },
     refreshRunning: () => void model.refreshClusters(),

@@ -36,12 +36,13 @@ describe('addRunningClusters', () => {
       refreshClusters: jest.fn(async () => undefined)
     } as unknown as ClusterModel;
     const stop = jest.fn(async () => undefined);
+    const stopConfirmed = jest.fn(async () => undefined);
     const show = jest.fn();
     addRunningClusters(
       {
         add: (m: any) => (managers.push(m), { dispose: () => undefined })
       } as any,
-      { model, trans: translationBundle(), show, stop }
+      { model, trans: translationBundle(), show, stop, stopConfirmed }
     );
     const [manager] = managers;
     expect(manager.name).toBe('Dask Clusters');
@@ -54,10 +55,13 @@ describe('addRunningClusters', () => {
     expect(items.map((i: any) => i.detail())).toEqual(['1 worker', 'starting']);
     items[0].open();
     expect(show).toHaveBeenCalledWith('a');
+    // one cluster's Stop asks as the card's does; Stop All was confirmed by the panel once
     items[1].shutdown();
     expect(stop).toHaveBeenCalledWith('b');
+    expect(stopConfirmed).not.toHaveBeenCalled();
     manager.shutdownAll();
-    expect(stop).toHaveBeenCalledTimes(3);
+    expect(stop).toHaveBeenCalledTimes(1);
+    expect(stopConfirmed.mock.calls).toEqual([['a'], ['b']]);
     manager.refreshRunning();
     expect(model.refreshClusters).toHaveBeenCalled();
   });
