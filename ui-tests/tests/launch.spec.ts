@@ -310,7 +310,7 @@ test.describe('Launch in two clicks', () => {
       path: test.info().outputPath('readme-sidebar.png')
     });
 
-    // The Running panel lists it; its Stop stops it.
+    // The Running panel lists it; its Stop asks first (3 workers), as the card's does.
     await page.sidebar.openTab('jp-running-sessions');
     const item = page
       .locator('#jp-running-sessions .dcl-RunningItem')
@@ -321,6 +321,8 @@ test.describe('Launch in two clicks', () => {
     // Its Stop button shows on hover.
     await item.hover();
     await item.locator('.jp-RunningSessions-itemShutdown').click();
+    await expect(dialog).toContainText('3 workers');
+    await dialog.locator('.jp-mod-warn').click();
     await expect(item).toHaveCount(0, { timeout: 60000 });
     await expect.poll(() => clusterNames(page)).not.toContain(name);
     expect(errors).toEqual([]);
