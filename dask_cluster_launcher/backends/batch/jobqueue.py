@@ -21,6 +21,7 @@ from ...private import ClusterFiles
 from .. import network
 from ..base import Backend, require
 from . import commands, dask_config, submission
+from .accounting import AccountedJob
 from .queues import Queue, hms, most_generous, walltime_seconds
 from .scratch import scratch_prologue, worker_local_directory
 
@@ -388,6 +389,12 @@ class JobQueueBackend(Backend):
         command; ``time_left``: seconds (whole minutes) a running job has left, ``None`` when
         unknown or unlimited."""
         raise NotImplementedError
+
+    async def account_jobs(self, job_ids: list[str]) -> dict[str, AccountedJob]:
+        """Job id -> how each of these ended jobs ended, from ONE accounting call for all of
+        them (see ``accounting``); a job the accounting does not know (yet) is left out.
+        ``{}`` where the batch system keeps no accounting the launcher reads."""
+        return {}
 
     async def poll_jobs(self, cluster_ids: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
         by_name = {job_name(cluster_id): cluster_id for cluster_id in cluster_ids}

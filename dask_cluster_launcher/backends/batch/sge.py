@@ -14,8 +14,9 @@ from dask.utils import parse_bytes
 
 from ..base import require
 from . import commands, directives
+from .accounting import AccountedJob, parse_qacct
 from .form_input import validate_in_words
-from .jobqueue import JobQueueBackend
+from .jobqueue import JOB_NAME_PREFIX, JobQueueBackend
 from .queues import Queue, walltime_seconds, whole_minutes
 
 _STATE_NAMES = {"qw": "PENDING", "hqw": "HELD", "r": "RUNNING", "t": "STARTING", "Eqw": "ERROR"}
@@ -234,6 +235,16 @@ class SGEBackend(JobQueueBackend):
             for row in waiting:
                 row["reason"] = reasons.get(row["job_id"])
         return states
+
+    async def account_jobs(self, job_ids: list[str]) -> dict[str, AccountedJob]:
+        if not job_ids:
+            return {}
+        # qacct takes one -j: the launcher's job name pattern answers for every cluster at
+        # once (it reads the whole accounting file whatever it is asked); exit 1 when none
+        user = commands.login_name()
+        out = await self.run("qacct", "-o", user, "-j", f"{JOB_NAME_PREFIX}*", check=False)
+        wanted = set(job_ids)
+        return {job_id: job for job_id, job in parse_qacct(out).items() if job_id in wanted}
 
     async def _reasons(self, job_ids: list[str]) -> dict[str, str]:
         """Why jobs wait or are in error, from ONE ``qstat -j`` call for all of them."""

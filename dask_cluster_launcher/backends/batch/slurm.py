@@ -10,11 +10,13 @@ from typing import Any
 
 from dask.utils import parse_bytes
 
-from ..base import require
+from ..base import StartEstimate, require
 from . import commands, directives
+from .accounting import SACCT_FIELDS, AccountedJob, parse_sacct
 from .form_input import validate_in_words
 from .jobqueue import JobQueueBackend
 from .queues import ENDED_STATES, Queue, whole_minutes
+from .start_estimates import local_iso, sbatch_test_only
 
 
 def slurm_seconds(limit: str) -> float | None:
@@ -45,18 +47,18 @@ def slurm_time_left(text: str) -> float | None:
 
 
 #: squeue's columns for :func:`parse_squeue` (``-O``: ``%``-formats have no exit code):
-#: id, name, state, reason, node, time left, exit status
-SQUEUE_FORMAT = "JobID:|,Name:|,State:|,Reason:|,NodeList:|,TimeLeft:|,exit_code:"
+#: id, name, state, reason, node, time left, exit status, start (expected, for a pending job)
+SQUEUE_FORMAT = "JobID:|,Name:|,State:|,Reason:|,NodeList:|,TimeLeft:|,exit_code:|,StartTime:"
 
 
 def parse_squeue(out: str) -> dict[str, list[dict[str, Any]]]:
     """``squeue`` output in ``SQUEUE_FORMAT``'s columns (the exit status optional): job name
     -> job rows. Only a running job has time left (a pending one's is its whole time limit);
     only an ended one has an exit code (squeue gives the wait status: code times 256, or the
-    signal)."""
+    signal); only a pending one has an estimated start (where the backfill scheduler gave one)."""
     states: dict[str, list[dict[str, Any]]] = {}
     for line in out.splitlines():
-        job_id, name, state, reason, node, left, *status = line.strip().split("|", 6)
+        job_id, name, state, reason, node, left, *status = line.strip().split("|", 7)
         row = {
             "job_id": job_id,
             "state": state,
@@ -64,6 +66,8 @@ def parse_squeue(out: str) -> dict[str, list[dict[str, Any]]]:
             "host": node or None,
             "time_left": whole_minutes(slurm_time_left(left)) if state == "RUNNING" else None,
         }
+        if state == "PENDING" and len(status) > 1:
+            row["estimated_start"] = local_iso(status[1])
         if status and status[0].strip().isdigit() and state in ENDED_STATES:
             wait_status, signal = int(status[0]), int(status[0]) & 0x7F
             row["exit_code"] = 128 + signal if signal else wait_status >> 8
@@ -280,6 +284,21 @@ class SLURMBackend(JobQueueBackend):
             "squeue", "--me", "-h", "-t", "all", "--name", names_list, "-O", SQUEUE_FORMAT
         )
         return parse_squeue(out)
+
+    async def account_jobs(self, job_ids: list[str]) -> dict[str, AccountedJob]:
+        if not job_ids:
+            return {}
+        # one call for every job that left the queue; a site without slurmdbd answers with an
+        # error (then no job gets an end reason, as before)
+        out = await self.run(
+            "sacct", "-j", ",".join(job_ids), "--parsable2", "--noheader", "-o", SACCT_FIELDS
+        )
+        return parse_sacct(out)
+
+    async def start_estimate(self, job_script: str | None) -> StartEstimate:
+        if job_script is None:
+            return await super().start_estimate(job_script)
+        return await sbatch_test_only(job_script, self.command_prefix)
 
     def job_log_files(self, kwargs: dict[str, Any], job_id: str) -> list[str]:
         stem = os.path.join(kwargs["log_directory"], f"{kwargs['job_name']}-{job_id}")
