@@ -9,6 +9,7 @@ import os
 import re
 import stat
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -89,9 +90,16 @@ def job_kwargs(kind: str, job_name: str, log_directory: Any, **more: Any) -> dic
 
 
 class Ticker:
-    """The largest lateness of a 10 ms ``asyncio.sleep``: how long the event loop stood still."""
+    """Whether the event loop runs other callbacks while batch commands run: a 1 ms
+    ``asyncio.sleep`` runs over and over, counting the times it woke while ``busy()``.
 
-    def __init__(self) -> None:
+    A loop that waits for its commands (as dask-jobqueue's own ``Job._call`` does) wakes no
+    sleeper while one runs: the count is 0. A count, not seconds: on a busy 2-core machine a
+    free loop is late by a hundred milliseconds now and then, and a timed bound failed CI."""
+
+    def __init__(self, busy: Callable[[], bool]) -> None:
+        self.busy = busy
+        self.woke_while_busy = 0
         self.worst = 0.0
         self._task: asyncio.Task[None] | None = None
 
@@ -99,8 +107,15 @@ class Ticker:
         loop = asyncio.get_running_loop()
         while True:
             before = loop.time()
-            await asyncio.sleep(0.01)
-            self.worst = max(self.worst, loop.time() - before - 0.01)
+            await asyncio.sleep(0.001)
+            self.worst = max(self.worst, loop.time() - before - 0.001)
+            self.woke_while_busy += self.busy()
+
+    def __str__(self) -> str:
+        return (
+            f"the event loop ran {self.woke_while_busy} times while batch commands ran "
+            f"(longest still: {self.worst:.3f} s)"
+        )
 
     def __enter__(self) -> Ticker:
         self._task = asyncio.ensure_future(self._tick())
@@ -141,12 +156,12 @@ async def test_held_submissions_get_distinct_ids_without_stalling_the_loop(
     bed, job_name, tmp_path, in_flight
 ):
     """scale(N) as the cluster host does it: N job ids, each a job in the queue, a few
-    commands at a time, and the event loop never still for long; scale(0) cancels them all."""
+    commands at a time, the event loop running while they run; scale(0) cancels them all."""
     cluster_class = BACKENDS[bed.kind]().cluster_class()
     kwargs = job_kwargs(bed.kind, job_name, tmp_path, scheduler_options={"dashboard": False})
     async with cluster_class(asynchronous=True, **kwargs) as cluster:
         await asyncio.sleep(0.3)  # the scheduler's own start-up work is over
-        with Ticker() as submitting:
+        with Ticker(lambda: in_flight["now"] > 0) as submitting:
             cluster.scale(N)
             await cluster._correct_state()
         ids = [job.job_id for job in cluster.workers.values()]
@@ -154,14 +169,14 @@ async def test_held_submissions_get_distinct_ids_without_stalling_the_loop(
         queued = {job.job_id: job.state for job in bed.queue_jobs(job_name)}
         assert sorted(queued) == sorted(ids)
         assert set(queued.values()) == {HELD[bed.kind]}
-        assert submitting.worst < 0.2, f"the event loop stood still {submitting.worst:.3f} s"
+        assert submitting.woke_while_busy >= 3, str(submitting)
         assert 1 < in_flight["most"] <= submission.CONCURRENCY, in_flight["most"]
 
         in_flight["most"] = 0
-        with Ticker() as cancelling:
+        with Ticker(lambda: in_flight["now"] > 0) as cancelling:
             cluster.scale(0)
             await cluster._correct_state()
-        assert cancelling.worst < 0.2, f"the event loop stood still {cancelling.worst:.3f} s"
+        assert cancelling.woke_while_busy >= 3, str(cancelling)
         assert in_flight["most"] <= submission.CONCURRENCY
     bed.wait_queue_empty(timeout=30, name_prefix=job_name)
 
