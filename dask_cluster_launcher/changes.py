@@ -45,6 +45,17 @@ class JobRow(TypedDict):
     time_left: int | None
     exit_code: int | None  # a job that ended, where the batch system says
     error: str | None  # a job that ended before its worker joined: its log's last error line
+    end: JobEnd | None  # why it ended, from the accounting (see job_ends)
+
+
+class JobEnd(TypedDict):
+    """How a job ended (``IJobEnd``): ``state`` in SLURM's words, ``reason`` in words
+    ("reached its walltime (00:01:00)"), ``ended_at`` ISO 8601."""
+
+    state: str
+    reason: str | None
+    exit_code: int | None
+    ended_at: str | None
 
 
 class RowsPatch(TypedDict, total=False):

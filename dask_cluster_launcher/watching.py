@@ -13,6 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from .backends import Backend
+from .job_ends import JobEnds
 from .job_logs import last_error_line, read_tails
 from .job_starts import StartFailures
 from .launched import LaunchedCluster
@@ -40,6 +41,8 @@ class JobWatcher:
         self.fail = fail
         self._starts: dict[str, StartFailures] = {}
         self._failing: set[asyncio.Task[None]] = set()
+        #: Why jobs ended, from one accounting call per backend and poll (see ``job_ends``)
+        self.ends = JobEnds()
 
     async def run(self) -> None:
         while True:
@@ -56,12 +59,16 @@ class JobWatcher:
                 by_backend.setdefault(launched.backend.name, []).append(launched)
         for gone in set(self._starts) - listed:
             del self._starts[gone]
+        self.ends.forget(self.ends.known() - listed)
         for name, group in by_backend.items():
             try:
                 jobs = await self.backends[name].poll_jobs([launched.id for launched in group])
             except Exception:
                 log.warning("Polling %s jobs failed", name, exc_info=True)
                 continue
+            for launched in group:
+                self.ends.observe(launched.id, jobs.get(launched.id, []))
+            await self.ends.account(self.backends[name], [launched.id for launched in group])
             for launched in group:
                 await self._update(launched, jobs.get(launched.id, []))
 
@@ -72,6 +79,7 @@ class JobWatcher:
         if starts.unread:
             await self._read_errors(launched, starts)
             rows = starts.rows()
+        rows = self.ends.rows(launched.id, rows)
         # one comparison per job; nothing is published when nothing changed
         if launched.job_rows.replace(rows):
             self.publish(launched)

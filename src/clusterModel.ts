@@ -95,6 +95,30 @@ export interface IJob {
    * log (e.g. `ValueError: 'ib0' is not a valid network interface`).
    */
   error?: string | null;
+  /**
+   * Why the job ended, from the batch system's accounting (`sacct`, `qacct`);
+   * null while it runs, and where the accounting does not say (no accounting,
+   * LSF, HTCondor).
+   */
+  end?: IJobEnd | null;
+}
+
+/** How a batch job ended, as its batch system's accounting tells it. */
+export interface IJobEnd {
+  /**
+   * `COMPLETED`, `TIMEOUT`, `OUT_OF_MEMORY`, `NODE_FAIL`, `CANCELLED`,
+   * `FAILED`, `PREEMPTED`, ... (SLURM's words; Grid Engine's records are mapped
+   * onto them).
+   */
+  state: string;
+  /**
+   * In words, e.g. "reached its walltime (00:01:00)", "killed for memory (1
+   * GiB)", "exited with code 3".
+   */
+  reason: string | null;
+  exit_code: number | null;
+  /** When it ended, ISO 8601 with the offset. */
+  ended_at: string | null;
 }
 
 export interface ICluster {

@@ -1,0 +1,142 @@
+"""Why each batch job ended, from the batch system's accounting, one batched call per poll.
+
+The queue (``squeue``, ``qstat``) says a job is gone; the accounting (``sacct``, ``qacct``: see
+``backends/batch/accounting.py``) says why. Each poll, the jobs that left the queue since the
+previous poll (an ended state, or no longer listed) wait here until the accounting knows them,
+asked about in ONE ``account_jobs`` call per backend for every cluster (never per job), at most
+``TRIES`` polls (the batch system writes its record a moment after the job ends).
+
+What the card gets (``JobEnds.rows``):
+
+- every job row the card shows gets its ``end`` (state, reason in words, exit code, end time)
+  once accounted: jobs that ended before their worker joined (``job_starts``) say why;
+- a job whose worker had joined and that ended unexpectedly (walltime, memory, node failure,
+  an error: ``UNEXPECTED``) stays listed with its end, the ``KEPT`` most recent per cluster. A job
+  that ended because the launcher let its worker go (scale-down: CANCELLED; a worker lifetime:
+  COMPLETED) leaves the card as before: its worker's departure was asked for.
+
+The sidebar notifies the user of an unexpected end when such a row appears (see
+``src/jobEnds.ts``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .backends.batch.accounting import AccountedJob
+from .backends.batch.queues import ENDED_STATES
+from .changes import JobEnd
+from .job_starts import job_row
+
+log = logging.getLogger("dask_cluster_launcher.manager")
+
+#: Polls a job that left the queue is asked about before it is given up (no accounting).
+TRIES = 10
+#: Unexpectedly ended jobs kept on a card after their worker had joined (the most recent).
+KEPT = 20
+#: Accounted states of a job that ended for a reason of the batch system's or its own.
+UNEXPECTED = frozenset(
+    ("TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "FAILED", "PREEMPTED", "BOOT_FAIL", "DEADLINE")
+)
+
+Row = dict[str, Any]
+
+
+def job_end(job: AccountedJob) -> JobEnd:
+    return {
+        "state": job.state,
+        "reason": job.reason,
+        "exit_code": job.exit_code,
+        "ended_at": job.ended_at.isoformat() if job.ended_at else None,
+    }
+
+
+@dataclass
+class _Cluster:
+    #: Jobs the last poll listed as not ended.
+    live: set[str] = field(default_factory=set)
+    #: Jobs that left the queue and are not accounted yet -> polls left to ask.
+    waiting: dict[str, int] = field(default_factory=dict)
+    #: Accounted ends, by job id (pruned to the rows shown).
+    ends: dict[str, JobEnd] = field(default_factory=dict)
+    #: Rows kept for jobs whose worker had joined and that ended unexpectedly.
+    kept: OrderedDict[str, Row] = field(default_factory=OrderedDict)
+
+
+class JobEnds:
+    """The accounted ends of every watched cluster's jobs (see the module's docstring)."""
+
+    def __init__(self) -> None:
+        self._clusters: dict[str, _Cluster] = {}
+        #: Accounting calls made, for tests and measurements (one per backend and poll at most).
+        self.calls = 0
+
+    def forget(self, cluster_ids: Iterable[str]) -> None:
+        for cluster_id in cluster_ids:
+            self._clusters.pop(cluster_id, None)
+
+    def known(self) -> set[str]:
+        return set(self._clusters)
+
+    def observe(self, cluster_id: str, polled: list[Row]) -> None:
+        """Note the jobs of this poll that left the queue since the last one."""
+        cluster = self._clusters.setdefault(cluster_id, _Cluster())
+        live = {row["job_id"] for row in polled if row["state"] not in ENDED_STATES}
+        ended = {row["job_id"] for row in polled if row["state"] in ENDED_STATES}
+        for job_id in (cluster.live - live) | ended:
+            if job_id not in cluster.ends and job_id not in cluster.waiting:
+                cluster.waiting[job_id] = TRIES
+        cluster.live = live
+
+    async def account(self, backend: Any, cluster_ids: list[str]) -> dict[str, AccountedJob]:
+        """Ask ``backend`` once about every job of these clusters that waits for its
+        accounting; returns what it said (job id -> job) for others to use (usage)."""
+        clusters = [self._clusters[c] for c in cluster_ids if c in self._clusters]
+        job_ids = sorted({job_id for cluster in clusters for job_id in cluster.waiting})
+        if not job_ids:
+            return {}
+        self.calls += 1
+        try:
+            accounted: dict[str, AccountedJob] = await backend.account_jobs(job_ids)
+        except Exception:
+            log.debug("Reading the accounting of jobs %s failed", job_ids, exc_info=True)
+            accounted = {}
+        for cluster in clusters:
+            for job_id in list(cluster.waiting):
+                job = accounted.get(job_id)
+                if job is not None:
+                    del cluster.waiting[job_id]
+                    cluster.ends[job_id] = end = job_end(job)
+                    if job.state in UNEXPECTED:
+                        cluster.kept[job_id] = _ended_row(job_id, end)
+                        while len(cluster.kept) > KEPT:
+                            cluster.kept.popitem(last=False)
+                else:
+                    cluster.waiting[job_id] -= 1
+                    if cluster.waiting[job_id] <= 0:
+                        del cluster.waiting[job_id]  # the accounting does not know it
+        return accounted
+
+    def rows(self, cluster_id: str, rows: list[Row]) -> list[Row]:
+        """The card's job rows with their accounted ``end``, and the kept rows of jobs whose
+        worker had joined and that ended unexpectedly."""
+        cluster = self._clusters.get(cluster_id)
+        if cluster is None:
+            return [{**row, "end": None} for row in rows]
+        shown = [{**row, "end": cluster.ends.get(row["job_id"])} for row in rows]
+        listed = {row["job_id"] for row in rows}
+        for job_id in listed:
+            cluster.kept.pop(job_id, None)  # the start failures' own row tells it
+        shown += list(cluster.kept.values())
+        keep = listed | set(cluster.kept) | cluster.live
+        cluster.ends = {job_id: end for job_id, end in cluster.ends.items() if job_id in keep}
+        return shown
+
+
+def _ended_row(job_id: str, end: JobEnd) -> Row:
+    row = job_row({"job_id": job_id, "state": end["state"], "exit_code": end["exit_code"]})
+    return {**row, "end": end}

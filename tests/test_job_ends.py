@@ -1,0 +1,53 @@
+"""Why jobs ended: the accounting asked once per backend and poll, the card's rows it gives."""
+
+from __future__ import annotations
+
+from dask_cluster_launcher.backends.batch.accounting import parse_sacct
+from dask_cluster_launcher.job_ends import TRIES, JobEnds
+
+SACCT = """\
+11|TIMEOUT|0:0|2026-12-07T03:10:00|2026-12-07T03:11:05|65|1|cpu=1||None|1|500M
+12|CANCELLED by 0|0:15|2026-12-07T03:10:00|2026-12-07T03:10:30|30|1|cpu=1||None|1|500M
+21|FAILED|3:0|2026-12-07T03:10:00|2026-12-07T03:10:01|1|1|cpu=1||None|1|500M
+"""
+
+
+class Accounting:
+    """A backend whose accounting knows jobs 11, 12 and 21 (not 22, not yet)."""
+
+    def __init__(self) -> None:
+        self.asked: list[list[str]] = []
+
+    async def account_jobs(self, job_ids):
+        self.asked.append(job_ids)
+        return {k: v for k, v in parse_sacct(SACCT).items() if k in job_ids}
+
+
+def row(job_id, state="RUNNING"):
+    return {"job_id": job_id, "state": state, "reason": None, "host": None, "exit_code": None}
+
+
+async def test_one_accounting_call_per_poll_for_every_cluster_and_the_rows_it_gives():
+    ends, backend = JobEnds(), Accounting()
+    ends.observe("a", [row("11"), row("12")])
+    ends.observe("b", [row("21"), row("22")])
+    assert await ends.account(backend, ["a", "b"]) == {} and backend.asked == []  # none left
+    # 11 hit its walltime and 12 was scaled down (both gone from the queue); 21 failed and
+    # squeue still lists it; 22 vanished and the accounting does not know it yet
+    ends.observe("a", [])
+    ends.observe("b", [row("21", "FAILED")])
+    accounted = await ends.account(backend, ["a", "b"])
+    assert backend.asked == [["11", "12", "21", "22"]] and ends.calls == 1
+    assert set(accounted) == {"11", "12", "21"}
+    # the walltime stays on the card (its worker had joined); the scale-down does not
+    [timeout] = ends.rows("a", [])
+    assert timeout["job_id"] == "11" and timeout["state"] == "TIMEOUT"
+    assert timeout["end"]["reason"] == "reached its walltime (00:01:00)"
+    assert timeout["end"]["ended_at"].startswith("2026-12-07T03:11:05")
+    # a row the card shows already (a start failure) gets its end, once
+    [failed] = ends.rows("b", [row("21", "FAILED")])
+    assert failed["end"]["exit_code"] == 3 and failed["end"]["reason"] == "exited with code 3"
+    # 22 is asked about at each poll until the accounting knows it, TRIES polls at most
+    for _ in range(TRIES + 2):
+        await ends.account(backend, ["a", "b"])
+    assert backend.asked[1:] == [["22"]] * (TRIES - 1)
