@@ -43,6 +43,7 @@ class JobRow(TypedDict):
     reason: str | None
     host: str | None
     time_left: int | None
+    estimated_start: str | None  # a pending job: ISO 8601, where the batch system estimates
     exit_code: int | None  # a job that ended, where the batch system says
     error: str | None  # a job that ended before its worker joined: its log's last error line
     end: JobEnd | None  # why it ended, from the accounting (see job_ends)

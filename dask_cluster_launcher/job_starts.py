@@ -47,6 +47,7 @@ def job_row(row: Row) -> Row:
         "reason": row.get("reason"),
         "host": row.get("host"),
         "time_left": row.get("time_left"),
+        "estimated_start": row.get("estimated_start"),
         "exit_code": row.get("exit_code"),
         "error": row.get("error"),
     }

@@ -149,7 +149,7 @@ class ClusterManager:
         return {"job_id": job_id, "files": files}
 
     async def preview(self, request: dict[str, Any]) -> dict[str, Any]:
-        return (await self.requests.resolve(request)).preview()
+        return await (await self.requests.resolve(request)).preview_with_estimate()
 
     # --- lifecycle ------------------------------------------------------------------------------
     async def launch(self, request: dict[str, Any]) -> LaunchedCluster:

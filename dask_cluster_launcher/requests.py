@@ -20,6 +20,7 @@ from typing import Any
 
 from . import schemas, snippets
 from .backends import Backend
+from .backends.batch.lifetimes import with_default_lifetime
 from .backends.registry import class_path
 from .errors import InvalidRequest
 from .handles import runs_in_host
@@ -108,6 +109,13 @@ class LaunchPlan:
             "job_script": backend.job_script(backend.with_credentials(kwargs, files)),
         }
 
+    async def preview_with_estimate(self) -> dict[str, Any]:
+        """The preview, and when the batch system would start its job as asked (see
+        ``backends/batch/start_estimates.py``; ``start`` None: no estimate)."""
+        answer = self.preview()
+        answer["start_estimate"] = await self.backend.start_estimate(answer["job_script"])
+        return answer
+
 
 class RequestResolver:
     """Resolves requests against the backends, profiles and limits a server has."""
@@ -159,6 +167,8 @@ class RequestResolver:
         if profile is not None and profile.locked:
             fixed = {**backend.defaults(), **profile.options}
             check_locks(profile.name, profile.locked, fixed, request.get("options") or {})
+        given = set(request.get("options") or {}) | set(profile.options if profile else {})
+        validated = with_default_lifetime(validated, scaling, given)
         limits = self.limits_for(backend.name)
         limits.check_options(validated)
         limits.check_scaling(scaling)

@@ -88,6 +88,12 @@ export interface IJob {
    * unlimited.
    */
   time_left?: number | null;
+  /**
+   * When a pending job may start, as the batch system estimates it (ISO 8601,
+   * e.g. `2026-12-07T14:05:00+00:00`); null when it gives none (Grid Engine
+   * never does, SLURM once its backfill scheduler has looked at the job).
+   */
+  estimated_start?: string | null;
   /** The exit code of a job that ended, where the batch system says it. */
   exit_code?: number | null;
   /**

@@ -34,12 +34,20 @@ import copy
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 from ..errors import InvalidRequest
 from ..private import ClusterFiles, PrivateDir
 
 Progress = Callable[[str], None]
+
+
+class StartEstimate(TypedDict):
+    """When a job as the form asks it may start (``start``: ISO 8601, ``None``: no estimate),
+    and the batch system's words for it or for why there is none (``detail``)."""
+
+    start: str | None
+    detail: str | None
 
 
 @dataclass
@@ -174,6 +182,11 @@ class Backend(ABC):
     def job_script(self, kwargs: dict[str, Any]) -> str | None:
         """The batch job script these arguments produce (batch backends only)."""
         return None
+
+    async def start_estimate(self, job_script: str | None) -> StartEstimate:
+        """When the batch system would start a job running ``job_script`` (the preview's);
+        none unless the backend asks its batch system (SLURM's ``sbatch --test-only``)."""
+        return {"start": None, "detail": None}
 
     # --- lifecycle --------------------------------------------------------------------------
     def with_credentials(self, kwargs: dict[str, Any], files: ClusterFiles) -> dict[str, Any]:

@@ -63,26 +63,35 @@ async def run(
     *command: str, timeout: float = 15.0, check: bool = True, prefix: Sequence[str] = ()
 ) -> str:
     """stdout of ``command`` (an argument list, never a shell string), run after ``prefix``."""
+    returncode, out, err = await completed(*command, timeout=timeout, prefix=prefix)
+    if check and returncode != 0:
+        raise BatchCommandError(f"{command[0]} failed: {err.strip() or out.strip()}")
+    return out
+
+
+async def completed(
+    *command: str, timeout: float = 15.0, prefix: Sequence[str] = (), stdin: bytes | None = None
+) -> tuple[int, str, str]:
+    """Exit status, stdout and stderr of ``command`` run after ``prefix``, with ``stdin`` as its
+    input (``/dev/null`` without: a prefix such as ``ssh login01`` must not read the server's)."""
     argv = prefixed(prefix, command)
     try:
         process = await asyncio.create_subprocess_exec(
             *argv,
-            stdin=asyncio.subprocess.DEVNULL,
+            stdin=asyncio.subprocess.DEVNULL if stdin is None else asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
     except OSError as exc:
         raise BatchCommandError(f"{argv[0]}: {exc.strerror}") from exc
     try:
-        out, err = await asyncio.wait_for(process.communicate(), timeout)
+        out, err = await asyncio.wait_for(process.communicate(stdin), timeout)
     except asyncio.TimeoutError:
         process.kill()
         await process.wait()
         raise BatchCommandError(f"{command[0]} did not answer within {timeout:g} s") from None
-    if check and process.returncode != 0:
-        message = err.decode(errors="replace").strip() or out.decode(errors="replace").strip()
-        raise BatchCommandError(f"{command[0]} failed: {message}")
-    return out.decode(errors="replace")
+    returncode = process.returncode if process.returncode is not None else -1
+    return returncode, out.decode(errors="replace"), err.decode(errors="replace")
 
 
 def prefixed_cluster_class(cluster_class: Any, prefix: Sequence[str]) -> Any:

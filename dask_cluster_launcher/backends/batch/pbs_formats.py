@@ -19,6 +19,7 @@ from typing import Any
 from dask.utils import parse_bytes
 
 from .queues import Queue, most_generous, walltime_seconds, whole_minutes
+from .start_estimates import pbs_start_time
 
 _ATTRIBUTE = re.compile(r"^\s+([A-Za-z_][A-Za-z0-9_.]*) = ?(.*)$")
 _HEADER = re.compile(r"^(Job Id|Queue|Server):\s*(.*?)\s*$")
@@ -135,19 +136,22 @@ def job_rows(
         if code in ENDED_STATES:
             continue
         running = code == "R"
-        states.setdefault(name, []).append(
-            {
-                # the sequence number: dask-jobqueue keeps that much of qsub's "123.server"
-                # (its workers' job ids), and qdel takes it
-                "job_id": job_id.partition(".")[0],
-                "state": STATE_NAMES.get(code, code),
-                # the scheduler's comment says why a job waits; a running job's says when it
-                # started, which the sidebar shows otherwise
-                "reason": None if running else (attributes.get("comment") or None),
-                "host": attributes.get("exec_host", "").partition("/")[0] or None,
-                "time_left": time_left(attributes) if running else None,
-            }
-        )
+        row = {
+            # the sequence number: dask-jobqueue keeps that much of qsub's "123.server"
+            # (its workers' job ids), and qdel takes it
+            "job_id": job_id.partition(".")[0],
+            "state": STATE_NAMES.get(code, code),
+            # the scheduler's comment says why a job waits; a running job's says when it
+            # started, which the sidebar shows otherwise
+            "reason": None if running else (attributes.get("comment") or None),
+            "host": attributes.get("exec_host", "").partition("/")[0] or None,
+            "time_left": time_left(attributes) if running else None,
+        }
+        # PBS Professional's scheduler estimates a waiting job's start where the site asks it
+        estimate = None if running else pbs_start_time(attributes.get("estimated.start_time"))
+        if estimate:
+            row["estimated_start"] = estimate
+        states.setdefault(name, []).append(row)
     return states
 
 
