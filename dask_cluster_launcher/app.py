@@ -130,6 +130,13 @@ class ClusterLauncherApp(ExtensionApp):
         'Example: {"slurm": {"max_workers": 100, "max_walltime": "24:00:00"}}.',
     ).tag(config=True)
 
+    usage_warning_core_hours = Dict(
+        value_trait=Float(min=0),
+        help="Per backend name, the core-hours after which a user's cluster is flagged: its "
+        "card and a notification say it passed the threshold (the cluster keeps running). "
+        'Example: {"slurm": 500}.',
+    ).tag(config=True)
+
     idle_timeout = Float(
         0.0,
         help="Seconds a cluster with no client connected and no task may stay up before it "
@@ -242,6 +249,7 @@ class ClusterLauncherApp(ExtensionApp):
             limits=self.launcher_limits(),
             idle_timeout=self.idle_timeout,
         )
+        self.manager.jobs.usage.warnings = dict(self.usage_warning_core_hours)
         self.settings["dask_cluster_launcher_manager"] = self.manager
 
     def initialize_handlers(self) -> None:

@@ -8,6 +8,7 @@ It reads the same settings as the server (``c.ClusterLauncherApp.*`` in the Jupy
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any
 
@@ -86,6 +87,37 @@ def stop(_: RequestResolver, args: argparse.Namespace) -> int:
     return 0
 
 
+def usage(_: RequestResolver, args: argparse.Namespace) -> int:
+    """What the user's stopped batch clusters used, per cluster and per day (the usage log
+    the server keeps in the private directory, see ``usage_log``)."""
+    from pathlib import Path
+
+    from .config import launcher_settings
+    from .usage import shown_hours
+    from .usage_log import per_day, read
+
+    root = Path(os.path.expanduser(args.private_dir or launcher_settings().private_dir))
+    lines = read(root)
+    if not lines:
+        print(f"no stopped batch cluster recorded in {root}")
+        return 0
+    print("stopped                    cluster       backend  core-hours  GPU-hours  name")
+    for line in lines[-args.last :]:
+        exact = "" if line.final else "~"  # the live estimate: the accounting never answered
+        core, gpu = shown_hours(line.core_hours), shown_hours(line.gpu_hours)
+        print(
+            f"{line.stopped[:25]:26} {line.cluster_id:13} {line.backend:8} "
+            f"{exact + core:>10}  {gpu:>9}  {line.name}"
+        )
+    print("\nday          clusters  core-hours  GPU-hours")
+    for day, total in per_day(lines).items():
+        print(
+            f"{day:12} {total['clusters']:8}  {shown_hours(total['core_hours']):>10}  "
+            f"{shown_hours(total['gpu_hours']):>9}"
+        )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="dask-cluster-launcher",
@@ -127,6 +159,14 @@ def main(argv: list[str] | None = None) -> int:
     stop_parser = commands.add_parser("stop", help="stop a cluster and cancel its jobs")
     stop_parser.add_argument("cluster_id")
     stop_parser.set_defaults(run=stop)
+    usage_parser = commands.add_parser(
+        "usage",
+        help="core-hours and GPU-hours your stopped batch clusters used, per cluster and per "
+        "day (~: the live estimate, where the accounting did not answer)",
+    )
+    usage_parser.add_argument("--last", type=int, default=50, help="clusters listed (newest)")
+    usage_parser.add_argument("--private-dir", help="the private directory (default: the config's)")
+    usage_parser.set_defaults(run=usage)
     args: Any = parser.parse_args(argv)
     try:
         return int(args.run(_requests(), args))

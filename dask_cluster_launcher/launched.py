@@ -17,6 +17,7 @@ from .dashboard_urls import (  # noqa: F401  (imported from here by users of the
 )
 from .handles.base import STARTING_SCHEDULER, ClusterHandle
 from .handles.base import failure_reason as failure_reason
+from .usage import Usage
 
 
 @dataclass
@@ -48,6 +49,8 @@ class LaunchedCluster:
     kernel: str | None = None
     python: str | None = None
     versions: dict[str, str] = field(default_factory=dict)
+    #: What a batch cluster used so far (see ``usage``); None for clusters without batch jobs
+    usage: Usage | None = None
 
     @property
     def workers(self) -> list[WorkerRow]:

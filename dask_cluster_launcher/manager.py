@@ -221,6 +221,7 @@ class ClusterManager:
 
         def ended() -> None:
             self.hosts.let_go.add(launched.id)
+            self.jobs.usage.settle_later(launched)
             self._unlist(launched)
 
         return Reports(publish=lambda: self._publish(launched), fail=fail, ended=ended)
@@ -268,6 +269,8 @@ class ClusterManager:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await launched.task
         await self._close_quietly(launched)
+        await self.jobs.usage.settle(launched)  # the stop's notice says what it used
+        self._publish(launched)
         launched.state = "stopped"
         self._unlist(launched)
 

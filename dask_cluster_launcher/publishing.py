@@ -55,6 +55,7 @@ class Publisher:
             "kernel": launched.kernel,
             "versions": dict(launched.versions),
             "external": bool(handle and handle.external),
+            "usage": dict(launched.usage) if launched.usage is not None else None,
         }
 
     def publish(self, launched: LaunchedCluster) -> None:

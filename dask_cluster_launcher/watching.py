@@ -17,6 +17,7 @@ from .job_ends import JobEnds
 from .job_logs import last_error_line, read_tails
 from .job_starts import StartFailures
 from .launched import LaunchedCluster
+from .usage_meters import UsageMeters
 
 log = logging.getLogger("dask_cluster_launcher.manager")
 
@@ -43,6 +44,8 @@ class JobWatcher:
         self._failing: set[asyncio.Task[None]] = set()
         #: Why jobs ended, from one accounting call per backend and poll (see ``job_ends``)
         self.ends = JobEnds()
+        #: What each batch cluster used, from the same polls (see ``usage_meters``)
+        self.usage = UsageMeters()
 
     async def run(self) -> None:
         while True:
@@ -60,6 +63,7 @@ class JobWatcher:
         for gone in set(self._starts) - listed:
             del self._starts[gone]
         self.ends.forget(self.ends.known() - listed)
+        self.usage.forget(self.usage.known() - listed)
         for name, group in by_backend.items():
             try:
                 jobs = await self.backends[name].poll_jobs([launched.id for launched in group])
@@ -81,7 +85,8 @@ class JobWatcher:
             rows = starts.rows()
         rows = self.ends.rows(launched.id, rows)
         # one comparison per job; nothing is published when nothing changed
-        if launched.job_rows.replace(rows):
+        jobs_changed = launched.job_rows.replace(rows)
+        if self.usage.observe(launched, polled) or jobs_changed:
             self.publish(launched)
         reason = starts.verdict() if launched.state in ("starting", "running") else None
         if reason and self.fail is not None and not starts.reported:

@@ -53,6 +53,30 @@ export interface IClusterFields {
    * running.
    */
   external?: boolean;
+  /**
+   * What a batch cluster used so far: live while it runs (allocated cores x
+   * elapsed time per job), exact from the batch system's accounting once its
+   * jobs ended; published when it changed visibly, at most every 10 s. Null for
+   * clusters without batch jobs.
+   */
+  usage?: IUsage | null;
+}
+
+export interface IUsage {
+  core_hours: number;
+  gpu_hours: number;
+  /** The cluster stopped and every job is accounted as ended. */
+  final: boolean;
+  /**
+   * The most its jobs can use at its current size (jobs x cores x walltime, as
+   * the launch summary says); null where unknown.
+   */
+  most_core_hours: number | null;
+  /**
+   * The site's warning threshold for this backend (`usage_warning_core_hours`);
+   * null when none is set.
+   */
+  warning_core_hours: number | null;
 }
 
 export type ClusterState =
@@ -170,6 +194,13 @@ export interface ICluster {
    * running.
    */
   external?: boolean;
+  /**
+   * What a batch cluster used so far: live while it runs (allocated cores x
+   * elapsed time per job), exact from the batch system's accounting once its
+   * jobs ended; published when it changed visibly, at most every 10 s. Null for
+   * clusters without batch jobs.
+   */
+  usage?: IUsage | null;
   /** The scheduler's workers, keyed by `name` in patches. */
   workers: IWorker[];
   /**

@@ -49,6 +49,16 @@ def sge_time_left(job: ET.Element, now: datetime) -> int | None:
     return whole_minutes(limit - max(0.0, (now - started).total_seconds()))
 
 
+def sge_usage_columns(job: ET.Element) -> dict[str, Any]:
+    """A running job's start (epoch seconds; the qmaster's local time) and slots."""
+    start, slots = job.findtext("JAT_start_time"), (job.findtext("slots") or "").strip()
+    try:
+        started = datetime.fromisoformat(start.strip()).timestamp() if start else None
+    except ValueError:
+        started = None
+    return {"started_at": started, "cores": int(slots) if slots.isdigit() else None}
+
+
 def resource_value(resource_spec: str, key: str) -> str | None:
     for item in filter(None, resource_spec.split(",")):
         name, _, value = item.partition("=")
@@ -227,6 +237,8 @@ class SGEBackend(JobQueueBackend):
                 "host": queue.partition("@")[2] or None,
                 "time_left": sge_time_left(job, now) if code.endswith("r") else None,
             }
+            if code.endswith("r"):  # for the cluster's usage (see usage.py)
+                row.update(sge_usage_columns(job))
             states.setdefault(name, []).append(row)
             if "qw" in code or "E" in code:
                 waiting.append(row)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+from datetime import datetime
 from typing import Any
 
 from dask.utils import parse_bytes
@@ -47,8 +48,12 @@ def slurm_time_left(text: str) -> float | None:
 
 
 #: squeue's columns for :func:`parse_squeue` (``-O``: ``%``-formats have no exit code):
-#: id, name, state, reason, node, time left, exit status, start (expected, for a pending job)
-SQUEUE_FORMAT = "JobID:|,Name:|,State:|,Reason:|,NodeList:|,TimeLeft:|,exit_code:|,StartTime:"
+#: id, name, state, reason, node, time left, exit status, start (expected, for a pending job),
+#: end, allocated resources (the last three: for the cluster's usage, see ``usage.py``)
+SQUEUE_FORMAT = (
+    "JobID:|,Name:|,State:|,Reason:|,NodeList:|,TimeLeft:|,exit_code:|,StartTime:|,EndTime:|,"
+    "tres-alloc:"
+)
 
 
 def parse_squeue(out: str) -> dict[str, list[dict[str, Any]]]:
@@ -58,7 +63,7 @@ def parse_squeue(out: str) -> dict[str, list[dict[str, Any]]]:
     signal); only a pending one has an estimated start (where the backfill scheduler gave one)."""
     states: dict[str, list[dict[str, Any]]] = {}
     for line in out.splitlines():
-        job_id, name, state, reason, node, left, *status = line.strip().split("|", 7)
+        job_id, name, state, reason, node, left, *status = line.strip().split("|", 9)
         row = {
             "job_id": job_id,
             "state": state,
@@ -68,11 +73,27 @@ def parse_squeue(out: str) -> dict[str, list[dict[str, Any]]]:
         }
         if state == "PENDING" and len(status) > 1:
             row["estimated_start"] = local_iso(status[1])
+        if len(status) > 3 and (state == "RUNNING" or state in ENDED_STATES):
+            row.update(usage_columns(state, *status[1:4]))
         if status and status[0].strip().isdigit() and state in ENDED_STATES:
             wait_status, signal = int(status[0]), int(status[0]) & 0x7F
             row["exit_code"] = 128 + signal if signal else wait_status >> 8
         states.setdefault(name, []).append(row)
     return states
+
+
+def usage_columns(state: str, start: str, end: str, tres: str) -> dict[str, Any]:
+    """What a running or ended job of squeue's used: ``started_at`` and ``ended_at`` (epoch
+    seconds, from the controller's local time), allocated ``cores`` and ``gpus``."""
+    allocated = dict(item.partition("=")[::2] for item in tres.split(",") if "=" in item)
+    cpus, gpus = allocated.get("cpu", ""), allocated.get("gres/gpu", "0")
+    started, ended = local_iso(start), local_iso(end) if state in ENDED_STATES else None
+    return {
+        "started_at": datetime.fromisoformat(started).timestamp() if started else None,
+        "ended_at": datetime.fromisoformat(ended).timestamp() if ended else None,
+        "cores": int(cpus) if cpus.isdigit() else None,
+        "gpus": int(gpus) if gpus.isdigit() else 0,
+    }
 
 
 def parse_gres(text: str) -> dict[str, int]:
