@@ -19,6 +19,7 @@ import { daskClusterIcon } from './icons';
 import { LaunchMemory } from './memory';
 import { ClusterModel } from './model';
 import { insertCodeCell, targetNotebook } from './notebook';
+import { JobEndNotices } from './jobEnds';
 import { LaunchProgress } from './progress';
 import { addRunningClusters } from './running';
 import { translationBundle } from './translation';
@@ -163,6 +164,13 @@ const plugin: JupyterFrontEndPlugin<void> = {
       insertCode,
       show,
       enabled: startNotifications
+    });
+    // a notification when a worker's job ends at its walltime, for memory, ...
+    new JobEndNotices({
+      model,
+      trans,
+      openJobLog: (id, jobId) =>
+        void commands.execute(CommandIDs.openJobLog, { id, jobId })
     });
 
     // Card buttons: errors are shown on the card itself.

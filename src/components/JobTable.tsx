@@ -2,6 +2,7 @@ import { caretDownIcon, caretRightIcon } from '@jupyterlab/ui-components';
 import React from 'react';
 import { groupJobs, jobEnded } from '../clusterStates';
 import { formatCount, formatTimeLeft } from '../format';
+import { earliestStart, mayStart } from '../startEstimates';
 import { IPage, usePage } from '../tableView';
 import { useTrans } from '../translation';
 import { IJob } from '../types';
@@ -25,7 +26,8 @@ interface IJobRowProps {
 /**
  * One batch job; memoised, so a patch renders only the rows it changed. A job
  * that ended before its worker joined shows its exit code and the error line
- * of its log (its Log button shows the rest).
+ * of its log (its Log button shows the rest); a job the accounting says ended
+ * shows why ("reached its walltime (00:01:00)").
  */
 function JobRowView(props: IJobRowProps): JSX.Element {
   const { job: j, onShowLog, logShown } = props;
@@ -46,6 +48,12 @@ function JobRowView(props: IJobRowProps): JSX.Element {
             {formatTimeLeft(j.time_left, trans)}
           </span>
         )}
+        {j.estimated_start && !ended && (
+          <span className="dcl-JobRow-left" data-testid="dcl-job-start">
+            {' · '}
+            {mayStart(j.estimated_start, trans)}
+          </span>
+        )}
         {typeof j.exit_code === 'number' && (
           <span className="dcl-JobRow-left" data-testid="dcl-job-exit">
             {' · '}
@@ -54,9 +62,23 @@ function JobRowView(props: IJobRowProps): JSX.Element {
         )}
       </td>
       <td className="dcl-JobRow-reason">
-        {ended && !j.error && !j.reason
-          ? trans.__('ended before its worker joined')
-          : (j.reason ?? '')}
+        {j.end ? (
+          <span
+            className="dcl-JobRow-end"
+            data-testid="dcl-job-end"
+            data-end-state={j.end.state}
+            title={trans.__(
+              "Why it ended, from the batch system's accounting (%1)",
+              j.end.state
+            )}
+          >
+            {j.end.reason ?? j.end.state}
+          </span>
+        ) : ended && !j.error && !j.reason ? (
+          trans.__('ended before its worker joined')
+        ) : (
+          (j.reason ?? '')
+        )}
         {j.error && (
           <div
             className="dcl-JobRow-error"
@@ -126,6 +148,7 @@ function PendingGroup(
   const page = usePage(jobs.length);
   const Caret = expanded ? caretDownIcon : caretRightIcon;
   const label = reason || trans.__('no reason given');
+  const start = mayStart(earliestStart(jobs), trans);
   return (
     <tbody className="dcl-JobGroup" data-reason={reason}>
       <tr className="dcl-JobGroup-header">
@@ -146,6 +169,7 @@ function PendingGroup(
             <Caret.react tag="span" />
             <span className="dcl-JobGroup-label">
               {trans.__('Pending: %1 (%2)', label, formatCount(jobs.length))}
+              {start && ` · ${start}`}
             </span>
           </button>
         </th>
