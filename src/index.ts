@@ -21,6 +21,7 @@ import { ClusterModel } from './model';
 import { insertCodeCell, targetNotebook } from './notebook';
 import { JobEndNotices } from './jobEnds';
 import { LaunchProgress } from './progress';
+import { UsageNotices } from './usage';
 import { addRunningClusters } from './running';
 import { translationBundle } from './translation';
 import { holdSavedDashboard, settleRestoredPanes } from './stalePanes';
@@ -158,6 +159,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
       show
     });
 
+    // what a batch cluster used, when it stops or passes the site's threshold
+    new UsageNotices(model, trans);
     const progress = new LaunchProgress({
       model,
       trans,

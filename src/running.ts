@@ -8,6 +8,7 @@ import type { IDisposable } from '@lumino/disposable';
 import { formatTotals, clusterTotals } from './format';
 import { daskClusterIcon } from './icons';
 import { ClusterModel } from './model';
+import { usageText } from './usage';
 
 export interface IRunningClustersOptions {
   model: ClusterModel;
@@ -47,9 +48,10 @@ export function addRunningClusters(
             formatTotals(clusterTotals(cluster), trans)
           ),
         detail: () =>
-          cluster.state === 'running'
+          (cluster.state === 'running'
             ? trans._n('%1 worker', '%1 workers', cluster.workers.length)
-            : trans.__('starting'),
+            : trans.__('starting')) +
+          (cluster.usage ? ` · ${usageText(cluster.usage, trans)}` : ''),
         open: () => show(cluster.id),
         shutdown: () => void stop(cluster.id)
       })),

@@ -8,6 +8,7 @@ import {
   isActive
 } from '../format';
 import { safeLink } from '../links';
+import { usageText } from '../usage';
 import { useTrans } from '../translation';
 import { ICluster } from '../types';
 import { ClusterTotals } from './ClusterTotals';
@@ -175,6 +176,22 @@ export function ClusterCard(props: IClusterCardProps): JSX.Element {
           ? ` · ${trans.__('profile %1', cluster.profile)}`
           : ''}
         {cluster.scaling ? ` · ${formatScaling(cluster.scaling, trans)}` : ''}
+        {cluster.usage && (
+          <span
+            className={
+              cluster.usage.warning_core_hours !== null &&
+              cluster.usage.core_hours >= cluster.usage.warning_core_hours
+                ? 'dcl-ClusterCard-usage dcl-mod-warn'
+                : 'dcl-ClusterCard-usage'
+            }
+            data-testid="dcl-usage"
+            title={trans.__(
+              'Used so far: allocated cores x time per batch job (exact from the accounting once the jobs ended)'
+            )}
+          >
+            {` · ${usageText(cluster.usage, trans)}`}
+          </span>
+        )}
       </div>
       <ClusterTotals cluster={cluster} />
       {/* Starting: what the resource manager says; running: notices (a job that
