@@ -25,6 +25,9 @@ from .backends.batch import directives
 from .backends.batch.queues import walltime_seconds
 from .errors import InvalidRequest, shorten
 
+#: Where a batch cluster's scheduler can run (the schema's ``scheduler_placement``).
+PLACEMENTS = ("beside_jupyter", "own_job")
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -35,6 +38,9 @@ class Limits:
     max_memory: str | None = None
     max_walltime: str | None = None
     max_clusters: int | None = None
+    #: Where a batch cluster's scheduler may run (``scheduler_placement`` values, e.g.
+    #: ``["own_job"]`` on a login node that forbids long processes); None: anywhere.
+    scheduler_placements: list[str] | None = None
 
     @classmethod
     def from_config(cls, backend: str, data: Any) -> Limits:
@@ -55,6 +61,16 @@ class Limits:
                 isinstance(value, bool) or not isinstance(value, int) or value < 0
             ):
                 raise ValueError(f"limits[{backend!r}].{name} must be a whole number >= 0")
+        placements = limits.scheduler_placements
+        if placements is not None and (
+            not isinstance(placements, list)
+            or not placements
+            or not set(placements) <= set(PLACEMENTS)
+        ):
+            raise ValueError(
+                f"limits[{backend!r}].scheduler_placements must be a non-empty list of "
+                f"{', '.join(PLACEMENTS)}"
+            )
         try:
             if limits.max_memory is not None:
                 parse_bytes(limits.max_memory)
@@ -70,6 +86,14 @@ class Limits:
     # --- checks ---------------------------------------------------------------------------------
     def check_options(self, options: dict[str, Any]) -> None:
         """Per-job limits, for the fields the backend has."""
+        placement = options.get("scheduler_placement")
+        allowed = self.scheduler_placements
+        if allowed is not None and placement is not None and placement not in allowed:
+            raise InvalidRequest(
+                f"options.scheduler_placement: {shorten(placement)} is not allowed on this "
+                f"site (scheduler_placements = {', '.join(allowed)})",
+                field="options.scheduler_placement",
+            )
         if self.max_cores is not None and "cores" in options:
             _refuse_above(options["cores"], self.max_cores, "options.cores", "max_cores")
         memory, walltime = options.get("memory"), options.get("walltime")
@@ -124,6 +148,11 @@ class Limits:
             if limit is not None and name in properties:
                 text = properties[name].get("description", "")
                 properties[name]["description"] = f"{text} At most {limit} on this site.".strip()
+        placement = properties.get("scheduler_placement")
+        if self.scheduler_placements is not None and placement is not None:
+            allowed = self.scheduler_placements
+            placement["oneOf"] = [c for c in placement.get("oneOf", []) if c["const"] in allowed]
+            placement["default"] = allowed[0]
         if self.model():
             schema["x-limits"] = self.model()
 

@@ -35,6 +35,8 @@ from .handles import (
     runs_in_host,
 )
 from .handles.base import scheduler_up
+from .handles.in_job import JobHostedHandle
+from .hosting.job_host import in_own_job
 from .hosting.processes import HostProcess
 from .hosting.records import Record, default_records_dir
 from .job_logs import read_tails, valid_job_id
@@ -196,11 +198,16 @@ class ClusterManager:
             kwargs=launched.kwargs,
             created=launched.created,
         )
+        files = backend.private_dir.cluster(launched.id)
+        if in_own_job(plan.options):  # the host is submitted as a batch job of its own
+            return JobHostedHandle(
+                launched, backend, reports, files=files, start_timeout=self.start_timeout, spec=spec
+            )
         return HostedHandle(
             launched,
             backend,
             reports,
-            files=backend.private_dir.cluster(launched.id),
+            files=files,
             start_timeout=self.start_timeout,
             spec=spec,
             spare=self.hosts.spare_for(backend),
@@ -233,6 +240,8 @@ class ClusterManager:
         launched.workers = []
         self._publish(launched)
         await self._close_quietly(launched)
+        await self.jobs.usage.settle(launched)  # what its jobs used, in the user's usage log
+        self._publish(launched)
 
     async def _fail_start(self, launched: LaunchedCluster, reason: str) -> None:
         """Its batch jobs all ended before a worker joined (see ``job_starts``): stop
@@ -358,14 +367,25 @@ class ClusterManager:
             created=spec.created,
         )
         files = PrivateDir.at(spec.private_root).cluster(spec.cluster_id)
-        handle = HostedHandle(
-            launched,
-            launched.backend,
-            self._reports(launched),
-            files=files,
-            start_timeout=self.start_timeout,
-            host=HostProcess.attach(record, files),
-        )
+        handle: HostedHandle
+        if record.batch_job_id is not None:  # a host inside a batch job of its own
+            handle = JobHostedHandle.taken_back(
+                launched,
+                launched.backend,
+                self._reports(launched),
+                record=record,
+                files=files,
+                start_timeout=self.start_timeout,
+            )
+        else:
+            handle = HostedHandle(
+                launched,
+                launched.backend,
+                self._reports(launched),
+                files=files,
+                start_timeout=self.start_timeout,
+                host=HostProcess.attach(record, files),
+            )
         launched.handle = handle
         self._clusters[launched.id] = launched
         self._ensure_watchers()

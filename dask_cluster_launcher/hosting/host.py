@@ -15,10 +15,9 @@ It prints one JSON line (``{"control": address}``) once it listens, writes its r
 client has been connected for ``grace_period`` seconds (a crashed Jupyter server leaves nothing
 in the queue for long). SIGTERM and SIGINT stop the cluster too.
 
-What it would take to submit a host as a batch job itself (scheduler on a compute node): the
-spec file and records already live on the shared private directory; the supervisor would submit
-this module with ``sbatch``/``qsub`` instead of spawning it and read the control address from the
-record instead of stdout. The control server listens on the scheduler's interface then.
+A host can also run inside a batch job of its own (the scheduler on a compute node, see
+``job_host``): the supervisor submits it and reads its control address from its record; the
+control server then listens on the node's address.
 """
 
 from __future__ import annotations
@@ -40,6 +39,7 @@ from ..changes import HostPatch, Row, VersionedModel
 from ..errors import LauncherError
 from ..kernels import client_notice, this_python_versions
 from ..private import ClusterFiles, PrivateDir, check_private_folder, make_scheduler_dirs
+from . import job_host
 from .records import HostSpec, Record, process_start_time
 from .scheduler_events import SchedulerEvents
 
@@ -57,7 +57,7 @@ RESCALE_SECONDS = 15.0
 
 class ClusterHost:
     def __init__(self, spec: HostSpec, backend: Backend) -> None:
-        self.spec = spec
+        self.spec = job_host.placed_on_node(spec)  # inside a batch job: the node's interface
         self.backend = backend
         self.backend.private_dir = PrivateDir.at(spec.private_root)
         self.files: ClusterFiles = self.backend.private_dir.cluster(spec.cluster_id)
@@ -141,7 +141,9 @@ class ClusterHost:
         # its work folder (lock files) in the private directory: distributed's default,
         # /tmp/dask-scratch-space, is anyone's to create or link first
         server = Server(handlers, local_directory=str(self.files.directory))
-        await server.listen("tls://127.0.0.1:0", **security.get_listen_args("scheduler"))
+        # loopback beside Jupyter; the node's address inside a batch job (see ``job_host``)
+        address = job_host.control_listen_address(self.spec)
+        await server.listen(address, **security.get_listen_args("scheduler"))
         try:
             await asyncio.to_thread(self._make_local_dirs)
         except LauncherError as exc:
@@ -153,6 +155,7 @@ class ClusterHost:
             started=process_start_time(os.getpid()),
             dashboard_socket=self.dashboard_socket,
             local_dirs=self.local_dirs,
+            batch_job_id=job_host.record_job_id(self.spec),
         )
         self._record.write()
         answer = {"control": server.address, "dashboard_socket": self.dashboard_socket}
@@ -161,7 +164,7 @@ class ClusterHost:
         for signum in (signal.SIGTERM, signal.SIGINT):
             # with the reason: a supervisor shows it (a stop without one is its owner's, and
             # the cluster just leaves the sidebar)
-            why = f"the cluster's host was stopped ({signal.Signals(signum).name})"
+            why = job_host.stop_reason(self.spec, signum)
             loop.add_signal_handler(signum, self._stop_soon, why)
         tasks = [
             asyncio.create_task(self._start()),

@@ -84,6 +84,8 @@ class Record:
     #: Folders the host made on its machine (socket, scratch space) and removes when it stops;
     #: whoever finds the host dead removes them.
     local_dirs: list[str] = field(default_factory=list)
+    #: The batch job the host runs in (its scheduler in a job of its own), else None.
+    batch_job_id: str | None = None
 
     def alive(self) -> bool:
         """Whether the host process of this record still runs."""
@@ -126,6 +128,7 @@ class Record:
             started=None if started is None else float(started),
             dashboard_socket=None if socket_path is None else str(socket_path),
             local_dirs=[str(path) for path in data.get("local_dirs") or []],
+            batch_job_id=None if data.get("batch_job_id") is None else str(data["batch_job_id"]),
         )
 
 

@@ -1,0 +1,106 @@
+"""Clusters whose host process runs inside a batch job of its own (``scheduler_placement:
+own_job``, see ``hosting.job_host``): the handle submits the host's job, waits for the host's
+record (written in the records directory once its control server listens on the compute
+node), then follows it over TLS as a host beside Jupyter. A stop, and the job's end, leave no
+job behind: the scheduler's job has the workers' name and is cancelled with them."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from ..hosting import job_host
+from ..hosting.processes import HostGone, HostProcess
+from ..hosting.records import Record, read_records
+from .base import STARTING_SCHEDULER
+from .hosted import HostedHandle
+
+log = logging.getLogger("dask_cluster_launcher.manager")
+
+#: How often the records directory is looked at while the scheduler's job starts, and how
+#: often the job's state is asked meanwhile (one ``squeue``/``qstat``).
+RECORD_POLL_SECONDS = 0.2
+JOB_POLL_SECONDS = 2.0
+#: Batch states of a job that has not ended (SLURM's and Grid Engine's words).
+_NOT_ENDED = frozenset(
+    ("PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "SUSPENDED", "REQUEUED", "HELD", "STARTING")
+)
+
+
+class JobHostedHandle(HostedHandle):
+    """A cluster whose host is the batch job ``job_id`` (submitted here by ``start``, or read
+    from the record of a host taken back)."""
+
+    def __init__(self, *args: object, job_id: str | None = None, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        #: The scheduler's batch job (None until submitted).
+        self.job_id = job_id
+
+    @classmethod
+    def taken_back(cls, *args: object, record: Record, **kwargs: object) -> JobHostedHandle:
+        files = kwargs["files"]
+        host = HostProcess.attach(record, files)  # type: ignore[arg-type]
+        return cls(*args, host=host, job_id=record.batch_job_id, **kwargs)
+
+    async def _spawn(self) -> HostProcess | None:
+        assert self.spec is not None
+        log_path = Path(self.backend.private_dir.log_directory(self.row.id), "host.log")
+        spec_path = await HostProcess.prepare(self.spec, self.files, log_path)
+        if self._start_cancelled:
+            return None
+        self.job_id = await job_host.submit_host_job(
+            self.backend, self.spec.kwargs, self.spec, spec_path, self.files
+        )
+        self.row.phase = f"{STARTING_SCHEDULER} in batch job {self.job_id}"
+        self.reports.publish()
+        return await self._wait_for_record()
+
+    async def _wait_for_record(self) -> HostProcess:
+        """The host once its record names this job; fails when the job ends first."""
+        assert self.spec is not None
+        records_dir = Path(self.spec.records_dir)
+        name = self.spec.kwargs["job_name"]
+        loop = asyncio.get_running_loop()
+        asked, seen = loop.time(), False
+        while True:
+            records = await asyncio.to_thread(read_records, records_dir, [self.row.id])
+            for record in records:
+                if record.batch_job_id == self.job_id:
+                    return HostProcess.attach(record, self.files)
+            if loop.time() - asked >= JOB_POLL_SECONDS:
+                asked = loop.time()
+                jobs = (await self.backend.job_states([name])).get(name, [])  # type: ignore[attr-defined]
+                mine = [j for j in jobs if j["job_id"] == self.job_id]
+                # Grid Engine forgets an ended job at once: one seen before and gone has ended
+                if (seen and not mine) or (mine and mine[0]["state"] not in _NOT_ENDED):
+                    state = mine[0]["state"] if mine else "no longer listed"
+                    raise HostGone(f"the scheduler's batch job {self.job_id} ended ({state})")
+                seen = seen or bool(mine)
+                if mine and mine[0]["state"] == "PENDING":
+                    reason = mine[0].get("reason")
+                    phase = f"scheduler job {self.job_id} waiting in the queue"
+                    phase += f" ({reason})" if reason else ""
+                    if phase != self.row.phase:
+                        self.row.phase = phase
+                        self.reports.publish()
+            await asyncio.sleep(RECORD_POLL_SECONDS)
+
+    async def report_failure(self, exc: Exception) -> None:
+        if isinstance(exc, HostGone) and self.job_id is not None:
+            log.warning("The scheduler's job of %r is gone: %s", self.row.name, exc)
+            logs = self.backend.private_dir.log_directory(self.row.id)
+            await self.reports.fail(
+                f"the scheduler's batch job {self.job_id} ended (its walltime ran out, it was "
+                f"cancelled, or its host failed: see {logs})"
+            )
+        else:
+            await super().report_failure(exc)
+
+    async def stop(self) -> None:
+        await super().stop()
+        # the scheduler's job too, when its host never answered (still queued, or killed)
+        try:
+            await self.backend.reap_leftovers(self.row.id)
+        except Exception:
+            log.warning("Cancelling the jobs of %r failed", self.row.name, exc_info=True)

@@ -1,0 +1,172 @@
+"""A cluster host inside a batch job of its own: the scheduler on a compute node.
+
+The option ``scheduler_placement: own_job`` (SLURM, SGE) submits the cluster's host process as
+one small batch job, named ``dcl-<cluster id>`` like the workers (a leftover is found and
+cancelled by that one name), with cores, memory and walltime of its own. Its job script is
+made by the backend's own dask-jobqueue job class (so the site's directives, prefix and
+prologue apply as to the workers) and written in the cluster's private folder (0600, see
+``job_scripts``); it runs ``python -m dask_cluster_launcher.run_host SPEC.json``.
+
+Inside the job the host:
+- listens for its supervisor on the node's routable address (not loopback), TLS with the
+  cluster's own credentials, as a host beside Jupyter does on loopback;
+- runs the scheduler on the node's interface (the form's interface is the Jupyter server's);
+- writes its record, with the job id, in the records directory the supervisor watches;
+- submits the workers from the compute node (the site must let compute nodes submit).
+
+The dashboard is served on the host's private Unix socket, as beside Jupyter: the Jupyter
+server relays it when that socket is reachable from its machine (one machine, as on the test
+beds). A multi-node site needs the relay to reach the node over TLS with client certificates
+instead; no TCP port is opened for the dashboard.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..private import ClusterFiles
+from .records import HostSpec
+
+#: The option's values (schema: ``scheduler_placement``).
+BESIDE_JUPYTER = "beside_jupyter"
+OWN_JOB = "own_job"
+#: Environment variables that carry the batch job id inside a job (SLURM, Grid Engine).
+JOB_ID_VARIABLES = ("SLURM_JOB_ID", "JOB_ID")
+#: Job kwargs of the workers the scheduler's job does not take (its own cores, memory and
+#: walltime replace theirs; one process; no GPUs).
+_SCHEDULER_JOB_DROPS = {"scheduler_options", "shared_temp_directory", "protocol", "security"}
+
+
+def in_own_job(options: dict[str, Any]) -> bool:
+    return options.get("scheduler_placement") == OWN_JOB
+
+
+def batch_job_id(environ: dict[str, str] | os._Environ[str] = os.environ) -> str | None:
+    """The id of the batch job this process runs in, if any."""
+    for name in JOB_ID_VARIABLES:
+        if environ.get(name):
+            return environ[name]
+    return None
+
+
+def record_job_id(spec: HostSpec) -> str | None:
+    """The job id a host's record carries: its own batch job's, when it runs in one."""
+    return batch_job_id() if in_own_job(spec.options) else None
+
+
+def scheduler_job_kwargs(kwargs: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
+    """The dask-jobqueue job arguments of the scheduler's job: the workers' (queue, account,
+    prologue, log folder, job name) with the scheduler's cores, memory and walltime."""
+    job = {k: v for k, v in kwargs.items() if k not in _SCHEDULER_JOB_DROPS}
+    job.update(
+        cores=options["scheduler_cores"],
+        processes=1,
+        memory=options["scheduler_memory"],
+        walltime=options["scheduler_walltime"] or options["walltime"],
+    )
+    extra = [d for d in job.get("job_extra_directives", []) if not d.startswith("--gres")]
+    job["job_extra_directives"] = extra
+    return job
+
+
+def host_command(spec: HostSpec, spec_path: Path, package_path: str | None) -> str:
+    """The job script's command: the host, run in the private directory (``-m`` puts the
+    working directory first on ``sys.path``: a notebook folder's modules are never imported)."""
+    python = spec.python or sys.executable
+    run_host = ["exec", python, "-m", "dask_cluster_launcher.run_host", str(spec_path)]
+    words = [f"cd {shlex.quote(spec.private_root)}", shlex.join(run_host)]
+    if package_path:  # a kernel's Python runs this package from its source
+        words.insert(
+            0, f'export PYTHONPATH={shlex.quote(package_path)}"${{PYTHONPATH:+:$PYTHONPATH}}"'
+        )
+    return " && ".join(words)
+
+
+def scheduler_job(
+    backend: Any, kwargs: dict[str, Any], spec: HostSpec, command: str, files: ClusterFiles
+) -> Any:
+    """The backend's dask-jobqueue job (its launcher class: private job scripts, the site's
+    command prefix) for the host, its command replaced by ``command``."""
+    from ..backends.batch.jobqueue import job_script_directory
+
+    job_kwargs = scheduler_job_kwargs(kwargs, spec.options)
+    if backend.config_name == "sge":
+        # Grid Engine starts a job with an empty environment: the host needs the submitting
+        # one (PATH to qsub, SGE_ROOT) to submit its workers; children's secrets are not in it
+        job_kwargs["job_extra_directives"] = [*job_kwargs["job_extra_directives"], "-V"]
+    job_cls = backend.cluster_class().job_cls
+    job = job_cls(
+        "tls://<none>:0",
+        name=f"scheduler-{spec.cluster_id}",
+        job_script_directory=str(job_script_directory(files)),
+        **job_kwargs,
+    )
+    job._command_template = command
+    return job
+
+
+async def submit_host_job(
+    backend: Any, kwargs: dict[str, Any], spec: HostSpec, spec_path: Path, files: ClusterFiles
+) -> str:
+    """Submit the host's batch job; its id. The submission runs with this server's
+    environment less its secrets (``child_env``): SLURM and ``-V`` hand it to the job."""
+    import asyncio
+
+    from ..backends.batch.submission import call, prefixed_command
+    from ..child_env import child_environment
+    from .processes import _package_path
+
+    package_path = None
+    if spec.python and spec.python != sys.executable:
+        package_path = await asyncio.to_thread(_package_path, Path(spec.private_root))
+    command = host_command(spec, spec_path, package_path)
+    job = await asyncio.to_thread(scheduler_job, backend, kwargs, spec, command, files)
+    prefix = getattr(job, "command_prefix", ())
+    with job.job_file() as script:
+        argv = prefixed_command(job.submit_command, prefix, [script])
+        out = await call(argv, env=child_environment())
+    return str(job._job_id_from_submit_output(out))
+
+
+def control_listen_address(spec: HostSpec) -> str:
+    """Where the host's control server listens: loopback beside Jupyter, the node's routable
+    address inside a batch job (the supervisor is on another machine in general)."""
+    if not in_own_job(spec.options):
+        return "tls://127.0.0.1:0"
+    from ..backends import network
+
+    interfaces = network.ipv4_interfaces()
+    return f"tls://{interfaces[network.default_interface(interfaces)]}:0"
+
+
+def placed_on_node(spec: HostSpec) -> HostSpec:
+    """The spec as the host inside a job uses it: the scheduler listens on this node's
+    interface when the form's (the Jupyter server's) is not one of the node's."""
+    if not in_own_job(spec.options):
+        return spec
+    from ..backends import network
+
+    scheduler = dict(spec.kwargs.get("scheduler_options") or {})
+    interfaces = network.ipv4_interfaces()
+    if scheduler.get("interface") not in interfaces and "host" not in scheduler:
+        scheduler["interface"] = network.default_interface(interfaces)
+    spec.kwargs = {**spec.kwargs, "scheduler_options": scheduler}
+    return spec
+
+
+def stop_reason(spec: HostSpec, signum: int) -> str:
+    """What the card says when the host is signalled: inside a job, a signal is the batch
+    system ending the scheduler's job (its walltime ran out, or it was cancelled)."""
+    name = signal.Signals(signum).name
+    job_id = batch_job_id() if in_own_job(spec.options) else None
+    if job_id:
+        return (
+            f"the scheduler's batch job {job_id} was ended ({name}: its walltime ran out, "
+            "or it was cancelled)"
+        )
+    return f"the cluster's host was stopped ({name})"
