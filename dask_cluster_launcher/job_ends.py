@@ -99,12 +99,20 @@ class JobEnds:
         job_ids = sorted({job_id for cluster in clusters for job_id in cluster.waiting})
         if not job_ids:
             return {}
+        if not getattr(backend, "keeps_accounting", False):
+            for cluster in clusters:
+                cluster.waiting.clear()
+            return {}
         self.calls += 1
         try:
             accounted: dict[str, AccountedJob] = await backend.account_jobs(job_ids)
         except Exception:
+            # a site without accounting (sacct: "Slurm accounting storage is disabled"):
+            # these jobs end without a reason rather than wait
             log.debug("Reading the accounting of jobs %s failed", job_ids, exc_info=True)
-            accounted = {}
+            for cluster in clusters:
+                cluster.waiting.clear()
+            return {}
         for cluster in clusters:
             for job_id in list(cluster.waiting):
                 job = accounted.get(job_id)
@@ -120,6 +128,12 @@ class JobEnds:
                     if cluster.waiting[job_id] <= 0:
                         del cluster.waiting[job_id]  # the accounting does not know it
         return accounted
+
+    def settled(self, cluster_id: str) -> bool:
+        """No job of the cluster's waits for its accounting (a failed start is declared
+        once its jobs' ends are known, so that the card shows them)."""
+        cluster = self._clusters.get(cluster_id)
+        return cluster is None or not cluster.waiting
 
     def rows(self, cluster_id: str, rows: list[Row]) -> list[Row]:
         """The card's job rows with their accounted ``end``, and the kept rows of jobs whose

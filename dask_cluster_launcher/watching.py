@@ -89,6 +89,8 @@ class JobWatcher:
         if self.usage.observe(launched, polled) or jobs_changed:
             self.publish(launched)
         reason = starts.verdict() if launched.state in ("starting", "running") else None
+        if reason and not self.ends.settled(launched.id):
+            reason = None  # next poll, with the jobs' ends from the accounting
         if reason and self.fail is not None and not starts.reported:
             starts.reported = True  # once: the failure stops the cluster in its own time
             task = asyncio.ensure_future(self.fail(launched, reason))

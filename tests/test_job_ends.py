@@ -15,6 +15,8 @@ SACCT = """\
 class Accounting:
     """A backend whose accounting knows jobs 11, 12 and 21 (not 22, not yet)."""
 
+    keeps_accounting = True
+
     def __init__(self) -> None:
         self.asked: list[list[str]] = []
 

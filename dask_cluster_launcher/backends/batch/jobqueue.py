@@ -390,6 +390,10 @@ class JobQueueBackend(Backend):
         unknown or unlimited."""
         raise NotImplementedError
 
+    #: Whether ``account_jobs`` reads the batch system's accounting (ended jobs then wait a
+    #: few polls for it, see ``job_ends``).
+    keeps_accounting = False
+
     async def account_jobs(self, job_ids: list[str]) -> dict[str, AccountedJob]:
         """Job id -> how each of these ended jobs ended, from ONE accounting call for all of
         them (see ``accounting``); a job the accounting does not know (yet) is left out.

@@ -248,6 +248,8 @@ class SGEBackend(JobQueueBackend):
                 row["reason"] = reasons.get(row["job_id"])
         return states
 
+    keeps_accounting = True
+
     async def account_jobs(self, job_ids: list[str]) -> dict[str, AccountedJob]:
         if not job_ids:
             return {}

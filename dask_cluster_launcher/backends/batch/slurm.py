@@ -306,6 +306,8 @@ class SLURMBackend(JobQueueBackend):
         )
         return parse_squeue(out)
 
+    keeps_accounting = True
+
     async def account_jobs(self, job_ids: list[str]) -> dict[str, AccountedJob]:
         if not job_ids:
             return {}
