@@ -1,6 +1,7 @@
 #!/bin/bash
 # Install every Debian package the test suite needs (Debian 12), non-interactively and idempotently.
 #   SLURM 22.05 single node:  slurm-wlm munge          (slurmctld, slurmd, slurm-client)
+#   SLURM accounting:         slurmdbd mariadb-server  (sacct; testbeds/start-slurmdbd.sh)
 #   Son of Grid Engine 8.1.9: gridengine-master gridengine-exec gridengine-client
 #   PBS/Torque wrappers:      libslurm-perl libslurmdb-perl libswitch-perl (what the
 #                             slurm-wlm-torque wrappers need; testbeds/start-pbs.sh unpacks the
@@ -14,7 +15,7 @@
 # Must run as root. Usage: testbeds/install.sh
 set -euo pipefail
 
-PACKAGES=(slurm-wlm munge slurmctld slurmd slurm-client
+PACKAGES=(slurm-wlm munge slurmctld slurmd slurm-client slurmdbd mariadb-server
           gridengine-master gridengine-exec gridengine-client
           libslurm-perl libslurmdb-perl libswitch-perl
           chromium

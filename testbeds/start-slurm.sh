@@ -1,6 +1,7 @@
 #!/bin/bash
-# Start a single-node SLURM 22.05 "cluster" on this host without systemd (munged, slurmctld, slurmd).
-# Requires testbeds/install.sh (Debian 12 packages slurm-wlm munge).
+# Start a single-node SLURM 22.05 "cluster" on this host without systemd (munged, slurmctld, slurmd,
+# and slurmdbd with MariaDB for accounting: testbeds/start-slurmdbd.sh).
+# Requires testbeds/install.sh (Debian 12 packages slurm-wlm munge slurmdbd mariadb-server).
 #
 # usage: testbeds/start-slurm.sh [--restart]
 #   Idempotent: when the daemons already run with the same slurm.conf and the node is usable it
@@ -74,8 +75,14 @@ SelectTypeParameters=CR_Core_Memory
 # Trust the CPUs/RealMemory written below instead of the hardware (oversubscription).
 SlurmdParameters=config_overrides
 ReturnToService=2
-AccountingStorageType=accounting_storage/none
-JobAcctGatherType=jobacct_gather/none
+# Accounting through slurmdbd (testbeds/start-slurmdbd.sh), so that sacct answers as on a site.
+AccountingStorageType=accounting_storage/slurmdbd
+AccountingStorageHost=localhost
+# No cgroups in a container: the jobacct_gather plugin samples each job's memory every 2 s and
+# kills a job past its --mem (OUT_OF_MEMORY), as a site's cgroup limit would.
+JobAcctGatherType=jobacct_gather/linux
+JobAcctGatherFrequency=task=2
+JobAcctGatherParams=OverMemoryKill
 JobCompType=jobcomp/none
 StateSaveLocation=${BASE}/state
 SlurmdSpoolDir=${BASE}/spool
@@ -96,6 +103,9 @@ NodeName=${NODE} NodeAddr=127.0.0.1 CPUs=${CPUS} RealMemory=${MEM} State=UNKNOWN
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP OverSubscribe=NO
 PartitionName=short Nodes=ALL Default=NO MaxTime=00:30:00 State=UP OverSubscribe=NO
 CONF
+
+# ---- (b2) accounting: MariaDB + slurmdbd, the cluster registered (fast when they run) ----
+SLURM_CONF=$NEWCONF bash "$(dirname "$0")/start-slurmdbd.sh"
 
 # ---- already running? then keep the daemons (and their jobs) ------------------
 usable() { case "$(node_state)" in idle|mixed|allocated|completing) return 0 ;; esac; return 1; }
