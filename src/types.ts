@@ -90,9 +90,18 @@ export interface IPreviewRequest {
   scaling?: IScaling;
 }
 
+/** When the batch system would start the job as asked (`sbatch --test-only`). */
+export interface IStartEstimate {
+  /** ISO 8601; null: no estimate. */
+  start: string | null;
+  /** The batch system's words for it, or for why there is none. */
+  detail: string | null;
+}
+
 export interface IPreview {
   code: string;
   job_script: string | null;
+  start_estimate?: IStartEstimate;
 }
 
 export interface ISnippet {

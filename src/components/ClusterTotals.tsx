@@ -6,6 +6,7 @@ import {
   workerStates
 } from '../clusterStates';
 import { clusterTotals, formatCount, formatTotals } from '../format';
+import { mayStart, startsByReason } from '../startEstimates';
 import { useTrans } from '../translation';
 import { ICluster } from '../types';
 
@@ -22,7 +23,8 @@ function countOf(count: number, label: string): string {
  * threads, memory), then, when they say something, the workers by state
  * ("Workers: 396 running · 4 paused"), the batch jobs by state ("Jobs: 88
  * running · 312 pending · 2 in error") and why jobs are pending ("Pending:
- * Resources (232) · Priority (80)"). Exact at 1,000 workers: counted from
+ * Resources (232, may start ~14:05) · Priority (80)", with the earliest start
+ * the batch system estimates for the group). Exact at 1,000 workers: counted from
  * every row, not from the rows a table shows.
  */
 export function ClusterTotals(props: { cluster: ICluster }): JSX.Element {
@@ -53,6 +55,13 @@ export function ClusterTotals(props: { cluster: ICluster }): JSX.Element {
     'error',
     'other'
   ];
+  const starts = React.useMemo(() => startsByReason(jobs ?? []), [jobs]);
+  // "Resources (3, may start ~14:05)": the earliest estimate of the group
+  const reasonCount = (r: ICount) => {
+    const start = mayStart(starts.get(r.key), trans);
+    const count = formatCount(r.count);
+    return `${reasonLabel(r.key)} (${start ? `${count}, ${start}` : count})`;
+  };
   const reasonLabel = (reason: string) => reason || trans.__('no reason given');
   const shownReasons = summary.pendingReasons.slice(0, REASONS_SHOWN);
   const moreReasons = summary.pendingReasons.slice(REASONS_SHOWN);
@@ -107,16 +116,9 @@ export function ClusterTotals(props: { cluster: ICluster }): JSX.Element {
           className="dcl-ClusterTotals-detail"
           data-testid="dcl-pending-reasons"
         >
-          {trans.__('Pending:')}{' '}
-          {shownReasons
-            .map(r => `${reasonLabel(r.key)} (${formatCount(r.count)})`)
-            .join(' · ')}
+          {trans.__('Pending:')} {shownReasons.map(reasonCount).join(' · ')}
           {moreReasons.length > 0 && (
-            <span
-              title={moreReasons
-                .map(r => `${reasonLabel(r.key)} (${formatCount(r.count)})`)
-                .join('\n')}
-            >
+            <span title={moreReasons.map(reasonCount).join('\n')}>
               {' · '}
               {trans._n(
                 '+%2 more reason',

@@ -2,6 +2,7 @@ import { caretDownIcon, caretRightIcon } from '@jupyterlab/ui-components';
 import React from 'react';
 import { groupJobs, jobEnded } from '../clusterStates';
 import { formatCount, formatTimeLeft } from '../format';
+import { earliestStart, mayStart } from '../startEstimates';
 import { IPage, usePage } from '../tableView';
 import { useTrans } from '../translation';
 import { IJob } from '../types';
@@ -45,6 +46,12 @@ function JobRowView(props: IJobRowProps): JSX.Element {
           <span className="dcl-JobRow-left">
             {' · '}
             {formatTimeLeft(j.time_left, trans)}
+          </span>
+        )}
+        {j.estimated_start && !ended && (
+          <span className="dcl-JobRow-left" data-testid="dcl-job-start">
+            {' · '}
+            {mayStart(j.estimated_start, trans)}
           </span>
         )}
         {typeof j.exit_code === 'number' && (
@@ -141,6 +148,7 @@ function PendingGroup(
   const page = usePage(jobs.length);
   const Caret = expanded ? caretDownIcon : caretRightIcon;
   const label = reason || trans.__('no reason given');
+  const start = mayStart(earliestStart(jobs), trans);
   return (
     <tbody className="dcl-JobGroup" data-reason={reason}>
       <tr className="dcl-JobGroup-header">
@@ -161,6 +169,7 @@ function PendingGroup(
             <Caret.react tag="span" />
             <span className="dcl-JobGroup-label">
               {trans.__('Pending: %1 (%2)', label, formatCount(jobs.length))}
+              {start && ` · ${start}`}
             </span>
           </button>
         </th>

@@ -20,12 +20,14 @@ import {
 import { useTrans } from '../translation';
 import { ICluster, IPreview, IScaling } from '../types';
 import { normalisedOptions } from '../walltimes';
+import { useLifetimeFollowsWalltime } from '../lifetimes';
 import { ErrorBox, IErrorInfo } from './ErrorBox';
 import { IKernelSource, KernelPicker, useKernelChoice } from './KernelPicker';
 import { OptionsForm } from './OptionsForm';
 import { ProfileActions } from './ProfileActions';
 import { ProfilePicker } from './ProfilePicker';
 import { ResourceSummary } from './ResourceSummary';
+import { StartEstimate } from './StartEstimate';
 import { ScalingControl } from './ScalingControl';
 
 export interface ILaunchPanelProps {
@@ -169,6 +171,21 @@ export function LaunchPanel(props: ILaunchPanelProps): JSX.Element {
   }, [selection, editing, formData, scaling, remembered]);
 
   const { backend, profile } = resolveSelection(model, selection);
+  useLifetimeFollowsWalltime(
+    backend?.schema,
+    formData,
+    setFormData,
+    scaling,
+    selection
+  );
+  const startEstimate = (
+    <StartEstimate
+      model={model}
+      backend={backend?.name}
+      options={formData}
+      scaling={scaling}
+    />
+  );
   const quick = !!profile && !editing;
   // Clusters in the launcher's host processes can run a kernel's Python.
   const kernelPicker = backend?.hosted && props.kernels && (
@@ -247,6 +264,7 @@ export function LaunchPanel(props: ILaunchPanelProps): JSX.Element {
         </p>
       )}
       <ResourceSummary summary={summary} />
+      {startEstimate}
       {kernelPicker}
       <div className="dcl-LaunchPanel-buttons">
         {launchButton}
@@ -340,6 +358,7 @@ export function LaunchPanel(props: ILaunchPanelProps): JSX.Element {
           {kernelPicker}
           <div className="dcl-LaunchBar" data-testid="dcl-launch-bar">
             <ResourceSummary summary={summary} />
+            {startEstimate}
             {error && <ErrorBox testId="dcl-form-error" error={error} />}
             <div className="dcl-LaunchPanel-buttons">
               <button
