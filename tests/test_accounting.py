@@ -12,13 +12,15 @@ SACCT = """\
 42|FAILED|0:125|2026-12-07T03:12:00|2026-12-07T03:12:09|9|2|billing=2,cpu=2,gres/gpu=1,mem=1G,node=1||None|5|1G
 42.batch|OUT_OF_MEMORY|0:125|2026-12-07T03:12:00|2026-12-07T03:12:09|9|2|cpu=2,mem=1G,node=1|1100M||||
 43|FAILED|3:0|2026-12-07T03:13:00|2026-12-07T03:13:01|1|1|billing=1,cpu=1,mem=500M,node=1||None|5|500M
+45|FAILED|0:9|2026-12-07T03:16:16|2026-12-07T03:16:18|2|1|billing=1,cpu=1,mem=100M,node=1||None|UNLIMITED|100M
+45.batch|CANCELLED|0:9|2026-12-07T03:16:16|2026-12-07T03:16:18|2|1|cpu=1,mem=100M,node=1|527104K|||
 44|CANCELLED by 0|0:0|None|2026-12-07T03:14:00|0|0|||None|5|500M
 """
 
 
 def test_sacct_rows_fold_steps_into_their_job():
     jobs = parse_sacct(SACCT)
-    assert set(jobs) == {"41", "42", "43", "44"}
+    assert set(jobs) == {"41", "42", "43", "44", "45"}
     timeout, oom, failed, cancelled = (jobs[i] for i in ("41", "42", "43", "44"))
     assert (timeout.state, timeout.reason) == ("TIMEOUT", "reached its walltime (00:01:00)")
     assert timeout.elapsed_seconds == 65 and timeout.cores == 1
@@ -29,6 +31,10 @@ def test_sacct_rows_fold_steps_into_their_job():
     assert (failed.state, failed.exit_code, failed.reason) == ("FAILED", 3, "exited with code 3")
     assert cancelled.state == "CANCELLED" and cancelled.started_at is None
     assert cancelled.reason == "cancelled before it started"
+    # no cgroups (the test bed): OverMemoryKill's SIGKILL, its peak past its --mem
+    killed = jobs["45"]
+    assert (killed.state, killed.reason) == ("OUT_OF_MEMORY", "killed for memory (100 MiB)")
+    assert killed.time_limit_seconds is None  # UNLIMITED
 
 
 QACCT = """\

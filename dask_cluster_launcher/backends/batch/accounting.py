@@ -89,11 +89,14 @@ def _gpus(tres: str) -> int:
 
 def parse_sacct(out: str) -> dict[str, AccountedJob]:
     """``sacct --parsable2 --noheader -o SACCT_FIELDS`` -> job id -> job. A step's peak memory
-    counts for its job, and a step killed for memory makes its job OUT_OF_MEMORY (SLURM marks
-    the batch step, the job line may say FAILED or CANCELLED)."""
+    counts for its job, and a step killed for memory makes its job OUT_OF_MEMORY: with cgroups
+    SLURM marks the step OUT_OF_MEMORY (the job line may say FAILED or CANCELLED); without
+    (``JobAcctGatherParams=OverMemoryKill``) the job ends FAILED by SIGKILL with a peak at its
+    ``--mem``."""
     jobs: dict[str, AccountedJob] = {}
     peak: dict[str, int] = {}
     out_of_memory: set[str] = set()
+    killed: set[str] = set()
     for line in out.splitlines():
         fields = line.split("|")
         if len(fields) < 12:
@@ -109,6 +112,8 @@ def parse_sacct(out: str) -> dict[str, AccountedJob]:
                 peak[main] = max(peak.get(main, 0), rss_bytes)
             if state == "OUT_OF_MEMORY":
                 out_of_memory.add(main)
+            if exit_code.endswith(":9"):
+                killed.add(main)
             continue
         code, _, signal = exit_code.partition(":")
         limit_minutes = _int(limit)
@@ -128,7 +133,12 @@ def parse_sacct(out: str) -> dict[str, AccountedJob]:
             memory_limit_bytes=memory_bytes(mem),
         )
     for job_id, job in jobs.items():
-        oom = job_id in out_of_memory and job.state in ("FAILED", "CANCELLED")
+        rss, asked = peak.get(job_id), job.memory_limit_bytes
+        over = bool(rss and asked and rss >= 0.95 * asked)
+        sigkill = job.signal == 9 or job_id in killed
+        oom = job.state in ("FAILED", "CANCELLED") and (
+            job_id in out_of_memory or (over and sigkill)
+        )
         jobs[job_id] = _with(
             job,
             state="OUT_OF_MEMORY" if oom else job.state,
