@@ -133,8 +133,8 @@ def parse_sacct(out: str) -> dict[str, AccountedJob]:
             memory_limit_bytes=memory_bytes(mem),
         )
     for job_id, job in jobs.items():
-        rss, asked = peak.get(job_id), job.memory_limit_bytes
-        over = bool(rss and asked and rss >= 0.95 * asked)
+        most, asked = peak.get(job_id), job.memory_limit_bytes
+        over = bool(most and asked and most >= 0.95 * asked)
         sigkill = job.signal == 9 or job_id in killed
         oom = job.state in ("FAILED", "CANCELLED") and (
             job_id in out_of_memory or (over and sigkill)
