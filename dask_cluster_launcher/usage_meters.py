@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from .backends.batch.accounting import AccountedJob
 from .backends.batch.jobqueue import JobQueueBackend, processes_per_job
 from .launched import LaunchedCluster
 from .usage import UsageMeter, UsagePublication, most_core_hours
@@ -75,6 +76,17 @@ class UsageMeters:
             return False
         launched.usage = usage
         return True
+
+    def account(
+        self, clusters: Iterable[LaunchedCluster], accounted: Mapping[str, AccountedJob]
+    ) -> None:
+        """The accounting of jobs that left the queue (the watcher's one call per poll)."""
+        if not accounted:
+            return
+        for launched in clusters:
+            meter = self._meters.get(launched.id)
+            if meter is not None:
+                meter.account(accounted[j] for j in meter.jobs if j in accounted)
 
     def forget(self, cluster_ids: Iterable[str]) -> None:
         for cluster_id in cluster_ids:

@@ -72,7 +72,8 @@ class JobWatcher:
                 continue
             for launched in group:
                 self.ends.observe(launched.id, jobs.get(launched.id, []))
-            await self.ends.account(self.backends[name], [launched.id for launched in group])
+            accounted = await self.ends.account(self.backends[name], [c.id for c in group])
+            self.usage.account(group, accounted)  # jobs that ended count exactly from now on
             for launched in group:
                 await self._update(launched, jobs.get(launched.id, []))
 

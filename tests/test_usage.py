@@ -1,5 +1,5 @@
 """Units of what a cluster used (usage.py), the usage log and ``dask-cluster-launcher usage``;
-tests/test_usage_slurm.py sees them on the real SLURM test bed with its accounting."""
+tests/test_usage_batch.py sees them on the real SLURM test bed with its accounting."""
 
 from __future__ import annotations
 
