@@ -112,3 +112,28 @@ def test_the_check_sees_a_cycle_through_any_kind_of_import(tmp_path, guarded):
     (package / "b.py").write_text("from . import a\n")
     (package / "c.py").write_text("from . import b\n")  # depends, no cycle
     assert cycles(import_graph(package)) == [["pkg.a", "pkg.b"]]
+
+
+#: What a cluster host must not import at start-up (a spare host holds its imports for hours on
+#: a shared login node): bokeh (the dashboard, imported on its first request), and what the
+#: scheduler's worker-proxy route brings (jupyter-server-proxy, jupyter_server, aiohttp).
+NOT_IN_A_HOST = ("bokeh", "jupyter_server", "jupyter_server_proxy", "aiohttp", "jsonschema")
+
+
+def test_a_spare_host_imports_no_dashboard_nor_jupyter():
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "dask_cluster_launcher.run_host", "--spare"],
+        stdin=subprocess.DEVNULL,  # no spec comes: it warms up and exits
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=PACKAGE.parent,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = [line.rpartition("|")[2].strip() for line in done.stderr.splitlines()]
+    imported = {name.split(".")[0] for name in lines if name}
+    assert "distributed" in imported  # not vacuous: it warmed up
+    assert not imported & set(NOT_IN_A_HOST)

@@ -20,17 +20,34 @@ from ..private import PrivateDir
 from .host import ClusterHost
 from .records import HostSpec
 
+#: Scheduler HTTP routes a host leaves out: ``distributed.http.proxy`` relays ``/proxy/PORT/HOST``
+#: to a worker's HTTP server, and a launcher's workers serve HTTP nowhere (``private_http``); it
+#: imports jupyter-server-proxy, jupyter_server and aiohttp (10 MB PSS, 0.25-0.4 s).
+UNREACHABLE_ROUTES = ("distributed.http.proxy",)
+
+
+def trim_scheduler() -> None:
+    """What a host's scheduler does without: unreachable routes, and the dashboard until it is
+    first asked for (see ``lazy_dashboard``)."""
+    import dask
+
+    from .lazy_dashboard import defer_dashboard
+
+    routes = dask.config.get("distributed.scheduler.http.routes", [])
+    kept = [module for module in routes if module not in UNREACHABLE_ROUTES]
+    dask.config.set({"distributed.scheduler.http.routes": kept})
+    defer_dashboard()
+
 
 def warm_up() -> None:
-    """Import what starting any cluster imports (the cluster classes, the dashboard), so that a
-    spare host starts its cluster as fast as a notebook that already made one."""
+    """Import what starting any cluster imports (the cluster classes, the scheduler's routes),
+    so that a spare host starts its cluster as fast as a notebook that already made one. Not the
+    dashboard: it is imported when first opened (17 MB of every idle host otherwise)."""
     import importlib
 
     import dask
-    import distributed.dashboard.scheduler  # noqa: F401  (bokeh: the slowest import)
+    import distributed.scheduler  # noqa: F401
 
-    # the scheduler's HTTP routes, imported when it starts: "distributed.http.proxy" imports
-    # jupyter-server-proxy and aiohttp (~0.25 s, SSL contexts included)
     for module in dask.config.get("distributed.scheduler.http.routes", []):
         with contextlib.suppress(ImportError):
             importlib.import_module(module)
@@ -67,6 +84,7 @@ def main(argv: list[str] | None = None) -> None:
     stdin (the supervisor keeps one spare host ready; an end of input means it went away)."""
     argv = sys.argv[1:] if argv is None else argv
     spare = argv == ["--spare"]
+    trim_scheduler()
     if spare:
         warm_up()
         line = sys.stdin.readline().strip()
