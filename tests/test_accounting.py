@@ -51,7 +51,7 @@ slots        1
 failed       100 : assumedly after job
 exit_status  137                  (Killed)
 ru_wallclock 61s
-maxvmem      200.000M
+maxvmem      200.000MB
 category     -l h_rt=60,h_vmem=1G
 ==============================================================
 qname        all.q

@@ -59,8 +59,9 @@ _UNITS = {"": 1, "B": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40, "P": 2*
 
 
 def memory_bytes(text: str) -> int | None:
-    """sacct's and qacct's sizes ("123456K", "1000M", "1.5G", "4Gn", "0.000B") in bytes."""
-    match = re.fullmatch(r"\s*([\d.]+)\s*([BKMGTP]?)[nc]?\s*", text)
+    """sacct's and qacct's sizes ("123456K", "1000M", "1.5G", "4Gn", "0.000B", "3.367MB")
+    in bytes."""
+    match = re.fullmatch(r"\s*([\d.]+)\s*([KMGTP]?)B?[nc]?\s*", text)
     if not match:
         return None
     return int(float(match.group(1)) * _UNITS[match.group(2)])
