@@ -49,6 +49,15 @@ def launcher_api(jp_fetch: Callable[..., Awaitable[Any]]) -> Callable[..., Await
     return call
 
 
+@pytest.fixture
+def prompt_lost_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cluster hosts started by this test drop a worker that left (its batch job ended or was
+    cancelled) after 2 s, not distributed's ``deploy.lost-worker-timeout`` of 15 s, so adaptive
+    scaling replaces it sooner. Hosts inherit this environment: request the fixture before
+    ``jp_serverapp`` (or ``launcher_api``), which starts a spare host."""
+    monkeypatch.setenv("DASK_DISTRIBUTED__DEPLOY__LOST_WORKER_TIMEOUT", "2s")
+
+
 @pytest.fixture(autouse=True)
 def cluster_events_follow_the_schema(monkeypatch: pytest.MonkeyPatch) -> Any:
     """Every cluster event a server in this process publishes is checked against

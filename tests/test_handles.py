@@ -55,7 +55,8 @@ async def test_a_cluster_held_here_reports_its_scheduler_gone_once_through_fail(
     backend = BACKENDS["existing"]
     reported = Reported()
     async with Scheduler(host="127.0.0.1", port=0, dashboard_address=":0") as scheduler:
-        options = await backend.validate({"address": scheduler.address})
+        # lost when it has not answered for twice the connection timeout (10 s by default)
+        options = await backend.validate({"address": scheduler.address, "connect_timeout": 2})
         kwargs = backend.cluster_kwargs(options, cluster_id="c1", cluster_name="mine")
         row = LaunchedCluster("c1", "mine", backend, options, kwargs, {"workers": 0})
         handle = InProcessHandle(

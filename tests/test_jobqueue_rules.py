@@ -281,13 +281,15 @@ async def test_named_sections_by_their_keys(launcher_api, slurm_testbed, user_da
 
 
 # --- worker lifetime: the job ends and adaptive scaling replaces it ----------------------------
-async def test_a_worker_past_its_lifetime_is_replaced_by_a_new_job(launcher_api, slurm_testbed):
+async def test_a_worker_past_its_lifetime_is_replaced_by_a_new_job(
+    prompt_lost_workers, launcher_api, slurm_testbed
+):
     code, cluster = await launcher_api(
         "clusters",
         method="POST",
         body={
             "backend": "slurm",
-            "options": {"walltime": "00:10:00", "memory": "1 GB", "lifetime": "15s"},
+            "options": {"walltime": "00:10:00", "memory": "1 GB", "lifetime": "10s"},
             "scaling": {"adapt": {"minimum": 1, "maximum": 1}},
         },
     )

@@ -57,7 +57,9 @@ def running_workers(model):
     return [w for w in model["workers"] if w["status"] == "running"]
 
 
-async def test_golden_path_jobs_workers_snippet_scale_adapt_cancel_stop(launcher_api, bed):
+async def test_golden_path_jobs_workers_snippet_scale_adapt_cancel_stop(
+    prompt_lost_workers, launcher_api, bed
+):
     kind = bed.kind
     await wait_no_jobs(bed)
     code, cluster = await launcher_api(
