@@ -59,6 +59,7 @@ class ClusterHost:
     def __init__(self, spec: HostSpec, backend: Backend) -> None:
         self.spec = job_host.placed_on_node(spec)  # inside a batch job: the node's interface
         self.backend = backend
+        job_host.keep_own_job(self.spec, backend)
         self.backend.private_dir = PrivateDir.at(spec.private_root)
         self.files: ClusterFiles = self.backend.private_dir.cluster(spec.cluster_id)
         self.cluster: Any = None

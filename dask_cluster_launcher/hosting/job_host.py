@@ -22,6 +22,7 @@ instead; no TCP port is opened for the dashboard.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shlex
 import signal
@@ -115,8 +116,6 @@ async def submit_host_job(
 ) -> str:
     """Submit the host's batch job; its id. The submission runs with this server's
     environment less its secrets (``child_env``): SLURM and ``-V`` hand it to the job."""
-    import asyncio
-
     from ..backends.batch.submission import call, prefixed_command
     from ..child_env import child_environment
     from .processes import _package_path
@@ -157,6 +156,30 @@ def placed_on_node(spec: HostSpec) -> HostSpec:
         scheduler["interface"] = network.default_interface(interfaces)
     spec.kwargs = {**spec.kwargs, "scheduler_options": scheduler}
     return spec
+
+
+def keep_own_job(spec: HostSpec, backend: Any) -> None:
+    """Inside its own job, the host's cleanup by job name (``reap``, after closing the
+    cluster) cancels the workers' jobs but not the host's own: cancelled, Grid Engine kills
+    it at once, before it has removed its record and files. Its job ends when it exits."""
+    own = batch_job_id() if in_own_job(spec.options) else None
+    if own is None or not hasattr(backend, "reap"):
+        return
+
+    async def reap_others(name: str) -> None:
+        from ..backends.batch.submission import cancel
+
+        jobs = (await backend.job_states([name])).get(name, [])
+        job_cls = backend.cluster_class().job_cls
+        prefix = getattr(job_cls, "command_prefix", ())
+        others = [job["job_id"] for job in jobs if job["job_id"] != own]
+        # one cancel command for them all; a job gone already fails it (ignored, as in close)
+        await asyncio.gather(
+            *(cancel(job_cls.cancel_command, job_id, prefix) for job_id in others),
+            return_exceptions=True,
+        )
+
+    backend.reap = reap_others
 
 
 def stop_reason(spec: HostSpec, signum: int) -> str:
