@@ -98,7 +98,7 @@ class StartFailures:
             live.append(row)
         for job_id, last in self.listed.items():
             if job_id not in now and job_id not in self.ended:
-                self._ended({**last, "state": VANISHED, "time_left": None})
+                self._ended({**last, "state": VANISHED, "time_left": None, "estimated_start": None})
         self.listed = {row["job_id"]: row for row in live}
         return self.rows()
 
@@ -112,7 +112,7 @@ class StartFailures:
             self.unsure[job_id] = {**row, "time_left": None, "error": None}
             self.unread.add(job_id)
             return
-        self._keep(job_id, {**row, "time_left": None, "error": None})
+        self._keep(job_id, {**row, "time_left": None, "estimated_start": None, "error": None})
         self.unread.add(job_id)
 
     def _keep(self, job_id: str, row: Row) -> None:

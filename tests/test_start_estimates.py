@@ -139,3 +139,14 @@ async def test_pending_job_blocked_by_resources_shows_its_estimated_start(launch
         assert timedelta(0) < start - datetime.now().astimezone() < timedelta(minutes=2)
     finally:
         await launcher_api("clusters", cluster["id"], method="DELETE")
+
+
+def test_a_job_that_ended_keeps_no_estimate():
+    from dask_cluster_launcher.job_starts import StartFailures
+
+    jobs = StartFailures()
+    estimate = "2026-12-07T14:05:00+00:00"
+    jobs.update([{"job_id": "1", "state": "PENDING", "estimated_start": estimate}], [])
+    jobs.update([], [])  # gone from the queue: it crashed between two polls
+    jobs.set_error("1", "ValueError: boom", wrote_log=True)
+    assert [(row["state"], row["estimated_start"]) for row in jobs.rows()] == [("ENDED", None)]
