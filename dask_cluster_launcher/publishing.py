@@ -56,6 +56,7 @@ class Publisher:
             "versions": dict(launched.versions),
             "external": bool(handle and handle.external),
             "usage": dict(launched.usage) if launched.usage is not None else None,
+            "scheduler_job": handle.scheduler_job if handle else None,
         }
 
     def publish(self, launched: LaunchedCluster) -> None:

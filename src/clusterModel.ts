@@ -60,6 +60,13 @@ export interface IClusterFields {
    * clusters without batch jobs.
    */
   usage?: IUsage | null;
+  /**
+   * The batch job the scheduler runs in, when it runs in a job of its own (form
+   * field "Scheduler runs"); that job is among `jobs`, with its time left: the
+   * cluster ends with it. Null when the scheduler runs beside Jupyter or
+   * elsewhere.
+   */
+  scheduler_job?: string | null;
 }
 
 export interface IUsage {
@@ -201,6 +208,13 @@ export interface ICluster {
    * clusters without batch jobs.
    */
   usage?: IUsage | null;
+  /**
+   * The batch job the scheduler runs in, when it runs in a job of its own (form
+   * field "Scheduler runs"); that job is among `jobs`, with its time left: the
+   * cluster ends with it. Null when the scheduler runs beside Jupyter or
+   * elsewhere.
+   */
+  scheduler_job?: string | null;
   /** The scheduler's workers, keyed by `name` in patches. */
   workers: IWorker[];
   /**

@@ -19,6 +19,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -84,6 +85,11 @@ def in_job_cluster(
         testbed.cancel(testbed.queue_job_ids(f"dcl-{made.id}"))
 
 
+def job_row(in_job: InJobCluster, job_id: str) -> dict[str, Any]:
+    model = cluster(in_job.server, in_job.id) or {"jobs": []}
+    return next((job for job in model["jobs"] if job["job_id"] == job_id), {})
+
+
 def compute_code(cluster_id: str) -> str:
     return (
         "from dask_cluster_launcher import connect\n"
@@ -103,6 +109,9 @@ def test_the_scheduler_runs_inside_its_own_batch_job_and_computes(in_job: InJobC
     assert job_id
     jobs = {job.job_id for job in in_job.testbed.queue_jobs(f"dcl-{in_job.id}")}
     assert job_id in jobs and len(jobs) == 3  # the scheduler's job and its 2 workers' jobs
+    # the card's line: the scheduler's job, its row with the time it has left
+    assert model["scheduler_job"] == job_id
+    wait_until(lambda: job_row(in_job, job_id).get("time_left"), 10, "the job's time left")
     assert not model["scheduler_address"].startswith("tls://127.")
     assert in_job.notebook(compute_code(in_job.id)).split() == ["42", "2"]
     # the dashboard, relayed by the Jupyter server from the host's private socket
@@ -124,11 +133,12 @@ def test_a_forbidden_placement_is_refused_naming_the_field(in_job: InJobCluster)
 
 
 def test_a_new_server_takes_the_cluster_back_after_a_crash(in_job: InJobCluster):
-    wait_until(lambda: running_with(in_job.server, in_job.id, 2), 120, "2 workers")
+    before = wait_until(lambda: running_with(in_job.server, in_job.id, 2), 120, "2 workers")
     crash(in_job.server)
     started = time.monotonic()
     in_job.restart_server()
-    wait_until(lambda: running_with(in_job.server, in_job.id, 2), 15, "the cluster back")
+    after = wait_until(lambda: running_with(in_job.server, in_job.id, 2), 15, "the cluster back")
+    assert after["scheduler_job"] == before["scheduler_job"]
     print(f"listed again {time.monotonic() - started:.1f} s after the new server's start")
     assert in_job.notebook(compute_code(in_job.id)).split() == ["42", "2"]
 

@@ -115,6 +115,11 @@ class ClusterHandle(ABC):
         """Keep the cluster running for the next server; only the connection to it closes."""
 
     @property
+    def scheduler_job(self) -> str | None:
+        """The batch job the cluster's scheduler runs in, when it has one of its own."""
+        return None
+
+    @property
     def started(self) -> bool:
         """Whether the cluster (or its host) exists yet: its batch jobs can be polled."""
         return False

@@ -37,6 +37,10 @@ class JobHostedHandle(HostedHandle):
         #: The scheduler's batch job (None until submitted).
         self.job_id = job_id
 
+    @property
+    def scheduler_job(self) -> str | None:
+        return self.job_id
+
     @classmethod
     def taken_back(cls, *args: object, record: Record, **kwargs: object) -> JobHostedHandle:
         files = kwargs["files"]

@@ -14,6 +14,7 @@ import { ICluster } from '../types';
 import { ClusterTotals } from './ClusterTotals';
 import { ErrorBox, IErrorInfo } from './ErrorBox';
 import { JobTable } from './JobTable';
+import { SchedulerJob } from './SchedulerJob';
 import { WorkerCount } from './WorkerCount';
 import { WorkerTable } from './WorkerTable';
 
@@ -193,6 +194,7 @@ export function ClusterCard(props: IClusterCardProps): JSX.Element {
           </span>
         )}
       </div>
+      <SchedulerJob cluster={cluster} />
       <ClusterTotals cluster={cluster} />
       {/* Starting: what the resource manager says; running: notices (a job that
           ended and its replacement, a notebook connected with other versions). */}
