@@ -19,12 +19,23 @@ from tests.helpers import wait_cluster
 from tests.test_rest_batch import BASE_OPTIONS, running_workers, wait_no_jobs
 
 RUN_SECONDS = {"slurm": 60, "sge": 15}
+WARNINGS = {"slurm": 0.005, "sge": 0.005}
 SACCT_TOTALS = ["sacct", "-X", "-n", "-P", "-S", "now-1hour", "-o", "JobID,State,CPUTimeRAW"]
 
 
 @pytest.fixture(params=list(RUN_SECONDS))
 def bed(request):
     return request.getfixturevalue(f"{request.param}_testbed")
+
+
+@pytest.fixture
+def jp_server_config(private_dir):
+    """The site warns its users past 0.005 core-hours (18 core-seconds) on either system."""
+    settings = {"private_dir": str(private_dir), "usage_warning_core_hours": WARNINGS}
+    return {
+        "ServerApp": {"jpserver_extensions": {"dask_cluster_launcher": True}},
+        "ClusterLauncherApp": settings,
+    }
 
 
 def accounted_core_hours(system: str, cluster_id: str) -> float:
@@ -85,6 +96,7 @@ async def test_a_stopped_cluster_used_what_its_accounting_says_and_says_so(
     )
     assert model["usage"]["final"] is False
     assert model["usage"]["most_core_hours"] == round(2 * 20 / 60, 4)
+    assert model["usage"]["warning_core_hours"] == WARNINGS[system]  # the card flags it past
     run = RUN_SECONDS[system]
     await asyncio.sleep(max(0.0, run - (time.monotonic() - started)))
     _, model = await launcher_api("clusters", cluster_id)
