@@ -47,7 +47,22 @@ class JobHostedHandle(HostedHandle):
         host = HostProcess.attach(record, files)  # type: ignore[arg-type]
         return cls(*args, host=host, job_id=record.batch_job_id, **kwargs)
 
-    async def _spawn(self) -> HostProcess | None:
+    async def start(self) -> None:
+        if self.host is not None:
+            return
+        # the files and the submission run on when a stop cancels the start (see
+        # ``HostedHandle.start``): the stop then knows every file and the job to cancel
+        self._spawning = asyncio.ensure_future(self._submit())
+        try:
+            await asyncio.shield(self._spawning)
+        except asyncio.CancelledError:
+            self._start_cancelled = True
+            raise
+        # the job may wait in the queue for hours: a stop cancels this wait, and the job
+        self.host = await self._wait_for_record()
+
+    async def _submit(self) -> HostProcess | None:
+        """Write the credentials and spec, submit the host's job; no host yet (None)."""
         assert self.spec is not None
         log_path = Path(self.backend.private_dir.log_directory(self.row.id), "host.log")
         spec_path = await HostProcess.prepare(self.spec, self.files, log_path)
@@ -58,7 +73,7 @@ class JobHostedHandle(HostedHandle):
         )
         self.row.phase = f"{STARTING_SCHEDULER} in batch job {self.job_id}"
         self.reports.publish()
-        return await self._wait_for_record()
+        return None
 
     async def _wait_for_record(self) -> HostProcess:
         """The host once its record names this job; fails when the job ends first."""

@@ -1,0 +1,102 @@
+"""The scheduler's own batch job, the parts that need no running cluster: its job script, the
+reason a signal gives, the site's ``scheduler_placements`` in the form, and a stop while the
+job waits in the queue (SLURM test bed: a job held by ``--begin``, no host ever starts)."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dask_cluster_launcher.backends import default_backends
+from dask_cluster_launcher.hosting import job_host
+from dask_cluster_launcher.hosting.records import HostSpec
+from dask_cluster_launcher.limits import Limits
+from dask_cluster_launcher.private import PrivateDir
+from tests.batch_testbeds import Testbed
+
+OWN_JOB = {
+    "scheduler_placement": "own_job",
+    "scheduler_cores": 2,
+    "scheduler_memory": "3 GB",
+    "scheduler_walltime": "",
+    "walltime": "00:20:00",
+    "gres": "gpu:1",
+}
+
+
+def spec_for(backend_name: str, tmp_path: Path, options: dict[str, Any]) -> tuple[Any, HostSpec]:
+    backend = default_backends()[backend_name]
+    backend.private_dir = PrivateDir.at(tmp_path / "private")
+    validated = {**backend.defaults(), **options}
+    kwargs = backend.cluster_kwargs(validated, cluster_id="abc123", cluster_name="x")
+    spec = HostSpec(
+        "abc123", "x", backend_name, kwargs, {"workers": 1}, str(tmp_path / "private"),
+        str(tmp_path / "records"), options=validated,
+    )  # fmt: skip
+    return backend, spec
+
+
+def test_the_schedulers_job_script_asks_for_its_own_resources_and_runs_the_host(tmp_path: Path):
+    backend, spec = spec_for("slurm", tmp_path, OWN_JOB)
+    files = backend.private_dir.cluster("abc123")
+    command = job_host.host_command(spec, tmp_path / "private" / "host.json", None)
+    script = job_host.scheduler_job(backend, spec.kwargs, spec, command, files).job_script()
+    assert "#SBATCH -J dcl-abc123" in script  # found and cancelled with the workers
+    assert "#SBATCH --cpus-per-task=2" in script and "#SBATCH --mem=3G" in script
+    assert "#SBATCH -t 00:20:00" in script  # empty scheduler walltime: the workers'
+    assert "gres" not in script  # the workers' GPUs are not the scheduler's
+    assert "-m dask_cluster_launcher.run_host" in script.splitlines()[-1]
+    assert "distributed.cli.dask_worker" not in script
+
+
+def test_a_signal_inside_the_job_reads_as_the_job_ending(monkeypatch: pytest.MonkeyPatch):
+    spec = HostSpec("abc123", "x", "slurm", {}, {}, "/p", "/r", options=OWN_JOB)
+    monkeypatch.setenv("SLURM_JOB_ID", "77")
+    reason = job_host.stop_reason(spec, signal.SIGTERM)
+    assert reason.startswith("the scheduler's batch job 77 was ended (SIGTERM: its walltime")
+    beside = HostSpec("abc123", "x", "slurm", {}, {}, "/p", "/r", options={})
+    assert (
+        job_host.stop_reason(beside, signal.SIGTERM) == "the cluster's host was stopped (SIGTERM)"
+    )
+
+
+def test_the_site_restricts_the_form_to_its_placements():
+    schema = {"properties": {"scheduler_placement": {
+        "oneOf": [{"const": "beside_jupyter"}, {"const": "own_job"}], "default": "beside_jupyter",
+    }}}  # fmt: skip
+    Limits.from_config("slurm", {"scheduler_placements": ["own_job"]}).annotate(schema)
+    field = schema["properties"]["scheduler_placement"]
+    assert field["oneOf"] == [{"const": "own_job"}] and field["default"] == "own_job"
+    with pytest.raises(ValueError, match="scheduler_placements"):
+        Limits.from_config("slurm", {"scheduler_placements": ["on_the_moon"]})
+
+
+async def test_a_stop_while_the_schedulers_job_waits_in_the_queue_cancels_it(
+    launcher_api: Any, slurm_testbed: Testbed
+):
+    # held for an hour: the host never starts, the card says why it waits
+    options = {**OWN_JOB, "gres": "", "job_extra_directives": ["--begin=now+3600"]}
+    options.update(memory="1 GB", cores=1, scheduler_cores=1, scheduler_memory="1 GB")
+    body = {"backend": "slurm", "options": options, "scaling": {"workers": 1}}
+    code, launched = await launcher_api("clusters", method="POST", body=body)
+    assert code == 202, launched
+    name = f"dcl-{launched['id']}"
+
+    async def queued() -> dict[str, Any]:
+        while True:
+            _, model = await launcher_api("clusters", launched["id"])
+            if "waiting in the queue" in (model["phase"] or ""):
+                return dict(model)
+            await asyncio.sleep(0.2)
+
+    model = await asyncio.wait_for(queued(), 30)
+    assert slurm_testbed.queue_job_ids(name) == [model["scheduler_job"]]
+    started = time.monotonic()
+    code, _ = await launcher_api("clusters", launched["id"], method="DELETE")
+    assert code == 204 and time.monotonic() - started < 10
+    await asyncio.to_thread(slurm_testbed.wait_queue_empty, 10, name)
