@@ -2,9 +2,10 @@
  * Notifications for batch jobs that ended unexpectedly (walltime, memory, a
  * node failure, an error): "2 workers' jobs reached the walltime (00:01:00);
  * replacing", with the job's log one click away. The reasons come from the
- * batch system's accounting (the job rows' `end`, see job_ends.py); a job that
- * ended because the launcher let its worker go (scale-down, lifetime) is not
- * announced.
+ * batch system's accounting (the job rows' `end`, see job_ends.py), for a
+ * running cluster; a job that ended because the launcher let its worker go
+ * (scale-down, lifetime) is not announced, nor one of a failed start (its own
+ * notification says why).
  */
 import { Notification } from '@jupyterlab/apputils';
 import type { ClusterModel } from './model';
@@ -51,9 +52,10 @@ export function jobEndNotice(
     ([reason, count]) =>
       `${trans._n("%1 worker's job", "%1 workers' jobs", count)} ${reason}`
   );
-  const running = cluster.state === 'running' || cluster.state === 'starting';
+  // adaptive scaling submits a job in place of one that ended
+  const replacing = cluster.state === 'running' && 'adapt' in cluster.scaling;
   const text = `${cluster.name}: ${parts.join('; ')}`;
-  return running ? trans.__('%1; replacing', text) : text;
+  return replacing ? trans.__('%1; replacing', text) : text;
 }
 
 export interface IJobEndNoticesOptions {
@@ -85,7 +87,9 @@ export class JobEndNotices {
         j => endedUnexpectedly(j) && !seen.has(j.job_id)
       );
       fresh.forEach(j => seen.add(j.job_id));
-      const message = first ? null : jobEndNotice(cluster, fresh, trans);
+      // a failed start has its own notification (progress.ts)
+      const told = first || cluster.state !== 'running';
+      const message = told ? null : jobEndNotice(cluster, fresh, trans);
       if (message) {
         const last = fresh[fresh.length - 1];
         Notification.warning(message, {

@@ -62,11 +62,23 @@ describe('a job that ended', () => {
   });
 
   it('is announced once, grouped by reason, "replacing" while it runs', () => {
-    const cluster = fixtures.cluster({ name: 'big', state: 'running' });
+    const cluster = fixtures.cluster({
+      name: 'big',
+      state: 'running',
+      scaling: { adapt: { minimum: 1, maximum: 4 } }
+    });
     expect(jobEndNotice(cluster, [timedOut('1'), timedOut('2')], trans)).toBe(
       "big: 2 workers' jobs reached the walltime (00:01:00); replacing"
     );
     expect(jobEndNotice(cluster, [], trans)).toBeNull();
+    // a fixed size: nothing replaces the job
+    expect(
+      jobEndNotice(
+        { ...cluster, scaling: { workers: 1 } },
+        [timedOut('1')],
+        trans
+      )
+    ).toBe("big: 1 worker's job reached the walltime (00:01:00)");
 
     const clusters = new Map<string, ICluster>();
     const changed = { connect: jest.fn(), disconnect: jest.fn() };
@@ -81,6 +93,10 @@ describe('a job that ended', () => {
       jobs: [timedOut('1'), timedOut('2')]
     });
     onChanged();
+    onChanged();
+    // a failed start's jobs: its own notification says why
+    const failed = { ...cluster, id: 'other', state: 'failed' as const };
+    clusters.set('other', { ...failed, jobs: [timedOut('3')] });
     onChanged();
     expect(warning).toHaveBeenCalledTimes(1);
     expect(warning.mock.calls[0][0]).toBe(

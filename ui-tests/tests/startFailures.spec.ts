@@ -2,7 +2,8 @@
  * A newcomer's SLURM launch whose jobs crash at start (the workers' network interface does not
  * exist on the node): the card is `starting` (never `running` with 0 workers), then `failed`
  * within 60 s with the error line of the jobs' logs; the jobs stay on the card, ended, with
- * that line and their Log buttons; the notification says why. Needs the SLURM test bed.
+ * that line, the accounting's end reason and their Log buttons; the notification says why.
+ * Needs the SLURM test bed (with accounting).
  */
 import { expect, test } from '@jupyterlab/galata';
 import {
@@ -63,6 +64,10 @@ test.describe('SLURM jobs that crash at start', () => {
         `ValueError: ${ERROR}`
       );
       await expect(row.getByTestId('dcl-job-log-button')).toBeVisible();
+      // why it ended, from the batch system's accounting (sacct)
+      await expect(row.getByTestId('dcl-job-end')).toHaveText(
+        'exited with code 1'
+      );
     }
     await shot(page, 'crash-at-start-01-failed-card', card);
 
