@@ -23,6 +23,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -246,7 +247,9 @@ def attack(launches: list[tuple[dict, int]], testbed, check=None, tolerated=None
             assert not everywhere, (
                 f"{VICTIM}'s clusters listen on every interface: {listeners_of(everywhere)}"
             )
-            answering = {port: answers_http(port) for port in steady}
+            # at once: a silent listener (Open MPI's) keeps each question for its 3 s timeout
+            with ThreadPoolExecutor(len(steady)) as pool:
+                answering = dict(zip(steady, pool.map(answers_http, steady), strict=True))
         jupyter_ports = jupyter.stop() | {server.port}
         hits = read_hits(log)
         http_ports = {
