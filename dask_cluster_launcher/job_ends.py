@@ -36,6 +36,8 @@ log = logging.getLogger("dask_cluster_launcher.manager")
 
 #: Polls a job that left the queue is asked about before it is given up (no accounting).
 TRIES = 10
+#: States of a job waiting for its turn (SLURM's, and Grid Engine's as the backend maps them).
+WAITING_STATES = frozenset(("PENDING", "HELD", "REQUEUED", "REQUEUE_HOLD"))
 #: Unexpectedly ended jobs kept on a card after their worker had joined (the most recent).
 KEPT = 20
 #: Accounted states of a job that ended for a reason of the batch system's or its own.
@@ -58,7 +60,7 @@ def job_end(job: AccountedJob) -> JobEnd:
 @dataclass
 class _Cluster:
     #: Jobs the last poll listed as not ended.
-    live: set[str] = field(default_factory=set)
+    live: dict[str, str] = field(default_factory=dict)
     #: Jobs that left the queue and are not accounted yet -> polls left to ask.
     waiting: dict[str, int] = field(default_factory=dict)
     #: Accounted ends, by job id (pruned to the rows shown).
@@ -85,11 +87,14 @@ class JobEnds:
     def observe(self, cluster_id: str, polled: list[Row]) -> None:
         """Note the jobs of this poll that left the queue since the last one."""
         cluster = self._clusters.setdefault(cluster_id, _Cluster())
-        live = {row["job_id"] for row in polled if row["state"] not in ENDED_STATES}
+        live = {row["job_id"]: row["state"] for row in polled if row["state"] not in ENDED_STATES}
         ended = {row["job_id"] for row in polled if row["state"] in ENDED_STATES}
-        for job_id in (cluster.live - live) | ended:
+        for job_id in (set(cluster.live) - set(live)) | ended:
             if job_id not in cluster.ends and job_id not in cluster.waiting:
-                cluster.waiting[job_id] = TRIES
+                # a job taken back while it waited has no record in Grid Engine's accounting:
+                # asked about twice (it may have run and ended between two polls)
+                withdrawn = cluster.live.get(job_id) in WAITING_STATES
+                cluster.waiting[job_id] = 2 if withdrawn else TRIES
         cluster.live = live
 
     async def account(self, backend: Any, cluster_ids: list[str]) -> dict[str, AccountedJob]:
@@ -146,7 +151,7 @@ class JobEnds:
         for job_id in listed:
             cluster.kept.pop(job_id, None)  # the start failures' own row tells it
         shown += list(cluster.kept.values())
-        keep = listed | set(cluster.kept) | cluster.live
+        keep = listed | set(cluster.kept) | set(cluster.live)
         cluster.ends = {job_id: end for job_id, end in cluster.ends.items() if job_id in keep}
         return shown
 

@@ -53,3 +53,10 @@ async def test_one_accounting_call_per_poll_for_every_cluster_and_the_rows_it_gi
     for _ in range(TRIES + 2):
         await ends.account(backend, ["a", "b"])
     assert backend.asked[1:] == [["22"]] * (TRIES - 1)
+    # a job taken back while it waited (scale-down) is asked about twice only
+    ends.observe("b", [row("23", "PENDING")])
+    ends.observe("b", [])
+    del backend.asked[:]
+    for _ in range(4):
+        await ends.account(backend, ["b"])
+    assert backend.asked == [["23"], ["23"]]
