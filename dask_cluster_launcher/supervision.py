@@ -64,8 +64,11 @@ class HostPool:
             spec = record.spec
             backend = self.backends.get(spec.backend)
             seen = spec.cluster_id in known or spec.cluster_id in self.let_go
-            if backend is None or seen or not record.on_this_machine:
-                continue  # another machine's host is neither taken back nor cleaned up here
+            elsewhere = not (record.on_this_machine or record.in_batch_job_elsewhere)
+            if backend is None or seen or elsewhere:
+                # another machine's host is neither taken back nor cleaned up here, but for
+                # one in a batch job of its own: this server submitted it (or could have)
+                continue
             if not record.alive():  # its start time checked: a pid may be reused
                 log.warning("Cluster %r (%s) died with its host", spec.name, spec.cluster_id)
                 await backend.reap_leftovers(spec.cluster_id)

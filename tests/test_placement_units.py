@@ -14,7 +14,7 @@ import pytest
 
 from dask_cluster_launcher.backends import default_backends
 from dask_cluster_launcher.hosting import job_host
-from dask_cluster_launcher.hosting.records import HostSpec
+from dask_cluster_launcher.hosting.records import HostSpec, Record
 from dask_cluster_launcher.limits import Limits
 from dask_cluster_launcher.private import PrivateDir
 from tests.batch_testbeds import Testbed
@@ -100,3 +100,13 @@ async def test_a_stop_while_the_schedulers_job_waits_in_the_queue_cancels_it(
     code, _ = await launcher_api("clusters", launched["id"], method="DELETE")
     assert code == 204 and time.monotonic() - started < 10
     await asyncio.to_thread(slurm_testbed.wait_queue_empty, 10, name)
+
+
+def test_a_record_from_a_batch_job_on_another_node_counts_as_running():
+    """A multi-node site: the scheduler's node is not the Jupyter server's, and its pid means
+    nothing here; the record is taken back (the control connection then tells)."""
+    spec = HostSpec("abc123", "x", "slurm", {}, {}, "/p", "/r", options=OWN_JOB)
+    elsewhere = Record(spec, pid=2**22 + 1, control_address="tls://10.0.0.9:1", machine="node7")
+    assert not elsewhere.alive()  # beside Jupyter on another machine: not this server's
+    elsewhere.batch_job_id = "5"
+    assert elsewhere.alive() and elsewhere.in_batch_job_elsewhere

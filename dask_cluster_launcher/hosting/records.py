@@ -88,8 +88,16 @@ class Record:
     batch_job_id: str | None = None
 
     def alive(self) -> bool:
-        """Whether the host process of this record still runs."""
+        """Whether the host process of this record still runs (a host in a batch job on
+        another node counts as running: its pid means nothing here, and a supervisor finds
+        out by its control connection and the job's state)."""
+        if self.in_batch_job_elsewhere:
+            return True
         return pid_alive(self.pid, self.started)
+
+    @property
+    def in_batch_job_elsewhere(self) -> bool:
+        return self.batch_job_id is not None and not self.on_this_machine
 
     def remove_local_dirs(self) -> None:
         for path in self.local_dirs:
