@@ -110,3 +110,28 @@ def test_a_record_from_a_batch_job_on_another_node_counts_as_running():
     assert not elsewhere.alive()  # beside Jupyter on another machine: not this server's
     elsewhere.batch_job_id = "5"
     assert elsewhere.alive() and elsewhere.in_batch_job_elsewhere
+
+
+async def test_the_schedulers_job_ending_fails_the_cluster_with_the_reason(
+    launcher_api: Any, slurm_testbed: Testbed
+):
+    # no workers: the host alone, running once its scheduler is up
+    options = {**OWN_JOB, "gres": "", "scheduler_cores": 1, "scheduler_memory": "1 GB"}
+    body = {"backend": "slurm", "options": options, "scaling": {"workers": 0}}
+    code, launched = await launcher_api("clusters", method="POST", body=body)
+    assert code == 202, launched
+
+    async def model_when(ready: Any) -> dict[str, Any]:
+        while True:
+            _, model = await launcher_api("clusters", launched["id"])
+            if ready(model):
+                return dict(model)
+            await asyncio.sleep(0.2)
+
+    running = await asyncio.wait_for(model_when(lambda m: m["state"] == "running"), 60)
+    slurm_testbed.cancel([running["scheduler_job"]])  # as its walltime would end it
+    failed = await asyncio.wait_for(model_when(lambda m: m["state"] == "failed"), 30)
+    assert failed["error"].startswith(
+        f"the scheduler's batch job {running['scheduler_job']} was ended (SIGTERM"
+    )
+    await asyncio.to_thread(slurm_testbed.wait_queue_empty, 10, f"dcl-{launched['id']}")
