@@ -35,6 +35,8 @@ def test_sacct_rows_fold_steps_into_their_job():
     killed = jobs["45"]
     assert (killed.state, killed.reason) == ("OUT_OF_MEMORY", "killed for memory (100 MiB)")
     assert killed.time_limit_seconds is None  # UNLIMITED
+    # the same job before slurmdbd has its steps: not known yet (asked again next poll)
+    assert "45" not in parse_sacct(SACCT.replace("527104K", ""))
 
 
 QACCT = """\

@@ -93,7 +93,7 @@ def parse_sacct(out: str) -> dict[str, AccountedJob]:
     counts for its job, and a step killed for memory makes its job OUT_OF_MEMORY: with cgroups
     SLURM marks the step OUT_OF_MEMORY (the job line may say FAILED or CANCELLED); without
     (``JobAcctGatherParams=OverMemoryKill``) the job ends FAILED by SIGKILL with a peak at its
-    ``--mem``."""
+    ``--mem`` (a job whose steps are not recorded yet is left out, see the end)."""
     jobs: dict[str, AccountedJob] = {}
     peak: dict[str, int] = {}
     out_of_memory: set[str] = set()
@@ -145,7 +145,13 @@ def parse_sacct(out: str) -> dict[str, AccountedJob]:
             state="OUT_OF_MEMORY" if oom else job.state,
             max_rss_bytes=peak.get(job_id),
         )
-    return {job_id: _with(job, reason=end_reason(job)) for job_id, job in jobs.items()}
+    # a job SIGKILLed whose steps' peak is not recorded yet may still turn out killed for
+    # memory: left out (asked about again at the next poll) until slurmdbd has its steps
+    return {
+        job_id: _with(job, reason=end_reason(job))
+        for job_id, job in jobs.items()
+        if not (job.signal == 9 and job.state == "FAILED" and job.max_rss_bytes is None)
+    }
 
 
 def _with(job: AccountedJob, **changes: object) -> AccountedJob:
