@@ -6,8 +6,10 @@ Pure accumulation, no I/O: ``UsageMeter.observe`` takes each poll's job rows (``
 batch system's accounting (``sacct``, ``qacct``: see ``backends/batch/accounting.py``), and
 ``UsageMeter.usage`` answers the cluster model's ``usage``.
 
-Live, a job counts its allocated cores x the time since it started; one that left the queue
-between two polls counts up to the last poll that saw it run, until accounting says exactly.
+Live, a job counts its allocated cores x the time since it started (where the batch system
+gives no start time, as PBS, LSF and HTCondor rows here, since the first poll that saw it run);
+one that left the queue between two polls counts up to the last poll that saw it run, until
+accounting says exactly.
 ``final`` is true once the cluster stopped and every job it had is accounted as ended.
 
 Publishing grows with changes, not with the cluster's size: ``UsagePublication.due`` lets a
@@ -101,6 +103,8 @@ class UsageMeter:
                 job.gpus = int(row["gpus"])
             if row.get("started_at") is not None:
                 job.started_at = float(row["started_at"])
+            elif job.started_at is None and row.get("state") == "RUNNING":
+                job.started_at = now  # a batch system that gives no start: the first poll
             job.running = row.get("state") == "RUNNING" and job.started_at is not None
             if job.running:
                 job.until = now

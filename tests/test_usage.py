@@ -46,6 +46,13 @@ def test_running_jobs_count_allocated_cores_times_the_time_since_they_started():
     assert meter.usage(T0 + 7200)["final"] is False
 
 
+def test_without_a_start_time_a_job_counts_from_the_first_poll_that_saw_it_run():
+    meter = UsageMeter(cores_per_job=2)  # (PBS, LSF, HTCondor rows have no start time)
+    meter.observe([{"job_id": "1", "state": "RUNNING"}], T0)
+    meter.observe([{"job_id": "1", "state": "RUNNING"}], T0 + 1800)
+    assert meter.usage(T0 + 3600)["core_hours"] == 2.0
+
+
 def test_a_job_that_left_the_queue_counts_until_the_last_poll_that_saw_it_run():
     meter = UsageMeter(cores_per_job=2)
     meter.observe([running("1", T0)], T0 + 1800)
