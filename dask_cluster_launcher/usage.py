@@ -46,8 +46,8 @@ class Usage(TypedDict):
     gpu_hours: float
     #: Every job is accounted as ended: the numbers are the batch system's own.
     final: bool
-    #: The most the cluster's jobs can use at its current size (jobs x cores x walltime, as
-    #: the launch summary says); null where unknown.
+    #: The most the cluster's jobs can use in one walltime at its current size (jobs x cores
+    #: x walltime, the launch summary's "up to"); null where unknown.
     most_core_hours: float | None
     #: The site's warning threshold for this backend (``usage_warning_core_hours``); null: none.
     warning_core_hours: float | None

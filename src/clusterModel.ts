@@ -75,8 +75,9 @@ export interface IUsage {
   /** The cluster stopped and every job is accounted as ended. */
   final: boolean;
   /**
-   * The most its jobs can use at its current size (jobs x cores x walltime, as
-   * the launch summary says); null where unknown.
+   * The most its jobs can use in one walltime at its current size (jobs x cores
+   * x walltime, the launch summary's "up to"; jobs that replace ended ones add
+   * to it); null where unknown.
    */
   most_core_hours: number | null;
   /**

@@ -46,7 +46,9 @@ export function stoppedMessage(
     usage.gpu_hours > 0
       ? trans.__(' and %1 GPU-hours', formatUsageHours(usage.gpu_hours))
       : '';
-  return usage.most_core_hours !== null
+  // "at most" holds for one walltime: replacement jobs (lifetimes, refills) may pass it
+  return usage.most_core_hours !== null &&
+    usage.core_hours <= usage.most_core_hours
     ? trans.__(
         'Dask cluster %1 stopped: used %2 of at most %3 core-hours%4',
         cluster.name,

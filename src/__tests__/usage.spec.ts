@@ -70,6 +70,10 @@ describe('usage in words', () => {
     expect(
       stoppedMessage(cluster(), usage({ most_core_hours: null }), trans)
     ).toBe('Dask cluster one stopped: used about 0.03 core-hours');
+    // replacement jobs used more than one walltime of the cluster's jobs
+    expect(
+      stoppedMessage(cluster(), usage({ core_hours: 2, final: true }), trans)
+    ).toBe('Dask cluster one stopped: used 2.00 core-hours');
   });
 });
 
