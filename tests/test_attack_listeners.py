@@ -30,6 +30,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from tests.helpers import wait_until
 from tests.jupyter_process import JupyterServerProcess
 from tests.users import (
     ATTACKER,
@@ -134,7 +135,17 @@ def polling(folder: Path, uid: int, ignored: list[int]) -> Iterator[Path]:
     finally:
         process.terminate()
         process.wait(10)
-        time.sleep(2.5)  # its children finish reading their answers (2 s timeout)
+        # its children finish reading their answers (2 s timeout); usually none is left
+        wait_until(lambda: not running_copies(binary), 10, "the poller's children to finish")
+
+
+def running_copies(binary: Path) -> list[int]:
+    """Pids of the processes that run ``binary`` (the poller's children outlive it)."""
+    found = []
+    for process in psutil.process_iter(["exe"]):
+        if process.info["exe"] == str(binary):
+            found.append(process.pid)
+    return found
 
 
 def victim_controls() -> set[int]:
@@ -217,7 +228,7 @@ def read_hits(log: Path) -> dict[int, list[str]]:
 
 
 def attack(launches: list[tuple[dict, int]], testbed, check=None, tolerated=None) -> None:
-    """Launch ``launches`` (body, workers) one after the other in a victim's Jupyter server
+    """Launch ``launches`` (body, workers) together in a victim's Jupyter server
     while the attacker polls; then ``check(server, ids)``, while they still run. Listeners
     on every interface fail the test, but those ``tolerated(ports)`` returns."""
     uid = require_user(VICTIM).pw_uid
@@ -235,9 +246,9 @@ def attack(launches: list[tuple[dict, int]], testbed, check=None, tolerated=None
     try:
         with polling(base, uid, [server.port]) as log:
             controls = victim_controls()
-            for body, workers in launches:
-                ids.append(launch(server, body, workers))
-                wait_running(server, ids[-1], workers)
+            ids.extend(launch(server, body, workers) for body, workers in launches)
+            for cluster_id, (_, workers) in zip(ids, launches, strict=True):
+                wait_running(server, cluster_id, workers)
             # every listener of the victim's now, asked again at leisure
             steady = victim_listeners(uid) - {server.port} - controls
             assert steady, "the clusters listen on nothing? (their Dask RPC ports)"
