@@ -21,6 +21,7 @@ from . import snippets
 from .backends import Backend
 from .config import launcher_requests, launcher_settings
 from .errors import ConflictError, InvalidRequest, NotFound
+from .hosting import job_host
 from .hosting.hosted_cluster import HostedCluster, on_launcher_loop
 from .hosting.processes import HostProcess
 from .hosting.records import HostSpec, default_records_dir, read_records
@@ -294,7 +295,10 @@ async def _start_host(
     host's ``mirror`` then)."""
     await asyncio.to_thread(backend.private_dir.ensure)
     log_path = Path(backend.private_dir.log_directory(spec.cluster_id), "host.log")
-    host = await HostProcess.spawn(spec, files, log_path)
+    if job_host.in_own_job(spec.options):  # the scheduler in its own batch job
+        host = await job_host.spawn_in_job(backend, spec, files, log_path, timeout)
+    else:
+        host = await HostProcess.spawn(spec, files, log_path)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     try:

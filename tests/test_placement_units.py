@@ -135,3 +135,25 @@ async def test_the_schedulers_job_ending_fails_the_cluster_with_the_reason(
         f"the scheduler's batch job {running['scheduler_job']} was ended (SIGTERM"
     )
     await asyncio.to_thread(slurm_testbed.wait_queue_empty, 10, f"dcl-{launched['id']}")
+
+
+def test_make_cluster_puts_the_scheduler_in_its_own_job_too(
+    slurm_testbed: Testbed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """A profile (or a site) that asks for the scheduler in its own job gets it from Python
+    as from the sidebar: never a host on the login node instead."""
+    from dask_cluster_launcher import make_cluster
+    from dask_cluster_launcher.hosting.records import read_records
+
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "runtime"))
+    options = {k: v for k, v in OWN_JOB.items() if k != "gres"}
+    options.update(scheduler_cores=1, scheduler_memory="1 GB", memory="1 GB", cores=1)
+    cluster = make_cluster("slurm", timeout=60, private_dir=tmp_path / "private", **options)
+    try:
+        [record] = read_records(tmp_path / "runtime" / "dask-cluster-launcher")
+        name = f"dcl-{record.spec.cluster_id}"
+        assert record.batch_job_id and slurm_testbed.queue_job_ids(name) == [record.batch_job_id]
+    finally:
+        cluster.close()
+    slurm_testbed.wait_queue_empty(timeout=20, name_prefix=name)

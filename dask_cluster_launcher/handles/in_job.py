@@ -12,20 +12,11 @@ from pathlib import Path
 
 from ..hosting import job_host
 from ..hosting.processes import HostGone, HostProcess
-from ..hosting.records import Record, read_records
+from ..hosting.records import Record
 from .base import STARTING_SCHEDULER
 from .hosted import HostedHandle
 
 log = logging.getLogger("dask_cluster_launcher.manager")
-
-#: How often the records directory is looked at while the scheduler's job starts, and how
-#: often the job's state is asked meanwhile (one ``squeue``/``qstat``).
-RECORD_POLL_SECONDS = 0.2
-JOB_POLL_SECONDS = 2.0
-#: Batch states of a job that has not ended (SLURM's and Grid Engine's words).
-_NOT_ENDED = frozenset(
-    ("PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "SUSPENDED", "REQUEUED", "HELD", "STARTING")
-)
 
 
 class JobHostedHandle(HostedHandle):
@@ -76,34 +67,15 @@ class JobHostedHandle(HostedHandle):
         return None
 
     async def _wait_for_record(self) -> HostProcess:
-        """The host once its record names this job; fails when the job ends first."""
-        assert self.spec is not None
-        records_dir = Path(self.spec.records_dir)
-        name = self.spec.kwargs["job_name"]
-        loop = asyncio.get_running_loop()
-        asked, seen = loop.time(), False
-        while True:
-            records = await asyncio.to_thread(read_records, records_dir, [self.row.id])
-            for record in records:
-                if record.batch_job_id == self.job_id:
-                    return HostProcess.attach(record, self.files)
-            if loop.time() - asked >= JOB_POLL_SECONDS:
-                asked = loop.time()
-                jobs = (await self.backend.job_states([name])).get(name, [])  # type: ignore[attr-defined]
-                mine = [j for j in jobs if j["job_id"] == self.job_id]
-                # Grid Engine forgets an ended job at once: one seen before and gone has ended
-                if (seen and not mine) or (mine and mine[0]["state"] not in _NOT_ENDED):
-                    state = mine[0]["state"] if mine else "no longer listed"
-                    raise HostGone(f"the scheduler's batch job {self.job_id} ended ({state})")
-                seen = seen or bool(mine)
-                if mine and mine[0]["state"] == "PENDING":
-                    reason = mine[0].get("reason")
-                    phase = f"scheduler job {self.job_id} waiting in the queue"
-                    phase += f" ({reason})" if reason else ""
-                    if phase != self.row.phase:
-                        self.row.phase = phase
-                        self.reports.publish()
-            await asyncio.sleep(RECORD_POLL_SECONDS)
+        assert self.spec is not None and self.job_id is not None
+        return await job_host.wait_for_host(
+            self.backend, self.spec, self.job_id, self.files, self._say_phase
+        )
+
+    def _say_phase(self, phase: str) -> None:
+        if phase != self.row.phase:
+            self.row.phase = phase
+            self.reports.publish()
 
     async def report_failure(self, exc: Exception) -> None:
         if isinstance(exc, HostGone) and self.job_id is not None:

@@ -27,17 +27,27 @@ import os
 import shlex
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ..private import ClusterFiles
-from .records import HostSpec
+from .processes import HostGone, HostProcess
+from .records import HostSpec, read_records
 
 #: The option's values (schema: ``scheduler_placement``).
 BESIDE_JUPYTER = "beside_jupyter"
 OWN_JOB = "own_job"
 #: Environment variables that carry the batch job id inside a job (SLURM, Grid Engine).
 JOB_ID_VARIABLES = ("SLURM_JOB_ID", "JOB_ID")
+#: How often the records directory is looked at while the scheduler's job starts, and how
+#: often the job's state is asked meanwhile (one ``squeue``/``qstat``).
+RECORD_POLL_SECONDS = 0.2
+JOB_POLL_SECONDS = 2.0
+#: Batch states of a job that has not ended (SLURM's and Grid Engine's words).
+_NOT_ENDED = frozenset(
+    ("PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "SUSPENDED", "REQUEUED", "HELD", "STARTING")
+)
 #: Job kwargs of the workers the scheduler's job does not take (its own cores, memory and
 #: walltime replace theirs; one process; no GPUs).
 _SCHEDULER_JOB_DROPS = {"scheduler_options", "shared_temp_directory", "protocol", "security"}
@@ -130,6 +140,56 @@ async def submit_host_job(
         argv = prefixed_command(job.submit_command, prefix, [script])
         out = await call(argv, env=child_environment())
     return str(job._job_id_from_submit_output(out))
+
+
+async def wait_for_host(
+    backend: Any, spec: HostSpec, job_id: str, files: ClusterFiles, say: Callable[[str], None]
+) -> HostProcess:
+    """The host once its record names job ``job_id`` (``HostGone`` when the job ends first);
+    ``say`` is told why it waits (the queue's reason) as that changes."""
+    records_dir, name = Path(spec.records_dir), spec.kwargs["job_name"]
+    loop = asyncio.get_running_loop()
+    asked, seen = loop.time(), False
+    while True:
+        records = await asyncio.to_thread(read_records, records_dir, [spec.cluster_id])
+        for record in records:
+            if record.batch_job_id == job_id:
+                return HostProcess.attach(record, files)
+        if loop.time() - asked >= JOB_POLL_SECONDS:
+            asked = loop.time()
+            jobs = [
+                j for j in (await backend.job_states([name])).get(name, []) if j["job_id"] == job_id
+            ]
+            # Grid Engine forgets an ended job at once: one seen before and gone has ended
+            if (seen and not jobs) or (jobs and jobs[0]["state"] not in _NOT_ENDED):
+                state = jobs[0]["state"] if jobs else "no longer listed"
+                raise HostGone(f"the scheduler's batch job {job_id} ended ({state})")
+            seen = seen or bool(jobs)
+            if jobs and jobs[0]["state"] == "PENDING":
+                reason = jobs[0].get("reason")
+                say(
+                    f"scheduler job {job_id} waiting in the queue"
+                    + (f" ({reason})" if reason else "")
+                )
+        await asyncio.sleep(RECORD_POLL_SECONDS)
+
+
+async def spawn_in_job(
+    backend: Any, spec: HostSpec, files: ClusterFiles, log_path: Path, timeout: float
+) -> HostProcess:
+    """For the Python API (``make_cluster``, ``quick_connect``): the host in its own job, as
+    the sidebar starts it; on failure or after ``timeout`` its job is cancelled and its files
+    removed."""
+    spec_path = await HostProcess.prepare(spec, files, log_path)
+    try:
+        job_id = await submit_host_job(backend, spec.kwargs, spec, spec_path, files)
+        return await asyncio.wait_for(
+            wait_for_host(backend, spec, job_id, files, lambda _: None), timeout
+        )
+    except BaseException:
+        await backend.reap_leftovers(spec.cluster_id)
+        await asyncio.to_thread(files.remove)
+        raise
 
 
 def control_listen_address(spec: HostSpec) -> str:
