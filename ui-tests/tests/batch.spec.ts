@@ -193,6 +193,14 @@ for (const system of SYSTEMS) {
         await shot(page, `${system.backend}-04-workers`, workers.last());
       });
 
+      await test.step('the card says what its jobs used so far', async () => {
+        // 2 jobs x 1 core, live from the jobs' start times; at most 2 x 20 min
+        await expect(card.getByTestId('dcl-usage')).toHaveText(
+          /^ · \d+\.\d\d core-hours$/,
+          { timeout: 15000 }
+        );
+      });
+
       await test.step('use it from a notebook', async () => {
         await useFromNotebook(
           page,
@@ -206,6 +214,17 @@ for (const system of SYSTEMS) {
         // Nothing is left in the batch system under the cluster's job name.
         await stopWithJobs(card, clusterId, () => system.jobNames(), 30000);
         await shot(page, `${system.backend}-06-stopped`);
+      });
+
+      await test.step('a notification says what it used, as the accounting does', async () => {
+        const toast = page.locator('.Toastify__toast', {
+          hasText: `Dask cluster ${name} stopped`
+        });
+        // the accounting's number (no "about") of the most the launch summary said
+        await expect(toast).toContainText(
+          /used \d+\.\d\d of at most \d+\.\d\d core-hours/
+        );
+        await shot(page, `${system.backend}-07-usage-notification`, toast);
       });
       // The refused launch above is the one failed request.
       expect(errors.filter(e => !e.includes('400 (Bad Request)'))).toEqual([]);
