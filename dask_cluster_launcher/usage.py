@@ -129,6 +129,14 @@ class UsageMeter:
                 job.accounted = float(row.elapsed_seconds)
                 job.running = False
 
+    def never_ran(self, accounted: Iterable[str]) -> None:
+        """Jobs the accounting does not know and no poll saw run used nothing: Grid Engine
+        keeps no record of a job deleted while it waited (a stopped cluster's queued jobs)."""
+        known = set(accounted)
+        for job_id, job in self.jobs.items():
+            if job.accounted is None and job.started_at is None and job_id not in known:
+                job.accounted = 0.0
+
     def unaccounted(self) -> list[str]:
         """Jobs whose use is not known exactly yet (to ask the accounting about)."""
         return [job_id for job_id, job in self.jobs.items() if job.accounted is None]

@@ -124,6 +124,7 @@ class UsageMeters:
                 log.debug("No accounting for cluster %r: %s", launched.name, exc)
                 break
             meter.account(accounted.values())
+            meter.never_ran(accounted)
             if not meter.unaccounted() or time.monotonic() > deadline:
                 break
             await asyncio.sleep(SETTLE_INTERVAL)

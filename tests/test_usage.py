@@ -79,6 +79,16 @@ def test_accounting_makes_the_numbers_exact_and_final_once_the_cluster_stopped()
     assert usage["final"] is True
 
 
+def test_a_job_deleted_while_it_waited_used_nothing_once_the_accounting_answered():
+    meter = UsageMeter(cores_per_job=1)
+    meter.observe([running("1", T0), {"job_id": "2", "state": "PENDING"}], T0 + 10)
+    meter.closed = True
+    meter.never_ran(["1"])  # Grid Engine has no record of job 2
+    assert meter.unaccounted() == ["1"]  # job 1 ran: its record is only late
+    meter.account([accounted("1", 12, 1)])
+    assert meter.usage(T0 + 20) == {**meter.usage(T0 + 20), "core_hours": 0.0033, "final": True}
+
+
 def test_usage_is_published_when_it_changed_visibly_and_at_most_every_few_seconds():
     meter = UsageMeter(cores_per_job=400)
     publication = UsagePublication()
