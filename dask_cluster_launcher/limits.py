@@ -116,6 +116,23 @@ class Limits:
             and walltime_seconds(walltime) > walltime_seconds(self.max_walltime)
         ):
             _refuse("options.walltime", walltime, "max_walltime", self.max_walltime)
+        if placement == "own_job":
+            self._check_scheduler_job(options)
+
+    def _check_scheduler_job(self, options: dict[str, Any]) -> None:
+        """The scheduler's own batch job is a job too: the per-job limits apply to it."""
+        cores, memory = options.get("scheduler_cores"), options.get("scheduler_memory")
+        walltime = options.get("scheduler_walltime")
+        if self.max_cores is not None and cores is not None:
+            _refuse_above(cores, self.max_cores, "options.scheduler_cores", "max_cores")
+        if self.max_memory and memory and parse_bytes(memory) > parse_bytes(self.max_memory):
+            _refuse("options.scheduler_memory", memory, "max_memory", self.max_memory)
+        if (
+            self.max_walltime
+            and walltime
+            and walltime_seconds(walltime) > walltime_seconds(self.max_walltime)
+        ):
+            _refuse("options.scheduler_walltime", walltime, "max_walltime", self.max_walltime)
 
     def check_scaling(self, scaling: dict[str, Any], prefix: str = "scaling") -> None:
         if self.max_workers is None:

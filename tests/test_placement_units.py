@@ -29,6 +29,16 @@ OWN_JOB = {
 }
 
 
+@pytest.fixture
+def jp_server_config(private_dir: Path) -> dict[str, Any]:
+    """The server of this module's REST tests, with per-job limits for SLURM."""
+    limits = {"slurm": {"max_walltime": "01:00:00", "max_memory": "4 GB", "max_cores": 4}}
+    return {
+        "ServerApp": {"jpserver_extensions": {"dask_cluster_launcher": True}},
+        "ClusterLauncherApp": {"private_dir": str(private_dir), "limits": limits},
+    }
+
+
 def spec_for(backend_name: str, tmp_path: Path, options: dict[str, Any]) -> tuple[Any, HostSpec]:
     backend = default_backends()[backend_name]
     backend.private_dir = PrivateDir.at(tmp_path / "private")
@@ -157,3 +167,26 @@ def test_make_cluster_puts_the_scheduler_in_its_own_job_too(
     finally:
         cluster.close()
     slurm_testbed.wait_queue_empty(timeout=20, name_prefix=name)
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "words"),
+    [
+        ({"scheduler_walltime": "02:00:00"}, "options.scheduler_walltime", "max_walltime"),
+        ({"scheduler_memory": "8 GB"}, "options.scheduler_memory", "max_memory"),
+        ({"scheduler_cores": 8}, "options.scheduler_cores", "max_cores"),
+        (
+            {"queue": "short", "scheduler_walltime": "00:45:00"},
+            "options.scheduler_walltime",
+            "short partition's limit",
+        ),
+    ],
+)
+async def test_the_schedulers_job_is_held_to_the_sites_limits_and_the_queues(
+    launcher_api: Any, slurm_testbed: Testbed, change: dict[str, Any], field: str, words: str
+):
+    options = {**OWN_JOB, "gres": "", "memory": "1 GB", **change}
+    code, error = await launcher_api(
+        "preview", method="POST", body={"backend": "slurm", "options": options}
+    )
+    assert code == 400 and error["field"] == field and words in error["message"], error

@@ -243,6 +243,14 @@ class JobQueueBackend(Backend):
                 "options.memory",
                 f"is more than a node of {what} has ({memory / 2**30:.1f} GiB)",
             )
+        if options.get("scheduler_placement") == "own_job":  # the scheduler's job must fit too
+            own = walltime_seconds(options["scheduler_walltime"] or options["walltime"])
+            too_long = time_limit is not None and own > time_limit
+            require(not too_long, "options.scheduler_walltime", f"is longer than {what}'s limit")
+            too_many = cpus is not None and options["scheduler_cores"] > cpus
+            require(not too_many, "options.scheduler_cores", f"is more than a node of {what} has")
+            too_big = memory is not None and parse_bytes(options["scheduler_memory"]) > memory
+            require(not too_big, "options.scheduler_memory", f"is more than a node of {what} has")
 
     # --- building the cluster -----------------------------------------------------------------
     def worker_args(self, options: dict[str, Any]) -> list[str]:
