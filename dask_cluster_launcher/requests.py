@@ -24,6 +24,7 @@ from .backends.batch.lifetimes import with_default_lifetime
 from .backends.registry import class_path
 from .errors import InvalidRequest
 from .handles import runs_in_host
+from .hosting import job_host
 from .hosting.records import HostSpec
 from .kernels import KernelPython, kernel_python
 from .limits import Limits, check_locks
@@ -104,9 +105,12 @@ class LaunchPlan:
         kwargs = self.cluster_kwargs("preview", "preview")
         # the paths the real cluster's credentials will have; nothing is written for a preview
         files = backend.private_dir.cluster("<cluster-id>")
+        python = self.kernel.python if self.kernel else None
         return {
             "code": snippets.reproduce_code(backend.cluster_class_path, kwargs, self.scaling),
             "job_script": backend.job_script(backend.with_credentials(kwargs, files)),
+            # the scheduler's own job, when it has one (see hosting/job_host.py)
+            "scheduler_job_script": job_host.preview_script(backend, kwargs, self.options, python),
         }
 
     async def preview_with_estimate(self) -> dict[str, Any]:

@@ -101,6 +101,8 @@ export interface IStartEstimate {
 export interface IPreview {
   code: string;
   job_script: string | null;
+  /** The scheduler's own batch job's script; null beside Jupyter. */
+  scheduler_job_script?: string | null;
   start_estimate?: IStartEstimate;
 }
 

@@ -190,3 +190,23 @@ async def test_the_schedulers_job_is_held_to_the_sites_limits_and_the_queues(
         "preview", method="POST", body={"backend": "slurm", "options": options}
     )
     assert code == 400 and error["field"] == field and words in error["message"], error
+
+
+async def test_the_preview_shows_the_schedulers_job_script_too(
+    launcher_api: Any, slurm_testbed: Testbed, private_dir: Path
+):
+    options = {**OWN_JOB, "gres": "", "memory": "1 GB"}
+    code, preview = await launcher_api(
+        "preview", method="POST", body={"backend": "slurm", "options": options}
+    )
+    assert code == 200, preview
+    script = preview["scheduler_job_script"]
+    assert "#SBATCH --cpus-per-task=2" in script and "#SBATCH --mem=3G" in script
+    assert "-m dask_cluster_launcher.run_host" in script
+    assert "distributed.cli.dask_worker" in preview["job_script"]
+    assert not (private_dir / "logs" / "preview").exists()  # a preview writes nothing
+    beside = {**options, "scheduler_placement": "beside_jupyter"}
+    _, preview = await launcher_api(
+        "preview", method="POST", body={"backend": "slurm", "options": beside}
+    )
+    assert preview["scheduler_job_script"] is None

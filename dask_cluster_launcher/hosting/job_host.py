@@ -121,6 +121,38 @@ def scheduler_job(
     return job
 
 
+class _ExistingForPreview:
+    """A log folder a preview's job neither creates nor needs (as ``JobQueueBackend.job_script``
+    does for the workers' script): written as its path, tested through ``os.sep``."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __str__(self) -> str:
+        return self.path
+
+    def __fspath__(self) -> str:
+        return os.sep
+
+
+def preview_script(
+    backend: Any, kwargs: dict[str, Any], options: dict[str, Any], python: str | None
+) -> str | None:
+    """The scheduler's job script a launch with these options would submit (None beside
+    Jupyter); nothing is written."""
+    if not in_own_job(options):
+        return None
+    root = str(backend.private_dir.root)
+    spec = HostSpec("<cluster-id>", "preview", backend.name, {}, {}, root, "", options=options)
+    spec.python = python
+    files = backend.private_dir.cluster("<cluster-id>")
+    command = host_command(spec, files.directory / "host.json", None)
+    log_directory = kwargs.get("log_directory")
+    if log_directory is not None:
+        kwargs = {**kwargs, "log_directory": _ExistingForPreview(log_directory)}
+    return str(scheduler_job(backend, kwargs, spec, command, files).job_script())
+
+
 async def submit_host_job(
     backend: Any, kwargs: dict[str, Any], spec: HostSpec, spec_path: Path, files: ClusterFiles
 ) -> str:

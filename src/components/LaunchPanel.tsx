@@ -390,6 +390,18 @@ export function LaunchPanel(props: ILaunchPanelProps): JSX.Element {
                   </pre>
                 </>
               )}
+              {preview.scheduler_job_script && (
+                <>
+                  <h4>
+                    {trans.__(
+                      "Scheduler's job script (submitted once; the cluster ends with it)"
+                    )}
+                  </h4>
+                  <pre data-testid="dcl-preview-scheduler-job-script">
+                    {preview.scheduler_job_script}
+                  </pre>
+                </>
+              )}
             </div>
           )}
           <ProfileActions

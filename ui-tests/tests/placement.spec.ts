@@ -42,6 +42,13 @@ test('the scheduler in its own batch job: chosen, shown on the card, stopped wit
     await shot(page, 'placement-00-form', placement);
   });
 
+  await test.step("the preview shows the scheduler's job script", async () => {
+    await sidebar.getByTestId('dcl-preview').click();
+    const script = sidebar.getByTestId('dcl-preview-scheduler-job-script');
+    await expect(script).toContainText(/#SBATCH -J dcl-\S+/);
+    await expect(script).toContainText('-m dask_cluster_launcher.run_host');
+  });
+
   await fillFixedScaling(sidebar, 1, name);
   const { card, clusterId, launched } = await launchExpanded(
     page,
