@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .backends.batch.accounting import AccountedJob
+from .backends.batch.jobqueue import job_name
 from .backends.batch.queues import ENDED_STATES
 from .changes import JobEnd
 from .job_starts import job_row
@@ -36,6 +37,8 @@ log = logging.getLogger("dask_cluster_launcher.manager")
 
 #: Polls a job that left the queue is asked about before it is given up (no accounting).
 TRIES = 10
+#: Polls that may look for a starting cluster's jobs by name (see ``observe``).
+LOOKS = 10
 #: States of a job waiting for its turn (SLURM's, and Grid Engine's as the backend maps them).
 WAITING_STATES = frozenset(("PENDING", "HELD", "REQUEUED", "REQUEUE_HOLD"))
 #: Unexpectedly ended jobs kept on a card after their worker had joined (the most recent).
@@ -67,6 +70,11 @@ class _Cluster:
     ends: dict[str, JobEnd] = field(default_factory=dict)
     #: Rows kept for jobs whose worker had joined and that ended unexpectedly.
     kept: OrderedDict[str, Row] = field(default_factory=OrderedDict)
+    #: Looking for jobs the queue never listed (a starting cluster with nothing listed), and
+    #: how many more polls may look; the ended jobs found that way, as queue rows.
+    looking: bool = False
+    looks_left: int = LOOKS
+    found: dict[str, Row] = field(default_factory=dict)
 
 
 class JobEnds:
@@ -84,9 +92,13 @@ class JobEnds:
     def known(self) -> set[str]:
         return set(self._clusters)
 
-    def observe(self, cluster_id: str, polled: list[Row]) -> None:
-        """Note the jobs of this poll that left the queue since the last one."""
+    def observe(self, cluster_id: str, polled: list[Row], starting: bool = False) -> None:
+        """Note the jobs of this poll that left the queue since the last one. A ``starting``
+        cluster (no worker yet) with no job listed looks for its jobs by name in the same
+        accounting call: a Grid Engine job that crashed between two polls was never listed."""
         cluster = self._clusters.setdefault(cluster_id, _Cluster())
+        cluster.looking = starting and not polled and not cluster.found and cluster.looks_left > 0
+        cluster.looks_left -= cluster.looking
         live = {row["job_id"]: row["state"] for row in polled if row["state"] not in ENDED_STATES}
         ended = {row["job_id"] for row in polled if row["state"] in ENDED_STATES}
         for job_id in (set(cluster.live) - set(live)) | ended:
@@ -100,9 +112,11 @@ class JobEnds:
     async def account(self, backend: Any, cluster_ids: list[str]) -> dict[str, AccountedJob]:
         """Ask ``backend`` once about every job of these clusters that waits for its
         accounting; returns what it said (job id -> job) for others to use (usage)."""
-        clusters = [self._clusters[c] for c in cluster_ids if c in self._clusters]
+        by_name = {job_name(c): self._clusters[c] for c in cluster_ids if c in self._clusters}
+        clusters = list(by_name.values())
         job_ids = sorted({job_id for cluster in clusters for job_id in cluster.waiting})
-        if not job_ids:
+        names = [name for name, cluster in by_name.items() if cluster.looking]
+        if not job_ids and not names:
             return {}
         if not getattr(backend, "keeps_accounting", False):
             for cluster in clusters:
@@ -110,7 +124,7 @@ class JobEnds:
             return {}
         self.calls += 1
         try:
-            accounted: dict[str, AccountedJob] = await backend.account_jobs(job_ids)
+            accounted: dict[str, AccountedJob] = await backend.account_jobs(job_ids, names)
         except Exception:
             # a site without accounting (sacct: "Slurm accounting storage is disabled"):
             # these jobs end without a reason rather than wait
@@ -132,7 +146,18 @@ class JobEnds:
                     cluster.waiting[job_id] -= 1
                     if cluster.waiting[job_id] <= 0:
                         del cluster.waiting[job_id]  # the accounting does not know it
+        for job_id, job in accounted.items():
+            owner = by_name.get(job.job_name or "")
+            if owner is not None and owner.looking and job_id not in owner.ends:
+                owner.ends[job_id] = end = job_end(job)
+                owner.found[job_id] = _ended_row(job_id, end)
         return accounted
+
+    def found(self, cluster_id: str) -> list[Row]:
+        """Ended jobs of a starting cluster the queue never listed, as the queue's rows (for
+        ``job_starts``: they ran, their worker never joined)."""
+        cluster = self._clusters.get(cluster_id)
+        return list(cluster.found.values()) if cluster is not None else []
 
     def settled(self, cluster_id: str) -> bool:
         """No job of the cluster's waits for its accounting (a failed start is declared

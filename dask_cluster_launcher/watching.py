@@ -71,7 +71,8 @@ class JobWatcher:
                 log.warning("Polling %s jobs failed", name, exc_info=True)
                 continue
             for launched in group:
-                self.ends.observe(launched.id, jobs.get(launched.id, []))
+                starting = launched.state == "starting" and not launched.workers
+                self.ends.observe(launched.id, jobs.get(launched.id, []), starting)
             accounted = await self.ends.account(self.backends[name], [c.id for c in group])
             self.usage.account(group, accounted)  # jobs that ended count exactly from now on
             for launched in group:
@@ -79,8 +80,11 @@ class JobWatcher:
 
     async def _update(self, launched: LaunchedCluster, polled: list[dict]) -> None:
         starts = self._starts.setdefault(launched.id, StartFailures())
+        # jobs the queue never listed that the accounting found (Grid Engine: a crash
+        # between two polls) count as the queue's ended rows
+        listed = polled + self.ends.found(launched.id)
         # the workers' job ids: a job whose worker joined is no start failure when it ends
-        rows = starts.update(polled, (w.get("job_id") for w in launched.workers))
+        rows = starts.update(listed, (w.get("job_id") for w in launched.workers))
         if starts.unread:
             await self._read_errors(launched, starts)
             rows = starts.rows()

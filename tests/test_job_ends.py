@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dask_cluster_launcher.backends.batch.accounting import parse_sacct
+from dask_cluster_launcher.backends.batch.accounting import parse_qacct, parse_sacct
 from dask_cluster_launcher.job_ends import TRIES, JobEnds
 
 SACCT = """\
@@ -20,7 +20,7 @@ class Accounting:
     def __init__(self) -> None:
         self.asked: list[list[str]] = []
 
-    async def account_jobs(self, job_ids):
+    async def account_jobs(self, job_ids, names=()):
         self.asked.append(job_ids)
         return {k: v for k, v in parse_sacct(SACCT).items() if k in job_ids}
 
@@ -60,3 +60,45 @@ async def test_one_accounting_call_per_poll_for_every_cluster_and_the_rows_it_gi
     for _ in range(4):
         await ends.account(backend, ["b"])
     assert backend.asked == [["23"], ["23"]]
+
+
+async def test_a_starting_cluster_with_nothing_listed_finds_its_jobs_by_name():
+    """Grid Engine forgets a job the moment it ends: one that crashed between two polls was
+    never listed; the same accounting call finds it by the cluster's job name."""
+    crashed = parse_qacct(QACCT_CRASH)
+
+    class GridEngine:
+        keeps_accounting = True
+        asked: list = []
+
+        async def account_jobs(self, job_ids, names=()):
+            self.asked.append((job_ids, list(names)))
+            return {k: v for k, v in crashed.items() if k in job_ids or v.job_name in names}
+
+    ends, backend = JobEnds(), GridEngine()
+    ends.observe("c0ffee", [], starting=True)
+    ends.observe("other", [row("5")], starting=True)  # listed: nothing to look for
+    await ends.account(backend, ["c0ffee", "other"])
+    assert backend.asked == [([], ["dcl-c0ffee"])]
+    [found] = ends.found("c0ffee")
+    assert (found["job_id"], found["state"], found["exit_code"]) == ("31", "FAILED", 1)
+    assert found["end"]["reason"] == "exited with code 1"
+    assert ends.found("other") == []
+    # found once: no more looking for that cluster
+    ends.observe("c0ffee", [], starting=True)
+    await ends.account(backend, ["c0ffee"])
+    assert len(backend.asked) == 1
+
+
+QACCT_CRASH = """\
+==============================================================
+jobname      dcl-c0ffee
+jobnumber    31
+start_time   Mon Dec  7 03:00:01 2026
+end_time     Mon Dec  7 03:00:02 2026
+slots        1
+failed       0
+exit_status  1
+ru_wallclock 1s
+category     -l h_rt=1200,h_vmem=1G
+"""

@@ -52,6 +52,8 @@ class AccountedJob:
     #: What the job asked for, where the accounting says (for the reason in words).
     time_limit_seconds: int | None = None
     memory_limit_bytes: int | None = None
+    #: The job's name, where the reader has it (Grid Engine's ``jobname``).
+    job_name: str | None = None
 
 
 # --- SLURM ---------------------------------------------------------------------------------------
@@ -248,6 +250,7 @@ def _sge_job(job_id: str, fields: dict[str, str]) -> AccountedJob:
         max_rss_bytes=peak,
         time_limit_seconds=time_limit,
         memory_limit_bytes=memory_limit,
+        job_name=fields.get("jobname"),
     )
 
 

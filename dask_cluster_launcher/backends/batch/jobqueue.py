@@ -11,7 +11,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -402,9 +402,13 @@ class JobQueueBackend(Backend):
     #: few polls for it, see ``job_ends``).
     keeps_accounting = False
 
-    async def account_jobs(self, job_ids: list[str]) -> dict[str, AccountedJob]:
+    async def account_jobs(
+        self, job_ids: list[str], names: Collection[str] = ()
+    ) -> dict[str, AccountedJob]:
         """Job id -> how each of these ended jobs ended, from ONE accounting call for all of
         them (see ``accounting``); a job the accounting does not know (yet) is left out.
+        ``names``: also every ended job of these job names the accounting knows, where the
+        queue may never have listed them (Grid Engine forgets a job the moment it ends).
         ``{}`` where the batch system keeps no accounting the launcher reads."""
         return {}
 

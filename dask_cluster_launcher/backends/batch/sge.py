@@ -7,6 +7,7 @@ import math
 import os
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -250,15 +251,21 @@ class SGEBackend(JobQueueBackend):
 
     keeps_accounting = True
 
-    async def account_jobs(self, job_ids: list[str]) -> dict[str, AccountedJob]:
-        if not job_ids:
+    async def account_jobs(
+        self, job_ids: list[str], names: Collection[str] = ()
+    ) -> dict[str, AccountedJob]:
+        if not job_ids and not names:
             return {}
         # qacct takes one -j: the launcher's job name pattern answers for every cluster at
         # once (it reads the whole accounting file whatever it is asked); exit 1 when none
         user = commands.login_name()
         out = await self.run("qacct", "-o", user, "-j", f"{JOB_NAME_PREFIX}*", check=False)
-        wanted = set(job_ids)
-        return {job_id: job for job_id, job in parse_qacct(out).items() if job_id in wanted}
+        wanted, named = set(job_ids), set(names)
+        return {
+            job_id: job
+            for job_id, job in parse_qacct(out).items()
+            if job_id in wanted or job.job_name in named
+        }
 
     async def _reasons(self, job_ids: list[str]) -> dict[str, str]:
         """Why jobs wait or are in error, from ONE ``qstat -j`` call for all of them."""

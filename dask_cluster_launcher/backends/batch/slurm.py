@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -308,7 +309,10 @@ class SLURMBackend(JobQueueBackend):
 
     keeps_accounting = True
 
-    async def account_jobs(self, job_ids: list[str]) -> dict[str, AccountedJob]:
+    async def account_jobs(
+        self, job_ids: list[str], names: Collection[str] = ()
+    ) -> dict[str, AccountedJob]:
+        # names: squeue lists an ended job a while (MinJobAge), so no job goes unseen
         if not job_ids:
             return {}
         # one call for every job that left the queue; a site without slurmdbd answers with an
