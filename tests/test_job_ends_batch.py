@@ -114,7 +114,8 @@ async def test_why_jobs_ended_walltime_memory_exit_code_one_accounting_call_per_
             launcher_api, {"memory": "400 MB", "job_script_prologue": [hog]}, "OUT_OF_MEMORY"
         ),
         start_failure_end(launcher_api, {"job_script_prologue": ["exit 3"]}, "FAILED"),
-        # over in milliseconds: qstat never lists it, qacct finds it by the cluster's job name
+        # over in a moment: where no qstat lists it, qacct finds it by the cluster's job name
+        # (here qstat mostly sees it run; test_job_ends.py covers the unlisted case)
         start_failure_end(launcher_api, {"job_script_prologue": ["exit 3"]}, "FAILED", "sge"),
     )
     assert memory["end"]["reason"].startswith("killed for memory ("), memory
