@@ -21,8 +21,13 @@ test('the SLURM form shows the start estimate and a lifetime that follows the wa
 
   const estimate = sidebar.getByTestId('dcl-start-estimate');
   await expect(estimate).toHaveText(/^Job as asked: may start ~\d\d:\d\d$/);
-  await expect(estimate).toHaveAttribute('title', /to start at .* in partition debug/);
-  console.log(`[measure] start estimate: ${await estimate.getAttribute('title')}`);
+  await expect(estimate).toHaveAttribute(
+    'title',
+    /to start at .* in partition debug/
+  );
+  console.log(
+    `[measure] start estimate: ${await estimate.getAttribute('title')}`
+  );
 
   await openGroup(sidebar, 'Scheduling');
   const lifetime = sidebar.locator('#root_lifetime');
