@@ -164,13 +164,15 @@ class RequestResolver:
         else:
             backend = self.backend(request["backend"])
         options = backend.with_overrides(options, request.get("options") or {})
+        if profile is not None and profile.locked:
+            # before validation, which asks the site: a locked field is refused as locked, not
+            # for what the site thinks of the value the user tried
+            fixed = {**backend.defaults(), **profile.options}
+            check_locks(profile.name, profile.locked, fixed, request.get("options") or {})
         scaling = copy.deepcopy(request.get("scaling") or scaling)
         await asyncio.to_thread(check_scaling, scaling, "scaling")  # validation: off the loop
         backend.check_scaling(scaling, "scaling")
         validated = await backend.validate(options)
-        if profile is not None and profile.locked:
-            fixed = {**backend.defaults(), **profile.options}
-            check_locks(profile.name, profile.locked, fixed, request.get("options") or {})
         given = set(request.get("options") or {}) | set(profile.options if profile else {})
         validated = with_default_lifetime(validated, scaling, given)
         limits = self.limits_for(backend.name)
