@@ -2,15 +2,15 @@
 shared page split between the processes that map it, so hosts that share libraries are not
 counted in full each, as RSS would).
 
-Per cluster = (Jupyter server + every cluster host process, workers excluded, with N clusters
-running) - (the same server before its first cluster), / N. The launcher's spare host (one per
-server, ready for the next launch) is reported apart. Baseline: dask-labextension's clusters,
-which live in the server process (the server's growth, its worker processes excluded). Each
-side runs in a fresh ``python -m jupyter_server`` with only its own extension, the same
-``LocalCluster``: 1 idle worker process per cluster (N = 1 and 10); then one cluster of 100
-thread workers (their memory is in the host, or in dask-labextension's server).
+Per cluster = (Jupyter server + every cluster host process and its helper processes, workers
+excluded, with N clusters running) - (the same server before its first cluster), / N. The
+launcher's spare host (one per server, ready for the next launch) is reported apart. Baseline:
+dask-labextension's clusters, which live in the server process (the server's growth, its worker
+processes excluded). Each side runs in a fresh ``python -m jupyter_server`` with only its own
+extension, the same ``LocalCluster``: 1 idle worker process per cluster (N = 1 and 10); then one
+cluster of 100 thread workers (their memory is in the host, or in dask-labextension's server).
 
-    python benchmarks/memory.py          # ~1-2 min
+    python benchmarks/memory.py          # 2-5 min (10 hosts start at once)
 """
 
 from __future__ import annotations
@@ -60,11 +60,25 @@ def is_spare(process: psutil.Process) -> bool:
         return False
 
 
+def with_helpers(host: psutil.Process) -> float:
+    """PSS of a host and of its helper processes (multiprocessing's resource tracker, the
+    worker fork server: ``hosting.worker_forkserver``), not of its workers: those spawned
+    (``spawn_main``) and those the fork server forked (its children)."""
+    total = pss_mb(host.pid)
+    for child in host.children():
+        try:
+            if "spawn_main" not in " ".join(child.cmdline()):
+                total += pss_mb(child.pid)
+        except psutil.Error:
+            continue
+    return total
+
+
 def server_tree(pid: int) -> dict[str, Any]:
-    """PSS of the server, its cluster hosts and its spare host (children of children, the
-    workers, are left out)."""
+    """PSS of the server, its cluster hosts (with their helpers) and its spare host (the
+    workers are left out)."""
     children = psutil.Process(pid).children()
-    hosts = [pss_mb(c.pid) for c in children if is_host(c)]
+    hosts = [with_helpers(c) for c in children if is_host(c)]
     spares = [pss_mb(c.pid) for c in children if is_spare(c)]
     return {"server": pss_mb(pid), "hosts": hosts, "spare": sum(spares), "spares": len(spares)}
 

@@ -2,7 +2,7 @@
 and their ratio, as rows of a markdown table.
 
     python benchmarks/run.py [--quick] [--output FILE]
-        [--only launch,watch,responsiveness,slurm,sge,mpi,scale,submission]
+        [--only launch,phases,memory,watch,responsiveness,slurm,sge,mpi,scale,submission]
 """
 
 from __future__ import annotations
@@ -21,11 +21,32 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import batch, launch, mpi, responsiveness, scale, submission, watch
+from benchmarks import (
+    batch,
+    launch,
+    launch_phases,
+    memory,
+    mpi,
+    responsiveness,
+    scale,
+    submission,
+    watch,
+)
 from benchmarks.servers import LABEXTENSION_FACTORY_ENV, JupyterServer
 from benchmarks.stats import BREAKDOWN_HEADER, TABLE_HEADER, Row
 
-BENCHMARKS = ("launch", "watch", "responsiveness", "slurm", "sge", "mpi", "scale", "submission")
+BENCHMARKS = (
+    "launch",
+    "phases",
+    "memory",
+    "watch",
+    "responsiveness",
+    "slurm",
+    "sge",
+    "mpi",
+    "scale",
+    "submission",
+)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -71,6 +92,7 @@ async def main(args: argparse.Namespace) -> int:
     print(about, flush=True)
     rows: list[Row] = []
     breakdown: list[str] = []
+    phase_lines: list[str] = []  # its own columns (benchmarks/launch_phases.py)
     failed: list[str] = []
     server = JupyterServer(
         {"dask_cluster_launcher": True, "dask_labextension": True}, LABEXTENSION_FACTORY_ENV
@@ -85,6 +107,12 @@ async def main(args: argparse.Namespace) -> int:
             try:
                 if name == "launch":
                     more, lines = await launch.run(server, stream, reps)
+                elif name == "phases":  # servers of its own: launcher, dask-labextension 2 ways
+                    counts = (2,) if args.quick else (2, 8)
+                    more, phase_lines = await launch_phases.run(counts, 2 if args.quick else 3)
+                    lines = []
+                elif name == "memory":  # PSS per cluster, servers of its own (2-5 min)
+                    more, lines = await memory.run()
                 elif name == "watch":
                     more, lines = await watch.run(server, stream, reps), []
                 elif name == "responsiveness":
@@ -120,6 +148,9 @@ async def main(args: argparse.Namespace) -> int:
             "",
         ]
         report += [BREAKDOWN_HEADER, *breakdown]
+    if phase_lines:
+        report += ["", "A local launch step by step (medians; seconds from the request):", ""]
+        report += phase_lines
     if failed:
         report += ["", f"FAILED: {', '.join(failed)} (see the traceback above)"]
     text = "\n".join(report)

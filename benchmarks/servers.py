@@ -137,9 +137,17 @@ class EventStream:
 
 
 class JupyterServer:
-    """``python -m jupyter_server`` on a free loopback port with a random token."""
+    """``python -m jupyter_server`` on a free loopback port with a random token; with
+    ``console_script``, ``jupyter server`` (the ``jupyter`` script as ``__main__``, as users run
+    it: worker processes spawned by a cluster in the server import it again)."""
 
-    def __init__(self, extensions: dict[str, bool], extra_env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        extensions: dict[str, bool],
+        extra_env: dict[str, str] | None = None,
+        console_script: bool = False,
+    ):
+        self.console_script = console_script
         self.extensions = extensions
         self.extra_env = extra_env or {}
         self.token = secrets.token_hex(16)
@@ -163,10 +171,12 @@ class JupyterServer:
         env["JUPYTER_RUNTIME_DIR"] = str(self.workdir / "runtime")
         config = self.workdir / "jupyter_server_config.json"
         config.write_text(json.dumps({"ServerApp": {"jpserver_extensions": self.extensions}}))
+        if self.console_script:
+            start = [str(Path(sys.executable).parent / "jupyter"), "server"]
+        else:
+            start = [sys.executable, "-m", "jupyter_server"]
         command = [
-            sys.executable,
-            "-m",
-            "jupyter_server",
+            *start,
             "--no-browser",
             "--ServerApp.ip=127.0.0.1",
             f"--ServerApp.port={self.port}",

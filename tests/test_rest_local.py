@@ -17,11 +17,12 @@ FIXED_2 = {"backend": "local", "options": {"threads_per_worker": 1}, "scaling": 
 
 
 def dask_worker_processes() -> list[psutil.Process]:
-    """Worker (nanny) processes started from this test process."""
+    """Worker processes started from this test process: spawned (``spawn_main``) or forked
+    from a host's worker fork server (``hosting.worker_forkserver``: named ``dclw<id>``)."""
     found = []
     for child in psutil.Process().children(recursive=True):
         try:
-            if "spawn_main" in " ".join(child.cmdline()):
+            if "spawn_main" in " ".join(child.cmdline()) or child.name().startswith("dclw"):
                 found.append(child)
         except psutil.NoSuchProcess:
             continue
@@ -87,6 +88,12 @@ async def test_launch_answers_at_once_then_runs_scales_and_stops(
     page = await jp_fetch(*dashboard_path.split("/"))
     assert page.code == 200 and b"Dask" in page.body
     assert {w["nthreads"] for w in model["workers"]} == {1}
+    # the worker processes forked from the host's fork server, which has distributed imported
+    # (a spawned worker imports it again: seconds per worker on a busy machine)
+    forked = [
+        p for p in psutil.process_iter(["name"]) if p.info["name"] == f"dclw{cluster['id']}"[:15]
+    ]
+    assert len(forked) == 3  # the fork server and the 2 workers
 
     code, model = await launcher_api("clusters", cluster["id"], method="PATCH", body={"workers": 3})
     assert code == 200 and model["scaling"] == {"workers": 3}

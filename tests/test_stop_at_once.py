@@ -29,11 +29,12 @@ def host_processes(ids: set[str]) -> list[str]:
 
 
 def worker_processes() -> list[str]:
-    """Dask worker processes (multiprocessing's ``spawn_main``) started from this process."""
+    """Dask worker processes started from this process: spawned (multiprocessing's
+    ``spawn_main``) or forked from a host's worker fork server (named ``dclw<cluster id>``)."""
     found = []
     for child in psutil.Process().children(recursive=True):
         try:
-            if "spawn_main" in " ".join(child.cmdline()):
+            if "spawn_main" in " ".join(child.cmdline()) or child.name().startswith("dclw"):
                 found.append(f"pid {child.pid}")
         except psutil.NoSuchProcess:
             continue

@@ -19,6 +19,7 @@ from ..backends.registry import load_class
 from ..private import PrivateDir
 from .host import ClusterHost
 from .records import HostSpec
+from .worker_forkserver import fork_worker_server
 
 #: Scheduler HTTP routes a host leaves out: ``distributed.http.proxy`` relays ``/proxy/PORT/HOST``
 #: to a worker's HTTP server, and a launcher's workers serve HTTP nowhere (``private_http``); it
@@ -105,4 +106,7 @@ def main(argv: list[str] | None = None) -> None:
     # host installs its own handlers (SIGTERM/SIGINT stop the cluster and cancel its jobs)
     with contextlib.suppress(ImportError):
         import dask_jobqueue.runner  # noqa: F401
+    if spec.kwargs.get("processes") is True:  # a LocalCluster's worker processes
+        files = PrivateDir.at(spec.private_root).cluster(spec.cluster_id)
+        fork_worker_server(files.directory, spec.cluster_id)
     asyncio.run(ClusterHost(spec, backend).run())
