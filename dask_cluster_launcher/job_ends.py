@@ -135,7 +135,8 @@ class JobEnds:
         for cluster in clusters:
             for job_id in list(cluster.waiting):
                 job = accounted.get(job_id)
-                if job is not None:
+                # slurmdbd may not have the job's end yet (PENDING, RUNNING): asked again
+                if job is not None and job.state in ENDED_STATES:
                     del cluster.waiting[job_id]
                     cluster.ends[job_id] = end = job_end(job)
                     if job.state in UNEXPECTED:
@@ -148,7 +149,8 @@ class JobEnds:
                         del cluster.waiting[job_id]  # the accounting does not know it
         for job_id, job in accounted.items():
             owner = by_name.get(job.job_name or "")
-            if owner is not None and owner.looking and job_id not in owner.ends:
+            new = owner is not None and owner.looking and job_id not in owner.ends
+            if owner is not None and new and job.state in ENDED_STATES:
                 owner.ends[job_id] = end = job_end(job)
                 owner.found[job_id] = _ended_row(job_id, end)
         return accounted

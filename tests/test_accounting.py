@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from dask_cluster_launcher.backends.batch.accounting import parse_qacct, parse_sacct
+from dataclasses import replace
+
+from dask_cluster_launcher.backends.batch import commands
+from dask_cluster_launcher.backends.batch.accounting import (
+    AccountingFile,
+    parse_qacct,
+    parse_sacct,
+)
 
 # sacct 22.05, --parsable2 --noheader -o SACCT_FIELDS: a walltime, a memory kill, an exit code
 SACCT = """\
@@ -91,3 +98,49 @@ def test_qacct_records_map_onto_slurm_words():
     assert (failed.state, failed.exit_code, failed.reason) == ("FAILED", 3, "exited with code 3")
     assert failed.cores == 2
     assert (memory.state, memory.reason) == ("OUT_OF_MEMORY", "killed for memory (1 GiB)")
+
+
+def file_line(job_id, name="dcl-abc", owner="alice", failed="0", status="0", wallclock="4"):
+    columns = ["all.q", "node1", "users", owner, name, job_id, "sge", "0", "1796614800"]
+    columns += ["1796614801", "1796614805", failed, status, wallclock] + ["0"] * 20
+    columns += ["1", "0", "0.01", "0", "0", "-l h_rt=60,h_vmem=1G", "0", "NONE"]
+    columns += ["209715200.000000", "0", "0"]
+    assert len(columns) == 45
+    return ":".join(columns) + "\n"
+
+
+def test_the_accounting_file_is_read_as_it_grows(tmp_path):
+    path = tmp_path / "accounting"
+    path.write_text(
+        "# Version: 8.1.9\n" + file_line("900", failed="37", status="137", wallclock="61")
+    )
+    reader = AccountingFile(str(path), "alice", "dcl-")
+    [walltime] = reader.read().values()
+    assert (walltime.state, walltime.reason) == ("TIMEOUT", "reached its walltime (00:01:00)")
+    assert walltime.max_rss_bytes == 200 * 2**20 and walltime.cores == 1
+    # another user's job, a job not the launcher's, and a line still being written
+    with path.open("a") as f:
+        f.write(file_line("901", owner="bob") + file_line("902", name="other"))
+        f.write(file_line("903", status="3")[:40])
+    assert set(reader.read()) == {"900"}
+    with path.open("a") as f:
+        f.write(file_line("903", status="3")[40:])
+    assert reader.read()["903"].reason == "exited with code 3"
+    path.write_text(file_line("1", status="0"))  # rotated
+    assert reader.read()["1"].state == "COMPLETED"
+
+
+def test_the_accounting_file_says_what_qacct_says(sge_testbed):
+    """On the Grid Engine test bed: the file's records and qacct's, job by job."""
+    user = commands.login_name()
+    path = "/var/lib/gridengine/default/common/accounting"
+    from_file = AccountingFile(path, user, "dcl-").read()
+    out = sge_testbed.run(["qacct", "-o", user, "-j", "dcl-*"], check=False).stdout
+    from_qacct = parse_qacct(out)
+    both = set(from_file) & set(from_qacct)  # (a job may end between the two reads)
+    assert len(both) >= len(from_qacct) - 1 > 0, (len(from_file), len(from_qacct))
+    for job_id in both:
+        # qacct rounds maxvmem to 3 decimals of its unit
+        assert replace(from_file[job_id], max_rss_bytes=0) == replace(
+            from_qacct[job_id], max_rss_bytes=0
+        ), job_id

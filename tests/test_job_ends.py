@@ -9,11 +9,13 @@ SACCT = """\
 11|TIMEOUT|0:0|2026-12-07T03:10:00|2026-12-07T03:11:05|65|1|cpu=1||None|1|500M
 12|CANCELLED by 0|0:15|2026-12-07T03:10:00|2026-12-07T03:10:30|30|1|cpu=1||None|1|500M
 21|FAILED|3:0|2026-12-07T03:10:00|2026-12-07T03:10:01|1|1|cpu=1||None|1|500M
+22|PENDING|0:0|Unknown|Unknown|0|1|cpu=1||None|1|500M
 """
 
 
 class Accounting:
-    """A backend whose accounting knows jobs 11, 12 and 21 (not 22, not yet)."""
+    """A backend whose accounting knows jobs 11, 12 and 21 ended (22 not yet: slurmdbd
+    still has it PENDING)."""
 
     keeps_accounting = True
 
@@ -40,7 +42,7 @@ async def test_one_accounting_call_per_poll_for_every_cluster_and_the_rows_it_gi
     ends.observe("b", [row("21", "FAILED")])
     accounted = await ends.account(backend, ["a", "b"])
     assert backend.asked == [["11", "12", "21", "22"]] and ends.calls == 1
-    assert set(accounted) == {"11", "12", "21"}
+    assert set(accounted) == {"11", "12", "21", "22"}
     # the walltime stays on the card (its worker had joined); the scale-down does not
     [timeout] = ends.rows("a", [])
     assert timeout["job_id"] == "11" and timeout["state"] == "TIMEOUT"

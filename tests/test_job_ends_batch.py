@@ -11,12 +11,9 @@ from datetime import datetime
 
 import pytest
 
+from dask_cluster_launcher.backends.batch.accounting import AccountingFile
 from tests.helpers import wait_cluster
 from tests.test_rest_batch import BASE_OPTIONS
-
-#: Accounting commands of the launcher, and the queue commands of its polls.
-ACCOUNTING = {"sacct", "qacct"}
-QUEUE = {"squeue", "qstat"}
 
 
 @pytest.fixture
@@ -40,6 +37,17 @@ def commands_run(monkeypatch):
         return process
 
     monkeypatch.setattr(asyncio, "create_subprocess_exec", timed_exec)
+    # Grid Engine's accounting file, read here as it grows (qacct through a command prefix)
+    read = AccountingFile.read
+
+    def timed_read(self):
+        started = time.monotonic()
+        try:
+            return read(self)
+        finally:
+            seen.append(("accounting file", (self.path,), time.monotonic() - started))
+
+    monkeypatch.setattr(AccountingFile, "read", timed_read)
     return seen
 
 
@@ -125,7 +133,7 @@ async def test_why_jobs_ended_walltime_memory_exit_code_one_accounting_call_per_
             "exited with code 3",
         )
     # one accounting call per backend and poll at most, for every job that left the queue
-    for accounting, queue in (("sacct", "squeue"), ("qacct", "qstat")):
+    for accounting, queue in (("sacct", "squeue"), ("accounting file", "qstat")):
         calls = [c for c in commands_run if c[0] == accounting]
         polls = [c for c in commands_run if c[0] == queue]
         assert calls and len(calls) <= len(polls), (len(calls), len(polls))

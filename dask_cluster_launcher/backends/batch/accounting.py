@@ -16,7 +16,9 @@ once per poll and backend, about every job that left the queue since the last po
 
 from __future__ import annotations
 
+import os
 import re
+from collections import OrderedDict
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -166,6 +168,12 @@ _SGE_LIMIT_FAILURES = {"37", "40"}
 
 
 def _sge_time(text: str) -> datetime | None:
+    """qacct's "Mon Dec  7 02:57:53 2026", or the accounting file's epoch seconds."""
+    if text.strip().isdigit():
+        epoch = int(text)  # 0: never started
+        if not epoch:
+            return None
+        return datetime.fromtimestamp(epoch / 1000 if epoch > 10**11 else epoch).astimezone()
     try:
         return datetime.strptime(" ".join(text.split()), "%a %b %d %H:%M:%S %Y").astimezone()
     except ValueError:
@@ -212,6 +220,83 @@ def parse_qacct(out: str) -> dict[str, AccountedJob]:
         job = _sge_job(job_id, fields)
         jobs[job_id] = _with(job, reason=end_reason(job, fields.get("failed")))
     return jobs
+
+
+#: The accounting file's columns (accounting(5)) the reader uses, by position; ``category``
+#: (39) may hold colons, so the last five columns are counted from the end.
+_FILE_COLUMNS = {
+    "owner": 3,
+    "jobname": 4,
+    "jobnumber": 5,
+    "start_time": 9,
+    "end_time": 10,
+    "failed": 11,
+    "exit_status": 12,
+    "ru_wallclock": 13,
+    "slots": 34,
+}
+
+
+#: qacct's words for the ``failed`` codes a launcher's job usually ends with.
+_SGE_FAILURES = {
+    "26": "opening job output file",
+    "28": "changing into working directory",
+    "37": "qmaster enforced h_rt, h_cpu, or h_vmem limit",
+    "100": "assumedly after job",
+}
+
+
+class AccountingFile:
+    """Grid Engine's accounting file (``$SGE_ROOT/$SGE_CELL/common/accounting``), read as it
+    grows: each call reads only the lines written since the last (qacct reads the whole file,
+    which on a site grows to gigabytes). The first call reads its last ``TAIL`` bytes. Keeps
+    the last ``KEEP`` records of one owner's jobs whose name starts with ``prefix``."""
+
+    TAIL = 4 * 2**20
+    KEEP = 20_000
+
+    def __init__(self, path: str, owner: str, prefix: str) -> None:
+        self.path, self.owner, self.prefix = path, owner, prefix
+        self._offset: int | None = None
+        self._jobs: OrderedDict[str, AccountedJob] = OrderedDict()
+
+    def read(self) -> dict[str, AccountedJob]:
+        """Job id -> job, for every record of the owner's named jobs read so far."""
+        size = os.stat(self.path).st_size
+        first = self._offset is None
+        start = max(0, size - self.TAIL) if first else self._offset or 0
+        if size < start:
+            start = 0  # rotated: a new, shorter file
+        with open(self.path, "rb") as f:
+            f.seek(start)
+            data = f.read(size - start)
+        if first and start > 0:
+            data = data[data.find(b"\n") + 1 :]  # a line cut in two
+            start = size - len(data)
+        complete = data.rfind(b"\n") + 1  # a line being written waits for the next call
+        self._offset = start + complete
+        for line in data[:complete].decode(errors="replace").splitlines():
+            job = self._record(line)
+            if job is not None:
+                self._jobs.pop(job.job_id, None)
+                self._jobs[job.job_id] = job
+        while len(self._jobs) > self.KEEP:
+            self._jobs.popitem(last=False)
+        return dict(self._jobs)
+
+    def _record(self, line: str) -> AccountedJob | None:
+        columns = line.split(":")
+        if line.startswith("#") or len(columns) < 45:
+            return None
+        fields = {key: columns[index] for key, index in _FILE_COLUMNS.items()}
+        if fields["owner"] != self.owner or not fields["jobname"].startswith(self.prefix):
+            return None
+        fields["category"] = ":".join(columns[39:-5])
+        fields["maxvmem"] = columns[-3]
+        code = fields["failed"]  # the number only: qacct's words for the usual ones
+        fields["failed"] = f"{code} : {_SGE_FAILURES[code]}" if code in _SGE_FAILURES else code
+        job = _sge_job(fields["jobnumber"], fields)
+        return _with(job, reason=end_reason(job, fields["failed"]))
 
 
 def _sge_job(job_id: str, fields: dict[str, str]) -> AccountedJob:

@@ -15,7 +15,7 @@ from dask.utils import parse_bytes
 
 from ..base import require
 from . import commands, directives
-from .accounting import AccountedJob, parse_qacct
+from .accounting import AccountedJob, AccountingFile, parse_qacct
 from .form_input import validate_in_words
 from .jobqueue import JOB_NAME_PREFIX, JobQueueBackend
 from .queues import Queue, walltime_seconds, whole_minutes
@@ -250,22 +250,42 @@ class SGEBackend(JobQueueBackend):
         return states
 
     keeps_accounting = True
+    #: The accounting file, once found readable (see ``_accounting_file``).
+    _accounting: AccountingFile | None = None
 
     async def account_jobs(
         self, job_ids: list[str], names: Collection[str] = ()
     ) -> dict[str, AccountedJob]:
         if not job_ids and not names:
             return {}
-        # qacct takes one -j: the launcher's job name pattern answers for every cluster at
-        # once (it reads the whole accounting file whatever it is asked); exit 1 when none
         user = commands.login_name()
-        out = await self.run("qacct", "-o", user, "-j", f"{JOB_NAME_PREFIX}*", check=False)
+        accounting = self._accounting_file(user)
+        if accounting is not None:
+            # the lines written since the last poll: the cost follows the jobs that ended,
+            # not the size of the file
+            jobs = await asyncio.to_thread(accounting.read)
+        else:
+            # through a command prefix: qacct takes one -j, the launcher's job name pattern
+            # answers for every cluster at once (it reads the whole file); exit 1 when none
+            out = await self.run("qacct", "-o", user, "-j", f"{JOB_NAME_PREFIX}*", check=False)
+            jobs = parse_qacct(out)
         wanted, named = set(job_ids), set(names)
         return {
-            job_id: job
-            for job_id, job in parse_qacct(out).items()
-            if job_id in wanted or job.job_name in named
+            job_id: job for job_id, job in jobs.items() if job_id in wanted or job.job_name in named
         }
+
+    def _accounting_file(self, user: str) -> AccountingFile | None:
+        """The accounting file, read as it grows, where this server can read it (no command
+        prefix: the batch commands run here)."""
+        if self.command_prefix:
+            return None
+        if self._accounting is None:
+            root = os.environ.get("SGE_ROOT", "/var/lib/gridengine")
+            path = os.path.join(root, os.environ.get("SGE_CELL", "default"), "common", "accounting")
+            if not os.access(path, os.R_OK):
+                return None
+            self._accounting = AccountingFile(path, user, JOB_NAME_PREFIX)
+        return self._accounting
 
     async def _reasons(self, job_ids: list[str]) -> dict[str, str]:
         """Why jobs wait or are in error, from ONE ``qstat -j`` call for all of them."""
