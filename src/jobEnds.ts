@@ -52,8 +52,11 @@ export function jobEndNotice(
     ([reason, count]) =>
       `${trans._n("%1 worker's job", "%1 workers' jobs", count)} ${reason}`
   );
-  // adaptive scaling submits a job in place of one that ended
-  const replacing = cluster.state === 'running' && 'adapt' in cluster.scaling;
+  // adaptive scaling submits a job in place of one that ended; so does the host of a
+  // fixed-size cluster (it keeps the number of workers asked for)
+  const scaling = cluster.scaling;
+  const replacing =
+    cluster.state === 'running' && ('adapt' in scaling || scaling.workers > 0);
   const text = `${cluster.name}: ${parts.join('; ')}`;
   return replacing ? trans.__('%1; replacing', text) : text;
 }

@@ -70,10 +70,10 @@ def ended_row(model, state, job_id=None):
 
 
 async def walltime_is_shown_and_the_worker_replaced(launcher_api, kind):
-    """A 1-worker cluster (adaptive 1..1, no lifetime: the walltime kills its worker) shows
-    its job ended at its walltime, and a new job takes its place."""
+    """A fixed 1-worker cluster (no lifetime: the walltime kills its worker) shows its job
+    ended at its walltime, and its host submits a new job in its place."""
     options = {"walltime": "00:01:00", "lifetime": "", "lifetime_stagger": ""}
-    cluster_id = await launch(launcher_api, kind, options, {"adapt": {"minimum": 1, "maximum": 1}})
+    cluster_id = await launch(launcher_api, kind, options, {"workers": 1})
     model = await wait_cluster(
         launcher_api, cluster_id, lambda m: [w for w in m["workers"] if w["job_id"]], 90, 0.5
     )

@@ -71,10 +71,18 @@ describe('a job that ended', () => {
       "big: 2 workers' jobs reached the walltime (00:01:00); replacing"
     );
     expect(jobEndNotice(cluster, [], trans)).toBeNull();
-    // a fixed size: nothing replaces the job
+    // a fixed size: its host submits a job in place of the one that ended
     expect(
       jobEndNotice(
         { ...cluster, scaling: { workers: 1 } },
+        [timedOut('1')],
+        trans
+      )
+    ).toBe("big: 1 worker's job reached the walltime (00:01:00); replacing");
+    // scaled to 0: nothing replaces it
+    expect(
+      jobEndNotice(
+        { ...cluster, scaling: { workers: 0 } },
         [timedOut('1')],
         trans
       )
