@@ -20,11 +20,12 @@ for b in /usr/sbin/slurmdbd /usr/sbin/mariadbd /usr/bin/mariadbd-safe /usr/bin/s
 done
 
 registered() { sacctmgr -n -P list cluster format=cluster 2>/dev/null | grep -qx "$CLUSTER"; }
+has_account() { sacctmgr -n -P list assoc account=physics user=root format=user 2>/dev/null | grep -qx root; }
 dbd_alive() { local pid; pid=$(cat $DBD_BASE/slurmdbd.pid 2>/dev/null || true); [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; }
 
-# fast path: slurmdbd answers and knows the cluster
-if dbd_alive && registered; then
-  echo "slurmdbd already running (cluster $CLUSTER registered)"; exit 0
+# fast path: slurmdbd answers and knows the cluster and its account
+if dbd_alive && registered && has_account; then
+  echo "slurmdbd already running (cluster $CLUSTER registered, account physics)"; exit 0
 fi
 
 # ---- (a) MariaDB, root by socket authentication ------------------------------------------------
@@ -76,4 +77,9 @@ fi
 for i in $(seq 100); do sacctmgr -n -P list cluster >/dev/null 2>&1 && break; sleep 0.2; done
 registered || sacctmgr -i add cluster "$CLUSTER" >/dev/null
 registered || { echo "start-slurmdbd.sh: cluster $CLUSTER not registered" >&2; tail -20 $DBD_BASE/slurmdbd.log; exit 1; }
-echo "slurmdbd ready (cluster $CLUSTER registered)"
+# a site's project account, as the tests' site profiles name it (root keeps its default account)
+if ! has_account; then
+  sacctmgr -i add account physics Description=physics Organization=physics >/dev/null 2>&1 || true
+  sacctmgr -i add user root account=physics >/dev/null
+fi
+echo "slurmdbd ready (cluster $CLUSTER registered, account physics)"
