@@ -121,20 +121,6 @@ def scheduler_job(
     return job
 
 
-class _ExistingForPreview:
-    """A log folder a preview's job neither creates nor needs (as ``JobQueueBackend.job_script``
-    does for the workers' script): written as its path, tested through ``os.sep``."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-
-    def __str__(self) -> str:
-        return self.path
-
-    def __fspath__(self) -> str:
-        return os.sep
-
-
 def preview_script(
     backend: Any, kwargs: dict[str, Any], options: dict[str, Any], python: str | None
 ) -> str | None:
@@ -149,7 +135,11 @@ def preview_script(
     command = host_command(spec, files.directory / "host.json", None)
     log_directory = kwargs.get("log_directory")
     if log_directory is not None:
-        kwargs = {**kwargs, "log_directory": _ExistingForPreview(log_directory)}
+        # the batch backends' module: imported when a batch preview asks (hosts of local
+        # clusters import this module too)
+        from ..backends.batch.jobqueue import ExistingForPreview
+
+        kwargs = {**kwargs, "log_directory": ExistingForPreview(log_directory)}
     return str(scheduler_job(backend, kwargs, spec, command, files).job_script())
 
 

@@ -53,6 +53,22 @@ def job_script_directory(files: ClusterFiles) -> Path:
     return files.directory / "jobs"
 
 
+class ExistingForPreview:
+    """A log directory for a preview's Job. dask-jobqueue's Job creates a missing log directory;
+    a preview must leave the disk alone. The Job writes the path into the script with ``%s``
+    (the real path: the preview is the script a job gets, skip filter included) and tests it
+    with ``os.path.exists`` (through ``__fspath__``: an existing directory, nothing made)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __str__(self) -> str:
+        return self.path
+
+    def __fspath__(self) -> str:
+        return os.sep
+
+
 class JobQueueBackend(Backend):
     config_name: str  # "slurm" / "sge"
     queue_field_title: str = "queue"
@@ -332,21 +348,6 @@ class JobQueueBackend(Backend):
         """The script each job runs, built by dask-jobqueue itself from the same arguments."""
         cluster_only = {"scheduler_options", "shared_temp_directory"}
         job_kwargs = {k: v for k, v in kwargs.items() if k not in cluster_only}
-
-        class ExistingForPreview:
-            """dask-jobqueue's Job creates a missing log directory; a preview must leave the
-            disk alone. The Job writes the path into the script with ``%s`` (the real path: the
-            preview is the script a job gets, skip filter included) and tests it with
-            ``os.path.exists`` (through ``__fspath__``: an existing directory, nothing made)."""
-
-            def __init__(self, path: str) -> None:
-                self.path = path
-
-            def __str__(self) -> str:
-                return self.path
-
-            def __fspath__(self) -> str:
-                return os.sep
 
         if job_kwargs.get("log_directory") is not None:
             job_kwargs["log_directory"] = ExistingForPreview(job_kwargs["log_directory"])
