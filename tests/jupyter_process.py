@@ -118,6 +118,7 @@ class JupyterServerProcess:
         body: Any = None,
         method: str | None = None,
         prefix: str = "dask-cluster-launcher/",
+        timeout: float = 10.0,
     ) -> Any:
         """A REST call to ``/<prefix><path>`` -> parsed JSON or None; the launcher's answers
         are checked against schema/openapi.yaml."""
@@ -129,7 +130,7 @@ class JupyterServerProcess:
             headers={"Authorization": f"token {self.token}"},
             method=method,
         )
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             text = response.read()
             status = response.status
         parsed = json.loads(text) if text else None

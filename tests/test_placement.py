@@ -1,8 +1,7 @@
-"""The scheduler in a batch job of its own, through a real Jupyter server: the cases every
-batch test bed runs (``test_placement_slurm``, ``test_placement_sge`` import them with their
-own ``in_job`` fixture).
+"""The scheduler in a batch job of its own, through a real Jupyter server, on the SLURM and
+Grid Engine test beds.
 
-One cluster for a module (2 workers), reused by every case in order: its host process runs
+One cluster per batch system (2 workers), reused by every case in order: its host process runs
 inside a batch job named like its workers, the notebook code computes, the dashboard answers
 through the Jupyter server, a SIGKILLed server's successor takes it back from its record, and
 a stop leaves no job. The site's ``scheduler_placements`` limit refuses the other placement.
@@ -73,11 +72,14 @@ class InJobCluster:
         return done.stdout
 
 
-def in_job_cluster(
-    factory: pytest.TempPathFactory, testbed: Testbed, backend: str, job_id_variable: str
+@pytest.fixture(scope="module", params=[("slurm", "SLURM_JOB_ID"), ("sge", "JOB_ID")], ids=str)
+def in_job(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[InJobCluster]:
-    """The module's cluster, for its ``in_job`` fixture."""
-    made = InJobCluster(factory.mktemp("placement"), testbed, backend, job_id_variable)
+    """The batch system's one cluster (pytest runs every case on one before the next)."""
+    backend, job_id_variable = request.param
+    testbed: Testbed = request.getfixturevalue(f"{backend}_testbed")
+    made = InJobCluster(tmp_path_factory.mktemp("placement"), testbed, backend, job_id_variable)
     try:
         yield made
     finally:
@@ -145,7 +147,8 @@ def test_a_new_server_takes_the_cluster_back_after_a_crash(in_job: InJobCluster)
 
 def test_a_stop_leaves_no_job_the_schedulers_included(in_job: InJobCluster):
     assert in_job.testbed.queue_job_ids(f"dcl-{in_job.id}")
-    in_job.server.call(f"clusters/{in_job.id}", method="DELETE")
+    # a Grid Engine stop takes 5-10 s here (its workers' jobs end through qdel first)
+    in_job.server.call(f"clusters/{in_job.id}", method="DELETE", timeout=60)
     assert cluster(in_job.server, in_job.id) is None
     in_job.testbed.wait_queue_empty(timeout=30, name_prefix=f"dcl-{in_job.id}")
     wait_until(lambda: not host_pids(in_job.id), 30, "the host process to exit")
