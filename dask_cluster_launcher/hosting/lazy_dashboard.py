@@ -23,6 +23,12 @@ from tornado import web
 MODULE = "distributed.dashboard.scheduler"
 
 
+#: Routes of distributed's own that list the dashboard's pages (dask-labextension asks
+#: ``individual-plots.json`` for its panes): answered before any other application is asked, so
+#: the real dashboard is connected first, or they would list none.
+LISTINGS = ("individual-plots.json", "sitemap.json")
+
+
 class LazyDashboard(web.Application):
     """A member of the scheduler's ``RoutingApplication.applications`` that answers nothing
     itself: asked for a handler first time, it connects the real dashboard, which
@@ -32,10 +38,13 @@ class LazyDashboard(web.Application):
         super().__init__()
         self._connect_args: tuple[Any, ...] | None = (routing, http_server, scheduler, prefix)
 
-    def find_handler(self, request: Any, **kwargs: Any) -> Any:
+    def connect_now(self) -> None:
         if self._connect_args is not None:
             args, self._connect_args = self._connect_args, None
             real_dashboard().connect(*args)
+
+    def find_handler(self, request: Any, **kwargs: Any) -> Any:
+        self.connect_now()
         return None
 
 
@@ -48,7 +57,16 @@ def real_dashboard() -> types.ModuleType:
 
 
 def _connect(application: Any, http_server: Any, scheduler: Any, prefix: str = "") -> None:
-    application.add_application(LazyDashboard(application, http_server, scheduler, prefix))
+    lazy = LazyDashboard(application, http_server, scheduler, prefix)
+    application.add_application(lazy)
+    find_handler = application.find_handler
+
+    def connecting_for_listings(request: Any, **kwargs: Any) -> Any:
+        if request.path.rstrip("/").endswith(LISTINGS):
+            lazy.connect_now()
+        return find_handler(request, **kwargs)
+
+    application.find_handler = connecting_for_listings
 
 
 def defer_dashboard() -> None:
