@@ -60,11 +60,11 @@ def is_spare(process: psutil.Process) -> bool:
         return False
 
 
-def with_helpers(host: psutil.Process) -> float:
-    """PSS of a host and of its helper processes (multiprocessing's resource tracker, the
-    worker fork server: ``hosting.worker_forkserver``), not of its workers: those spawned
-    (``spawn_main``) and those the fork server forked (its children)."""
-    total = pss_mb(host.pid)
+def helpers(host: psutil.Process) -> float:
+    """PSS of a host's helper processes (multiprocessing's resource tracker, the worker fork
+    server: ``hosting.worker_forkserver``), not of its workers: those spawned (``spawn_main``)
+    and those the fork server forked (its children)."""
+    total = 0.0
     for child in host.children():
         try:
             if "spawn_main" not in " ".join(child.cmdline()):
@@ -75,12 +75,18 @@ def with_helpers(host: psutil.Process) -> float:
 
 
 def server_tree(pid: int) -> dict[str, Any]:
-    """PSS of the server, its cluster hosts (with their helpers) and its spare host (the
-    workers are left out)."""
-    children = psutil.Process(pid).children()
-    hosts = [with_helpers(c) for c in children if is_host(c)]
+    """PSS of the server, its cluster hosts, their helpers and its spare host (the workers are
+    left out)."""
+    children = [c for c in psutil.Process(pid).children() if is_host(c) or is_spare(c)]
+    hosts = [c for c in children if is_host(c)]
     spares = [pss_mb(c.pid) for c in children if is_spare(c)]
-    return {"server": pss_mb(pid), "hosts": hosts, "spare": sum(spares), "spares": len(spares)}
+    return {
+        "server": pss_mb(pid),
+        "hosts": [pss_mb(c.pid) for c in hosts],
+        "helpers": [helpers(c) for c in hosts],
+        "spare": sum(spares),
+        "spares": len(spares),
+    }
 
 
 class MegabyteSample(Sample):
@@ -121,6 +127,7 @@ async def launcher_side(options: dict[str, Any], counts: tuple[int, ...], worker
     assert server.process is not None and stream is not None
     pid = server.process.pid
     per_cluster: dict[int, float] = {}
+    per_helpers: dict[int, float] = {}
     try:
         await wait_for_spare(server)
         before = server_tree(pid)
@@ -142,12 +149,14 @@ async def launcher_side(options: dict[str, Any], counts: tuple[int, ...], worker
             tree = server_tree(pid)
             if len(tree["hosts"]) != len(running):
                 raise RuntimeError(f"{len(running)} clusters but {len(tree['hosts'])} hosts")
-            total = tree["server"] + sum(tree["hosts"])
+            total = tree["server"] + sum(tree["hosts"]) + sum(tree["helpers"])
             per_cluster[count] = (total - before["server"]) / count
+            per_helpers[count] = sum(tree["helpers"]) / count
             print(
                 f"  launcher, {count} cluster(s): server {tree['server']:.1f} MB (was "
                 f"{before['server']:.1f}), hosts {statistics.median(tree['hosts']):.1f} MB "
-                f"each (median), spare {tree['spare']:.1f} MB",
+                f"each (median), their helpers {statistics.median(tree['helpers']):.1f} MB, "
+                f"spare {tree['spare']:.1f} MB",
                 flush=True,
             )
         for cluster_id in running:
@@ -155,7 +164,7 @@ async def launcher_side(options: dict[str, Any], counts: tuple[int, ...], worker
     finally:
         stream.close()
         await server.stop()
-    return per_cluster, before["spare"], before["server"]
+    return per_cluster, per_helpers, before["spare"], before["server"]
 
 
 async def labextension_side(env: dict[str, str], counts: tuple[int, ...]):
@@ -204,9 +213,9 @@ async def run() -> tuple[list[Row], list[str]]:
         "DASK_LABEXTENSION__FACTORY__KWARGS__N_WORKERS": str(THREAD_WORKERS),
         "DASK_LABEXTENSION__FACTORY__KWARGS__PROCESSES": "False",
     }
-    ours, spare, server_ours = await launcher_side(processes, IDLE_COUNTS, 1)
+    ours, ours_helpers, spare, server_ours = await launcher_side(processes, IDLE_COUNTS, 1)
     theirs, server_theirs = await labextension_side(one_process, IDLE_COUNTS)
-    ours_threads, _, _ = await launcher_side(threads, (1,), THREAD_WORKERS)
+    ours_threads, _, _, _ = await launcher_side(threads, (1,), THREAD_WORKERS)
     theirs_threads, _ = await labextension_side(many_threads, (1,))
     labext = "dask-labextension (in the server)"
     rows = [
@@ -215,7 +224,8 @@ async def run() -> tuple[list[Row], list[str]]:
             ours[n],
             theirs[n],
             labext,
-            "",
+            f"of which the host's helpers (worker fork server, resource tracker) "
+            f"{ours_helpers[n]:.1f} MB",
         )
         for n in IDLE_COUNTS
     ]

@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from ..backends import default_backends
 from ..backends.registry import load_class
@@ -108,5 +109,34 @@ def main(argv: list[str] | None = None) -> None:
         import dask_jobqueue.runner  # noqa: F401
     if spec.kwargs.get("processes") is True:  # a LocalCluster's worker processes
         files = PrivateDir.at(spec.private_root).cluster(spec.cluster_id)
-        fork_worker_server(files.directory, spec.cluster_id)
-    asyncio.run(ClusterHost(spec, backend).run())
+        fork_worker_server(files.directory, spec.cluster_id)  # removed with the cluster's files
+    run_until_stopped(ClusterHost(spec, backend))
+
+
+#: Seconds the tasks still running when the host has stopped get to end once cancelled.
+LEFTOVER_TASKS_GRACE = 5.0
+
+
+def run_until_stopped(host: ClusterHost) -> None:
+    """``asyncio.run(host.run())``, except that the tasks left when the host has stopped (its
+    files and record removed, its cluster closed) get ``LEFTOVER_TASKS_GRACE`` seconds once
+    cancelled, not forever: a worker start cut short by a stop right after the launch can leave
+    one that never ends, and the host would stay behind."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        loop.run_until_complete(host.run())
+    finally:
+        tasks = asyncio.all_tasks(loop)
+        for task in tasks:
+            task.cancel()
+        stuck: set[asyncio.Task[Any]] = set()
+        if tasks:
+            _, stuck = loop.run_until_complete(asyncio.wait(tasks, timeout=LEFTOVER_TASKS_GRACE))
+        if stuck:
+            logging.getLogger(__name__).warning("%d tasks did not end; exiting", len(stuck))
+            logging.shutdown()
+            sys.stdout.flush()
+            os._exit(0)
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
