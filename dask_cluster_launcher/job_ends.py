@@ -24,10 +24,10 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .backends.batch.accounting import AccountedJob
+from .backends.batch.accounting import AccountedJob, end_reason
 from .backends.batch.jobqueue import job_name
 from .backends.batch.queues import ENDED_STATES
 from .changes import JobEnd
@@ -48,7 +48,18 @@ UNEXPECTED = frozenset(
     ("TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "FAILED", "PREEMPTED", "BOOT_FAIL", "DEADLINE")
 )
 
+#: What slurmstepd writes in a job's log when it kills the job for memory without cgroups
+#: (``JobAcctGatherParams=OverMemoryKill``): the accounting says FAILED by SIGKILL, and the peak
+#: it sampled before the kill may be under the limit (a job killed within one sample).
+SLURM_MEMORY_KILL = "Exceeded job memory limit"
+
 Row = dict[str, Any]
+
+
+def memory_kill_end(job: AccountedJob) -> JobEnd:
+    """The end of a job SIGKILLed for memory, as its log says it was."""
+    killed = replace(job, state="OUT_OF_MEMORY")
+    return job_end(replace(killed, reason=end_reason(killed)))
 
 
 def job_end(job: AccountedJob) -> JobEnd:
@@ -75,6 +86,8 @@ class _Cluster:
     looking: bool = False
     looks_left: int = LOOKS
     found: dict[str, Row] = field(default_factory=dict)
+    #: Ends of SIGKILLed jobs had their log said they were killed for memory.
+    memory_kills: dict[str, JobEnd] = field(default_factory=dict)
 
 
 class JobEnds:
@@ -139,6 +152,8 @@ class JobEnds:
                 if job is not None and job.state in ENDED_STATES:
                     del cluster.waiting[job_id]
                     cluster.ends[job_id] = end = job_end(job)
+                    if job.state == "FAILED" and job.signal == 9:
+                        cluster.memory_kills[job_id] = memory_kill_end(job)
                     if job.state in UNEXPECTED:
                         cluster.kept[job_id] = _ended_row(job_id, end)
                         while len(cluster.kept) > KEPT:
@@ -152,6 +167,8 @@ class JobEnds:
             new = owner is not None and owner.looking and job_id not in owner.ends
             if owner is not None and new and job.state in ENDED_STATES:
                 owner.ends[job_id] = end = job_end(job)
+                if job.state == "FAILED" and job.signal == 9:
+                    owner.memory_kills[job_id] = memory_kill_end(job)
                 owner.found[job_id] = _ended_row(job_id, end)
         return accounted
 
@@ -173,14 +190,25 @@ class JobEnds:
         cluster = self._clusters.get(cluster_id)
         if cluster is None:
             return [{**row, "end": None} for row in rows]
-        shown = [{**row, "end": cluster.ends.get(row["job_id"])} for row in rows]
+        shown = [{**row, "end": _end_of(cluster, row)} for row in rows]
         listed = {row["job_id"] for row in rows}
         for job_id in listed:
             cluster.kept.pop(job_id, None)  # the start failures' own row tells it
         shown += list(cluster.kept.values())
         keep = listed | set(cluster.kept) | set(cluster.live)
         cluster.ends = {job_id: end for job_id, end in cluster.ends.items() if job_id in keep}
+        cluster.memory_kills = {
+            job_id: end for job_id, end in cluster.memory_kills.items() if job_id in keep
+        }
         return shown
+
+
+def _end_of(cluster: _Cluster, row: Row) -> JobEnd | None:
+    """A row's accounted end; killed for memory where its log says slurmstepd killed it so."""
+    end = cluster.ends.get(row["job_id"])
+    if end is not None and SLURM_MEMORY_KILL in (row.get("error") or ""):
+        return cluster.memory_kills.get(row["job_id"], end)
+    return end
 
 
 def _ended_row(job_id: str, end: JobEnd) -> Row:
