@@ -128,11 +128,12 @@ async def test_pending_job_blocked_by_resources_shows_its_estimated_start(launch
         model = await wait_cluster(
             launcher_api,
             cluster["id"],
-            lambda m: any(j["estimated_start"] for j in m["jobs"]),
+            # squeue says reason "None" for a moment after a job is submitted
+            lambda m: any(j["estimated_start"] and j["reason"] for j in m["jobs"]),
             timeout=90,
             interval=0.5,
         )
-        job = next(j for j in model["jobs"] if j["estimated_start"])
+        job = next(j for j in model["jobs"] if j["estimated_start"] and j["reason"])
         assert job["state"] == "PENDING" and job["reason"] in ("Resources", "Priority")
         start = datetime.fromisoformat(job["estimated_start"])
         # when the one-minute job holding the node ends, give or take the scheduler's rounds
