@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -259,9 +260,15 @@ class AccountingFile:
         self.path, self.owner, self.prefix = path, owner, prefix
         self._offset: int | None = None
         self._jobs: OrderedDict[str, AccountedJob] = OrderedDict()
+        # the watcher's poll and a stopping cluster's settling read in threads of their own
+        self._lock = threading.Lock()
 
     def read(self) -> dict[str, AccountedJob]:
         """Job id -> job, for every record of the owner's named jobs read so far."""
+        with self._lock:
+            return self._read()
+
+    def _read(self) -> dict[str, AccountedJob]:
         size = os.stat(self.path).st_size
         first = self._offset is None
         start = max(0, size - self.TAIL) if first else self._offset or 0
