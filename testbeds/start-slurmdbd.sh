@@ -72,7 +72,9 @@ fi
 
 # ---- (c) slurmdbd, then the cluster ------------------------------------------------------------------
 if ! dbd_alive; then
-  /usr/sbin/slurmdbd   # daemonizes, drops to SlurmUser
+  # slurmdbd looks for slurmdbd.conf beside $SLURM_CONF (start-slurm.sh points that at its
+  # not-yet-installed slurm.conf in a temporary folder): name its own file's folder instead
+  SLURM_CONF=/etc/slurm/slurm.conf /usr/sbin/slurmdbd   # daemonizes, drops to SlurmUser
 fi
 for i in $(seq 100); do sacctmgr -n -P list cluster >/dev/null 2>&1 && break; sleep 0.2; done
 registered || sacctmgr -i add cluster "$CLUSTER" >/dev/null
