@@ -39,14 +39,14 @@ import psutil
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.observe import (
-    cluster_event,
-    connect,
-    join_times,
-    launcher_security,
-    running_workers,
-    wait_until_quiet,
+from benchmarks.launch import (
+    Launch,
+    labextension_launched,
+    launched_local,
+    scheduler_record,
+    wait_shown,
 )
+from benchmarks.observe import launcher_security, wait_until_quiet
 from benchmarks.servers import LABEXTENSION_FACTORY_ENV, EventStream, JupyterServer
 from benchmarks.stats import Row, Sample, seconds
 
@@ -99,37 +99,11 @@ def host_of(server: JupyterServer, cluster_id: str) -> psutil.Process:
     raise RuntimeError(f"no host process for cluster {cluster_id}")
 
 
-async def scheduler_facts(address: str, after: float, security: Any = None) -> dict[str, Any]:
-    client = await connect(address, security)
-    try:
-        joins = await join_times(client, after)
-        started = client.scheduler_info().get("started")
-    finally:
-        await client.close()
-    return {"joins": joins, "scheduler": started}
-
-
 async def launcher_once(server: JupyterServer, stream: EventStream, workers: int) -> dict:
-    body = {
-        "backend": "local",
-        "options": {"threads_per_worker": 1},
-        "scaling": {"workers": workers},
-    }
-    since = stream.mark()
-    start = time.time()
-    code, model = await server.request("POST", "dask-cluster-launcher/clusters", body)
-    answered = time.time()
-    if code != 202:
-        raise RuntimeError(f"POST clusters answered {code}: {model}")
-    cluster_id = model["id"]
-    try:
-        running, _ = await stream.wait_for(
-            cluster_event(cluster_id, lambda m: m["state"] == "running"), since, timeout=120
-        )
-        shown, event = await stream.wait_for(
-            cluster_event(cluster_id, lambda m: running_workers(m) >= workers), since, timeout=120
-        )
-        processes = new_processes(host_of(server, cluster_id), start)
+    async with launched_local(server, stream, workers) as launch:
+        running, shown, event = await wait_shown(stream, launch, workers)
+        cluster_id = launch.cluster_id
+        processes = new_processes(host_of(server, cluster_id), launch.start)
         security = launcher_security(cluster_id)
         from dask_cluster_launcher.private import PrivateDir
 
@@ -137,40 +111,37 @@ async def launcher_once(server: JupyterServer, stream: EventStream, workers: int
         credentials = min(p.stat().st_mtime for p in files)
         record = server.workdir / "runtime" / "dask-cluster-launcher" / f"{cluster_id}.json"
         host = record.stat().st_mtime
-        facts = await scheduler_facts(event["cluster"]["scheduler_address"], start, security)
-    finally:
-        await server.request("DELETE", f"dask-cluster-launcher/clusters/{cluster_id}")
-    return steps(start, answered, credentials, host, facts, processes, running, shown)
+        address = event["cluster"]["scheduler_address"]
+        facts = await scheduler_record(address, launch.start, security)
+    return steps(launch, credentials, host, facts, processes, running, shown)
 
 
 async def labextension_once(server: JupyterServer, workers: int) -> dict:
     assert server.process is not None
-    start = time.time()
-    code, model = await server.request("PUT", "dask/clusters")
-    answered = time.time()
-    if code != 200:
-        raise RuntimeError(f"PUT /dask/clusters answered {code}: {model}")
-    try:
-        processes = new_processes(psutil.Process(server.process.pid), start)
-        client = await connect(model["scheduler_address"])
-        try:  # now and then it answers before its last worker registered (see launch.py)
-            await asyncio.wait_for(client.wait_for_workers(workers), 60)
-        finally:
-            await client.close()
-        facts = await scheduler_facts(model["scheduler_address"], start)
-    finally:
-        await server.request("DELETE", f"dask/clusters/{model['id']}")
-    shown = max(answered, facts["joins"][-1])
-    return steps(start, answered, None, None, facts, processes, None, shown)
+    async with labextension_launched(server, workers) as launch:
+        processes = new_processes(psutil.Process(server.process.pid), launch.start)
+        assert launch.model is not None
+        address = launch.model["scheduler_address"]
+        facts = await scheduler_record(address, launch.start, workers=workers)
+    shown = max(launch.answered, facts[0][-1])
+    return steps(launch, None, None, facts, processes, None, shown)
 
 
-def steps(start, answered, credentials, host, facts, processes, running, shown) -> dict:
-    joins = facts["joins"]
+def steps(
+    launch: Launch,
+    credentials: float | None,
+    host: float | None,
+    facts: tuple[list[float], float | None],
+    processes: list[float],
+    running: float | None,
+    shown: float,
+) -> dict:
+    joins, scheduler_started = facts
     found = {
-        "answered": answered,
+        "answered": launch.answered,
         "credentials": credentials,
         "host": host,
-        "scheduler": facts["scheduler"],
+        "scheduler": scheduler_started,
         "first_process": processes[0] if processes else None,
         "last_process": processes[-1] if processes else None,
         "first_join": joins[0] if joins else None,
@@ -178,7 +149,7 @@ def steps(start, answered, credentials, host, facts, processes, running, shown) 
         "running": running,
         "shown": shown,
     }
-    return {key: None if value is None else value - start for key, value in found.items()}
+    return {key: None if value is None else value - launch.start for key, value in found.items()}
 
 
 def phase_header() -> str:
@@ -201,6 +172,16 @@ SIDES = {
 }
 
 
+def labextension_server(workers: int, console_script: bool = False) -> JupyterServer:
+    """A server with dask-labextension alone, its factory making N local workers as the
+    launcher's local backend does (not started)."""
+    env = {
+        **LABEXTENSION_FACTORY_ENV,
+        "DASK_LABEXTENSION__FACTORY__KWARGS__N_WORKERS": str(workers),
+    }
+    return JupyterServer({"dask_labextension": True}, env, console_script=console_script)
+
+
 async def start_servers(counts: tuple[int, ...]) -> dict[tuple[str, int], Any]:
     launcher = JupyterServer({"dask_cluster_launcher": True})
     await launcher.start()
@@ -209,11 +190,7 @@ async def start_servers(counts: tuple[int, ...]) -> dict[tuple[str, int], Any]:
     for n in counts:
         servers[("launcher", n)] = (launcher, stream)
         for side, script in (("labext-m", False), ("labext-script", True)):
-            env = {
-                **LABEXTENSION_FACTORY_ENV,
-                "DASK_LABEXTENSION__FACTORY__KWARGS__N_WORKERS": str(n),
-            }
-            server = JupyterServer({"dask_labextension": True}, env, console_script=script)
+            server = labextension_server(n, console_script=script)
             await server.start()
             servers[(side, n)] = (server, None)
     return servers
