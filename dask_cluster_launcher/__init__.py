@@ -22,7 +22,11 @@ def _jupyter_server_extension_points() -> list[dict[str, Any]]:
 
 def __getattr__(name: str) -> Any:
     # The Python API imports dask lazily so that loading the server extension stays fast.
-    if name in ("quick_connect", "make_cluster", "connect"):
+    if name == "connect":  # the inserted code's call: light, it runs as a cluster starts
+        from .connecting import connect
+
+        return connect
+    if name in ("quick_connect", "make_cluster"):
         from . import api
 
         return getattr(api, name)

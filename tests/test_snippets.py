@@ -104,6 +104,26 @@ def test_connect_says_which_cluster_is_not_running():
         connect("f00d")
 
 
+def test_inserted_connect_imports_only_what_it_needs():
+    """The inserted cell runs while the cluster starts: importing the launcher's request schemas
+    there (``jsonschema``: 0.5-1 s) made the first task's result later than the cluster."""
+    import subprocess
+    import sys
+
+    check = (
+        "import sys\n"
+        "from dask_cluster_launcher import connect\n"
+        "try:\n"
+        "    connect('f00d')\n"
+        "except Exception as exc:\n"
+        "    print(type(exc).__name__)\n"
+        "heavy = ('jsonschema', 'dask_cluster_launcher.api', 'jupyter_server', 'traitlets')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True)
+    assert out.stdout.split("\n")[:2] == ["NotFound", "[]"], out.stdout + out.stderr
+
+
 async def run_in_kernel(code: str, cwd: Path) -> str:
     """Run notebook code in a real IPython kernel (its own process, as the Jupyter server
     would start it: this environment, started in the notebook's folder); its printed output."""
