@@ -117,7 +117,7 @@ async def labextension_launched(server: JupyterServer, workers: int) -> AsyncIte
     start = time.time()
     code, model = await server.request("PUT", "dask/clusters")
     answered = time.time()
-    if code != 200 or not 1 <= model.get("workers", 0) <= workers:
+    if code != 200 or not 0 <= model.get("workers", -1) <= workers:
         raise RuntimeError(f"PUT /dask/clusters answered {code}: {model}")
     try:
         yield Launch(start, answered, model["id"], model=model)
