@@ -1,7 +1,8 @@
 #!/bin/bash
 # The HTCondor test bed: the command-line emulator of
 # dask_cluster_launcher/testing/htcondor_emulator.py (condor_submit, condor_q, condor_rm,
-# condor_status following the HTCondor manual; jobs really run on this host as their user).
+# condor_status, and condor_history from htcondor_emulator_history.py, following the HTCondor
+# manual; jobs really run on this host as their user).
 # No HTCondor pool can be installed here: see README "Test beds".
 #
 # usage: testbeds/start-htcondor.sh [DIR]   (default /var/lib/dcl-htcondor-emulator)
@@ -14,5 +15,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 DIR=${1:-/var/lib/dcl-htcondor-emulator}
 PYTHON=${PYTHON:-$HERE/../.venv/bin/python}
 BIN=$("$PYTHON" -m dask_cluster_launcher.testing.htcondor_emulator install "$DIR")
+# condor_history: the ended jobs, for why each ended and what it used
+"$PYTHON" -m dask_cluster_launcher.testing.htcondor_emulator_history install "$DIR" >/dev/null
 PATH=$BIN:$PATH condor_status >/dev/null
 echo "$BIN"

@@ -26,7 +26,7 @@
 #    partition's time limit as Torque's `resources_max.walltime`.
 set -euo pipefail
 PREFIX=${DCL_PBS_PREFIX:-/opt/dcl-pbs}
-VERSION_STAMP=4   # bump when the prefix's shims or patches change
+VERSION_STAMP=5   # bump when the prefix's shims or patches change
 
 for b in /usr/bin/sbatch /usr/bin/squeue /usr/bin/scancel; do
   [ -x "$b" ] || { echo "start-pbs.sh: $b missing, run testbeds/install.sh first" >&2; exit 2; }
@@ -54,6 +54,42 @@ if [ "$(cat "$PREFIX/.stamp" 2>/dev/null || true)" != "$VERSION_STAMP" ]; then
   # qstat -Q -f: a partition's MaxTime as Torque's resources_max.walltime
   perl -0pi -e 's/(\tprintf\("\\tqueue_type = Execution\\n"\);\n)/$1\tprintf("\\tresources_max.walltime = %s\\n", hhmmss(\$part->{"max_time"} * 60))\n\t\tif \$part->{"max_time"} != INFINITE;\n/' \
     "$PREFIX.new/torque/qstat"
+  # qstat -f: a completed job (C, kept for SLURM's MinJobAge as Torque keeps one for
+  # keep_completed) with Torque's exit_status, start_time, comp_time, resources_used.walltime;
+  # out-of-memory and deadline ends count as completed (C) too
+  perl -0pi -e 's/(\t\t\|\| \$base_state == JOB_FAILED\)    \{ return .C. \})/\t\t|| \$base_state == 10 || \$base_state == 11\n$1/' \
+    "$PREFIX.new/torque/qstat"
+  perl -0pi -e 's/(\tprintf\("\\tqueue = %s\\n", \$job->\{.partition.\}\);\n)/$1\tprint_job_end(\$job) if \$job->{"stateCode"} eq "C";\n/' \
+    "$PREFIX.new/torque/qstat"
+  cat > "$WORK/job_end.pl" <<'PERL'
+
+# Torque's record of a completed job (Torque Administrator Guide, "Job exit status"): the exit
+# status of the job script, 256 + the signal that killed it, or Torque's own code: -11
+# JOB_EXEC_OVERLIMIT_WT (walltime), -10 JOB_EXEC_OVERLIMIT_MEM (memory). Only for a job that
+# started: one deleted while it waited has none.
+sub print_job_end
+{
+	my ($job) = @_;
+	return unless $job->{'start_time'};
+	my $base = $job->{'job_state'} & JOB_STATE_BASE;
+	my $code = $job->{'exit_code'};
+	my $status = $base == JOB_TIMEOUT ? -11 : $base == 11 ? -10
+		: ($code & 0x7f) ? 256 + ($code & 0x7f) : ($code >> 8);
+	printf("\texit_status = %d\n", $status);
+	printf("\tstart_time = %d\n", $job->{'start_time'});
+	printf("\tcomp_time = %d\n", $job->{'end_time'}) if $job->{'end_time'};
+	printf("\tresources_used.walltime = %s\n", hhmmss($job->{'end_time'} - $job->{'start_time'}))
+		if $job->{'end_time'} >= $job->{'start_time'};
+}
+PERL
+  # before the POD after __END__
+  JOB_END="$WORK/job_end.pl" perl -0pi -e \
+    'BEGIN { local $/; open(my $f, "<", $ENV{JOB_END}) or die; $sub = <$f> } s/\n__END__\n/\n$sub\n__END__\n/' \
+    "$PREFIX.new/torque/qstat"
+  grep -q 'print_job_end(\$job) if' "$PREFIX.new/torque/qstat" \
+    && grep -q 'base_state == 11' "$PREFIX.new/torque/qstat" \
+    && grep -q '^sub print_job_end' "$PREFIX.new/torque/qstat" \
+    || { echo "start-pbs.sh: could not patch qstat's completed jobs (wrapper changed?)" >&2; exit 2; }
   grep -q 'resources_max.walltime = ' "$PREFIX.new/torque/qstat" \
     || { echo "start-pbs.sh: could not patch qstat -Q (wrapper changed?)" >&2; exit 2; }
   grep -q 'comment = ' "$PREFIX.new/torque/qstat" \

@@ -21,19 +21,7 @@ def running(job_id: str, started: float, cores: int | None = None) -> dict:
 
 
 def accounted(job_id: str, elapsed: int, cores: int, state: str = "CANCELLED") -> AccountedJob:
-    return AccountedJob(
-        job_id=job_id,
-        state=state,
-        reason=None,
-        exit_code=0,
-        signal=None,
-        started_at=None,
-        ended_at=None,
-        elapsed_seconds=elapsed,
-        cores=cores,
-        gpus=0,
-        max_rss_bytes=None,
-    )
+    return AccountedJob(job_id, state, exit_code=0, elapsed_seconds=elapsed, cores=cores)
 
 
 def test_running_jobs_count_allocated_cores_times_the_time_since_they_started():

@@ -62,7 +62,52 @@ def _time_left(job: core.Job) -> str:
     return f"{left // 3600}:{left % 3600 // 60:02d} L"
 
 
-def _field(job: core.Job, name: str, machine: str) -> str:
+#: why a job ended, as bjobs's ``exit_reason`` (and bacct, bhist -l) words LSF's reasons
+_TERMINATIONS = {
+    "run limit": "TERM_RUNLIMIT: job killed after reaching LSF run time limit",
+    "killed": "TERM_OWNER: job killed by owner",
+}
+
+
+def _clock(seconds: float | None, hms: bool) -> str:
+    """A duration as bjobs prints it: ``65 second(s)``, or ``00:01:05`` with ``-hms``."""
+    if seconds is None:
+        return ""
+    whole = int(seconds)
+    return (
+        f"{whole // 3600:02d}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+        if hms
+        else (f"{whole} second(s)")
+    )
+
+
+def _when(epoch: float | None, hms: bool) -> str:
+    """A time as bjobs prints it: ``Dec  7 03:10``, with seconds under ``-hms``."""
+    if epoch is None:
+        return ""
+    return time.strftime("%b %e %H:%M:%S" if hms else "%b %e %H:%M", time.localtime(epoch))
+
+
+def _accounting_fields(job: core.Job, hms: bool) -> dict[str, str]:
+    """The fields of an ended job's accounting (``bjobs -a -o``): exit reason, times, use."""
+    started, ended = job["start_time"], job["end_time"]
+    running = (ended or time.time()) - started if started is not None else None
+    limit = job["run_limit"]
+    return {
+        "exit_reason": _TERMINATIONS.get(job.get("end_note") or "", "")
+        if job["state"] == core.EXITED
+        else "",
+        "start_time": _when(started, hms),
+        "finish_time": _when(ended, hms),
+        "run_time": _clock(running, hms),
+        "nalloc_slot": str(job["slots"]) if started is not None else "0",
+        "max_mem": "",  # the emulator does not sample a job's memory
+        "memlimit": "",
+        "runtimelimit": (_clock(limit, True) if hms else f"{limit / 60:.1f} min") if limit else "",
+    }
+
+
+def _field(job: core.Job, name: str, machine: str, hms: bool = False) -> str:
     values = {
         "jobid": str(job["id"]),
         "id": str(job["id"]),
@@ -81,6 +126,7 @@ def _field(job: core.Job, name: str, machine: str) -> str:
         "exit_code": str(job["exit_status"] or ""),
         "proj_name": job.get("project", "default"),
         "slots": str(job["slots"]),
+        **_accounting_fields(job, hms),
     }
     if job["start_time"] is None:
         values["exec_host"] = ""
@@ -92,11 +138,12 @@ def _field(job: core.Job, name: str, machine: str) -> str:
 def bjobs(args: list[str]) -> str:
     options: dict[str, Any] = {"a": False, "p": False, "r": False, "w": False, "J": None}
     options.update({"ids": [], "o": None, "json": False, "noheader": False, "u": None})
+    options["hms"] = False
     words = iter(args)
     for word in words:
         if word in ("-a", "-p", "-r", "-w"):
             options[word[1]] = True
-        elif word in ("-json", "-noheader"):
+        elif word in ("-json", "-noheader", "-hms"):
             options[word[1:]] = True
         elif word in ("-J", "-o", "-u", "-q"):
             options[word[1:]] = next(words, "")
@@ -110,7 +157,8 @@ def bjobs(args: list[str]) -> str:
     if options["o"]:
         spec = re.sub(r"delimiter='[^']*'", "", options["o"])
         names = [part.split(":")[0].lower() for part in spec.split()]
-        rows = [{name: _field(job, name, machine) for name in names} for job in jobs]
+        hms = options["hms"]
+        rows = [{name: _field(job, name, machine, hms) for name in names} for job in jobs]
         if options["json"]:
             records = [{name.upper(): row[name] for name in names} for row in rows]
             out = {"COMMAND": "bjobs", "JOBS": len(records), "RECORDS": records}

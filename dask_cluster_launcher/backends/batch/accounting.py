@@ -38,20 +38,21 @@ class AccountedJob:
 
     job_id: str
     #: SLURM's words (COMPLETED, TIMEOUT, OUT_OF_MEMORY, NODE_FAIL, CANCELLED, FAILED,
-    #: PREEMPTED, ...); Grid Engine's records are mapped onto them.
+    #: PREEMPTED, ...); the other systems' records are mapped onto them.
     state: str
     #: Why it ended, in words (see ``end_reason``).
-    reason: str | None
-    exit_code: int | None
-    signal: int | None
+    reason: str | None = None
+    exit_code: int | None = None
+    signal: int | None = None
     #: Aware datetimes (the batch system's local time); ``None`` for a job that never ran.
-    started_at: datetime | None
-    ended_at: datetime | None
-    elapsed_seconds: int | None
-    #: CPUs (SLURM) or slots (Grid Engine) allocated; GPUs from the allocated GRES.
-    cores: int | None
-    gpus: int
-    max_rss_bytes: int | None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    elapsed_seconds: int | None = None
+    #: CPUs (SLURM, PBS, HTCondor) or slots (Grid Engine, LSF) allocated; GPUs from the
+    #: allocated GRES.
+    cores: int | None = None
+    gpus: int = 0
+    max_rss_bytes: int | None = None
     #: What the job asked for, where the accounting says (for the reason in words).
     time_limit_seconds: int | None = None
     memory_limit_bytes: int | None = None

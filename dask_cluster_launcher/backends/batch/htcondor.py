@@ -24,6 +24,7 @@ import os
 import re
 import shlex
 import time
+from collections.abc import Collection
 from typing import Any
 
 import dask.config
@@ -31,6 +32,8 @@ from dask.utils import parse_bytes
 
 from ..base import require
 from . import commands, directives
+from .accounting import AccountedJob
+from .accounting_htcondor import HISTORY_ATTRIBUTES, history_constraint, parse_condor_history
 from .jobqueue import JobQueueBackend, job_name
 from .queues import Queue, walltime_seconds, whole_minutes
 
@@ -218,6 +221,30 @@ class HTCondorBackend(JobQueueBackend):
             "condor_q", "-constraint", constraint, "-json", "-attributes", CONDOR_Q_ATTRIBUTES
         )
         return parse_condor_q(out, time.time())
+
+    keeps_accounting = True
+
+    async def account_jobs(
+        self, job_ids: list[str], names: Collection[str] = ()
+    ) -> dict[str, AccountedJob]:
+        # a job leaves condor_q for the history as it ends: asked by id, and by batch name
+        # for a starting cluster the queue never listed (accounting_htcondor.py)
+        named = [name for name in names if re.fullmatch(r"[A-Za-z0-9_.-]+", name)]
+        if not job_ids and not named:
+            return {}
+        constraint = history_constraint(commands.login_name(), job_ids, named)
+        # -match: the history is read newest first, and stops once every job is found
+        limit = ("-match", str(len(job_ids))) if job_ids and not named else ()
+        out = await self.run(
+            "condor_history",
+            "-constraint",
+            constraint,
+            *limit,
+            "-json",
+            "-attributes",
+            HISTORY_ATTRIBUTES,
+        )
+        return parse_condor_history(out)
 
     def job_log_files(self, kwargs: dict[str, Any], job_id: str) -> list[str]:
         # dask-jobqueue's Output/Error: $(LogDirectory)/worker-<cluster>.<proc>.out/.err

@@ -21,9 +21,12 @@ import json
 import math
 import os
 import re
+from collections.abc import Collection
 from typing import Any
 
 from . import commands, directives, submission
+from .accounting import AccountedJob
+from .accounting_lsf import BJOBS_ENDED_FIELDS, parse_bjobs_ended
 from .jobqueue import JobQueueBackend
 from .queues import Queue, walltime_seconds, whole_minutes
 
@@ -227,6 +230,30 @@ class LSFBackend(JobQueueBackend):
         out = await self.run("bjobs", "-u", user, "-o", BJOBS_FIELDS, "-json", check=False)
         wanted = set(names)
         return {name: rows for name, rows in parse_bjobs(out).items() if name in wanted}
+
+    keeps_accounting = True
+
+    async def account_jobs(
+        self, job_ids: list[str], names: Collection[str] = ()
+    ) -> dict[str, AccountedJob]:
+        # names: bjobs lists a job from its submission to CLEAN_PERIOD after its end, so
+        # no job goes unseen; one call for every job that left the queue (accounting_lsf.py)
+        if not job_ids:
+            return {}
+        user = commands.login_name()
+        out = await self.run(
+            "bjobs",
+            "-a",
+            "-u",
+            user,
+            "-o",
+            BJOBS_ENDED_FIELDS,
+            "-hms",
+            "-json",
+            *job_ids,
+            check=False,
+        )
+        return parse_bjobs_ended(out)
 
     def job_log_files(self, kwargs: dict[str, Any], job_id: str) -> list[str]:
         # dask-jobqueue names the files after the worker (-o <dir>/<worker name>-%J.out)

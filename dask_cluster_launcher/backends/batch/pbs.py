@@ -8,12 +8,15 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+from collections.abc import Collection
 from typing import Any
 
 import dask.config
 from dask.utils import parse_bytes
 
 from . import commands, pbs_directives
+from .accounting import AccountedJob
+from .accounting_pbs import parse_finished
 from .jobqueue import JobQueueBackend
 from .pbs_formats import parse_jobs, parse_nodes, parse_queues
 from .queues import Queue
@@ -149,6 +152,20 @@ class PBSBackend(JobQueueBackend):
                     raise
                 out = ""  # the Torque wrappers' qstat exits 153, silently, with no job to list
         return parse_jobs(out, set(names), commands.login_name())
+
+    keeps_accounting = True
+
+    async def account_jobs(
+        self, job_ids: list[str], names: Collection[str] = ()
+    ) -> dict[str, AccountedJob]:
+        # names: qstat lists a job until it finishes, so no job goes unseen. One call for
+        # every job that left the queue: PBS Pro's job history (-x), Torque's completed jobs
+        # (keep_completed); an id the server no longer knows fails alone (accounting_pbs.py)
+        if not job_ids:
+            return {}
+        history = ("-x", "-F", "json") if self._json else ()
+        out = await self.run("qstat", *history, "-f", *job_ids, check=False)
+        return parse_finished(out, commands.login_name())
 
     def job_log_files(self, kwargs: dict[str, Any], job_id: str) -> list[str]:
         # -o/-e name the log directory: PBS writes <job name>.o<sequence number> there
