@@ -24,6 +24,9 @@
 #    sets the comment the same way, e.g. "Not Running: Insufficient amount of resource") and
 #    Torque's `Walltime.Remaining` (seconds) for a running one; qstat -Q -f prints a
 #    partition's time limit as Torque's `resources_max.walltime`.
+#  - qstat -f of a completed job (C: kept for SLURM's MinJobAge, as Torque keeps one for
+#    keep_completed): Torque's exit_status (-11 walltime, -10 memory, 256 + a signal, else the
+#    exit code), start_time, comp_time and resources_used.walltime, for why it ended.
 set -euo pipefail
 PREFIX=${DCL_PBS_PREFIX:-/opt/dcl-pbs}
 VERSION_STAMP=5   # bump when the prefix's shims or patches change

@@ -7,7 +7,9 @@ LSF 10.1 command reference (https://www.ibm.com/docs/en/spectrum-lsf/10.1.0, "Co
 reference"): ``bsub`` (options, ``#BSUB`` lines of a script read from stdin, ``%J`` in output
 files, "Job <id> is submitted to [default] queue <q>."), ``bjobs`` (default columns, ``-w``,
 ``-a``, ``-p`` with the pending reasons under each job, ``-o "field ..."`` with ``-json`` and
-``-noheader``, ``-u``, ``-J``), ``bkill`` ("kills the last job that was submitted ... Specify
+``-noheader``, ``-hms``, ``-u``, ``-J``; an ended job's ``exit_code``, ``exit_reason`` with
+LSF's ``TERM_*`` words, ``start_time``, ``finish_time``, ``run_time``, ``nalloc_slot``,
+``runtimelimit``), ``bkill`` ("kills the last job that was submitted ... Specify
 job ID 0 to kill multiple jobs", SIGINT, SIGTERM, SIGKILL ``JOB_TERMINATE_INTERVAL`` apart),
 ``bqueues`` and ``bqueues -l`` (``RUNLIMIT``, "This is the default queue."), ``bhosts``.
 
