@@ -2,7 +2,7 @@
 and their ratio, as rows of a markdown table.
 
     python benchmarks/run.py [--quick] [--output FILE]
-        [--only launch,phases,memory,watch,responsiveness,slurm,sge,mpi,scale,submission]
+        [--only launch,phases,firsttask,memory,watch,responsiveness,slurm,sge,mpi,scale,submission]
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
 
 from benchmarks import (
     batch,
+    first_task,
     launch,
     launch_phases,
     memory,
@@ -38,6 +39,7 @@ from benchmarks.stats import BREAKDOWN_HEADER, TABLE_HEADER, Row
 BENCHMARKS = (
     "launch",
     "phases",
+    "firsttask",
     "memory",
     "watch",
     "responsiveness",
@@ -109,7 +111,12 @@ async def main(args: argparse.Namespace) -> int:
                     more, lines = await launch.run(server, stream, reps)
                 elif name == "phases":  # servers of its own: launcher, dask-labextension 2 ways
                     counts = (2,) if args.quick else (2, 8)
-                    more, phase_lines = await launch_phases.run(counts, 2 if args.quick else 3)
+                    more, lines = await launch_phases.run(counts, 2 if args.quick else 3)
+                    phase_lines += lines
+                    lines = []
+                elif name == "firsttask":  # servers of its own; fresh kernels (~1-2 min)
+                    more, lines = await first_task.run(reps)
+                    phase_lines += ["", *lines]
                     lines = []
                 elif name == "memory":  # PSS per cluster, servers of its own (2-5 min)
                     more, lines = await memory.run()
