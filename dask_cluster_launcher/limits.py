@@ -26,7 +26,7 @@ from .backends.batch.queues import walltime_seconds
 from .errors import InvalidRequest, shorten
 
 #: Where a batch cluster's scheduler can run (the schema's ``scheduler_placement``).
-PLACEMENTS = ("beside_jupyter", "own_job")
+PLACEMENTS = ("beside_jupyter", "own_job", "one_allocation")
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from typing import Any
 
 from .backends import Backend
 from .backends.base import Discovered
+from .backends.batch.allocation import is_allocation
 from .discovery import Discovery
 from .errors import ConflictError, NotFound
 from .handles import (
@@ -35,6 +36,7 @@ from .handles import (
     runs_in_host,
 )
 from .handles.base import scheduler_up
+from .handles.in_allocation import AllocationHandle
 from .handles.in_job import JobHostedHandle
 from .hosting.job_host import in_own_job
 from .hosting.processes import HostProcess
@@ -203,7 +205,9 @@ class ClusterManager:
             return JobHostedHandle(
                 launched, backend, reports, files=files, start_timeout=self.start_timeout, spec=spec
             )
-        return HostedHandle(
+        # the scheduler in the cluster's one job, or beside Jupyter in the host
+        hosted = AllocationHandle if is_allocation(launched.kwargs) else HostedHandle
+        return hosted(
             launched,
             backend,
             reports,
@@ -378,7 +382,8 @@ class ClusterManager:
                 start_timeout=self.start_timeout,
             )
         else:
-            handle = HostedHandle(
+            hosted = AllocationHandle if is_allocation(spec.kwargs) else HostedHandle
+            handle = hosted(
                 launched,
                 launched.backend,
                 self._reports(launched),

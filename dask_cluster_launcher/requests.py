@@ -20,6 +20,7 @@ from typing import Any
 
 from . import schemas, snippets
 from .backends import Backend
+from .backends.batch import allocation
 from .backends.batch.lifetimes import with_default_lifetime
 from .backends.registry import class_path
 from .errors import InvalidRequest
@@ -175,6 +176,7 @@ class RequestResolver:
         validated = await backend.validate(options)
         given = set(request.get("options") or {}) | set(profile.options if profile else {})
         validated = with_default_lifetime(validated, scaling, given)
+        allocation.check_request(backend, validated, scaling)  # fixed size, SLURM only
         limits = self.limits_for(backend.name)
         limits.check_options(validated)
         limits.check_scaling(scaling)

@@ -110,7 +110,7 @@ async def test_the_host_sees_clients_and_tasks_of_the_jobs_scheduler(tmp_path):
     from distributed import Client, Scheduler
 
     from dask_cluster_launcher.backends.base import Activity
-    from dask_cluster_launcher.backends.batch.mpi import MPIJobCluster
+    from dask_cluster_launcher.backends.batch.allocation import OneAllocationJob
     from dask_cluster_launcher.private import PrivateDir
 
     files = PrivateDir.at(tmp_path).ensure().cluster("activity").create()
@@ -119,7 +119,7 @@ async def test_the_host_sees_clients_and_tasks_of_the_jobs_scheduler(tmp_path):
     async with Scheduler(
         protocol="tls", host="127.0.0.1", dashboard_address=":0", security=security
     ) as scheduler:
-        job = MPIJobCluster(None, kwargs, None)  # type: ignore[arg-type]
+        job = OneAllocationJob(None, kwargs, None)  # type: ignore[arg-type]
         job.scheduler_address = scheduler.address
         await job.refresh(raise_errors=True)
         assert await job.activity() == Activity(clients=0, tasks=0)

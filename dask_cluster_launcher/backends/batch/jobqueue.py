@@ -79,6 +79,8 @@ class JobQueueBackend(Backend):
     #: Put in front of every batch command, the launcher's and dask-jobqueue's (server setting
     #: ``batch_command_prefix``): ``("ssh", "login01")``, a wrapper script, ...
     command_prefix: tuple[str, ...] = ()
+    #: Whether the form offers ``scheduler_placement: one_allocation`` (see ``allocation``).
+    supports_one_allocation = False
 
     def __init__(self) -> None:
         self._site: list[Queue] = []
@@ -153,6 +155,10 @@ class JobQueueBackend(Backend):
         properties["scheduler_interface"]["oneOf"] = [
             {"const": name, "title": f"{name} ({address})"} for name, address in interfaces.items()
         ]
+        placement = properties.get("scheduler_placement")
+        if placement and not self.supports_one_allocation:  # SLURM only, for now
+            choices = placement["oneOf"]
+            placement["oneOf"] = [c for c in choices if c["const"] != "one_allocation"]
         return schema
 
     # --- defaults: dask-jobqueue's, then the user's dask config --------------------------------

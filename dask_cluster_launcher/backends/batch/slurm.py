@@ -12,8 +12,9 @@ from typing import Any
 
 from dask.utils import parse_bytes
 
-from ..base import StartEstimate, require
-from . import commands, directives
+from ...private import ClusterFiles
+from ..base import Activity, Progress, StartEstimate, require
+from . import allocation, commands, directives
 from .accounting import SACCT_FIELDS, AccountedJob, parse_sacct
 from .form_input import validate_in_words
 from .jobqueue import JobQueueBackend
@@ -284,6 +285,8 @@ class SLURMBackend(JobQueueBackend):
     def cluster_kwargs(
         self, options: dict[str, Any], *, cluster_id: str, cluster_name: str
     ) -> dict[str, Any]:
+        if allocation.in_one_allocation(options):
+            return self.allocation_kwargs(options, cluster_id, allocation.RUNNER)
         kwargs = self.common_kwargs(options, cluster_id)
         if options["queue"]:
             kwargs["queue"] = options["queue"]
@@ -297,6 +300,45 @@ class SLURMBackend(JobQueueBackend):
         if extra:
             kwargs["job_extra_directives"] = extra
         return kwargs
+
+    # --- in one allocation with its workers (see allocation.py) --------------------------------
+    supports_one_allocation = True
+
+    def allocation_kwargs(
+        self, options: dict[str, Any], cluster_id: str, launcher: str
+    ) -> dict[str, Any]:
+        log_directory = options["log_directory"] or self.private_dir.log_directory(cluster_id)
+        return allocation.allocation_kwargs(options, log_directory, cluster_id, launcher)
+
+    def with_credentials(self, kwargs: dict[str, Any], files: ClusterFiles) -> dict[str, Any]:
+        if allocation.is_allocation(kwargs):
+            return allocation.with_credentials(kwargs, files)
+        return super().with_credentials(kwargs, files)
+
+    def job_script(self, kwargs: dict[str, Any]) -> str | None:
+        if allocation.is_allocation(kwargs):
+            return allocation.job_script(kwargs)
+        return super().job_script(kwargs)
+
+    async def start(
+        self,
+        kwargs: dict[str, Any],
+        progress: Progress | None = None,
+        files: ClusterFiles | None = None,
+    ) -> Any:
+        if allocation.is_allocation(kwargs):  # submitted at the first scale
+            return allocation.OneAllocationJob(self, kwargs, progress)
+        return await super().start(kwargs, progress, files)
+
+    async def activity(self, cluster: Any) -> Activity | None:
+        if isinstance(cluster, allocation.OneAllocationJob):  # its scheduler is in the job
+            return await cluster.activity()
+        return await super().activity(cluster)
+
+    def lost(self, cluster: Any) -> str | None:
+        if isinstance(cluster, allocation.OneAllocationJob):  # why it stopped answering
+            return None if cluster.lost == "closed" else cluster.lost
+        return super().lost(cluster)
 
     async def job_states(self, names: list[str]) -> dict[str, list[dict[str, Any]]]:
         # --me: another user's job named like a cluster of this user's is not one of its jobs

@@ -1,0 +1,73 @@
+"""The SLURM form's "Scheduler runs: in one allocation with its workers" through the REST API
+on the SLURM test bed: one job of workers + 1 tasks started by srun with dask-jobqueue's
+SLURMRunner (no MPI), one cluster for the module."""
+
+from __future__ import annotations
+
+from tests.helpers import wait_cluster
+from tests.test_rest_batch import PREFIX, queued, running_workers, wait_no_jobs
+from tests.test_rest_local import run_snippet
+
+OPTIONS = {
+    "scheduler_placement": "one_allocation",
+    "walltime": "00:20:00",
+    "memory": "500 MB",
+    "cores": 1,
+}
+
+
+async def test_one_job_of_slurm_runner_tasks_computes_and_stops(launcher_api, slurm_testbed):
+    request = {"backend": "slurm", "options": OPTIONS, "scaling": {"workers": 2}}
+    code, preview = await launcher_api("preview", method="POST", body=request)
+    assert code == 200, preview
+    assert "--slurm-runner" in preview["job_script"] and "mpirun" not in preview["job_script"]
+
+    code, cluster = await launcher_api("clusters", method="POST", body=request)
+    assert code == 202, cluster
+    cluster_id = cluster["id"]
+    try:
+        model = await wait_cluster(
+            launcher_api,
+            cluster_id,
+            lambda m: m["state"] == "failed" or len(running_workers(m)) == 2,
+            timeout=120,
+        )
+        assert model["state"] == "running", model.get("error")
+        # ONE job for the scheduler and both workers; the card names it as the scheduler's
+        jobs = await queued(slurm_testbed, f"{PREFIX}{cluster_id}")
+        assert [job.job_id for job in jobs] == [model["scheduler_job"]]
+        assert {w["job_id"] for w in model["workers"]} == {jobs[0].job_id}
+        # named by the runner after their task (SLURM_PROCID): tasks 1 and 2, task 0 the scheduler
+        names = {w["name"] for w in model["workers"]}
+        assert names == {f"{PREFIX}{cluster_id}-1", f"{PREFIX}{cluster_id}-2"}
+        assert model["scheduler_address"].startswith("tls://")
+        assert model["dashboard_url"] is None  # its HTTP routes are closed inside the job
+
+        _, snippet = await launcher_api("clusters", cluster_id, "snippet")
+        out = await run_snippet(
+            snippet["code"],
+            "\nprint(client.submit(lambda x: x * 2, 21).result(), len(client.nthreads()))",
+        )
+        assert out.split() == ["42", "2"]
+
+        code, error = await launcher_api(
+            "clusters", cluster_id, method="PATCH", body={"adapt": {"minimum": 1, "maximum": 3}}
+        )
+        assert code == 409 and "fixed size" in error["message"], error
+    finally:
+        code, _ = await launcher_api("clusters", cluster_id, method="DELETE")
+        await wait_no_jobs(slurm_testbed, f"{PREFIX}{cluster_id}", timeout=60)
+    assert code in (200, 202, 204)
+
+
+async def test_adaptive_scaling_in_one_allocation_is_refused(launcher_api, slurm_testbed):
+    body = {
+        "backend": "slurm",
+        "options": OPTIONS,
+        "scaling": {"adapt": {"minimum": 1, "maximum": 2}},
+    }
+    code, error = await launcher_api("clusters", method="POST", body=body)
+    assert code == 400 and error["field"] == "scaling.adapt", error
+    assert "fixed size" in error["message"]
+    _, clusters = await launcher_api("clusters")
+    assert clusters == []
