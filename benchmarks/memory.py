@@ -4,11 +4,13 @@ counted in full each, as RSS would).
 
 Per cluster = (Jupyter server + every cluster host process and its helper processes, workers
 excluded, with N clusters running) - (the same server before its first cluster), / N. The
-launcher's spare host (one per server, ready for the next launch) is reported apart. Baseline:
-dask-labextension's clusters, which live in the server process (the server's growth, its worker
-processes excluded). Each side runs in a fresh ``python -m jupyter_server`` with only its own
-extension, the same ``LocalCluster``: 1 idle worker process per cluster (N = 1 and 10); then one
-cluster of 100 thread workers (their memory is in the host, or in dask-labextension's server).
+launcher's spare host (one per server, ready for the next launch, with its resource tracker) is
+reported apart. Baseline: dask-labextension's clusters, which live in the server process (the
+server's growth, its worker processes excluded). Each side runs in a fresh
+``python -m jupyter_server`` with only its own extension, the same ``LocalCluster``: 1 idle
+worker process per cluster (N = 1 and 10); then one cluster of 100 thread workers (their memory
+is in the host, or in dask-labextension's server). The notes split the launcher's figure by
+process: the server's growth, the host, its worker fork server, its resource tracker.
 
     python benchmarks/memory.py          # 2-5 min (10 hosts start at once)
 """
@@ -18,6 +20,8 @@ from __future__ import annotations
 import asyncio
 import statistics
 import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,12 +49,16 @@ def pss_mb(pid: int) -> float:
     return 0.0
 
 
+def name_of(process: psutil.Process) -> str:
+    try:
+        return process.name()
+    except psutil.Error:
+        return ""
+
+
 def is_host(process: psutil.Process) -> bool:
     """A cluster host names itself ``dcl<cluster id>`` (``hosting.start.name_process``)."""
-    try:
-        return process.name().startswith("dcl")
-    except psutil.Error:
-        return False
+    return name_of(process).startswith("dcl")
 
 
 def is_spare(process: psutil.Process) -> bool:
@@ -60,33 +68,55 @@ def is_spare(process: psutil.Process) -> bool:
         return False
 
 
-def helpers(host: psutil.Process) -> float:
-    """PSS of a host's helper processes (multiprocessing's resource tracker, the worker fork
-    server: ``hosting.worker_forkserver``), not of its workers: those spawned (``spawn_main``)
-    and those the fork server forked (its children)."""
-    total = 0.0
+def helpers(host: psutil.Process) -> dict[str, float]:
+    """PSS of a host's helper processes by kind, not of its workers: the worker fork server
+    (``hosting.worker_forkserver``, named ``dclw<id>``; the workers are its children), the
+    resource tracker (forked, or a ``multiprocessing.resource_tracker`` Python), and workers
+    spawned (``spawn_main``) are left out."""
+    found = {"fork server": 0.0, "resource tracker": 0.0}
     for child in host.children():
         try:
-            if "spawn_main" not in " ".join(child.cmdline()):
-                total += pss_mb(child.pid)
+            command = " ".join(child.cmdline())
         except psutil.Error:
             continue
-    return total
+        if "spawn_main" in command:
+            continue
+        kind = "fork server" if name_of(child).startswith("dclw") else "resource tracker"
+        found[kind] += pss_mb(child.pid)
+    return found
 
 
-def server_tree(pid: int) -> dict[str, Any]:
-    """PSS of the server, its cluster hosts, their helpers and its spare host (the workers are
-    left out)."""
+@dataclass
+class Tree:
+    """PSS of a launcher server's processes (MB): the server, each host with its helpers, the
+    spare host with its own (its resource tracker)."""
+
+    server: float
+    hosts: list[float] = field(default_factory=list)
+    helpers: list[dict[str, float]] = field(default_factory=list)
+    spare: float = 0.0
+    spares: int = 0
+
+    @property
+    def total(self) -> float:
+        """The server, its hosts and their helpers (not the spare, not the workers)."""
+        return self.server + sum(self.hosts) + sum(sum(h.values()) for h in self.helpers)
+
+    def helper(self, kind: str) -> float:
+        return sum(h[kind] for h in self.helpers)
+
+
+def server_tree(pid: int) -> Tree:
     children = [c for c in psutil.Process(pid).children() if is_host(c) or is_spare(c)]
     hosts = [c for c in children if is_host(c)]
-    spares = [pss_mb(c.pid) for c in children if is_spare(c)]
-    return {
-        "server": pss_mb(pid),
-        "hosts": [pss_mb(c.pid) for c in hosts],
-        "helpers": [helpers(c) for c in hosts],
-        "spare": sum(spares),
-        "spares": len(spares),
-    }
+    spares = [c for c in children if is_spare(c)]
+    return Tree(
+        server=pss_mb(pid),
+        hosts=[pss_mb(c.pid) for c in hosts],
+        helpers=[helpers(c) for c in hosts],
+        spare=sum(pss_mb(c.pid) + sum(helpers(c).values()) for c in spares),
+        spares=len(spares),
+    )
 
 
 class MegabyteSample(Sample):
@@ -115,56 +145,80 @@ async def start(extension: str, env: dict[str, str]) -> tuple[JupyterServer, Eve
 async def wait_for_spare(server: JupyterServer, timeout: float = 60.0) -> None:
     assert server.process is not None
     for _ in range(int(timeout / 0.5)):
-        if server_tree(server.process.pid)["spares"]:
+        if server_tree(server.process.pid).spares:
             break
         await asyncio.sleep(0.5)
     await settle()
 
 
+async def grow(
+    counts: tuple[int, ...],
+    launch: Callable[[int], Awaitable[list[str]]],
+    read: Callable[[int], float],
+) -> tuple[dict[int, float], list[str]]:
+    """For each N in ``counts``: launch clusters until N run (``launch(how_many)``: their ids,
+    once they run), let them settle, and read the side's total MB (``read(N)``, which prints
+    what it saw). {N: total}, every cluster id."""
+    totals: dict[int, float] = {}
+    running: list[str] = []
+    for count in counts:
+        running += await launch(count - len(running))
+        await settle()
+        totals[count] = read(count)
+    return totals, running
+
+
 async def launcher_side(options: dict[str, Any], counts: tuple[int, ...], workers: int):
-    """{N: MB per cluster}, the spare's MB, the server's MB before any cluster."""
+    """{N: MB per cluster}, {N: {process kind: MB per cluster}}, the spare's MB, the server's
+    MB before any cluster."""
     server, stream = await start("dask_cluster_launcher", {})
     assert server.process is not None and stream is not None
     pid = server.process.pid
-    per_cluster: dict[int, float] = {}
-    per_helpers: dict[int, float] = {}
+    parts: dict[int, dict[str, float]] = {}
+
+    async def launch(how_many: int) -> list[str]:
+        since, new = stream.mark(), []
+        for _ in range(how_many):
+            body = {"backend": "local", "options": options, "scaling": {"workers": workers}}
+            code, model = await server.request("POST", "dask-cluster-launcher/clusters", body)
+            if code != 202:
+                raise RuntimeError(f"POST clusters answered {code}: {model}")
+            new.append(model["id"])
+        for cluster_id in new:
+            ready = cluster_event(cluster_id, lambda m: running_workers(m) >= workers)
+            await stream.wait_for(ready, since, timeout=300)
+        return new
+
+    def read(count: int) -> float:
+        tree = server_tree(pid)
+        if len(tree.hosts) != count:
+            raise RuntimeError(f"{count} clusters but {len(tree.hosts)} hosts")
+        parts[count] = {
+            "server's growth": (tree.server - before.server) / count,
+            "host": sum(tree.hosts) / count,
+            "fork server": tree.helper("fork server") / count,
+            "resource tracker": tree.helper("resource tracker") / count,
+        }
+        print(
+            f"  launcher, {count} cluster(s): server {tree.server:.1f} MB (was "
+            f"{before.server:.1f}), hosts {statistics.median(tree.hosts):.1f} MB each (median), "
+            f"fork servers {tree.helper('fork server') / count:.1f}, resource trackers "
+            f"{tree.helper('resource tracker') / count:.1f} MB each, spare {tree.spare:.1f} MB",
+            flush=True,
+        )
+        return tree.total
+
     try:
         await wait_for_spare(server)
         before = server_tree(pid)
-        running: list[str] = []
-        for count in counts:
-            since = stream.mark()
-            new = []
-            for _ in range(count - len(running)):
-                body = {"backend": "local", "options": options, "scaling": {"workers": workers}}
-                code, model = await server.request("POST", "dask-cluster-launcher/clusters", body)
-                if code != 202:
-                    raise RuntimeError(f"POST clusters answered {code}: {model}")
-                new.append(model["id"])
-            for cluster_id in new:
-                ready = cluster_event(cluster_id, lambda m: running_workers(m) >= workers)
-                await stream.wait_for(ready, since, timeout=300)
-            running += new
-            await settle()
-            tree = server_tree(pid)
-            if len(tree["hosts"]) != len(running):
-                raise RuntimeError(f"{len(running)} clusters but {len(tree['hosts'])} hosts")
-            total = tree["server"] + sum(tree["hosts"]) + sum(tree["helpers"])
-            per_cluster[count] = (total - before["server"]) / count
-            per_helpers[count] = sum(tree["helpers"]) / count
-            print(
-                f"  launcher, {count} cluster(s): server {tree['server']:.1f} MB (was "
-                f"{before['server']:.1f}), hosts {statistics.median(tree['hosts']):.1f} MB "
-                f"each (median), their helpers {statistics.median(tree['helpers']):.1f} MB, "
-                f"spare {tree['spare']:.1f} MB",
-                flush=True,
-            )
+        totals, running = await grow(counts, launch, read)
         for cluster_id in running:
             await server.request("DELETE", f"dask-cluster-launcher/clusters/{cluster_id}")
     finally:
         stream.close()
         await server.stop()
-    return per_cluster, per_helpers, before["spare"], before["server"]
+    per_cluster = {n: (totals[n] - before.server) / n for n in counts}
+    return per_cluster, parts, before.spare, before.server
 
 
 async def labextension_side(env: dict[str, str], counts: tuple[int, ...]):
@@ -172,34 +226,42 @@ async def labextension_side(env: dict[str, str], counts: tuple[int, ...]):
     server, _ = await start("dask_labextension", {**LABEXTENSION_FACTORY_ENV, **env})
     assert server.process is not None
     pid = server.process.pid
-    per_cluster: dict[int, float] = {}
+
+    async def launch(how_many: int) -> list[str]:
+        new = []
+        for _ in range(how_many):
+            code, model = await server.request("PUT", "dask/clusters")
+            if code != 200:
+                raise RuntimeError(f"PUT /dask/clusters answered {code}: {model}")
+            new.append(model["id"])
+        return new
+
+    def read(count: int) -> float:
+        print(
+            f"  dask-labextension, {count} cluster(s): server {pss_mb(pid):.1f} MB "
+            f"(was {before:.1f})",
+            flush=True,
+        )
+        return pss_mb(pid)
+
     try:
         await settle()
         before = pss_mb(pid)
-        running: list[str] = []
-        for count in counts:
-            while len(running) < count:
-                code, model = await server.request("PUT", "dask/clusters")
-                if code != 200:
-                    raise RuntimeError(f"PUT /dask/clusters answered {code}: {model}")
-                running.append(model["id"])
-            await settle()
-            per_cluster[count] = (pss_mb(pid) - before) / count
-            print(
-                f"  dask-labextension, {count} cluster(s): server {pss_mb(pid):.1f} MB "
-                f"(was {before:.1f})",
-                flush=True,
-            )
+        totals, running = await grow(counts, launch, read)
         for cluster_id in running:
             await server.request("DELETE", f"dask/clusters/{cluster_id}")
     finally:
         await server.stop()
-    return per_cluster, before
+    return {n: (totals[n] - before) / n for n in counts}, before
 
 
 def mb_row(name: str, ours: float, baseline: float | None, baseline_name: str, note: str) -> Row:
     base = MegabyteSample([baseline]) if baseline is not None else None
     return Row(name, MegabyteSample([ours]), base, baseline_name, note)
+
+
+def breakdown(parts: dict[str, float]) -> str:
+    return ", ".join(f"{kind} {mb:.1f}" for kind, mb in parts.items()) + " MB"
 
 
 async def run() -> tuple[list[Row], list[str]]:
@@ -213,19 +275,19 @@ async def run() -> tuple[list[Row], list[str]]:
         "DASK_LABEXTENSION__FACTORY__KWARGS__N_WORKERS": str(THREAD_WORKERS),
         "DASK_LABEXTENSION__FACTORY__KWARGS__PROCESSES": "False",
     }
-    ours, ours_helpers, spare, server_ours = await launcher_side(processes, IDLE_COUNTS, 1)
+    ours, parts, spare, server_ours = await launcher_side(processes, IDLE_COUNTS, 1)
     theirs, server_theirs = await labextension_side(one_process, IDLE_COUNTS)
     ours_threads, _, _, _ = await launcher_side(threads, (1,), THREAD_WORKERS)
     theirs_threads, _ = await labextension_side(many_threads, (1,))
     labext = "dask-labextension (in the server)"
     rows = [
         mb_row(
-            f"Memory per idle local cluster, PSS ({n} running; server + host, workers excluded)",
+            f"Memory per idle local cluster, PSS ({n} running; server + host + its helpers, "
+            "workers excluded)",
             ours[n],
             theirs[n],
             labext,
-            f"of which the host's helpers (worker fork server, resource tracker) "
-            f"{ours_helpers[n]:.1f} MB",
+            f"per cluster: {breakdown(parts[n])}",
         )
         for n in IDLE_COUNTS
     ]
@@ -240,7 +302,8 @@ async def run() -> tuple[list[Row], list[str]]:
     )
     rows.append(
         Row(
-            "Spare host (one per server, ready for the next launch), PSS",
+            "Spare host (one per server, ready for the next launch, with its resource "
+            "tracker), PSS",
             MegabyteSample([spare]),
             None,
             "the issue's goal",

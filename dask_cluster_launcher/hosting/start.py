@@ -20,7 +20,7 @@ from ..backends.registry import load_class
 from ..private import PrivateDir
 from .host import ClusterHost
 from .records import HostSpec
-from .worker_forkserver import fork_worker_server
+from .worker_forkserver import fork_resource_tracker, fork_worker_server
 
 #: Scheduler HTTP routes a host leaves out: ``distributed.http.proxy`` relays ``/proxy/PORT/HOST``
 #: to a worker's HTTP server, and a launcher's workers serve HTTP nowhere (``private_http``); it
@@ -89,6 +89,9 @@ def main(argv: list[str] | None = None) -> None:
     trim_scheduler()
     if spare:
         warm_up()
+        # before its launch, so that a local cluster's workers do not wait for it; a batch
+        # host keeps an unused one (its own pages: well under 1 MB)
+        fork_resource_tracker("dcl-tracker")
         line = sys.stdin.readline().strip()
         if not line:
             return

@@ -14,6 +14,12 @@ This sets multiprocessing's private ``ForkServer`` fields (``_forkserver_address
 ``_forkserver_alive_fd``, ``_forkserver_pid``), as ``ForkServer.ensure_running`` does after its
 own start; ``ensure_running`` then sees a running server. Where that does not hold (threads
 running already, a socket path too long) workers are spawned as before.
+
+multiprocessing's resource tracker (it unlinks the named semaphores of the workers' queues if a
+host dies without doing so) is a new Python too, 6-7 MB PSS per host:
+:func:`fork_resource_tracker` forks it from the host as well (its imported pages shared, well
+under 1 MB of its own), and sets ``ResourceTracker``'s ``_fd`` and ``_pid`` as its
+``ensure_running`` does after a start.
 """
 
 from __future__ import annotations
@@ -22,7 +28,9 @@ import contextlib
 import gc
 import logging
 import os
+import signal
 import socket
+import sys
 import tempfile
 import threading
 from pathlib import Path
@@ -52,6 +60,7 @@ def fork_worker_server(folder: Path, name: str) -> bool:
         os.rmdir(private_tmp)
         del current_process()._config["tempdir"]  # type: ignore[attr-defined]
         return False
+    fork_resource_tracker(f"dclr{name}")  # unless the spare host forked it already
     resource_tracker.ensure_running()  # every worker gets its descriptor, as with spawn
     gc.freeze()  # the server's garbage collections leave the shared pages unwritten
     with socket.socket(socket.AF_UNIX) as listener:
@@ -81,3 +90,48 @@ def fork_worker_server(folder: Path, name: str) -> bool:
     distributed.utils._forkserver_preload_set = True  # the server has its imports already
     log.info("worker processes fork from %d", pid)
     return True
+
+
+def fork_resource_tracker(name: str) -> bool:
+    """Fork this process into multiprocessing's resource tracker (``ps`` names it ``name``), as
+    ``resource_tracker.ensure_running`` would start a new Python for it. False: nothing done (a
+    tracker runs already, or threads run here: forking them is unsafe)."""
+    from multiprocessing import resource_tracker
+
+    tracker: Any = resource_tracker._resource_tracker
+    if tracker._fd is not None or threading.active_count() > 1 or not hasattr(os, "fork"):
+        return False
+    gc.freeze()  # the tracker's garbage collections leave the shared pages unwritten
+    for stream in (sys.stdout, sys.stderr):  # nothing buffered is written twice
+        with contextlib.suppress(Exception):
+            stream.flush()
+    read_end, write_end = os.pipe()
+    # as ensure_running does: SIGINT/SIGTERM wait until the tracker ignores them (its main)
+    ignored = {signal.SIGINT, signal.SIGTERM}
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, ignored)
+    pid = os.fork()
+    if pid == 0:  # the tracker: never returns into the host's code
+        code = 1
+        try:
+            close_all_but(0, 1, 2, read_end)  # what a spawned tracker is given
+            with contextlib.suppress(OSError):
+                Path("/proc/self/comm").write_text(name[:15], encoding="ascii")
+            resource_tracker.main(read_end)  # until every holder of write_end closed it
+            code = 0
+        finally:
+            os._exit(code)
+    signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+    os.close(read_end)
+    tracker._fd = write_end
+    tracker._pid = pid
+    log.info("resource tracker %d forked", pid)
+    return True
+
+
+def close_all_but(*kept: int) -> None:
+    """Close every file descriptor of this process except ``kept`` (Linux: those /proc lists)."""
+    with contextlib.suppress(OSError):
+        for entry in os.listdir("/proc/self/fd"):
+            if int(entry) not in kept:
+                with contextlib.suppress(OSError):  # the listing's own descriptor is gone
+                    os.close(int(entry))
