@@ -95,6 +95,7 @@ async def main(args: argparse.Namespace) -> int:
     rows: list[Row] = []
     breakdown: list[str] = []
     phase_lines: list[str] = []  # its own columns (benchmarks/launch_phases.py)
+    first_task_lines: list[str] = []  # and these (benchmarks/first_task.py)
     failed: list[str] = []
     server = JupyterServer(
         {"dask_cluster_launcher": True, "dask_labextension": True}, LABEXTENSION_FACTORY_ENV
@@ -115,8 +116,7 @@ async def main(args: argparse.Namespace) -> int:
                     phase_lines += lines
                     lines = []
                 elif name == "firsttask":  # servers of its own; fresh kernels (~1-2 min)
-                    more, lines = await first_task.run(reps)
-                    phase_lines += ["", *lines]
+                    more, first_task_lines = await first_task.run(reps)
                     lines = []
                 elif name == "memory":  # PSS per cluster, servers of its own (2-5 min)
                     more, lines = await memory.run()
@@ -158,6 +158,9 @@ async def main(args: argparse.Namespace) -> int:
     if phase_lines:
         report += ["", "A local launch step by step (medians; seconds from the request):", ""]
         report += phase_lines
+    if first_task_lines:
+        report += ["", "The first task's result step by step (medians; seconds from the request):"]
+        report += ["", *first_task_lines]
     if failed:
         report += ["", f"FAILED: {', '.join(failed)} (see the traceback above)"]
     text = "\n".join(report)
