@@ -90,6 +90,8 @@ def worker_command(script: str) -> list[str]:
             skip = False
         elif word in LAUNCHER_ARGUMENTS or word.startswith("--tls-"):
             skip = True
+        elif word == "--no-dashboard":  # the launcher's: a worker's dashboard is served nowhere
+            pass
         else:
             kept.append(word)
     return kept

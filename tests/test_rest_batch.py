@@ -57,6 +57,23 @@ def running_workers(model):
     return [w for w in model["workers"] if w["status"] == "running"]
 
 
+#: Notebook code: per worker, (forked by its nanny: the same command line as its parent, where a
+#: spawned worker runs ``python -c 'from multiprocessing.spawn import ...'``; bokeh imported;
+#: SIGTERM ends it, as a spawned worker; OPENBLAS_NUM_THREADS=1 in the environment its process
+#: started with, which is what the BLAS library read when it loaded in the nanny)
+WORKER_PROCESS_START = """
+import os, signal, sys
+def started():
+    def read(pid, what):
+        with open(f"/proc/{pid}/{what}", "rb") as f:
+            return f.read()
+    forked = read("self", "cmdline") == read(os.getppid(), "cmdline")
+    blas = b"OPENBLAS_NUM_THREADS=1" in read("self", "environ").split(b"\\0")
+    return forked, "bokeh" in sys.modules, signal.getsignal(signal.SIGTERM) == signal.SIG_DFL, blas
+print(sorted(set(client.run(started).values())))
+"""
+
+
 async def test_golden_path_jobs_workers_snippet_scale_adapt_cancel_stop(
     prompt_lost_workers, launcher_api, bed
 ):
@@ -97,9 +114,15 @@ async def test_golden_path_jobs_workers_snippet_scale_adapt_cancel_stop(
     _, snippet = await launcher_api("clusters", cluster_id, "snippet")
     out = await run_snippet(
         snippet["code"],
-        "\nprint(client.submit(lambda x: x * 2, 21).result(), len(client.nthreads()))",
+        "\nprint(client.submit(lambda x: x * 2, 21).result(), len(client.nthreads()))"
+        + WORKER_PROCESS_START,
     )
-    assert out.split() == ["42", "2"]
+    computed, started = out.strip().splitlines()[-2:]
+    assert computed.split() == ["42", "2"]
+    # each worker process is a fork of its job's nanny (one Python importing distributed per
+    # job, not two), imported no bokeh for a worker dashboard that is served nowhere, and
+    # starts as a spawned one would (SIGTERM ends it, one BLAS thread)
+    assert started == "[(True, False, True, True)]"
 
     code, _ = await launcher_api("clusters", cluster_id, method="PATCH", body={"workers": 4})
     assert code == 200

@@ -136,5 +136,32 @@ def serve_scheduler_http_on(path: str | None) -> None:
     setattr(ServerNode, _SOCKET_ATTRIBUTE, path)
 
 
+def dask_setup(worker: Any) -> None:
+    """Run by distributed in a worker that loaded this file as its ``--preload``. A worker
+    process its nanny forked (batch jobs: ``backends/batch/worker_start.py``) starts with what
+    the nanny had where a spawned one starts afresh; set back what would differ:
+
+    - the nanny's SIGTERM and SIGINT handlers (``dask worker``'s, which set an event on the
+      nanny's event loop, not running here): a spawned worker ends on SIGTERM;
+    - distributed's offload thread pool, a module global: a copy made after the nanny used it
+      counts an idle thread that does not exist here, and work given to it (messages over
+      10 MiB) would wait forever.
+
+    Not in a worker without a nanny (``--no-nanny``), whose process keeps its own handlers."""
+    import multiprocessing
+    import signal
+    from concurrent.futures import ThreadPoolExecutor
+
+    import distributed.utils
+
+    if multiprocessing.parent_process() is None:
+        return
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    fresh = ThreadPoolExecutor(max_workers=1, thread_name_prefix="Dask-Offload")
+    distributed.utils._offload_executor = fresh
+    worker.executors["offload"] = fresh
+
+
 keep_http_private()
 keep_listeners_on_one_address()

@@ -24,6 +24,7 @@ from . import commands, dask_config, submission
 from .accounting import AccountedJob
 from .queues import Queue, hms, most_generous, walltime_seconds
 from .scratch import scratch_prologue, worker_local_directory
+from .worker_start import NO_WORKER_DASHBOARD, fork_prologue
 
 JOB_NAME_PREFIX = "dcl-"
 """Every batch job is named ``dcl-<cluster id>``: leftovers can be found and reaped by name."""
@@ -328,9 +329,11 @@ class JobQueueBackend(Backend):
         # checks (the form already starts from that config); an empty string field means none
         if options["interface"]:
             kwargs["interface"] = options["interface"]
-        # every worker spills into (and imports its preload from) a folder its job makes
+        # every worker spills into (and imports its preload from) a folder its job makes, and
+        # is forked from its nanny (see worker_start.py)
         kwargs["job_script_prologue"] = [
             *scratch_prologue(options["local_directory"]),
+            *fork_prologue(),
             *kwargs["job_script_prologue"],
         ]
         kwargs["local_directory"] = worker_local_directory()
@@ -341,7 +344,7 @@ class JobQueueBackend(Backend):
     def with_credentials(self, kwargs: dict[str, Any], files: ClusterFiles) -> dict[str, Any]:
         # Workers close their HTTP port at start (the preload), binding it to loopback until then.
         preload = ["--preload", str(files.worker_preload)]
-        loopback = ["--dashboard-address", "127.0.0.1:0"]
+        loopback = [NO_WORKER_DASHBOARD, "--dashboard-address", "127.0.0.1:0"]
         return {
             **kwargs,
             "security": files.security(),
