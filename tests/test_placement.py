@@ -1,5 +1,5 @@
-"""The scheduler in a batch job of its own, through a real Jupyter server, on the SLURM and
-Grid Engine test beds.
+"""The scheduler in a batch job of its own, through a real Jupyter server, on every batch test
+bed: SLURM, Grid Engine, PBS (the Torque wrappers over SLURM), LSF and HTCondor (emulated).
 
 One cluster per batch system (2 workers), reused by every case in order: its host process runs
 inside a batch job named like its workers, the notebook code computes, the dashboard answers
@@ -35,23 +35,42 @@ OPTIONS = {
     "memory": "1 GB",
     "cores": 1,
 }
+#: What a system's form requires besides
+SYSTEM_OPTIONS: dict[str, dict[str, Any]] = {"htcondor": {"disk": "1 GB"}}
+
+
+def condor_job_id(environ: dict[str, str]) -> str | None:
+    """An HTCondor job's id, from the job ad its starter names in ``_CONDOR_JOB_AD``."""
+    text = Path(environ["_CONDOR_JOB_AD"]).read_text() if "_CONDOR_JOB_AD" in environ else ""
+    ad = dict(line.replace(" ", "").partition("=")[::2] for line in text.splitlines())
+    return f"{ad['ClusterId']}.{ad['ProcId']}" if "ClusterId" in ad else None
+
+
+#: How a process finds, in its environment, the id of the batch job it runs in (the PBS test
+#: bed's jobs are SLURM's: its qsub prints SLURM's job id)
+JOB_ID_IN_JOB = {
+    "slurm": lambda environ: environ.get("SLURM_JOB_ID"),
+    "sge": lambda environ: environ.get("JOB_ID"),
+    "pbs": lambda environ: environ.get("SLURM_JOB_ID"),
+    "lsf": lambda environ: environ.get("LSB_JOBID"),
+    "htcondor": condor_job_id,
+}
 
 
 class InJobCluster:
-    def __init__(self, root: Path, testbed: Testbed, backend: str, job_id_variable: str) -> None:
+    def __init__(self, root: Path, testbed: Testbed, backend: str) -> None:
         self.root = root
         self.testbed = testbed
         self.backend = backend
-        #: The variable that carries the job id inside a job
-        self.job_id_variable = job_id_variable
         # the site allows the scheduler only in its own job (a login node that forbids it)
         limits = {backend: {"scheduler_placements": ["own_job"]}}
         self.config = {
             "ClusterLauncherApp": {"private_dir": str(root / "private"), "limits": limits}
         }
         self.server = JupyterServerProcess(root, config=self.config)
+        self.options = {**OPTIONS, **SYSTEM_OPTIONS.get(backend, {})}
         launched = self.server.call(
-            "clusters", {"backend": backend, "options": OPTIONS, "scaling": {"workers": 2}}
+            "clusters", {"backend": backend, "options": self.options, "scaling": {"workers": 2}}
         )
         self.id: str = launched["id"]
 
@@ -72,14 +91,14 @@ class InJobCluster:
         return done.stdout
 
 
-@pytest.fixture(scope="module", params=[("slurm", "SLURM_JOB_ID"), ("sge", "JOB_ID")], ids=str)
+@pytest.fixture(scope="module", params=sorted(JOB_ID_IN_JOB))
 def in_job(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[InJobCluster]:
     """The batch system's one cluster (pytest runs every case on one before the next)."""
-    backend, job_id_variable = request.param
+    backend = request.param
     testbed: Testbed = request.getfixturevalue(f"{backend}_testbed")
-    made = InJobCluster(tmp_path_factory.mktemp("placement"), testbed, backend, job_id_variable)
+    made = InJobCluster(tmp_path_factory.mktemp("placement"), testbed, backend)
     try:
         yield made
     finally:
@@ -107,7 +126,7 @@ def test_the_scheduler_runs_inside_its_own_batch_job_and_computes(in_job: InJobC
     print(f"2 workers after {time.monotonic() - started:.1f} s")
     # the host (and its scheduler) is a process of the scheduler's job
     [pid] = host_pids(in_job.id)
-    job_id = psutil.Process(pid).environ().get(in_job.job_id_variable)
+    job_id = JOB_ID_IN_JOB[in_job.backend](psutil.Process(pid).environ())
     assert job_id
     jobs = {job.job_id for job in in_job.testbed.queue_jobs(f"dcl-{in_job.id}")}
     assert job_id in jobs and len(jobs) == 3  # the scheduler's job and its 2 workers' jobs
@@ -126,7 +145,7 @@ def test_the_scheduler_runs_inside_its_own_batch_job_and_computes(in_job: InJobC
 def test_a_forbidden_placement_is_refused_naming_the_field(in_job: InJobCluster):
     request = {
         "backend": in_job.backend,
-        "options": {**OPTIONS, "scheduler_placement": "beside_jupyter"},
+        "options": {**in_job.options, "scheduler_placement": "beside_jupyter"},
     }
     with pytest.raises(urllib.error.HTTPError) as refused:
         in_job.server.call("clusters", request)
@@ -148,7 +167,10 @@ def test_a_new_server_takes_the_cluster_back_after_a_crash(in_job: InJobCluster)
 def test_a_stop_leaves_no_job_the_schedulers_included(in_job: InJobCluster):
     assert in_job.testbed.queue_job_ids(f"dcl-{in_job.id}")
     # a Grid Engine stop takes 5-10 s here (its workers' jobs end through qdel first)
+    started = time.monotonic()
     in_job.server.call(f"clusters/{in_job.id}", method="DELETE", timeout=60)
+    stopped = time.monotonic() - started
     assert cluster(in_job.server, in_job.id) is None
     in_job.testbed.wait_queue_empty(timeout=30, name_prefix=f"dcl-{in_job.id}")
     wait_until(lambda: not host_pids(in_job.id), 30, "the host process to exit")
+    print(f"stopped in {stopped:.1f} s, no job left {time.monotonic() - started:.1f} s after")

@@ -1,6 +1,7 @@
-"""The scheduler's own batch job, the parts that need no running cluster: its job script, the
-reason a signal gives, the site's ``scheduler_placements`` in the form, and a stop while the
-job waits in the queue (SLURM test bed: a job held by ``--begin``, no host ever starts)."""
+"""The scheduler's own batch job, the parts that need no running cluster: its job script (each
+batch system's), where a job finds its id and which states end it, the reason a signal gives,
+the site's ``scheduler_placements`` in the form, and a stop while the job waits in the queue
+(SLURM test bed: a job held by ``--begin``, no host ever starts)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 
 from dask_cluster_launcher.backends import default_backends
+from dask_cluster_launcher.backends.batch.jobqueue import JobQueueBackend
 from dask_cluster_launcher.hosting import job_host
 from dask_cluster_launcher.hosting.records import HostSpec, Record
 from dask_cluster_launcher.limits import Limits
@@ -64,14 +66,104 @@ def test_the_schedulers_job_script_asks_for_its_own_resources_and_runs_the_host(
     assert "distributed.cli.dask_worker" not in script
 
 
+#: What each system's scheduler job script says: its name, its own size and walltime (as the
+#: system writes them), the host's command; and what of the workers' it must not carry.
+SCRIPT_LINES = {
+    "pbs": (
+        ["#PBS -N dcl-abc123", "#PBS -l select=1:ncpus=2:mem=2862MB", "#PBS -l walltime=00:20:00",
+         "#PBS -V"],
+        ["nodes=1:ppn=4"],  # the workers' resource request
+    ),
+    "lsf": (["#BSUB -J dcl-abc123", "#BSUB -n 2", "#BSUB -W 00:20"], ["#BSUB -W 00:20:00"]),
+    "htcondor": (
+        ["batch_name = dcl-abc123", "MY.DaskWorkerCores = 2", "allowed_job_duration = 1200",
+         "getenv = True"],
+        [],
+    ),
+}  # fmt: skip
+#: Each system's own options for the same job (PBS: a Torque resource request for the workers)
+SYSTEM_OPTIONS = {"pbs": {"resource_spec": "nodes=1:ppn=4"}, "lsf": {}, "htcondor": {}}
+
+
+@pytest.mark.parametrize("system", sorted(SCRIPT_LINES))
+def test_each_systems_scheduler_job_is_its_own_size_and_runs_the_host(system: str, tmp_path: Path):
+    options = {k: v for k, v in OWN_JOB.items() if k != "gres"}
+    options.update(SYSTEM_OPTIONS[system], job_script_prologue=["module load python"])
+    backend, spec = spec_for(system, tmp_path, options)
+    files = backend.private_dir.cluster("abc123")
+    command = job_host.host_command(spec, tmp_path / "private" / "host.json", None)
+    script = job_host.scheduler_job(backend, spec.kwargs, spec, command, files).job_script()
+    present, absent = SCRIPT_LINES[system]
+    lines = script.splitlines()
+    assert [line for line in present if line not in lines] == [], script
+    assert [text for text in absent if text in script] == [], script
+    assert "module load python" in script  # the site's prologue, as for the workers
+    assert "-m dask_cluster_launcher.run_host" in script
+    assert "distributed.cli.dask_worker" not in script
+
+
+def batch_backend(name: str) -> JobQueueBackend:
+    backend = default_backends()[name]
+    assert isinstance(backend, JobQueueBackend)
+    return backend
+
+
+def condor_job_ad(tmp_path: Path) -> dict[str, str]:
+    """A job's environment as HTCondor's starter makes it: the job's ClassAd in a file."""
+    (tmp_path / ".job.ad").write_text('ClusterId = 42\nProcId = 0\nJobBatchName = "dcl-x"\n')
+    return {"_CONDOR_JOB_AD": str(tmp_path / ".job.ad")}
+
+
+@pytest.mark.parametrize(
+    ("system", "environ", "job_id"),
+    [
+        ("slurm", {"SLURM_JOB_ID": "7"}, "7"),
+        ("sge", {"JOB_ID": "7"}, "7"),
+        ("sge", {"SLURM_JOB_ID": "7"}, None),  # a Jupyter server's own SLURM job is not it
+        ("pbs", {"PBS_JOBID": "7.server"}, "7.server"),
+        ("pbs", {"SLURM_JOB_ID": "7"}, "7"),  # SLURM behind the Torque wrappers
+        ("lsf", {"LSB_JOBID": "7"}, "7"),
+        ("lsf", {"JOB_ID": "7"}, None),
+        ("htcondor", condor_job_ad, "42.0"),
+        ("htcondor", {"_CONDOR_JOB_AD": "/nonexistent/.job.ad"}, None),
+    ],
+)
+def test_a_host_finds_its_own_job_id_as_its_batch_system_gives_it(
+    system: str, environ: Any, job_id: str | None, tmp_path: Path
+):
+    backend = batch_backend(system)
+    environ = environ(tmp_path) if callable(environ) else environ
+    assert backend.own_job_id(environ) == job_id
+
+
+@pytest.mark.parametrize(
+    ("system", "running", "ended"),
+    [
+        ("slurm", ["PENDING", "CONFIGURING", "RUNNING", "COMPLETING"], ["FAILED", "CANCELLED"]),
+        ("sge", ["PENDING", "RUNNING", "Rr", "dr", "s"], ["ERROR", "Ehqw"]),
+        ("pbs", ["PENDING", "HELD", "RUNNING", "SUSPENDED"], ["EXITING"]),
+        ("lsf", ["PENDING", "STARTING", "RUNNING", "SUSPENDED"], ["ZOMBI", "UNKWN"]),
+        ("htcondor", ["PENDING", "HELD", "RUNNING", "SUSPENDED"], ["REMOVED", "COMPLETED"]),
+    ],
+)
+def test_each_system_says_which_of_its_job_states_have_ended(
+    system: str, running: list[str], ended: list[str]
+):
+    backend = batch_backend(system)
+    assert [state for state in running if backend.job_has_ended(state)] == []
+    assert [state for state in ended if not backend.job_has_ended(state)] == []
+
+
 def test_a_signal_inside_the_job_reads_as_the_job_ending(monkeypatch: pytest.MonkeyPatch):
+    slurm = default_backends()["slurm"]
     spec = HostSpec("abc123", "x", "slurm", {}, {}, "/p", "/r", options=OWN_JOB)
     monkeypatch.setenv("SLURM_JOB_ID", "77")
-    reason = job_host.stop_reason(spec, signal.SIGTERM)
+    reason = job_host.stop_reason(spec, signal.SIGTERM, slurm)
     assert reason.startswith("the scheduler's batch job 77 was ended (SIGTERM: its walltime")
     beside = HostSpec("abc123", "x", "slurm", {}, {}, "/p", "/r", options={})
     assert (
-        job_host.stop_reason(beside, signal.SIGTERM) == "the cluster's host was stopped (SIGTERM)"
+        job_host.stop_reason(beside, signal.SIGTERM, slurm)
+        == "the cluster's host was stopped (SIGTERM)"
     )
 
 

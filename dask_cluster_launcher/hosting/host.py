@@ -156,7 +156,7 @@ class ClusterHost:
             started=process_start_time(os.getpid()),
             dashboard_socket=self.dashboard_socket,
             local_dirs=self.local_dirs,
-            batch_job_id=job_host.record_job_id(self.spec),
+            batch_job_id=job_host.record_job_id(self.spec, self.backend),
         )
         self._record.write()
         answer = {"control": server.address, "dashboard_socket": self.dashboard_socket}
@@ -165,7 +165,7 @@ class ClusterHost:
         for signum in (signal.SIGTERM, signal.SIGINT):
             # with the reason: a supervisor shows it (a stop without one is its owner's, and
             # the cluster just leaves the sidebar)
-            why = job_host.stop_reason(self.spec, signum)
+            why = job_host.stop_reason(self.spec, signum, self.backend)
             loop.add_signal_handler(signum, self._stop_soon, why)
         tasks = [
             asyncio.create_task(self._start()),

@@ -1,11 +1,15 @@
 """A cluster host inside a batch job of its own: the scheduler on a compute node.
 
-The option ``scheduler_placement: own_job`` (SLURM, SGE) submits the cluster's host process as
-one small batch job, named ``dcl-<cluster id>`` like the workers (a leftover is found and
-cancelled by that one name), with cores, memory and walltime of its own. Its job script is
-made by the backend's own dask-jobqueue job class (so the site's directives, prefix and
-prologue apply as to the workers) and written in the cluster's private folder (0600, see
-``job_scripts``); it runs ``python -m dask_cluster_launcher.run_host SPEC.json``.
+The option ``scheduler_placement: own_job`` (SLURM, SGE, PBS, LSF, HTCondor) submits the
+cluster's host process as one small batch job, named ``dcl-<cluster id>`` like the workers (a
+leftover is found and cancelled by that one name), with cores, memory and walltime of its own.
+Its job script is made by the backend's own dask-jobqueue job class (so the site's directives,
+prefix and prologue apply as to the workers) and written in the cluster's private folder (0600,
+see ``job_scripts``); it runs ``python -m dask_cluster_launcher.run_host SPEC.json``. What
+differs between the systems is the backend's (``JobQueueBackend``): how its job takes the
+scheduler's size (``scheduler_job_kwargs``), where a job finds its own id
+(``own_job_id``: ``SLURM_JOB_ID``, ``JOB_ID``, ``PBS_JOBID``, ``LSB_JOBID``, HTCondor's job
+ad) and which of its job states mean the job has ended (``job_has_ended``).
 
 Inside the job the host:
 - listens for its supervisor on the node's routable address (not loopback), TLS with the
@@ -38,16 +42,10 @@ from .records import HostSpec, read_records
 #: The option's values (schema: ``scheduler_placement``).
 BESIDE_JUPYTER = "beside_jupyter"
 OWN_JOB = "own_job"
-#: Environment variables that carry the batch job id inside a job (SLURM, Grid Engine).
-JOB_ID_VARIABLES = ("SLURM_JOB_ID", "JOB_ID")
 #: How often the records directory is looked at while the scheduler's job starts, and how
-#: often the job's state is asked meanwhile (one ``squeue``/``qstat``).
+#: often the job's state is asked meanwhile (one ``squeue``/``qstat``/``bjobs``/``condor_q``).
 RECORD_POLL_SECONDS = 0.2
 JOB_POLL_SECONDS = 2.0
-#: Batch states of a job that has not ended (SLURM's and Grid Engine's words).
-_NOT_ENDED = frozenset(
-    ("PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "SUSPENDED", "REQUEUED", "HELD", "STARTING")
-)
 #: Job kwargs of the workers the scheduler's job does not take (its own cores, memory and
 #: walltime replace theirs; one process; no GPUs).
 _SCHEDULER_JOB_DROPS = {"scheduler_options", "shared_temp_directory", "protocol", "security"}
@@ -57,17 +55,9 @@ def in_own_job(options: dict[str, Any]) -> bool:
     return options.get("scheduler_placement") == OWN_JOB
 
 
-def batch_job_id(environ: dict[str, str] | os._Environ[str] = os.environ) -> str | None:
-    """The id of the batch job this process runs in, if any."""
-    for name in JOB_ID_VARIABLES:
-        if environ.get(name):
-            return environ[name]
-    return None
-
-
-def record_job_id(spec: HostSpec) -> str | None:
+def record_job_id(spec: HostSpec, backend: Any) -> str | None:
     """The job id a host's record carries: its own batch job's, when it runs in one."""
-    return batch_job_id() if in_own_job(spec.options) else None
+    return backend.own_job_id(os.environ) if in_own_job(spec.options) else None
 
 
 def scheduler_job_kwargs(kwargs: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
@@ -80,8 +70,6 @@ def scheduler_job_kwargs(kwargs: dict[str, Any], options: dict[str, Any]) -> dic
         memory=options["scheduler_memory"],
         walltime=options["scheduler_walltime"] or options["walltime"],
     )
-    extra = [d for d in job.get("job_extra_directives", []) if not d.startswith("--gres")]
-    job["job_extra_directives"] = extra
     return job
 
 
@@ -105,11 +93,9 @@ def scheduler_job(
     command prefix) for the host, its command replaced by ``command``."""
     from ..backends.batch.jobqueue import job_script_directory
 
-    job_kwargs = scheduler_job_kwargs(kwargs, spec.options)
-    if backend.config_name == "sge":
-        # Grid Engine starts a job with an empty environment: the host needs the submitting
-        # one (PATH to qsub, SGE_ROOT) to submit its workers; children's secrets are not in it
-        job_kwargs["job_extra_directives"] = [*job_kwargs["job_extra_directives"], "-V"]
+    job_kwargs = backend.scheduler_job_kwargs(
+        scheduler_job_kwargs(kwargs, spec.options), spec.options
+    )
     job_cls = backend.cluster_class().job_cls
     job = job_cls(
         "tls://<none>:0",
@@ -117,6 +103,9 @@ def scheduler_job(
         job_script_directory=str(job_script_directory(files)),
         **job_kwargs,
     )
+    if "%(job_script_prologue)s" not in job._script_template:
+        # a job of one command line (HTCondor's): dask-jobqueue joins the prologue into it
+        command = "; ".join([*(job._job_script_prologue or []), command])
     job._command_template = command
     return job
 
@@ -148,7 +137,6 @@ async def submit_host_job(
 ) -> str:
     """Submit the host's batch job; its id. The submission runs with this server's
     environment less its secrets (``child_env``): SLURM and ``-V`` hand it to the job."""
-    from ..backends.batch.submission import call, prefixed_command
     from ..child_env import child_environment
     from .processes import _package_path
 
@@ -157,10 +145,9 @@ async def submit_host_job(
         package_path = await asyncio.to_thread(_package_path, Path(spec.private_root))
     command = host_command(spec, spec_path, package_path)
     job = await asyncio.to_thread(scheduler_job, backend, kwargs, spec, command, files)
-    prefix = getattr(job, "command_prefix", ())
     with job.job_file() as script:
-        argv = prefixed_command(job.submit_command, prefix, [script])
-        out = await call(argv, env=child_environment())
+        # the system's own submission (LSF: the script on stdin)
+        out = await job._submit_job(script, env=child_environment())
     return str(job._job_id_from_submit_output(out))
 
 
@@ -183,7 +170,7 @@ async def wait_for_host(
                 j for j in (await backend.job_states([name])).get(name, []) if j["job_id"] == job_id
             ]
             # Grid Engine forgets an ended job at once: one seen before and gone has ended
-            if (seen and not jobs) or (jobs and jobs[0]["state"] not in _NOT_ENDED):
+            if (seen and not jobs) or (jobs and backend.job_has_ended(jobs[0]["state"])):
                 state = jobs[0]["state"] if jobs else "no longer listed"
                 raise HostGone(f"the scheduler's batch job {job_id} ended ({state})")
             seen = seen or bool(jobs)
@@ -244,8 +231,8 @@ def keep_own_job(spec: HostSpec, backend: Any) -> None:
     """Inside its own job, the host's cleanup by job name (``reap``, after closing the
     cluster) cancels the workers' jobs but not the host's own: cancelled, Grid Engine kills
     it at once, before it has removed its record and files. Its job ends when it exits."""
-    own = batch_job_id() if in_own_job(spec.options) else None
-    if own is None or not hasattr(backend, "reap"):
+    own = record_job_id(spec, backend) if hasattr(backend, "reap") else None
+    if own is None:
         return
 
     async def reap_others(name: str) -> None:
@@ -264,11 +251,11 @@ def keep_own_job(spec: HostSpec, backend: Any) -> None:
     backend.reap = reap_others
 
 
-def stop_reason(spec: HostSpec, signum: int) -> str:
+def stop_reason(spec: HostSpec, signum: int, backend: Any) -> str:
     """What the card says when the host is signalled: inside a job, a signal is the batch
     system ending the scheduler's job (its walltime ran out, or it was cancelled)."""
     name = signal.Signals(signum).name
-    job_id = batch_job_id() if in_own_job(spec.options) else None
+    job_id = record_job_id(spec, backend)
     if job_id:
         return (
             f"the scheduler's batch job {job_id} was ended ({name}: its walltime ran out, "

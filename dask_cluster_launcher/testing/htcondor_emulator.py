@@ -108,7 +108,11 @@ def condor_submit(args: list[str]) -> str:
             command=[executable, *split_new_syntax(values.get("arguments", ""))],
             cwd=initialdir,
             env=env,
-            job_env={"_CONDOR_SCRATCH_DIR": str(scratch), "TMPDIR": str(scratch)},
+            job_env={
+                "_CONDOR_SCRATCH_DIR": str(scratch),
+                "TMPDIR": str(scratch),
+                "_CONDOR_JOB_AD": str(scratch / ".job.ad"),
+            },
             stdout=_path(values.get("output"), initialdir),
             stderr=_path(values.get("error"), initialdir),
             run_limit=int(values["allowed_job_duration"])
@@ -120,6 +124,11 @@ def condor_submit(args: list[str]) -> str:
         )
         assert job["id"] == cluster
         scratch.mkdir(mode=0o700)
+        # the job's ClassAd, in the file the starter names in $_CONDOR_JOB_AD (a job reads
+        # its own ClusterId and ProcId there)
+        attributes = queue_ad(job, socket.gethostname())
+        ad_file = "".join(f"{key} = {json.dumps(value)}\n" for key, value in attributes.items())
+        (scratch / ".job.ad").write_text(ad_file)
         if job["state"] == core.HELD:
             job["reason"] = SUBMITTED_ON_HOLD
             store.save(job)

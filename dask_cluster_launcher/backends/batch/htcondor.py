@@ -24,7 +24,7 @@ import os
 import re
 import shlex
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import dask.config
@@ -38,7 +38,15 @@ from .jobqueue import JobQueueBackend, job_name
 from .queues import Queue, walltime_seconds, whole_minutes
 
 #: condor_q's JobStatus codes, as the cluster model names job states
-STATES = {1: "PENDING", 2: "RUNNING", 3: "REMOVED", 4: "COMPLETED", 5: "HELD", 6: "STARTING"}
+STATES = {
+    1: "PENDING",
+    2: "RUNNING",
+    3: "REMOVED",
+    4: "COMPLETED",
+    5: "HELD",
+    6: "STARTING",
+    7: "SUSPENDED",
+}
 CONDOR_Q_ATTRIBUTES = "ClusterId,ProcId,JobBatchName,JobStatus,RemoteHost,HoldReason,"
 CONDOR_Q_ATTRIBUTES += "LastRejMatchReason,JobCurrentStartDate,AllowedJobDuration,ServerTime"
 #: submit commands that set what a form field, a limit or a lock governs (lower case: HTCondor
@@ -114,6 +122,26 @@ class HTCondorBackend(JobQueueBackend):
     _slot: tuple[int, int, int] | None = None
     _slot_error: str | None = None
 
+    def own_job_id(self, environ: Mapping[str, str]) -> str | None:
+        # no variable holds it: HTCondor names the file of the job's ClassAd (_CONDOR_JOB_AD)
+        try:
+            with open(environ.get("_CONDOR_JOB_AD") or os.devnull) as ad:
+                attributes = dict(line.partition("=")[::2] for line in ad if "=" in line)
+        except OSError:
+            return None
+        found = {key.strip().lower(): value.strip() for key, value in attributes.items()}
+        cluster, proc = found.get("clusterid", ""), found.get("procid", "0")
+        return f"{cluster}.{proc}" if cluster.isdigit() and proc.isdigit() else None
+
+    def scheduler_job_kwargs(self, job: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
+        # no walltime argument: the scheduler's own allowed_job_duration instead
+        job = {key: value for key, value in job.items() if key != "walltime"}
+        extra = {**job.get("job_extra_directives", {})}
+        extra["allowed_job_duration"] = walltime_seconds(
+            options["scheduler_walltime"] or options["walltime"]
+        )
+        return {**job, "job_extra_directives": extra}
+
     def jobqueue_class(self) -> type:
         from dask_jobqueue import HTCondorCluster
 
@@ -186,6 +214,17 @@ class HTCondorBackend(JobQueueBackend):
         if self._slot:
             cpus, memory, disk = self._slot
             require(options["cores"] <= cpus, "options.cores", f"is more than a slot has ({cpus})")
+            if options.get("scheduler_placement") == "own_job":  # its job needs a slot too
+                require(
+                    options["scheduler_cores"] <= cpus,
+                    "options.scheduler_cores",
+                    f"is more than a slot has ({cpus})",
+                )
+                require(
+                    parse_bytes(options["scheduler_memory"]) <= memory,
+                    "options.scheduler_memory",
+                    f"is more than a slot has ({memory / 2**30:.1f} GiB)",
+                )
             limits = (("memory", memory), ("disk", disk))
             for field, most in limits:
                 require(

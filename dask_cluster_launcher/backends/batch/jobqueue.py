@@ -11,7 +11,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -421,6 +421,29 @@ class JobQueueBackend(Backend):
         queue may never have listed them (Grid Engine forgets a job the moment it ends).
         ``{}`` where the batch system keeps no accounting the launcher reads."""
         return {}
+
+    # --- the scheduler in a batch job of its own (see ``hosting.job_host``) -------------------
+    #: Environment variables that carry a job's id inside it (the id ``job_states`` names).
+    job_id_variables: tuple[str, ...] = ()
+    #: The words ``job_states`` uses for a job that has not ended: queued, held, starting,
+    #: running or suspended. A system adds its own (SLURM's CONFIGURING, ...).
+    unended_states: frozenset[str] = frozenset(
+        ("PENDING", "HELD", "STARTING", "RUNNING", "SUSPENDED")
+    )
+
+    def own_job_id(self, environ: Mapping[str, str]) -> str | None:
+        """The id of the batch job a process with this environment runs in (None: none)."""
+        return next((environ[name] for name in self.job_id_variables if environ.get(name)), None)
+
+    def job_has_ended(self, state: str) -> bool:
+        """Whether a job ``job_states`` lists in ``state`` has ended (or never will start)."""
+        return state not in self.unended_states
+
+    def scheduler_job_kwargs(self, job: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
+        """The dask-jobqueue arguments of the scheduler's own job: ``job`` (the workers', with
+        the scheduler's cores and memory and its walltime as the form's HH:MM:SS) as this
+        system takes them."""
+        return job
 
     async def poll_jobs(self, cluster_ids: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
         by_name = {job_name(cluster_id): cluster_id for cluster_id in cluster_ids}

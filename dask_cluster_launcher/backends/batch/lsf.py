@@ -163,6 +163,7 @@ class LSFBackend(JobQueueBackend):
     cluster_class_path = "dask_jobqueue.LSFCluster"
     config_name = "lsf"
     required_commands = ("bsub", "bjobs", "bkill", "bqueues", "bhosts")
+    job_id_variables = ("LSB_JOBID",)
 
     def jobqueue_class(self) -> type:
         from dask_jobqueue import LSFCluster
@@ -198,6 +199,9 @@ class LSFBackend(JobQueueBackend):
         check_lsf_directives(options)
         directives.check_skips(options, self.governed_lines(options))
         await super().check_consistency(options)
+
+    def scheduler_job_kwargs(self, job: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
+        return {**job, "walltime": lsf_walltime(job["walltime"])}  # bsub -W hour:minute
 
     def governed_lines(self, options: dict[str, Any]) -> dict[str, str]:
         lines = {f"#BSUB -W {lsf_walltime(options['walltime'])}": "walltime"}
@@ -273,11 +277,11 @@ def _submitting_on_stdin(cluster_class: Any) -> Any:
     lines only from a script on stdin (``bsub script`` would run it without them)."""
     job_class = cluster_class.job_cls
 
-    async def _submit_job(self: Any, script_filename: str) -> str:
+    async def _submit_job(self: Any, script_filename: str, **call_kwargs: Any) -> str:
         prefix = getattr(self, "command_prefix", ())
         command = submission.prefixed_command(self.submit_command, prefix, [])
         with open(script_filename, "rb") as script:
-            return await submission.call(command, stdin=script)
+            return await submission.call(command, stdin=script, **call_kwargs)
 
     attributes = {"_submit_job": _submit_job, "__module__": __name__}
     job = type(job_class.__name__, (job_class,), attributes)

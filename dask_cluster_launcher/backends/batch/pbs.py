@@ -19,7 +19,7 @@ from .accounting import AccountedJob
 from .accounting_pbs import parse_finished
 from .jobqueue import JobQueueBackend
 from .pbs_formats import parse_jobs, parse_nodes, parse_queues
-from .queues import Queue
+from .queues import Queue, hms, walltime_seconds
 
 
 def _refuses_option(message: str) -> bool:
@@ -43,6 +43,9 @@ class PBSBackend(JobQueueBackend):
     cluster_class_path = "dask_jobqueue.PBSCluster"
     config_name = "pbs"
     required_commands = ("qsub", "qstat", "qdel", "qselect", "pbsnodes")
+    #: PBS Pro, OpenPBS and Torque set PBS_JOBID; SLURM behind its Torque wrappers (sites that
+    #: kept qsub, and the test bed), whose qsub prints SLURM's job id, sets SLURM_JOB_ID
+    job_id_variables = ("PBS_JOBID", "SLURM_JOB_ID")
     #: Directories (``:``-separated) searched before the server's PATH for the PBS commands
     #: (server setting ``pbs_command_path``; ``None``: ``$DCL_PBS_PATH`` when asked): a machine
     #: whose ``qsub`` on PATH is another batch system's. It travels to the cluster's host and
@@ -130,6 +133,15 @@ class PBSBackend(JobQueueBackend):
         if options["job_extra_directives"]:
             kwargs["job_extra_directives"] = list(options["job_extra_directives"])
         return kwargs
+
+    def scheduler_job_kwargs(self, job: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
+        # one chunk of the scheduler's cores and memory (the workers' resource request is
+        # theirs); HH:MM:SS (qsub takes no days); -V: the submitting environment (PATH to
+        # qsub, ...), which PBS, like Grid Engine, does not hand to a job by itself
+        job = {key: value for key, value in job.items() if key != "resource_spec"}
+        job["walltime"] = hms(walltime_seconds(job["walltime"]))
+        job["job_extra_directives"] = [*job.get("job_extra_directives", []), "-V"]
+        return job
 
     async def job_states(self, names: list[str]) -> dict[str, list[dict[str, Any]]]:
         # every job in one call; only this user's count: another user's job named like a

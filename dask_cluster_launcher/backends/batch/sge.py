@@ -104,6 +104,7 @@ class SGEBackend(JobQueueBackend):
     cluster_class_path = "dask_jobqueue.SGECluster"
     config_name = "sge"
     required_commands = ("qsub", "qstat", "qdel", "qconf")
+    job_id_variables = ("JOB_ID",)
     #: The site's memory resource (h_vmem, mem_free, ...); derived from the memory field.
     memory_resource = "h_vmem"
     _parallel_environments: list[str] = []
@@ -215,6 +216,15 @@ class SGEBackend(JobQueueBackend):
         if directives:
             kwargs["job_extra_directives"] = directives
         return kwargs
+
+    def job_has_ended(self, state: str) -> bool:
+        # qstat lists only jobs that have not ended; one in error (Eqw, Ehqw) never starts
+        return state == "ERROR" or state.startswith("E")
+
+    def scheduler_job_kwargs(self, job: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
+        # Grid Engine starts a job with an empty environment: the host needs the submitting
+        # one (PATH to qsub, SGE_ROOT) to submit its workers; children's secrets are not in it
+        return {**job, "job_extra_directives": [*job.get("job_extra_directives", []), "-V"]}
 
     async def job_states(self, names: list[str]) -> dict[str, list[dict[str, Any]]]:
         wanted = set(names)

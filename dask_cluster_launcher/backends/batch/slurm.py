@@ -159,6 +159,11 @@ class SLURMBackend(JobQueueBackend):
     config_name = "slurm"
     queue_field_title = "partition"
     required_commands = ("sbatch", "squeue", "scancel", "sinfo")
+    job_id_variables = ("SLURM_JOB_ID",)
+    unended_states = JobQueueBackend.unended_states | {
+        "CONFIGURING", "COMPLETING", "REQUEUED", "REQUEUE_HOLD", "RESIZING", "STOPPED",
+        "SIGNALING", "STAGE_OUT",
+    }  # fmt: skip
     #: account -> QOS names, from sacctmgr; ``None`` where accounting is not available
     _associations: dict[str, list[str]] | None = None
 
@@ -339,6 +344,11 @@ class SLURMBackend(JobQueueBackend):
         if isinstance(cluster, allocation.OneAllocationJob):  # why it stopped answering
             return None if cluster.lost == "closed" else cluster.lost
         return super().lost(cluster)
+
+    def scheduler_job_kwargs(self, job: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
+        # the workers' GPUs are not the scheduler's
+        extra = [d for d in job.get("job_extra_directives", []) if not d.startswith("--gres")]
+        return {**job, "job_extra_directives": extra}
 
     async def job_states(self, names: list[str]) -> dict[str, list[dict[str, Any]]]:
         # --me: another user's job named like a cluster of this user's is not one of its jobs

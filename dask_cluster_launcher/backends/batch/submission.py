@@ -237,9 +237,11 @@ class _BoundedJob:
         with job_scripts.job_script_file(folder, script, self.job_name or "job") as path:
             yield str(path)
 
-    async def _submit_job(self, script_filename: str) -> str:
+    async def _submit_job(self, script_filename: str, **call_kwargs: Any) -> str:
+        """``call_kwargs``: for :func:`call` (the scheduler's job: its environment)."""
         prefix = getattr(self, "command_prefix", ())
-        return await call(prefixed_command(self.submit_command, prefix, [script_filename]))
+        command = prefixed_command(self.submit_command, prefix, [script_filename])
+        return await call(command, **call_kwargs)
 
     @classmethod
     async def _close_job(cls, job_id: str | None, cancel_command: str) -> None:
