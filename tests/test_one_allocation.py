@@ -4,9 +4,13 @@ SLURMRunner (no MPI), one cluster for the module."""
 
 from __future__ import annotations
 
+import signal
+
 from tests.helpers import wait_cluster
+from tests.jupyter_process import JupyterServerProcess
 from tests.test_rest_batch import PREFIX, queued, running_workers, wait_no_jobs
 from tests.test_rest_local import run_snippet
+from tests.victim_clusters import wait_running
 
 OPTIONS = {
     "scheduler_placement": "one_allocation",
@@ -71,3 +75,19 @@ async def test_adaptive_scaling_in_one_allocation_is_refused(launcher_api, slurm
     assert "fixed size" in error["message"]
     _, clusters = await launcher_api("clusters")
     assert clusters == []
+
+
+def test_sigterm_of_the_server_leaves_no_job(slurm_testbed, tmp_path):
+    """Stopping the Jupyter server stops the cluster: its one job (the scheduler's) is gone."""
+    home = tmp_path / "home"
+    home.mkdir()
+    body = {"backend": "slurm", "options": OPTIONS, "scaling": {"workers": 1}}
+    with JupyterServerProcess(
+        tmp_path / "server", env={**slurm_testbed.env, "HOME": str(home)}
+    ) as server:
+        cluster_id = server.call("clusters", body)["id"]
+        wait_running(server, cluster_id, 1, timeout=120)
+        assert len(slurm_testbed.queue_jobs(f"{PREFIX}{cluster_id}")) == 1
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(60) is not None
+    slurm_testbed.wait_queue_empty(timeout=30, name_prefix=f"{PREFIX}{cluster_id}")
