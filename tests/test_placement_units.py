@@ -1,7 +1,8 @@
 """The scheduler's own batch job, the parts that need no running cluster: its job script (each
 batch system's), where a job finds its id and which states end it, the reason a signal gives,
-the site's ``scheduler_placements`` in the form, and a stop while the job waits in the queue
-(SLURM test bed: a job held by ``--begin``, no host ever starts)."""
+the site's ``scheduler_placements`` in the form, a stop while the job waits in the queue
+(SLURM test bed: a job held by ``--begin``, no host ever starts), and the job's end failing the
+cluster with its reason (a cluster of no workers on each test bed whose cancel signals it)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 
 from dask_cluster_launcher.backends import default_backends
+from dask_cluster_launcher.backends.batch.dask_config import launcher_systems
 from dask_cluster_launcher.backends.batch.jobqueue import JobQueueBackend
 from dask_cluster_launcher.hosting import job_host
 from dask_cluster_launcher.hosting.records import HostSpec, Record
@@ -106,6 +108,17 @@ def batch_backend(name: str) -> JobQueueBackend:
     backend = default_backends()[name]
     assert isinstance(backend, JobQueueBackend)
     return backend
+
+
+@pytest.mark.parametrize("system", launcher_systems())
+def test_every_batch_systems_form_offers_the_scheduler_in_its_own_job(system: str):
+    backend = batch_backend(system)
+    field = backend.static_schema()["properties"]["scheduler_placement"]
+    assert {"beside_jupyter", "own_job"} <= {choice["const"] for choice in field["oneOf"]}
+    groups = {group["title"]: group["fields"] for group in backend.ui_schema()["ui:groups"]}
+    assert groups["Scheduler"] == [
+        "scheduler_placement", "scheduler_cores", "scheduler_memory", "scheduler_walltime",
+    ]  # fmt: skip
 
 
 def condor_job_ad(tmp_path: Path) -> dict[str, str]:
@@ -214,12 +227,18 @@ def test_a_record_from_a_batch_job_on_another_node_counts_as_running():
     assert elsewhere.alive() and elsewhere.in_batch_job_elsewhere
 
 
+@pytest.mark.parametrize("system", ["slurm", "pbs", "lsf", "htcondor"])
 async def test_the_schedulers_job_ending_fails_the_cluster_with_the_reason(
-    launcher_api: Any, slurm_testbed: Testbed
+    launcher_api: Any, system: str, request: pytest.FixtureRequest
 ):
+    """As its walltime would end it (Grid Engine's qdel kills at once: see test_placement's
+    crash for a host that says nothing)."""
+    testbed: Testbed = request.getfixturevalue(f"{system}_testbed")
     # no workers: the host alone, running once its scheduler is up
-    options = {**OWN_JOB, "gres": "", "scheduler_cores": 1, "scheduler_memory": "1 GB"}
-    body = {"backend": "slurm", "options": options, "scaling": {"workers": 0}}
+    options = {k: v for k, v in OWN_JOB.items() if k != "gres"}
+    options.update(scheduler_cores=1, scheduler_memory="1 GB")
+    options.update({"disk": "1 GB"} if system == "htcondor" else {})  # the form requires it
+    body = {"backend": system, "options": options, "scaling": {"workers": 0}}
     code, launched = await launcher_api("clusters", method="POST", body=body)
     assert code == 202, launched
 
@@ -231,12 +250,13 @@ async def test_the_schedulers_job_ending_fails_the_cluster_with_the_reason(
             await asyncio.sleep(0.2)
 
     running = await asyncio.wait_for(model_when(lambda m: m["state"] == "running"), 60)
-    slurm_testbed.cancel([running["scheduler_job"]])  # as its walltime would end it
+    testbed.cancel([running["scheduler_job"]])
     failed = await asyncio.wait_for(model_when(lambda m: m["state"] == "failed"), 30)
+    # SIGTERM; LSF's bkill sends SIGINT first
     assert failed["error"].startswith(
-        f"the scheduler's batch job {running['scheduler_job']} was ended (SIGTERM"
-    )
-    await asyncio.to_thread(slurm_testbed.wait_queue_empty, 10, f"dcl-{launched['id']}")
+        f"the scheduler's batch job {running['scheduler_job']} was ended (SIG"
+    ), failed["error"]
+    await asyncio.to_thread(testbed.wait_queue_empty, 20, f"dcl-{launched['id']}")
 
 
 def test_make_cluster_puts_the_scheduler_in_its_own_job_too(
