@@ -7,6 +7,7 @@ jobs have a unique name and the queue is drained of them before the next run.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import os
@@ -23,7 +24,7 @@ from typing import Any
 
 from testbeds.control import pid_alive, testbed_lock
 
-from . import launch
+from . import job_timeline, launch
 from .observe import (
     cluster_event,
     launcher_security,
@@ -71,6 +72,8 @@ class Testbed:
             raise RuntimeError(
                 f"{', '.join(missing)} missing: run `bash testbeds/install.sh` (as root)"
             )
+        if pid_alive(PIDFILES[self.kind]):  # running: no lock needed (one may be held
+            return  # around this run, e.g. while the test bed is reconfigured for 64 workers)
         with testbed_lock(self.kind):
             if pid_alive(PIDFILES[self.kind]):
                 return
@@ -150,9 +153,16 @@ class Testbed:
 
 # --- one run each -----------------------------------------------------------------------------
 async def launcher_once(
-    server: JupyterServer, stream: EventStream, bed: Testbed, n: int
+    server: JupyterServer, stream: EventStream, bed: Testbed, n: int, placement: str = ""
 ) -> dict[str, Any]:
-    body = {"backend": bed.kind, "options": OPTIONS[bed.kind], "scaling": {"workers": n}}
+    """One launch until N running workers; ``placement``: where the scheduler runs (the
+    form's ``scheduler_placement``; empty: the backend's default, beside Jupyter)."""
+    options: dict[str, Any] = dict(OPTIONS[bed.kind])
+    prologue = [job_timeline.JOB_START_LINE, *options.get("job_script_prologue", [])]
+    options["job_script_prologue"] = prologue
+    if placement:
+        options["scheduler_placement"] = placement
+    body = {"backend": bed.kind, "options": options, "scaling": {"workers": n}}
     await bed.wait_no_other_launcher_jobs()
     since = stream.mark()
     start = time.time()
@@ -176,11 +186,14 @@ async def launcher_once(
         if code != 204:
             print(f"  DELETE clusters/{cluster_id} answered {code}: {body}")
         await bed.wait_gone(f"dcl-{cluster_id}")
-        # the launcher's default per-cluster log folder: ours, so tidy it away
-        shutil.rmtree(
-            Path.home() / ".dask-cluster-launcher" / "logs" / cluster_id, ignore_errors=True
-        )
-    return phases(start, ready, joins, answered=answered, submitted=submitted)
+        # the launcher's default per-cluster log folder: read, then tidy it away (ours)
+        logs = Path.home() / ".dask-cluster-launcher" / "logs" / cluster_id
+        inside = job_timeline.read(logs, start) if logs.is_dir() else {}
+        shutil.rmtree(logs, ignore_errors=True)
+    return {
+        **phases(start, ready, joins, answered=answered, submitted=submitted),
+        "jobs": inside,
+    }
 
 
 async def raw_once(bed: Testbed, n: int, workdir: Path, tls: bool = False) -> dict[str, Any]:
@@ -196,11 +209,12 @@ async def raw_once(bed: Testbed, n: int, workdir: Path, tls: bool = False) -> di
         str(log_directory),
         *(["tls"] if tls else []),
         cwd=workdir,
-        env=bed.env,
+        env={**bed.env, "DCL_BENCH_JOB_PROLOGUE": job_timeline.JOB_START_LINE},
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
+    out = err = b""
     try:
         out, err = await asyncio.wait_for(process.communicate(), 400)
     finally:
@@ -209,74 +223,189 @@ async def raw_once(bed: Testbed, n: int, workdir: Path, tls: bool = False) -> di
             bed.cancel(job_name)
             await process.wait()
         await bed.wait_gone(job_name)
+        lines = out.decode().strip().splitlines() if process.returncode == 0 else []
+        inside = job_timeline.read(log_directory, json.loads(lines[-1])["start"]) if lines else {}
         shutil.rmtree(log_directory, ignore_errors=True)
-    lines = out.decode().strip().splitlines()
     if process.returncode != 0 or not lines:
         raise RuntimeError(f"raw dask-jobqueue run failed:\n{err.decode()[-3000:]}")
     run = json.loads(lines[-1])
-    return phases(run["start"], run["ready"], run["joins"], submitted=run["submitted"])
+    return {
+        **phases(run["start"], run["ready"], run["joins"], submitted=run["submitted"]),
+        "jobs": inside,
+    }
 
 
 # --- the benchmark ----------------------------------------------------------------------------
+async def placements(server: JupyterServer, kind: str) -> dict[str, str]:
+    """Where the backend's scheduler can run besides Jupyter (form value -> title): "In its own
+    batch job", "In one allocation with its workers", as the server offers them."""
+    _, backends = await server.request("GET", "dask-cluster-launcher/backends")
+    backend: dict[str, Any] = next((b for b in backends if b.get("name") == kind), {})
+    field = backend.get("schema", {}).get("properties", {}).get("scheduler_placement", {})
+    return {
+        choice["const"]: choice.get("title", choice["const"])
+        for choice in field.get("oneOf", [])
+        if choice.get("const") not in (None, "", "beside_jupyter")
+    }
+
+
+def check_capacity(bed: Testbed, n: int) -> None:
+    """N one-core 1 GB jobs (+ a scheduler's job) must fit the SLURM test bed's node at once."""
+    if bed.kind != "slurm":
+        return
+    cpus, memory = bed.run("sinfo", "-h", "-o", "%c %m").split()[:2]
+    if int(cpus) < n + 1 or int(memory.rstrip("+")) < (n + 1) * 1000:
+        raise RuntimeError(
+            f"the SLURM test bed's node has {cpus} CPUs and {memory} MB for {n} one-core 1 GB "
+            f"workers: restart it with SLURM_FAKE_CPUS={n + 2} SLURM_REAL_MEM_MB={(n + 2) * 1000}"
+            " bash testbeds/start-slurm.sh (then again without them, to the defaults)"
+        )
+
+
 async def run(
-    server: JupyterServer, stream: EventStream, kind: str, repetitions: dict[int, int]
+    server: JupyterServer,
+    stream: EventStream,
+    kind: str,
+    repetitions: dict[int, int],
+    tls_baseline: bool = True,
+    other_placements: bool = True,
 ) -> tuple[list[Row], list[str]]:
-    """Rows for the table, and lines of a 'where the time goes' breakdown."""
+    """Rows for the table, and lines of a 'where the time goes' breakdown (and of what the
+    jobs did inside). Each repetition runs the launcher with its scheduler beside Jupyter,
+    with it in each other placement the server offers (``other_placements``), plain
+    dask-jobqueue, and (``tls_baseline``) plain dask-jobqueue with TLS, in alternating order."""
     bed = Testbed(kind)
     await asyncio.to_thread(bed.ensure_running)
     # The sidebar lists the backends (and the site's queues) before a launch: warm that up.
-    await server.request("GET", "dask-cluster-launcher/backends")
+    offered = await placements(server, kind)
+    if not other_placements:
+        offered = {}
     # and the first cluster of the server process pays one-off imports (dashboard...): pay them
     # here, as the raw baseline does with a throw-away cluster
     await launch.launcher_once(server, stream)
     workdir = Path(tempfile.mkdtemp(prefix=f"dcl-bench-{kind}-"))
-    rows, breakdown = [], []
+    title = TITLES[kind]
+    rows, breakdown, inside = [], [], []
+    sides = ["launcher", *offered, "raw", *(["tls"] if tls_baseline else [])]
     try:
         for n, reps in repetitions.items():
-            ours: list[dict[str, Any]] = []
-            raw: list[dict[str, Any]] = []
-            raw_tls: list[dict[str, Any]] = []
+            await asyncio.to_thread(check_capacity, bed, n)
+            runs: dict[str, list[dict[str, Any]]] = {side: [] for side in sides}
             for i in range(reps):
                 others = len(await asyncio.to_thread(bed.jobs))
-                order = ("launcher", "raw", "tls") if i % 2 == 0 else ("tls", "raw", "launcher")
-                for who in order:
+                for who in sides if i % 2 == 0 else sides[::-1]:
                     await wait_until_quiet()
-                    if who == "launcher":
-                        ours.append(await launcher_once(server, stream, bed, n))
-                    elif who == "raw":
-                        raw.append(await raw_once(bed, n, workdir))
+                    if who == "raw" or who == "tls":
+                        result = await raw_once(bed, n, workdir, tls=who == "tls")
                     else:
-                        raw_tls.append(await raw_once(bed, n, workdir, tls=True))
+                        placement = "" if who == "launcher" else who
+                        result = await launcher_once(server, stream, bed, n, placement)
+                    runs[who].append(result)
+                times = ", ".join(f"{who} {runs[who][-1]['total']:.2f} s" for who in sides)
                 print(
-                    f"  {TITLES[kind]} {n} workers rep {i + 1}: launcher {ours[-1]['total']:.2f} s,"
-                    f" dask-jobqueue {raw[-1]['total']:.2f} s"
+                    f"  {title} {n} workers rep {i + 1}: {times}"
                     f" (other jobs in the queue at start: {others})",
                     flush=True,
                 )
-            ours_total = [r["total"] for r in ours]
-            raw_total = [r["total"] for r in raw]
-            rows.append(
-                Row(
-                    f"{TITLES[kind]}: launch -> {n} workers running",
-                    Sample(ours_total),
-                    Sample(raw_total),
-                    "dask-jobqueue `scale(N)` + `wait_for_workers(N)`",
-                    paired_note(ours_total, raw_total),
+            raw_total = [r["total"] for r in runs["raw"]]
+            named = {"launcher": f"{title}: launch -> {n} workers running"}
+            for placement, words in offered.items():
+                named[placement] = f"{title}, scheduler {words.lower()}: launch -> {n} workers"
+            if tls_baseline:
+                named["tls"] = f"{title}: TLS cost, dask-jobqueue with TLS -> {n} workers"
+            for who, name in named.items():
+                totals = [r["total"] for r in runs[who]]
+                baseline = "the same without TLS" if who == "tls" else RAW_BASELINE
+                rows.append(
+                    Row(
+                        name,
+                        Sample(totals),
+                        Sample(raw_total),
+                        baseline,
+                        paired_note(totals, raw_total),
+                    )
                 )
-            )
-            tls_total = [r["total"] for r in raw_tls]
-            rows.append(
-                Row(
-                    f"{TITLES[kind]}: TLS cost, dask-jobqueue with TLS -> {n} workers",
-                    Sample(tls_total),
-                    Sample(raw_total),
-                    "the same without TLS",
-                    paired_note(tls_total, raw_total),
+            for who in sides:
+                label = {"raw": "dask-jobqueue", "tls": "dask-jobqueue + TLS"}.get(who, who)
+                breakdown.append(breakdown_line(f"{title} {n}, {label}", runs[who]))
+                inside.append(
+                    job_timeline.line(
+                        f"{title} {n}, {label}", [r["jobs"] for r in runs[who] if r.get("jobs")]
+                    )
                 )
-            )
-            breakdown.append(breakdown_line(f"{TITLES[kind]} {n}, launcher", ours))
-            breakdown.append(breakdown_line(f"{TITLES[kind]} {n}, dask-jobqueue", raw))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
         await asyncio.to_thread(bed.stop_if_started_here)
+    if inside:
+        breakdown += [
+            "",
+            "Inside the batch jobs (medians over jobs and runs; the last job's start in seconds",
+            "from the launch request, then per job):",
+            "",
+            job_timeline.HEADER,
+            *inside,
+        ]
     return rows, breakdown
+
+
+RAW_BASELINE = "dask-jobqueue `scale(N)` + `wait_for_workers(N)`"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Time to N batch workers (see the README).")
+    parser.add_argument("--system", default="slurm", choices=sorted(TITLES))
+    parser.add_argument("--workers", default="8", help="worker counts, e.g. 8,64")
+    parser.add_argument("--repetitions", default="3", help="per worker count, e.g. 3,1")
+    parser.add_argument("--no-tls-baseline", action="store_true")
+    parser.add_argument("--no-placements", action="store_true", help="beside Jupyter only")
+    parser.add_argument(
+        "--death-timeout",
+        type=int,
+        help="seconds a nanny waits for its worker, both sides (dask-jobqueue's default 60 is "
+        "too short for 64 spawned workers starting at once on 2 cores)",
+    )
+    args = parser.parse_args(argv)
+    counts = [int(x) for x in args.workers.split(",")]
+    reps = [int(x) for x in args.repetitions.split(",")]
+    reps += reps[-1:] * (len(counts) - len(reps))
+    args.plan = dict(zip(counts, reps, strict=False))
+    return args
+
+
+async def main(args: argparse.Namespace) -> None:
+    from .run import machine
+    from .servers import LABEXTENSION_FACTORY_ENV
+    from .stats import BREAKDOWN_HEADER, TABLE_HEADER
+
+    about = machine()
+    if args.death_timeout:
+        for options in OPTIONS.values():
+            options["death_timeout"] = args.death_timeout
+        os.environ["DCL_BENCH_DEATH_TIMEOUT"] = str(args.death_timeout)
+        about += f"; death timeout {args.death_timeout} s (both sides)"
+    print(about, flush=True)
+    server = JupyterServer(
+        {"dask_cluster_launcher": True, "dask_labextension": True}, LABEXTENSION_FACTORY_ENV
+    )
+    await server.start()
+    stream = await server.events()
+    try:
+        rows, breakdown = await run(
+            server,
+            stream,
+            args.system,
+            args.plan,
+            tls_baseline=not args.no_tls_baseline,
+            other_placements=not args.no_placements,
+        )
+    finally:
+        stream.close()
+        await server.stop()
+    notes = [f"- {row.name}: {row.note}" for row in rows if row.note]
+    report = [f"Measured {about}.", "", TABLE_HEADER, *(row.markdown() for row in rows)]
+    report += ["", *notes, "", BREAKDOWN_HEADER, *breakdown]
+    print("\n" + "\n".join(report), flush=True)
+
+
+if __name__ == "__main__":
+    asyncio.run(main(parse_args()))

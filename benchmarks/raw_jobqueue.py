@@ -4,12 +4,15 @@
 wall-clock stamps (``time.time()``): start (just before the cluster is created; imports and a
 throw-away first cluster done),
 scheduler up, all N jobs submitted, ``wait_for_workers(N)`` returned, and the scheduler's own
-add-worker times.
+add-worker times. ``DCL_BENCH_JOB_PROLOGUE``: a line each job script runs first (the benchmark's
+job-start stamp, the same line the launcher's jobs get); ``DCL_BENCH_DEATH_TIMEOUT``: the nanny's
+death timeout in seconds, as the launcher's form sets it in the same run.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 import time
@@ -36,6 +39,10 @@ def main() -> None:
     }
     if system == "sge":
         kwargs["resource_spec"] = "h_vmem=1G"
+    if os.environ.get("DCL_BENCH_DEATH_TIMEOUT"):
+        kwargs["death_timeout"] = int(os.environ["DCL_BENCH_DEATH_TIMEOUT"])
+    if os.environ.get("DCL_BENCH_JOB_PROLOGUE"):
+        kwargs["job_script_prologue"] = [os.environ["DCL_BENCH_JOB_PROLOGUE"]]
     if tls:  # what the launcher does: mutual TLS with a fresh certificate per cluster
         from distributed.security import Security
 
