@@ -33,6 +33,11 @@ WATCH_RETRIES = 10
 #: Seconds after a launch took the spare host before the next spare starts even if the
 #: cluster has not got its workers yet (see ``SpareHost``).
 SPARE_REFILL_AFTER = 30.0
+#: Seconds after a launch settled before the next spare starts: a notebook's first cell (the
+#: inserted code, importing distributed) runs then, and the spare's imports took a core from it
+#: (2 cores: that cell took 0.47-0.56 s with the spare starting beside it, 0.43 s without).
+#: A cluster that stops before then refills at once (``run``).
+SPARE_REFILL_DELAY = 2.0
 
 #: The host's fields a row takes (its state is starting or running here; the handle reports
 #: the others). The host's ``running`` means its scheduler is up: the row is running once a
@@ -93,6 +98,7 @@ class HostedHandle(ClusterHandle):
         self.host = host
         self._spare = spare
         self._refill = refill
+        self._refill_timer: asyncio.TimerHandle | None = None
         #: The host's start (see ``start``): it runs on when a stop cancels the start.
         self._spawning: asyncio.Future[HostProcess | None] | None = None
         self._start_cancelled = False
@@ -189,8 +195,10 @@ class HostedHandle(ClusterHandle):
                 return
             if apply_host_patch(row, patch, model["state"], self.backend):
                 self.reports.publish()
-            if self._spare is not None and (launch_settled(row) or loop.time() > refill_at):
+            if self._spare is not None and loop.time() > refill_at:
                 self._refill_spare()
+            elif self._spare is not None and self._refill_timer is None and launch_settled(row):
+                self._refill_timer = loop.call_later(SPARE_REFILL_DELAY, self._refill_spare)
 
     async def report_failure(self, exc: Exception) -> None:
         if isinstance(exc, HostGone):
