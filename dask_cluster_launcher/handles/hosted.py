@@ -35,7 +35,7 @@ WATCH_RETRIES = 10
 SPARE_REFILL_AFTER = 30.0
 #: Seconds after a launch settled before the next spare starts: a notebook's first cell (the
 #: inserted code, importing distributed) runs then, and the spare's imports took a core from it
-#: (2 cores: that cell took 0.47-0.56 s with the spare starting beside it, 0.43 s without).
+#: (2 cores: that cell took 0.56-0.65 s with the spare starting beside it, 0.43 s without).
 #: A cluster that stops before then refills at once (``run``).
 SPARE_REFILL_DELAY = 2.0
 
