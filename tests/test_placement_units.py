@@ -1,7 +1,7 @@
 """The scheduler's own batch job, the parts that need no running cluster: its job script (each
 batch system's), where a job finds its id and which states end it, the reason a signal gives,
-the site's ``scheduler_placements`` in the form, a stop while the job waits in the queue
-(SLURM test bed: a job held by ``--begin``, no host ever starts), and the job's end failing the
+the site's ``scheduler_placements`` in the form, a stop while the job waits (SLURM: held by
+``--begin``; HTCondor: submitted on hold; no host ever starts), and the job's end failing the
 cluster with its reason (a cluster of no workers on each test bed whose cancel signals it)."""
 
 from __future__ import annotations
@@ -191,30 +191,40 @@ def test_the_site_restricts_the_form_to_its_placements():
         Limits.from_config("slurm", {"scheduler_placements": ["on_the_moon"]})
 
 
-async def test_a_stop_while_the_schedulers_job_waits_in_the_queue_cancels_it(
-    launcher_api: Any, slurm_testbed: Testbed
+@pytest.mark.parametrize(
+    ("system", "directive", "phase"),
+    [
+        ("slurm", "--begin=now+3600", "waiting in the queue (BeginTime)"),
+        ("htcondor", "hold = true", "held (submitted on hold at user's request)"),
+    ],
+)
+async def test_a_stop_while_the_schedulers_job_waits_cancels_it(
+    launcher_api: Any, system: str, directive: str, phase: str, request: pytest.FixtureRequest
 ):
-    # held for an hour: the host never starts, the card says why it waits
-    options = {**OWN_JOB, "gres": "", "job_extra_directives": ["--begin=now+3600"]}
+    # held for an hour, or until released: the host never starts, the card says why it waits
+    testbed: Testbed = request.getfixturevalue(f"{system}_testbed")
+    options = {k: v for k, v in OWN_JOB.items() if k != "gres"}
     options.update(memory="1 GB", cores=1, scheduler_cores=1, scheduler_memory="1 GB")
-    body = {"backend": "slurm", "options": options, "scaling": {"workers": 1}}
+    options.update({"disk": "1 GB"} if system == "htcondor" else {})  # the form requires it
+    options["job_extra_directives"] = [directive]
+    body = {"backend": system, "options": options, "scaling": {"workers": 1}}
     code, launched = await launcher_api("clusters", method="POST", body=body)
     assert code == 202, launched
     name = f"dcl-{launched['id']}"
 
-    async def queued() -> dict[str, Any]:
+    async def waiting() -> dict[str, Any]:
         while True:
             _, model = await launcher_api("clusters", launched["id"])
-            if "waiting in the queue" in (model["phase"] or ""):
+            if phase in (model["phase"] or ""):
                 return dict(model)
             await asyncio.sleep(0.2)
 
-    model = await asyncio.wait_for(queued(), 30)
-    assert slurm_testbed.queue_job_ids(name) == [model["scheduler_job"]]
+    model = await asyncio.wait_for(waiting(), 30)
+    assert testbed.queue_job_ids(name) == [model["scheduler_job"]]
     started = time.monotonic()
     code, _ = await launcher_api("clusters", launched["id"], method="DELETE")
     assert code == 204 and time.monotonic() - started < 10
-    await asyncio.to_thread(slurm_testbed.wait_queue_empty, 10, name)
+    await asyncio.to_thread(testbed.wait_queue_empty, 10, name)
 
 
 def test_a_record_from_a_batch_job_on_another_node_counts_as_running():

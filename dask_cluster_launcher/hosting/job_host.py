@@ -46,6 +46,8 @@ OWN_JOB = "own_job"
 #: often the job's state is asked meanwhile (one ``squeue``/``qstat``/``bjobs``/``condor_q``).
 RECORD_POLL_SECONDS = 0.2
 JOB_POLL_SECONDS = 2.0
+#: What the card says of a scheduler's job in these states, with the batch system's reason.
+_WAITING = {"PENDING": "waiting in the queue", "HELD": "held"}
 #: Job kwargs of the workers the scheduler's job does not take (its own cores, memory and
 #: walltime replace theirs; one process; no GPUs).
 _SCHEDULER_JOB_DROPS = {"scheduler_options", "shared_temp_directory", "protocol", "security"}
@@ -174,12 +176,10 @@ async def wait_for_host(
                 state = jobs[0]["state"] if jobs else "no longer listed"
                 raise HostGone(f"the scheduler's batch job {job_id} ended ({state})")
             seen = seen or bool(jobs)
-            if jobs and jobs[0]["state"] == "PENDING":
+            waiting = _WAITING.get(jobs[0]["state"]) if jobs else None
+            if waiting:  # a held job waits for someone (HTCondor holds a job that failed)
                 reason = jobs[0].get("reason")
-                say(
-                    f"scheduler job {job_id} waiting in the queue"
-                    + (f" ({reason})" if reason else "")
-                )
+                say(f"scheduler job {job_id} {waiting}" + (f" ({reason})" if reason else ""))
         await asyncio.sleep(RECORD_POLL_SECONDS)
 
 
