@@ -60,7 +60,8 @@ def read(log_directory: Path, start: float) -> dict[str, float]:
     """Medians over the jobs of ``log_directory`` of each interval, and the last job start
     (seconds from ``start``, the launch request)."""
     jobs = []
-    for path in sorted(log_directory.glob("*.err")):
+    # SLURM's <name>-<id>.err, Grid Engine's <name>.e<id>: every file, the stamps tell
+    for path in sorted(p for p in log_directory.iterdir() if p.is_file()):
         times = job_times(path.read_text(errors="replace"))
         if times is not None:
             jobs.append(times)
