@@ -298,16 +298,37 @@ def test_no_cluster_ever_listens_for_http_on_tcp(slurm_testbed):
     attack([(local, 2), (threads, 1), (local, 1), (slurm, 1), (slurm, 1)], slurm_testbed)
 
 
+def srun_runtime(ports: set[int]) -> set[int]:
+    """Those of ``ports`` that SLURM's ``srun`` listens on, not Dask: the job step's own
+    channels to slurmstepd (I/O and messages), on every interface as for any ``srun`` (the
+    attacker's HTTP probes still ask them)."""
+    found = set()
+    for conn in psutil.net_connections("tcp"):
+        if conn.status != psutil.CONN_LISTEN or conn.laddr.port not in ports or not conn.pid:
+            continue
+        with contextlib.suppress(psutil.Error):
+            if psutil.Process(conn.pid).name() == "srun":
+                found.add(conn.laddr.port)
+    return found
+
+
 @pytest.mark.skipif(
     not (shutil.which("mpirun") and importlib.util.find_spec("dask_mpi")),
     reason="needs Open MPI (testbeds/install.sh) and dask-mpi, mpi4py (the test extra)",
 )
 def test_an_mpi_jobs_scheduler_and_workers_serve_no_http(slurm_testbed):
-    mpi = {"backend": "mpi", "options": {"walltime": "00:20:00", "memory": "500 MB", "cores": 1}}
+    options = {"walltime": "00:20:00", "memory": "500 MB", "cores": 1}
+    mpi = {"backend": "mpi", "options": options}
+    # the same job without MPI: its tasks run dask-jobqueue's SLURMRunner under srun
+    one_job = {"backend": "slurm", "options": {**options, "scheduler_placement": "one_allocation"}}
 
     def no_dashboard_here(server: JupyterServerProcess, ids: list[str]) -> None:
         # the relay says why there is nothing to show (its scheduler is inside the job)
-        status, body = relay(server, ids[0], "status")
-        assert status == 404 and "inside its batch job" in body, (status, body[-500:])
+        for cluster_id in ids:
+            status, body = relay(server, cluster_id, "status")
+            assert status == 404 and "inside its batch job" in body, (status, body[-500:])
 
-    attack([(mpi, 2)], slurm_testbed, no_dashboard_here, open_mpi_runtime)
+    def runtimes(ports: set[int]) -> set[int]:
+        return open_mpi_runtime(ports) | srun_runtime(ports)
+
+    attack([(mpi, 2), (one_job, 1)], slurm_testbed, no_dashboard_here, runtimes)
