@@ -24,7 +24,7 @@ from pathlib import Path
 
 from testbeds.control import testbed_lock
 
-from . import batch
+from . import batch, batch_cli
 from .servers import bench_env
 
 REPO = Path(__file__).resolve().parent.parent
@@ -56,7 +56,7 @@ def wait_for_empty_queue(bed: batch.Testbed, timeout: float = 120) -> None:
 
 
 def main() -> int:
-    args = batch.parse_args(sys.argv[1:])
+    args = batch_cli.parse_args(sys.argv[1:])
     most = max(args.plan)
     bed = batch.Testbed("slurm")
     bed.ensure_running()
@@ -68,7 +68,7 @@ def main() -> int:
         )
         try:
             os.environ["DCL_KEEP_TESTBEDS"] = "1"  # the run must not stop it
-            asyncio.run(batch.main(args))
+            asyncio.run(batch_cli.main(args))
         finally:
             try:  # the benchmark drains its own jobs; a restart would end what is left
                 wait_for_empty_queue(bed, timeout=120)
