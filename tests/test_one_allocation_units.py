@@ -3,6 +3,7 @@ the job script (SLURMRunner under srun, or dask-mpi under MPI) and what a launch
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -72,3 +73,13 @@ def test_beside_jupyter_and_own_job_are_not_refused_anything_new():
     for placement in ("beside_jupyter", "own_job"):
         options = {**backend.defaults(), "scheduler_placement": placement, "processes": 2}
         allocation.check_request(backend, options, {"adapt": {"minimum": 1, "maximum": 3}})
+
+
+@pytest.mark.parametrize(("backend_name", "offered"), [("slurm", True), ("sge", False)])
+async def test_only_the_slurm_form_offers_one_allocation(backend_name: str, offered: bool):
+    backend = default_backends()[backend_name]
+    backend._site_time = time.monotonic()  # the site read just now (no queues): no batch command
+    schema = await backend.form_schema()
+    choices = [c["const"] for c in schema["properties"]["scheduler_placement"]["oneOf"]]
+    assert ("one_allocation" in choices) is offered
+    assert choices[:2] == ["beside_jupyter", "own_job"]
