@@ -20,7 +20,7 @@ from ..backends.registry import load_class
 from ..private import PrivateDir
 from .host import ClusterHost
 from .records import HostSpec
-from .worker_forkserver import fork_resource_tracker, fork_worker_server
+from .worker_forkserver import fork_resource_tracker, fork_worker_server, stop_resource_tracker
 
 #: Scheduler HTTP routes a host leaves out: ``distributed.http.proxy`` relays ``/proxy/PORT/HOST``
 #: to a worker's HTTP server, and a launcher's workers serve HTTP nowhere (``private_http``); it
@@ -89,8 +89,8 @@ def main(argv: list[str] | None = None) -> None:
     trim_scheduler()
     if spare:
         warm_up()
-        # before its launch, so that a local cluster's workers do not wait for it; a batch
-        # host keeps an unused one (its own pages: well under 1 MB)
+        # before its launch, so that a local cluster's workers do not wait for it (a host
+        # that starts no worker processes stops it)
         fork_resource_tracker("dcl-tracker")
         line = sys.stdin.readline().strip()
         if not line:
@@ -113,6 +113,8 @@ def main(argv: list[str] | None = None) -> None:
     if spec.kwargs.get("processes") is True:  # a LocalCluster's worker processes
         files = PrivateDir.at(spec.private_root).cluster(spec.cluster_id)
         fork_worker_server(files.directory, spec.cluster_id)  # removed with the cluster's files
+    else:
+        stop_resource_tracker()
     run_until_stopped(ClusterHost(spec, backend))
 
 

@@ -128,6 +128,18 @@ def fork_resource_tracker(name: str) -> bool:
     return True
 
 
+def stop_resource_tracker() -> None:
+    """A host that starts no worker processes stops the tracker its spare host forked: being
+    idle, it would keep the original of every page the host writes (30 MB with 100 thread
+    workers). Should one be needed after all, multiprocessing starts a new one."""
+    from multiprocessing import resource_tracker
+
+    tracker: Any = resource_tracker._resource_tracker
+    if tracker._fd is not None:
+        with contextlib.suppress(OSError, ChildProcessError):
+            tracker._stop()  # closes its pipe (only this host holds it) and waits for it
+
+
 def close_all_but(*kept: int) -> None:
     """Close every file descriptor of this process except ``kept`` (Linux: those /proc lists)."""
     with contextlib.suppress(OSError):
