@@ -67,8 +67,9 @@ class SpareHost:
     It exits when the supervisor goes away (end of its input).
 
     A taken spare is not replaced at once: the next one's imports (1-2 s of CPU) would compete
-    with the starting cluster's scheduler and workers. The supervisor calls ``refill`` once
-    that launch has settled."""
+    with the starting cluster's scheduler and workers, and with the notebook's first cell. The
+    supervisor calls ``refill`` 2 s after that launch has settled (``SPARE_REFILL_DELAY``), or
+    when the cluster stops before then."""
 
     def __init__(self, private_root: Path) -> None:
         self.private_root = private_root
