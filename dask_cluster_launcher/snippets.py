@@ -73,8 +73,9 @@ def client_code(
 
 def connect_code(cluster_id: str, cluster_name: str, *, dashboard_link: str | None = None) -> str:
     """The short form of ``client_code`` for a cluster whose host runs as this user: one call,
-    ``api.connect``, that finds the scheduler and the TLS credentials from the cluster's record,
-    so the notebook holds no path, key or address (and stays valid while the cluster runs)."""
+    ``connecting.connect``, that finds the scheduler and the TLS credentials from the cluster's
+    record, so the notebook holds no path, key or address (and stays valid while the cluster
+    runs)."""
     arguments = repr(cluster_id)
     if dashboard_link:
         arguments += f", dashboard_link={dashboard_link!r}"

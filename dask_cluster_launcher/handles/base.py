@@ -129,7 +129,7 @@ class ClusterHandle(ABC):
         """Notebook code that connects a client to the running cluster."""
 
     def connect_code(self, base_url: str) -> str | None:
-        """Short notebook code that connects by cluster id (``api.connect``), for a cluster
+        """Short notebook code that connects by cluster id (``connecting.connect``), for a cluster
         whose record and credentials a kernel of this user can read; None: only the explicit
         ``client_code`` works."""
         return None
