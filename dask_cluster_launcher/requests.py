@@ -107,8 +107,11 @@ class LaunchPlan:
         # the paths the real cluster's credentials will have; nothing is written for a preview
         files = backend.private_dir.cluster("<cluster-id>")
         python = self.kernel.python if self.kernel else None
+        code = snippets.reproduce_code(backend.cluster_class_path, kwargs, self.scaling)
+        if allocation.is_allocation(kwargs):  # no cluster class: the job script, submitted
+            code = allocation.reproduce_code(backend.with_credentials(kwargs, files), self.scaling)
         return {
-            "code": snippets.reproduce_code(backend.cluster_class_path, kwargs, self.scaling),
+            "code": code,
             "job_script": backend.job_script(backend.with_credentials(kwargs, files)),
             # the scheduler's own job, when it has one (see hosting/job_host.py)
             "scheduler_job_script": job_host.preview_script(backend, kwargs, self.options, python),

@@ -25,6 +25,9 @@ async def test_one_job_of_slurm_runner_tasks_computes_and_stops(launcher_api, sl
     code, preview = await launcher_api("preview", method="POST", body=request)
     assert code == 200, preview
     assert "--slurm-runner" in preview["job_script"] and "mpirun" not in preview["job_script"]
+    # without the launcher: that script, submitted with workers + 1 tasks
+    assert "sbatch --ntasks=3 job.sh" in preview["code"] and "scheduler_file=" in preview["code"]
+    compile(preview["code"], "preview", "exec")
 
     code, cluster = await launcher_api("clusters", method="POST", body=request)
     assert code == 202, cluster

@@ -124,6 +124,22 @@ def with_credentials(kwargs: dict[str, Any], files: ClusterFiles) -> dict[str, A
     }
 
 
+def reproduce_code(kwargs: dict[str, Any], scaling: dict[str, Any]) -> str:
+    """The same cluster without the launcher (the preview's code): the job script submitted
+    with its task count, and a client that finds the scheduler by its file."""
+    tasks = int(scaling.get("workers", 1)) + 1
+    return (
+        "# Save the preview's job script as job.sh and submit it with its task count\n"
+        "# (the first task runs the scheduler, every other one a worker):\n"
+        f"#   sbatch --ntasks={tasks} job.sh\n"
+        "from dask.distributed import Client\n"
+        "from distributed.security import Security\n\n"
+        f"security = Security(require_encryption=True, **{kwargs['security']!r})\n"
+        f"client = Client(scheduler_file={kwargs['scheduler_file']!r}, security=security)\n"
+        "client\n"
+    )
+
+
 def job_script(kwargs: dict[str, Any]) -> str:
     """The job's script; its task count is given at submission (``--ntasks``)."""
     q = shlex.quote
