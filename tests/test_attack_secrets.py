@@ -85,8 +85,8 @@ def launcher_processes(server_pid: int, job_names: dict[str, str]) -> dict[int, 
     workers) and every process of the clusters' batch jobs (found by SLURM_JOB_NAME)."""
     found: dict[int, str] = {}
     for child in psutil.Process(server_pid).children(recursive=True):
-        with_host = "dask_cluster_launcher.run_host" in " ".join(child.cmdline())
-        found[child.pid] = "host" if with_host else "host's child"
+        # a host's helpers and workers are forks of it (its command line): known by parentage
+        found[child.pid] = "host" if child.ppid() == server_pid else "host's child"
     for proc in psutil.process_iter():
         kind = job_names.get(environ(proc.pid).get("SLURM_JOB_NAME", ""))
         if kind:

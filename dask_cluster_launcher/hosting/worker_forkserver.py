@@ -135,9 +135,10 @@ def stop_resource_tracker() -> None:
     from multiprocessing import resource_tracker
 
     tracker: Any = resource_tracker._resource_tracker
-    if tracker._fd is not None:
+    stop = getattr(tracker, "_stop", None)  # private, as the fields set above
+    if tracker._fd is not None and stop is not None:
         with contextlib.suppress(OSError, ChildProcessError):
-            tracker._stop()  # closes its pipe (only this host holds it) and waits for it
+            stop()  # closes its pipe (only this host holds it) and waits for it
 
 
 def close_all_but(*kept: int) -> None:
