@@ -427,3 +427,92 @@ describe('KernelChoices', () => {
     expect(source.active).toBe('env');
   });
 });
+
+describe('LaunchPanel where the scheduler runs', () => {
+  /** The small SLURM form with the "Scheduler runs" choice and its job's size. */
+  function slurmWithPlacement(): IBackend {
+    const form = slurm();
+    form.schema.properties.scheduler_placement = {
+      title: 'Scheduler runs',
+      type: 'string',
+      oneOf: [
+        { const: 'beside_jupyter', title: 'Beside Jupyter' },
+        { const: 'own_job', title: 'In its own batch job' },
+        {
+          const: 'one_allocation',
+          title: 'In one allocation with its workers',
+          'x-fixed-size': true
+        }
+      ],
+      default: 'beside_jupyter'
+    };
+    form.schema.properties.scheduler_cores = {
+      title: 'Scheduler job cores',
+      type: 'integer',
+      default: 1,
+      'x-shown-when': { scheduler_placement: 'own_job' }
+    };
+    return form;
+  }
+
+  async function render(placement: string): Promise<ClusterModel> {
+    const memory = fakeMemory({
+      selection: 'backend:slurm',
+      editing: true,
+      forms: {
+        'backend:slurm': {
+          options: { scheduler_placement: placement },
+          scaling: { adapt: { minimum: 0, maximum: 7 } }
+        }
+      }
+    });
+    const model = fakeModel([], [backend('local'), slurmWithPlacement()]);
+    await act(async () =>
+      dom.root.render(
+        <LaunchPanel model={model} defaultProfile="" memory={memory} />
+      )
+    );
+    // the placement's group (here "Advanced") renders its fields once opened
+    const group = byTestId('dcl-group-advanced') as HTMLDetailsElement;
+    await act(async () => {
+      group.open = true;
+      group.dispatchEvent(new Event('toggle'));
+    });
+    expect(dom.container.querySelector('#root_scheduler_placement')).not.toBe(
+      null
+    );
+    return model;
+  }
+
+  function hiddenOrAbsent(selector: string): boolean {
+    const input = dom.container.querySelector(selector);
+    return input === null || input.getAttribute('type') === 'hidden';
+  }
+
+  it('offers only a fixed number of workers in one allocation, and launches that', async () => {
+    const model = await render('one_allocation');
+    expect(byTestId('dcl-scaling-adapt')).toBeNull();
+    expect(byTestId('dcl-scaling-fixed-only')!.textContent).toBe('Fixed size');
+    // the remembered adaptive maximum became the fixed number
+    expect((byTestId('dcl-workers') as HTMLInputElement).value).toBe('7');
+    expect(hiddenOrAbsent('#root_scheduler_cores')).toBe(true);
+    await act(async () => byTestId('dcl-launch')!.click());
+    expect((model.launch as jest.Mock).mock.calls[0][0].scaling).toEqual({
+      workers: 7
+    });
+  });
+
+  it("shows the scheduler job's size only for a job of its own", async () => {
+    await render('own_job');
+    expect(byTestId('dcl-scaling-adapt')).not.toBeNull();
+    expect((byTestId('dcl-adapt-max') as HTMLInputElement).value).toBe('7');
+    const cores = dom.container.querySelector('#root_scheduler_cores');
+    expect(cores).not.toBeNull();
+    expect(cores!.getAttribute('type')).not.toBe('hidden');
+  });
+
+  it("hides the scheduler job's size beside Jupyter", async () => {
+    await render('beside_jupyter');
+    expect(hiddenOrAbsent('#root_scheduler_cores')).toBe(true);
+  });
+});

@@ -21,6 +21,7 @@ import { useTrans } from '../translation';
 import { ICluster, IPreview, IScaling } from '../types';
 import { normalisedOptions } from '../walltimes';
 import { useLifetimeFollowsWalltime } from '../lifetimes';
+import { fixedSizeOnly } from '../placement';
 import { ErrorBox, IErrorInfo } from './ErrorBox';
 import { IKernelSource, KernelPicker, useKernelChoice } from './KernelPicker';
 import { OptionsForm } from './OptionsForm';
@@ -171,6 +172,13 @@ export function LaunchPanel(props: ILaunchPanelProps): JSX.Element {
   }, [selection, editing, formData, scaling, remembered]);
 
   const { backend, profile } = resolveSelection(model, selection);
+  // one allocation, MPI: a fixed number of workers (adaptive turns into its maximum)
+  const fixedOnly = !!backend && fixedSizeOnly(backend.schema, formData);
+  React.useEffect(() => {
+    if (fixedOnly && 'adapt' in scaling) {
+      setScaling({ workers: Math.max(scaling.adapt.maximum, 1) });
+    }
+  }, [fixedOnly, scaling]);
   useLifetimeFollowsWalltime(
     backend?.schema,
     formData,
@@ -342,7 +350,11 @@ export function LaunchPanel(props: ILaunchPanelProps): JSX.Element {
               }
             }}
           />
-          <ScalingControl scaling={scaling} onChange={setScaling} />
+          <ScalingControl
+            scaling={scaling}
+            onChange={setScaling}
+            fixedOnly={fixedOnly}
+          />
           <label className="dcl-LaunchPanel-name">
             <span>{trans.__('Name')}</span>
             <input

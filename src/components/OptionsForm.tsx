@@ -15,6 +15,7 @@ import { useTrans } from '../translation';
 import { IBackend } from '../types';
 import { normalisedOptions } from '../walltimes';
 import { errorsInWords } from '../fieldErrors';
+import { hiddenFields, uiSchemaShowing } from '../placement';
 import { IErrorInfo, messageWithoutField } from './ErrorBox';
 import { FORM_TEMPLATES, IFormContext } from './formTemplates';
 
@@ -107,6 +108,8 @@ export function OptionsForm(props: IOptionsFormProps): JSX.Element {
     problems,
     schema
   );
+  // e.g. the scheduler job's size only when the scheduler runs in a job of its own
+  const hidden = hiddenFields(backend.schema, formData);
   const formContext: IFormContext = {
     hints: withMeanings(limitHints(limits, trans), formData, meant, trans),
     errorFields: Object.keys(extraErrors),
@@ -118,7 +121,7 @@ export function OptionsForm(props: IOptionsFormProps): JSX.Element {
       <FormComponent
         key={formKey}
         schema={schema as any}
-        uiSchema={backend.ui_schema as any}
+        uiSchema={uiSchemaShowing(backend.ui_schema, hidden) as any}
         formData={formData}
         formContext={formContext}
         templates={FORM_TEMPLATES as any}
