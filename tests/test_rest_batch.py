@@ -152,8 +152,10 @@ async def test_golden_path_jobs_workers_snippet_scale_adapt_cancel_stop(
     await wait_cluster(
         launcher_api,
         cluster_id,
-        lambda m: any(w["job_id"] != victim["job_id"] for w in running_workers(m))
-        and victim["job_id"] not in {j["job_id"] for j in m["jobs"]},
+        lambda m: (
+            any(w["job_id"] != victim["job_id"] for w in running_workers(m))
+            and victim["job_id"] not in {j["job_id"] for j in m["jobs"]}
+        ),
         timeout=120,
     )
 
