@@ -3,14 +3,19 @@ bed: SLURM, Grid Engine, PBS (the Torque wrappers over SLURM), LSF and HTCondor 
 
 One cluster per batch system (2 workers), reused by every case in order: its host process runs
 inside a batch job named like its workers, the notebook code computes, the dashboard answers
-through the Jupyter server, a SIGKILLed server's successor takes it back from its record, and
-a stop leaves no job. The site's ``scheduler_placements`` limit refuses the other placement.
+through the Jupyter server (piped over mutual TLS from the node's listener, which answers no
+client without the cluster's certificate), a SIGKILLed server's successor takes it back from
+its record, and a stop leaves no job, no listener and no relay socket. The site's
+``scheduler_placements`` limit refuses the other placement.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import socket
+import ssl
+import stat
 import subprocess
 import sys
 import time
@@ -23,6 +28,8 @@ from typing import Any
 import psutil
 import pytest
 
+from dask_cluster_launcher.hosting.records import Record, read_records
+from dask_cluster_launcher.private import DASHBOARD_SOCKET
 from tests.batch_testbeds import Testbed
 from tests.helpers import wait_until
 from tests.jupyter_process import JupyterServerProcess
@@ -135,11 +142,59 @@ def test_the_scheduler_runs_inside_its_own_batch_job_and_computes(in_job: InJobC
     wait_until(lambda: job_row(in_job, job_id).get("time_left"), 10, "the job's time left")
     assert not model["scheduler_address"].startswith("tls://127.")
     assert in_job.notebook(compute_code(in_job.id)).split() == ["42", "2"]
-    # the dashboard, relayed by the Jupyter server from the host's private socket
+
+
+def dashboard_page(in_job: InJobCluster) -> bytes:
+    """The dashboard's page, through the Jupyter server (which opens its relay then)."""
+    model = cluster(in_job.server, in_job.id)
+    assert model and model["dashboard_url"]
     url = f"http://127.0.0.1:{in_job.server.port}/{model['dashboard_url'].lstrip('/')}"
     headers = {"Authorization": f"token {in_job.server.token}"}
     with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=10) as r:
-        assert r.status == 200 and b"bokeh" in r.read().lower()
+        assert r.status == 200
+        return r.read()
+
+
+def host_record(in_job: InJobCluster) -> Record:
+    [record] = read_records(in_job.server.runtime_dir / "dask-cluster-launcher", [in_job.id])
+    return record
+
+
+def relay_sockets(in_job: InJobCluster) -> set[str]:
+    """The dashboard sockets the Jupyter server process listens on."""
+    sockets = psutil.Process(in_job.server.pid).net_connections(kind="unix")
+    return {s.laddr for s in sockets if str(s.laddr).endswith(f"/{DASHBOARD_SOCKET}")}
+
+
+def tls_answer_without_certificate(address: str) -> bytes | str:
+    """What a TLS client without the cluster's certificate reads from ``address``."""
+    host, port = address.rsplit(":", 1)
+    anonymous = ssl.create_default_context()
+    anonymous.check_hostname, anonymous.verify_mode = False, ssl.CERT_NONE
+    try:
+        raw = socket.create_connection((host, int(port)), timeout=10)
+        with raw, anonymous.wrap_socket(raw) as tls:
+            tls.sendall(b"GET /status HTTP/1.0\r\n\r\n")
+            return tls.recv(1024)
+    except OSError as exc:  # ssl.SSLError included
+        return type(exc).__name__
+
+
+def test_the_dashboard_crosses_from_the_node_over_tls_only(in_job: InJobCluster):
+    wait_until(lambda: running_with(in_job.server, in_job.id, 2), 120, "2 workers")
+    # the browser's dashboard, through the authenticated Jupyter server
+    assert b"bokeh" in dashboard_page(in_job).lower()
+    # relayed from the Jupyter server's own private socket, not the host's
+    record = host_record(in_job)
+    assert record.dashboard_socket and record.dashboard_address
+    [relay] = relay_sockets(in_job)
+    assert relay != record.dashboard_socket
+    assert stat.S_IMODE(os.stat(relay).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(os.path.dirname(relay)).st_mode) == 0o700
+    # the node's listener, on its routable address, answers nobody without the certificate
+    assert not record.dashboard_address.startswith("127.")
+    refused = tls_answer_without_certificate(record.dashboard_address)
+    assert refused in (b"", "SSLError", "ConnectionResetError"), refused
 
 
 def test_a_forbidden_placement_is_refused_naming_the_field(in_job: InJobCluster):
@@ -166,6 +221,9 @@ def test_a_new_server_takes_the_cluster_back_after_a_crash(in_job: InJobCluster)
 
 def test_a_stop_leaves_no_job_the_schedulers_included(in_job: InJobCluster):
     assert in_job.testbed.queue_job_ids(f"dcl-{in_job.id}")
+    dashboard_page(in_job)  # this server's relay open
+    [relay], listener = relay_sockets(in_job), host_record(in_job).dashboard_address
+    assert listener
     # a Grid Engine stop takes 5-10 s here (its workers' jobs end through qdel first)
     started = time.monotonic()
     in_job.server.call(f"clusters/{in_job.id}", method="DELETE", timeout=60)
@@ -173,4 +231,9 @@ def test_a_stop_leaves_no_job_the_schedulers_included(in_job: InJobCluster):
     assert cluster(in_job.server, in_job.id) is None
     in_job.testbed.wait_queue_empty(timeout=30, name_prefix=f"dcl-{in_job.id}")
     wait_until(lambda: not host_pids(in_job.id), 30, "the host process to exit")
+    # neither the relay's socket nor the node's listener is left
+    assert not os.path.exists(os.path.dirname(relay))
+    host, port = listener.rsplit(":", 1)
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection((host, int(port)), timeout=5).close()
     print(f"stopped in {stopped:.1f} s, no job left {time.monotonic() - started:.1f} s after")

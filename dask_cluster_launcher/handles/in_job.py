@@ -2,7 +2,11 @@
 own_job``, see ``hosting.job_host``): the handle submits the host's job, waits for the host's
 record (written in the records directory once its control server listens on the compute
 node), then follows it over TLS as a host beside Jupyter. A stop, and the job's end, leave no
-job behind: the scheduler's job has the workers' name and is cancelled with them."""
+job behind: the scheduler's job has the workers' name and is cancelled with them.
+
+Its dashboard is relayed from a private socket of this server's, piped over mutual TLS to
+the host's listener on the node (``hosting.dashboard_tunnel``): opened on the first request,
+closed when the cluster stops, ends or is let go."""
 
 from __future__ import annotations
 
@@ -11,9 +15,11 @@ import logging
 from pathlib import Path
 
 from ..hosting import job_host
+from ..hosting.dashboard_tunnel import DashboardRelay
 from ..hosting.processes import HostGone, HostProcess
 from ..hosting.records import Record
-from .base import STARTING_SCHEDULER
+from ..private import checked_dashboard_socket
+from .base import STARTING_SCHEDULER, scheduler_up
 from .hosted import HostedHandle
 
 log = logging.getLogger("dask_cluster_launcher.manager")
@@ -27,6 +33,8 @@ class JobHostedHandle(HostedHandle):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         #: The scheduler's batch job (None until submitted).
         self.job_id = job_id
+        #: The dashboard's relay to the node (None until the dashboard is first asked for).
+        self._relay: DashboardRelay | None = None
 
     @property
     def scheduler_job(self) -> str | None:
@@ -88,7 +96,32 @@ class JobHostedHandle(HostedHandle):
         else:
             await super().report_failure(exc)
 
+    def dashboard_socket(self) -> str:
+        host = self.host
+        if not scheduler_up(self.row) or host is None or host.dashboard_address is None:
+            return super().dashboard_socket()  # a host of an older version: its own socket
+        if self._relay is None:
+            self._relay = DashboardRelay(host.dashboard_address, self.files)
+        # its folder checked again on every request, as a host's
+        return checked_dashboard_socket(self._relay.open())
+
+    async def _close_relay(self) -> None:
+        relay, self._relay = self._relay, None
+        if relay is not None:
+            await relay.close()
+
+    async def run(self) -> None:
+        try:
+            await super().run()
+        finally:  # the cluster ended, failed, or is stopped or let go (its task cancelled)
+            await self._close_relay()
+
+    async def let_go(self) -> None:
+        await self._close_relay()
+        await super().let_go()
+
     async def stop(self) -> None:
+        await self._close_relay()
         await super().stop()
         # the scheduler's job too, when its host never answered (still queued, or killed)
         try:

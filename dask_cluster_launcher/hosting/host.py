@@ -149,6 +149,10 @@ class ClusterHost:
             await asyncio.to_thread(self._make_local_dirs)
         except LauncherError as exc:
             self._no_local_dirs = exc  # the start fails with the reason
+        # inside its own job: the dashboard for the Jupyter server's relay, over TLS
+        dashboard = await job_host.open_dashboard_listener(
+            self.spec, self.dashboard_socket, self.files
+        )
         self._record = Record(
             self.spec,
             os.getpid(),
@@ -157,6 +161,7 @@ class ClusterHost:
             dashboard_socket=self.dashboard_socket,
             local_dirs=self.local_dirs,
             batch_job_id=job_host.record_job_id(self.spec, self.backend),
+            dashboard_address=None if dashboard is None else dashboard.address,
         )
         self._record.write()
         answer = {"control": server.address, "dashboard_socket": self.dashboard_socket}
@@ -182,6 +187,8 @@ class ClusterHost:
             self._record.remove()
             self.files.remove()
             self._record.remove_local_dirs()
+            if dashboard is not None:
+                await dashboard.close()
             await server.close()
 
     async def _start(self) -> None:

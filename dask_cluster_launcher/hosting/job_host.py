@@ -18,10 +18,13 @@ Inside the job the host:
 - writes its record, with the job id, in the records directory the supervisor watches;
 - submits the workers from the compute node (the site must let compute nodes submit).
 
-The dashboard is served on the host's private Unix socket, as beside Jupyter: the Jupyter
-server relays it when that socket is reachable from its machine (one machine, as on the test
-beds). A multi-node site needs the relay to reach the node over TLS with client certificates
-instead; no TCP port is opened for the dashboard.
+The dashboard is served on the host's private Unix socket, as beside Jupyter, which the
+Jupyter server (on another machine in general) cannot open. The host also listens on the
+node's address with TLS, requiring a client certificate signed by the cluster's own CA, and
+pipes each connection to that socket; the Jupyter server relays the dashboard from a private
+socket of its own piped to that listener (see ``dashboard_tunnel``): authenticated by Jupyter
+in the browser, TLS from the Jupyter server to the node, and no port anyone can use without
+the cluster's credentials. The listener's address is in the host's record.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from ..private import ClusterFiles
+from .dashboard_tunnel import NodeDashboardListener
 from .processes import HostGone, HostProcess
 from .records import HostSpec, read_records
 
@@ -201,15 +205,33 @@ async def spawn_in_job(
         raise
 
 
+def _node_address() -> str:
+    """The node's routable address (its default interface's)."""
+    from ..backends import network
+
+    interfaces = network.ipv4_interfaces()
+    return interfaces[network.default_interface(interfaces)]
+
+
 def control_listen_address(spec: HostSpec) -> str:
     """Where the host's control server listens: loopback beside Jupyter, the node's routable
     address inside a batch job (the supervisor is on another machine in general)."""
     if not in_own_job(spec.options):
         return "tls://127.0.0.1:0"
-    from ..backends import network
+    return f"tls://{_node_address()}:0"
 
-    interfaces = network.ipv4_interfaces()
-    return f"tls://{interfaces[network.default_interface(interfaces)]}:0"
+
+async def open_dashboard_listener(
+    spec: HostSpec, dashboard_socket: str | None, files: ClusterFiles
+) -> NodeDashboardListener | None:
+    """Inside its own job, the dashboard's TLS listener on the node's address, for the Jupyter
+    server's relay (see ``dashboard_tunnel``); None beside Jupyter (its socket is relayed as it
+    is) or without a dashboard socket."""
+    if not in_own_job(spec.options) or dashboard_socket is None:
+        return None
+    listener = NodeDashboardListener(dashboard_socket, files)
+    await listener.start(_node_address())
+    return listener
 
 
 def placed_on_node(spec: HostSpec) -> HostSpec:

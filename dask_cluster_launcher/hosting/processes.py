@@ -125,6 +125,7 @@ class HostProcess:
         *,
         started: float | None = None,
         dashboard_socket: str | None = None,
+        dashboard_address: str | None = None,
     ) -> None:
         self.control_address = control_address
         self.files = files
@@ -133,6 +134,8 @@ class HostProcess:
         self.started = started
         #: The scheduler's dashboard socket, when the host serves one (on its own machine).
         self.dashboard_socket = dashboard_socket
+        #: Its dashboard's TLS listener, when it runs in a batch job (``dashboard_tunnel``).
+        self.dashboard_address = dashboard_address
         self._process = process
         self._security = files.security()
         self._rpc: Any = None
@@ -225,6 +228,7 @@ class HostProcess:
             record.pid,
             started=record.started,
             dashboard_socket=record.dashboard_socket,
+            dashboard_address=record.dashboard_address,
         )
 
     # --- talking to it ----------------------------------------------------------------------------

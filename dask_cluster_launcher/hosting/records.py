@@ -86,6 +86,9 @@ class Record:
     local_dirs: list[str] = field(default_factory=list)
     #: The batch job the host runs in (its scheduler in a job of its own), else None.
     batch_job_id: str | None = None
+    #: ``host:port`` of the dashboard's TLS listener of a host in its own job (see
+    #: ``dashboard_tunnel``), else None.
+    dashboard_address: str | None = None
 
     def alive(self) -> bool:
         """Whether the host process of this record still runs (a host in a batch job on
@@ -127,6 +130,7 @@ class Record:
             raise ValueError(f"not a cluster id: {spec.cluster_id!r}")
         started = data.get("started")
         socket_path = data.get("dashboard_socket")
+        address = data.get("dashboard_address")
         return cls(
             spec=spec,
             pid=int(data["pid"]),
@@ -137,6 +141,7 @@ class Record:
             dashboard_socket=None if socket_path is None else str(socket_path),
             local_dirs=[str(path) for path in data.get("local_dirs") or []],
             batch_job_id=None if data.get("batch_job_id") is None else str(data["batch_job_id"]),
+            dashboard_address=None if address is None else str(address),
         )
 
 
