@@ -22,6 +22,7 @@ The sidebar notifies the user of an unexpected end when such a row appears (see
 from __future__ import annotations
 
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -75,8 +76,10 @@ def job_end(job: AccountedJob) -> JobEnd:
 class _Cluster:
     #: Jobs the last poll listed as not ended.
     live: dict[str, str] = field(default_factory=dict)
-    #: Jobs that left the queue and are not accounted yet -> polls left to ask.
+    #: Jobs that left the queue and are not accounted yet -> polls left to ask, and when
+    #: they left it (a batch system that writes its records late is asked until then).
     waiting: dict[str, int] = field(default_factory=dict)
+    left_at: dict[str, float] = field(default_factory=dict)
     #: Accounted ends, by job id (pruned to the rows shown).
     ends: dict[str, JobEnd] = field(default_factory=dict)
     #: Rows kept for jobs whose worker had joined and that ended unexpectedly.
@@ -120,6 +123,8 @@ class JobEnds:
                 # asked about twice (it may have run and ended between two polls)
                 withdrawn = cluster.live.get(job_id) in WAITING_STATES
                 cluster.waiting[job_id] = 2 if withdrawn else TRIES
+                if not withdrawn:
+                    cluster.left_at[job_id] = time.monotonic()
         cluster.live = live
 
     async def account(self, backend: Any, cluster_ids: list[str]) -> dict[str, AccountedJob]:
@@ -160,8 +165,11 @@ class JobEnds:
                             cluster.kept.popitem(last=False)
                 else:
                     cluster.waiting[job_id] -= 1
-                    if cluster.waiting[job_id] <= 0:
+                    if cluster.waiting[job_id] <= 0 and not _record_may_come(
+                        cluster, job_id, backend
+                    ):
                         del cluster.waiting[job_id]  # the accounting does not know it
+            cluster.left_at = {j: t for j, t in cluster.left_at.items() if j in cluster.waiting}
         for job_id, job in accounted.items():
             owner = by_name.get(job.job_name or "")
             new = owner is not None and owner.looking and job_id not in owner.ends
@@ -201,6 +209,14 @@ class JobEnds:
             job_id: end for job_id, end in cluster.memory_kills.items() if job_id in keep
         }
         return shown
+
+
+def _record_may_come(cluster: _Cluster, job_id: str, backend: Any) -> bool:
+    """Whether a job's record may still be written (Grid Engine flushes its accounting file
+    every 15 s by default: a job over in a moment has no record for that long)."""
+    left = cluster.left_at.get(job_id)
+    delay = getattr(backend, "accounting_delay", 0.0)
+    return left is not None and time.monotonic() - left < delay
 
 
 def _end_of(cluster: _Cluster, row: Row) -> JobEnd | None:

@@ -116,7 +116,10 @@ class UsageMeters:
     async def _settle(self, launched: LaunchedCluster, meter: UsageMeter) -> None:
         meter.closed = True
         backend = launched.backend
-        deadline = time.monotonic() + SETTLE_SECONDS
+        # Grid Engine writes its records every flush_time (``accounting_delay``): waited for
+        delay = getattr(backend, "accounting_delay", 0.0)
+        settle = max(SETTLE_SECONDS, delay + 2 * SETTLE_INTERVAL)
+        deadline = time.monotonic() + settle
         while isinstance(backend, JobQueueBackend) and meter.unaccounted():
             try:
                 accounted = await backend.account_jobs(meter.unaccounted())

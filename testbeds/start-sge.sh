@@ -64,11 +64,14 @@ if ! { alive $QM_PIDFILE && qconf -sh >/dev/null 2>&1; }; then
 fi
 
 # Global config: root must be allowed to run jobs (default min_uid/min_gid 100 -> root's jobs
-# go to Eqw), faster load reports so the exec host becomes usable quickly.
+# go to Eqw), faster load reports so the exec host becomes usable quickly, and the accounting
+# file written every second instead of every 15 s (reporting_params flush_time, as a site may
+# set it; the launcher waits for the default 15 s too: SGEBackend.accounting_delay).
 # Must be in place before sge_execd starts. `qconf -Mconf` wants a file named after the config.
 qconf -sconf global > $WORK/global
 sed -e 's/^min_uid .*/min_uid                      0/' -e 's/^min_gid .*/min_gid                      0/' \
-    -e 's/^load_report_time .*/load_report_time             00:00:05/' $WORK/global > $WORK/global.new
+    -e 's/^load_report_time .*/load_report_time             00:00:05/' \
+    -e 's/flush_time=00:00:15/flush_time=00:00:01/' $WORK/global > $WORK/global.new
 if ! cmp -s $WORK/global $WORK/global.new; then
   mv $WORK/global.new $WORK/global
   (cd $WORK && qconf -Mconf global >/dev/null)

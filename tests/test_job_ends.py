@@ -64,6 +64,28 @@ async def test_one_accounting_call_per_poll_for_every_cluster_and_the_rows_it_gi
     assert backend.asked == [["23"], ["23"]]
 
 
+async def test_a_batch_system_that_writes_its_records_late_is_asked_until_they_may_come(
+    monkeypatch,
+):
+    """Grid Engine flushes its accounting file every 15 s by default: a job over in a moment
+    has no record for that long, however many polls pass; then it is given up."""
+    now = [1000.0]
+    monkeypatch.setattr("dask_cluster_launcher.job_ends.time.monotonic", lambda: now[0])
+    ends, backend = JobEnds(), Accounting()
+    backend.accounting_delay = 15.0
+    ends.observe("a", [row("22")])
+    ends.observe("a", [])  # 22 left the queue; its accounting still says PENDING
+    for _ in range(14):  # polls 1 s apart: more than TRIES, less than 15 s
+        now[0] += 1.0
+        await ends.account(backend, ["a"])
+    assert len(backend.asked) == 14 > TRIES and not ends.settled("a")
+    now[0] += 1.0
+    await ends.account(backend, ["a"])
+    assert ends.settled("a")  # 15 s and its polls past: given up
+    await ends.account(backend, ["a"])
+    assert len(backend.asked) == 15
+
+
 async def test_a_starting_cluster_with_nothing_listed_finds_its_jobs_by_name():
     """Grid Engine forgets a job the moment it ends: one that crashed between two polls was
     never listed; the same accounting call finds it by the cluster's job name."""

@@ -411,6 +411,9 @@ class JobQueueBackend(Backend):
     #: Whether ``account_jobs`` reads the batch system's accounting (ended jobs then wait a
     #: few polls for it, see ``job_ends``).
     keeps_accounting = False
+    #: Seconds the batch system may take to write an ended job's record (its accounting is
+    #: asked until then, even past ``job_ends.TRIES`` polls, and a stop's usage waits for it).
+    accounting_delay = 0.0
 
     async def account_jobs(
         self, job_ids: list[str], names: Collection[str] = ()

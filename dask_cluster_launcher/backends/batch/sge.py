@@ -260,6 +260,9 @@ class SGEBackend(JobQueueBackend):
         return states
 
     keeps_accounting = True
+    #: qmaster writes the accounting file every ``flush_time`` (sge_conf(5) reporting_params:
+    #: ``accounting_flush_time``, else ``flush_time``, 15 s by default)
+    accounting_delay = 15.0
     #: The accounting file, once found readable (see ``_accounting_file``).
     _accounting: AccountingFile | None = None
 
