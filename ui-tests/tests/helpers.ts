@@ -296,13 +296,25 @@ export async function startGoldenPath(
   return { errors, name, sidebar };
 }
 
-/** Fixed scaling with `workers` workers in the launch form, and the cluster's name if given. */
+/**
+ * Fixed scaling with `workers` workers in the launch form, and the cluster's
+ * name if given. `fixedOnly`: the form offers no other scaling (MPI, one
+ * allocation) and says so.
+ */
 export async function fillFixedScaling(
   sidebar: Locator,
   workers: number,
-  name?: string
+  name?: string,
+  fixedOnly = false
 ): Promise<void> {
-  await sidebar.getByTestId('dcl-scaling-fixed').check();
+  if (fixedOnly) {
+    await expect(sidebar.getByTestId('dcl-scaling-fixed-only')).toHaveText(
+      'Fixed size'
+    );
+    await expect(sidebar.getByTestId('dcl-scaling-adapt')).toHaveCount(0);
+  } else {
+    await sidebar.getByTestId('dcl-scaling-fixed').check();
+  }
   await sidebar.getByTestId('dcl-workers').fill(String(workers));
   if (name !== undefined) {
     await sidebar.getByTestId('dcl-name').fill(name);

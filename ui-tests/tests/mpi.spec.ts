@@ -37,7 +37,8 @@ test.describe('MPI backend', () => {
       await pick(sidebar, 'backend:mpi');
       await sidebar.locator('#root_memory').fill('1 GB');
       await sidebar.locator('#root_walltime').fill('00:20:00');
-      await fillFixedScaling(sidebar, 2, name);
+      // one job of a fixed size: no adaptive scaling is offered
+      await fillFixedScaling(sidebar, 2, name, true);
       await shot(page, 'mpi-01-form', sidebar.getByTestId('dcl-workers'));
     });
 
