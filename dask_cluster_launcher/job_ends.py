@@ -153,8 +153,10 @@ class JobEnds:
         for cluster in clusters:
             for job_id in list(cluster.waiting):
                 job = accounted.get(job_id)
-                # slurmdbd may not have the job's end yet (PENDING, RUNNING): asked again
-                if job is not None and job.state in ENDED_STATES:
+                # slurmdbd may not have the job's end yet (PENDING, RUNNING), or not its exit
+                # code ("failed", no code, seen once in CI): asked again, the last time taken
+                unsure = job is not None and _bare_failure(job) and cluster.waiting[job_id] > 1
+                if job is not None and job.state in ENDED_STATES and not unsure:
                     del cluster.waiting[job_id]
                     cluster.ends[job_id] = end = job_end(job)
                     if job.state == "FAILED" and job.signal == 9:
@@ -209,6 +211,12 @@ class JobEnds:
             job_id: end for job_id, end in cluster.memory_kills.items() if job_id in keep
         }
         return shown
+
+
+def _bare_failure(job: AccountedJob) -> bool:
+    """A failed job's record that says no more than "failed" (no exit code, signal or
+    batch system's words): slurmdbd gave one once before the job's exit code reached it."""
+    return job.state == "FAILED" and job.reason == "failed"
 
 
 def _record_may_come(cluster: _Cluster, job_id: str, backend: Any) -> bool:

@@ -86,6 +86,38 @@ async def test_a_batch_system_that_writes_its_records_late_is_asked_until_they_m
     assert len(backend.asked) == 15
 
 
+async def test_a_failure_without_its_exit_code_is_asked_again_and_taken_at_the_last_try():
+    """slurmdbd once answered FAILED with no exit code for a job that exited 1 (CI): the card
+    would say "failed" where the next answer says "exited with code 1"."""
+    answers = [
+        "31|FAILED|0:0|2026-12-07T03:10:00|2026-12-07T03:10:01|1|1|cpu=1||None|1|500M\n",
+        "31|FAILED|1:0|2026-12-07T03:10:00|2026-12-07T03:10:01|1|1|cpu=1||None|1|500M\n",
+    ]
+
+    class Late(Accounting):
+        async def account_jobs(self, job_ids, names=()):
+            self.asked.append(job_ids)
+            return parse_sacct(answers[min(len(self.asked), len(answers)) - 1])
+
+    ends, backend = JobEnds(), Late()
+    ends.observe("a", [row("31")])
+    ends.observe("a", [])
+    await ends.account(backend, ["a"])
+    assert not ends.settled("a")  # "failed" and nothing more: asked again
+    await ends.account(backend, ["a"])
+    [ended] = ends.rows("a", [row("31", "FAILED")])
+    assert ended["end"]["reason"] == "exited with code 1"
+    # a record that stays bare is taken at the last try rather than never
+    answers[1] = answers[0]
+    ends, backend = JobEnds(), Late()
+    ends.observe("a", [row("31")])
+    ends.observe("a", [])
+    for _ in range(TRIES):
+        await ends.account(backend, ["a"])
+    assert ends.settled("a")
+    assert ends.rows("a", [row("31", "FAILED")])[0]["end"]["reason"] == "failed"
+
+
 async def test_a_starting_cluster_with_nothing_listed_finds_its_jobs_by_name():
     """Grid Engine forgets a job the moment it ends: one that crashed between two polls was
     never listed; the same accounting call finds it by the cluster's job name."""
