@@ -71,7 +71,8 @@ def ended_row(model, state, job_id=None):
 
 async def walltime_is_shown_and_the_worker_replaced(launcher_api, kind):
     """A fixed 1-worker cluster (no lifetime: the walltime kills its worker) shows its job
-    ended at its walltime, and its host submits a new job in its place."""
+    ended at its walltime, and its host submits a new job in its place; then it is stopped.
+    Returns how long after the kill the card said so, and the cluster's id."""
     options = {"walltime": "00:01:00", "lifetime": "", "lifetime_stagger": ""}
     cluster_id = await launch(launcher_api, kind, options, {"workers": 1})
     model = await wait_cluster(
@@ -98,6 +99,11 @@ async def walltime_is_shown_and_the_worker_replaced(launcher_api, kind):
     )
     code, _ = await launcher_api("clusters", cluster_id, method="DELETE")
     assert code == 204
+    return shown_after, cluster_id
+
+
+async def walltime_is_shown(launcher_api, kind):
+    shown_after, _ = await walltime_is_shown_and_the_worker_replaced(launcher_api, kind)
     return shown_after
 
 
@@ -115,8 +121,8 @@ async def test_why_jobs_ended_walltime_memory_exit_code_one_accounting_call_per_
 ):
     hog = f"{sys.executable} -c \"b = b'x' * (1200 * 2**20); import time; time.sleep(60)\""
     slurm, sge, memory, exit_code, sge_exit = await asyncio.gather(
-        walltime_is_shown_and_the_worker_replaced(launcher_api, "slurm"),
-        walltime_is_shown_and_the_worker_replaced(launcher_api, "sge"),
+        walltime_is_shown(launcher_api, "slurm"),
+        walltime_is_shown(launcher_api, "sge"),
         # no cgroups here: slurmd's jobacct_gather (OverMemoryKill) samples every 2 s
         start_failure_end(
             launcher_api, {"memory": "400 MB", "job_script_prologue": [hog]}, "OUT_OF_MEMORY"

@@ -6,12 +6,10 @@ the cluster's usage is the accounting's own (``final``)."""
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
 from typing import Any
 
 from dask_cluster_launcher import events
-from tests.helpers import wait_cluster
-from tests.test_job_ends_batch import commands_run, ended_row, launch
+from tests.test_job_ends_batch import commands_run, walltime_is_shown_and_the_worker_replaced
 
 __all__ = ["commands_run"]  # the fixture, shared with the SLURM and Grid Engine test
 
@@ -24,30 +22,7 @@ ACCOUNTING = {
 
 
 async def walltime_then_final_usage(launcher_api, kind, published):
-    options = {"walltime": "00:01:00", "lifetime": "", "lifetime_stagger": ""}
-    cluster_id = await launch(launcher_api, kind, options, {"workers": 1})
-    model = await wait_cluster(
-        launcher_api, cluster_id, lambda m: [w for w in m["workers"] if w["job_id"]], 90, 0.5
-    )
-    first = model["workers"][0]["job_id"]
-    model = await wait_cluster(
-        launcher_api, cluster_id, lambda m: ended_row(m, "TIMEOUT", first), 150, 0.5
-    )
-    seen_at = datetime.now().astimezone()
-    end = ended_row(model, "TIMEOUT", first)["end"]
-    assert end["reason"] == "reached its walltime (00:01:00)", (kind, end)
-    shown_after = (seen_at - datetime.fromisoformat(end["ended_at"])).total_seconds()
-    assert shown_after < 60, (kind, shown_after)
-    # a fixed cluster's host puts a new job in its place
-    await wait_cluster(
-        launcher_api,
-        cluster_id,
-        lambda m: any(j["job_id"] != first and not j["end"] for j in m["jobs"]),
-        60,
-        0.5,
-    )
-    code, _ = await launcher_api("clusters", cluster_id, method="DELETE")
-    assert code == 204
+    shown_after, cluster_id = await walltime_is_shown_and_the_worker_replaced(launcher_api, kind)
     usages = [
         payload["fields"]["usage"]
         for action, cid, payload in published
