@@ -140,7 +140,7 @@ async def synthetic() -> list[Row]:
     mirror = Mirror()
 
     def mirrored(patch: Any) -> None:  # what the cluster's handle does with a host's patch
-        if apply_host_patch(launched, patch):
+        if apply_host_patch(launched, patch, "running", launched.backend):
             manager._publish(launched)
 
     mirrored(mirror.apply(host.since(0)))
