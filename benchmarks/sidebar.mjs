@@ -15,8 +15,8 @@
  *    of the cluster, as the model does, and records each event and the cluster after it. These
  *    updates compete for the 2 cores with the server and the cluster that is scaling.
  * 3. Replayed, calm, in the same page: the recorded events again, one render each, from the
- *    cluster as it was before them (dispatched into JupyterLab's event stream, where the model
- *    listens).
+ *    cluster as it was before them (emitted by the model's own event source, the launcher's
+ *    event socket of src/events.ts, where the model listens).
  * 4. Baseline, calm, same page: the cluster after each recorded event, as many as there were
  *    events, each dispatched as a whole-cluster `updated` event (what every event carried
  *    before the server sent patches: all rows are new objects, so every shown row renders
@@ -169,8 +169,18 @@ async function main() {
     // Every measure, kept by the page (an observer also survives the sidebar's clearing), and
     // the page's own copy of the cluster after each server event (as src/model.ts applies them).
     await page.evaluate(
-      async ({ id, api, token, measure }) => {
+      async ({ id, api, token, measure, sidebarId }) => {
+        // The model's own event source (a ClusterEventSocket, src/events.ts: the launcher's
+        // WebSocket, not Jupyter's event bus), reached through the sidebar widget's options.
+        const sidebar = Array.from(
+          window.jupyterapp.shell.widgets('left')
+        ).find(w => w.id === sidebarId);
+        const stream = sidebar?._options?.model?._events?.stream;
+        if (!stream) {
+          throw new Error('the sidebar model has no cluster event source');
+        }
         const bench = {
+          stream,
           entries: [],
           states: [],
           emissions: [],
@@ -200,7 +210,7 @@ async function main() {
           }
           return result.concat([...upserts.values()]);
         };
-        window.jupyterapp.serviceManager.events.stream.connect((_, e) => {
+        stream.connect((_, e) => {
           if (e.cluster_id !== id || bench.replaying) {
             return;
           }
@@ -227,7 +237,8 @@ async function main() {
         id: args.cluster,
         api: `${args.url}${API}`,
         token: args.token,
-        measure: MEASURE
+        measure: MEASURE,
+        sidebarId: SIDEBAR_ID
       }
     );
 
@@ -253,7 +264,7 @@ async function main() {
       page.evaluate(
         async ({ emissions, warmUp, measure }) => {
           const bench = window.__dclBench;
-          const stream = window.jupyterapp.serviceManager.events.stream;
+          const stream = bench.stream;
           const frame = () =>
             new Promise(r => requestAnimationFrame(() => r()));
           const durations = [];
@@ -278,7 +289,10 @@ async function main() {
         },
         { emissions, warmUp, measure: MEASURE }
       );
-    const recorded = await page.evaluate(() => window.__dclBench);
+    const recorded = await page.evaluate(() => {
+      const { states, emissions, initial } = window.__dclBench;
+      return { states, emissions, initial };
+    });
     const whole = text =>
       JSON.stringify({
         schema_id: SCHEMA,
