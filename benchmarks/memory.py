@@ -2,15 +2,17 @@
 shared page split between the processes that map it, so hosts that share libraries are not
 counted in full each, as RSS would).
 
-Per cluster = (Jupyter server + every cluster host process and its helper processes, workers
-excluded, with N clusters running) - (the same server before its first cluster), / N. The
-launcher's spare host (one per server, ready for the next launch, with its resource tracker) is
-reported apart. Baseline: dask-labextension's clusters, which live in the server process (the
-server's growth, its worker processes excluded). Each side runs in a fresh
-``python -m jupyter_server`` with only its own extension, the same ``LocalCluster``: 1 idle
-worker process per cluster (N = 1 and 10); then one cluster of 100 thread workers (their memory
-is in the host, or in dask-labextension's server). The notes split the launcher's figure by
-process: the server's growth, the host, its worker fork server, its resource tracker.
+Per cluster = (Jupyter server + the host forker + every cluster host process and its helper
+processes, workers excluded, with N clusters running) - (the same before its first cluster),
+/ N: what the clusters add, the forker's change included (hosts forked from it share its pages,
+so they count less to it). The host forker itself (one per server, every host forks from it,
+with its resource tracker) is reported apart, as it is before the first cluster. Baseline:
+dask-labextension's clusters, which live in the server process (the server's growth, its worker
+processes excluded). Each side runs in a fresh ``python -m jupyter_server`` with only its own
+extension, the same ``LocalCluster``: 1 idle worker process per cluster (N = 1 and 10); then one
+cluster of 100 thread workers (their memory is in the host, or in dask-labextension's server).
+The notes split the launcher's figure by process: the server's growth, the hosts, their worker
+fork servers, the resource trackers, the forker.
 
     python benchmarks/memory.py          # 2-5 min (10 hosts start at once)
 """
@@ -18,6 +20,7 @@ process: the server's growth, the host, its worker fork server, its resource tra
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import statistics
 import sys
 from collections.abc import Awaitable, Callable
@@ -56,67 +59,66 @@ def name_of(process: psutil.Process) -> str:
         return ""
 
 
-def is_host(process: psutil.Process) -> bool:
-    """A cluster host names itself ``dcl<cluster id>`` (``hosting.start.name_process``)."""
-    return name_of(process).startswith("dcl")
-
-
-def is_spare(process: psutil.Process) -> bool:
+def kind_of(process: psutil.Process, parent_kind: str) -> str:
+    """What a process under the launcher's server is, by the names the launcher gives them: a
+    host ``dcl<cluster id>`` (``hosting.start.name_process``), its worker fork server
+    ``dclw<id>`` (whose children, named the same, are workers), a resource tracker
+    (``dcl-tracker``, the forker's, or ``dclr<id>``, a host's own), the host forker (``run_host
+    --forker``, unnamed), a spawned worker (``spawn_main``)."""
+    name = name_of(process)
+    if name == "dcl-tracker" or name.startswith("dclr"):
+        return "resource tracker"
+    if name.startswith("dclw"):
+        return "worker" if parent_kind == "fork server" else "fork server"
+    if name.startswith("dcl"):
+        return "host"
     try:
-        return "--spare" in process.cmdline() and not is_host(process)
+        command = process.cmdline()
     except psutil.Error:
-        return False
+        return "other"
+    if any("spawn_main" in part for part in command):
+        return "worker"
+    if command[-1:] == ["--forker"]:
+        return "forker"
+    if any("resource_tracker" in part for part in command):
+        return "resource tracker"
+    return "other"
 
 
-def helpers(host: psutil.Process) -> dict[str, float]:
-    """PSS of a host's helper processes by kind, not of its workers: the worker fork server
-    (``hosting.worker_forkserver``, named ``dclw<id>``; the workers are its children), the
-    resource tracker (forked, or a ``multiprocessing.resource_tracker`` Python), and workers
-    spawned (``spawn_main``) are left out."""
-    found = {"fork server": 0.0, "resource tracker": 0.0}
-    for child in host.children():
-        try:
-            command = " ".join(child.cmdline())
-        except psutil.Error:
-            continue
-        if "spawn_main" in command:
-            continue
-        kind = "fork server" if name_of(child).startswith("dclw") else "resource tracker"
-        found[kind] += pss_mb(child.pid)
-    return found
+#: What the per-cluster figure counts besides the server (workers are left out).
+COUNTED = ("host", "fork server", "resource tracker", "forker")
 
 
 @dataclass
 class Tree:
-    """PSS of a launcher server's processes (MB): the server, each host with its helpers, the
-    spare host with its own (its resource tracker)."""
+    """PSS of a launcher server's processes (MB): the server, and its descendants by kind."""
 
     server: float
+    kinds: dict[str, float] = field(default_factory=dict)
     hosts: list[float] = field(default_factory=list)
-    helpers: list[dict[str, float]] = field(default_factory=list)
-    spare: float = 0.0
-    spares: int = 0
 
     @property
     def total(self) -> float:
-        """The server, its hosts and their helpers (not the spare, not the workers)."""
-        return self.server + sum(self.hosts) + sum(sum(h.values()) for h in self.helpers)
+        """The server, the forker, the hosts and their helpers (not the workers)."""
+        return self.server + sum(self.kinds.get(kind, 0.0) for kind in COUNTED)
 
-    def helper(self, kind: str) -> float:
-        return sum(h[kind] for h in self.helpers)
+    def kind(self, kind: str) -> float:
+        return self.kinds.get(kind, 0.0)
 
 
 def server_tree(pid: int) -> Tree:
-    children = [c for c in psutil.Process(pid).children() if is_host(c) or is_spare(c)]
-    hosts = [c for c in children if is_host(c)]
-    spares = [c for c in children if is_spare(c)]
-    return Tree(
-        server=pss_mb(pid),
-        hosts=[pss_mb(c.pid) for c in hosts],
-        helpers=[helpers(c) for c in hosts],
-        spare=sum(pss_mb(c.pid) + sum(helpers(c).values()) for c in spares),
-        spares=len(spares),
-    )
+    tree = Tree(server=pss_mb(pid))
+    stack = [(child, "server") for child in psutil.Process(pid).children()]
+    while stack:
+        process, parent_kind = stack.pop()
+        kind = kind_of(process, parent_kind)
+        mb = pss_mb(process.pid)
+        tree.kinds[kind] = tree.kinds.get(kind, 0.0) + mb
+        if kind == "host":
+            tree.hosts.append(mb)
+        with contextlib.suppress(psutil.Error):
+            stack += [(child, kind) for child in process.children()]
+    return tree
 
 
 class MegabyteSample(Sample):
@@ -130,7 +132,7 @@ class MegabyteSample(Sample):
 
 
 async def settle() -> None:
-    """Let start-up work end (a spare host importing, workers registering) before reading."""
+    """Let start-up work end (the host forker importing, workers registering) before reading."""
     await wait_until_quiet(threshold=0.3, timeout=5)
     await asyncio.sleep(0.5)
 
@@ -142,10 +144,10 @@ async def start(extension: str, env: dict[str, str]) -> tuple[JupyterServer, Eve
     return server, stream
 
 
-async def wait_for_spare(server: JupyterServer, timeout: float = 60.0) -> None:
+async def wait_for_forker(server: JupyterServer, timeout: float = 60.0) -> None:
     assert server.process is not None
     for _ in range(int(timeout / 0.5)):
-        if server_tree(server.process.pid).spares:
+        if server_tree(server.process.pid).kind("resource tracker"):  # forked once warmed up
             break
         await asyncio.sleep(0.5)
     await settle()
@@ -169,8 +171,8 @@ async def grow(
 
 
 async def launcher_side(options: dict[str, Any], counts: tuple[int, ...], workers: int):
-    """{N: MB per cluster}, {N: {process kind: MB per cluster}}, the spare's MB, the server's
-    MB before any cluster."""
+    """{N: MB per cluster}, {N: {process kind: MB per cluster}}, the host forker's MB (with its
+    resource tracker) before any cluster, the server's MB then."""
     server, stream = await start("dask_cluster_launcher", {})
     assert server.process is not None and stream is not None
     pid = server.process.pid
@@ -193,23 +195,22 @@ async def launcher_side(options: dict[str, Any], counts: tuple[int, ...], worker
         tree = server_tree(pid)
         if len(tree.hosts) != count:
             raise RuntimeError(f"{count} clusters but {len(tree.hosts)} hosts")
-        parts[count] = {
-            "server's growth": (tree.server - before.server) / count,
-            "host": sum(tree.hosts) / count,
-            "fork server": tree.helper("fork server") / count,
-            "resource tracker": tree.helper("resource tracker") / count,
-        }
+        parts[count] = {"server's growth": (tree.server - before.server) / count}
+        for kind in COUNTED:
+            parts[count][kind] = (tree.kind(kind) - before.kind(kind)) / count
         print(
             f"  launcher, {count} cluster(s): server {tree.server:.1f} MB (was "
             f"{before.server:.1f}), hosts {statistics.median(tree.hosts):.1f} MB each (median), "
-            f"fork servers {tree.helper('fork server') / count:.1f}, resource trackers "
-            f"{tree.helper('resource tracker') / count:.1f} MB each, spare {tree.spare:.1f} MB",
+            f"fork servers {tree.kind('fork server') / count:.1f}, resource trackers "
+            f"{tree.kind('resource tracker'):.1f} MB in all (was "
+            f"{before.kind('resource tracker'):.1f}), forker {tree.kind('forker'):.1f} MB (was "
+            f"{before.kind('forker'):.1f})",
             flush=True,
         )
         return tree.total
 
     try:
-        await wait_for_spare(server)
+        await wait_for_forker(server)
         before = server_tree(pid)
         totals, running = await grow(counts, launch, read)
         for cluster_id in running:
@@ -217,8 +218,11 @@ async def launcher_side(options: dict[str, Any], counts: tuple[int, ...], worker
     finally:
         stream.close()
         await server.stop()
-    per_cluster = {n: (totals[n] - before.server) / n for n in counts}
-    return per_cluster, parts, before.spare, before.server
+    # what N clusters added to everything the server runs, the forker's change included (its
+    # pages, shared with more processes, count less to it)
+    per_cluster = {n: (totals[n] - before.total) / n for n in counts}
+    forker = before.kind("forker") + before.kind("resource tracker")
+    return per_cluster, parts, forker, before.server
 
 
 async def labextension_side(env: dict[str, str], counts: tuple[int, ...]):
@@ -275,15 +279,15 @@ async def run() -> tuple[list[Row], list[str]]:
         "DASK_LABEXTENSION__FACTORY__KWARGS__N_WORKERS": str(THREAD_WORKERS),
         "DASK_LABEXTENSION__FACTORY__KWARGS__PROCESSES": "False",
     }
-    ours, parts, spare, server_ours = await launcher_side(processes, IDLE_COUNTS, 1)
+    ours, parts, forker, server_ours = await launcher_side(processes, IDLE_COUNTS, 1)
     theirs, server_theirs = await labextension_side(one_process, IDLE_COUNTS)
     ours_threads, _, _, _ = await launcher_side(threads, (1,), THREAD_WORKERS)
     theirs_threads, _ = await labextension_side(many_threads, (1,))
     labext = "dask-labextension (in the server)"
     rows = [
         mb_row(
-            f"Memory per idle local cluster, PSS ({n} running; server + host + its helpers, "
-            "workers excluded)",
+            f"Memory per idle local cluster, PSS ({n} running; what they add to the server, the "
+            "forker, the hosts and their helpers; workers excluded)",
             ours[n],
             theirs[n],
             labext,
@@ -302,9 +306,9 @@ async def run() -> tuple[list[Row], list[str]]:
     )
     rows.append(
         Row(
-            "Spare host (one per server, ready for the next launch, with its resource "
-            "tracker), PSS",
-            MegabyteSample([spare]),
+            "Host forker (one per server, every host forks from it; with its resource "
+            "tracker), PSS before any cluster",
+            MegabyteSample([forker]),
             None,
             "the issue's goal",
             note=f"the Jupyter servers before any cluster: launcher {server_ours:.1f} MB, "

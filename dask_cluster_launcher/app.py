@@ -7,7 +7,7 @@ from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
 from jupyter_server.utils import url_path_join
-from traitlets import Bool, Dict, Float, List, TraitError, Unicode, default, validate
+from traitlets import Bool, Dict, Float, List, TraitError, Unicode, default, observe, validate
 
 from . import child_env, events
 from .backends import Backend, backend_names, default_backends
@@ -66,12 +66,24 @@ class ClusterLauncherApp(ExtensionApp):
         "next server to take back; by default they are stopped so no allocation is burnt.",
     ).tag(config=True)
 
-    spare_host = Bool(
+    host_forker = Bool(
         True,
-        help="Keep one cluster host process started and warmed up (about 100 MB while idle), "
-        "so that a launch skips Python's start-up and imports (a second or more). Turn off on "
-        "login nodes with many users and little memory.",
+        help="Keep one warmed-up process (about 45 MB while idle) from which every cluster host "
+        "is forked: hosts share its imports (about 40 MB less per cluster) and a launch skips "
+        "Python's start-up and imports (a second or more). Off: each host is a new Python.",
     ).tag(config=True)
+
+    spare_host = Bool(
+        None,
+        allow_none=True,
+        help="Deprecated: the name host_forker had before hosts were forked.",
+    ).tag(config=True)
+
+    @observe("spare_host")
+    def _spare_host_renamed(self, change: Any) -> None:
+        if change["new"] is not None:
+            self.log.warning("ClusterLauncherApp.spare_host is now ClusterLauncherApp.host_forker")
+            self.host_forker = change["new"]
 
     orphan_grace_period = Float(
         600.0,
@@ -243,7 +255,7 @@ class ClusterLauncherApp(ExtensionApp):
             base_url=self.serverapp.base_url,
             start_timeout=self.start_timeout,
             grace_period=self.orphan_grace_period,
-            spare_host=self.spare_host,
+            host_forker=self.host_forker,
             records_dir=Path(self.serverapp.runtime_dir) / "dask-cluster-launcher",
             kernel_spec_manager=self.serverapp.kernel_spec_manager,
             limits=self.launcher_limits(),

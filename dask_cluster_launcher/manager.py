@@ -5,7 +5,7 @@ a cluster that asks for workers is ``starting`` until its first worker joins.
 Launching returns at once: the request is resolved, a row registered as ``starting``, and the
 cluster's handle (see ``handles``: where it runs) started in a background task. The handle
 reports changes, which the ``Publisher`` sends to the sidebar within a second. Collaborators
-with their own state do the rest: the ``HostPool`` (spare hosts, records to take back), the
+with their own state do the rest: the ``HostPool`` (host forkers, records to take back), the
 ``JobWatcher`` (batched batch-job polls) and ``Discovery`` (clusters made elsewhere).
 Nothing here knows about HTTP.
 """
@@ -77,7 +77,7 @@ class ClusterManager:
         kernel_spec_manager: Any = None,
         limits: dict[str, Limits] | None = None,
         idle_timeout: float = 0.0,
-        spare_host: bool = True,
+        host_forker: bool = True,
     ) -> None:
         self.backends = backends
         self.profiles = profiles
@@ -98,7 +98,7 @@ class ClusterManager:
         self._watchers: list[asyncio.Task[None]] = []
         self._counter = 0
         self.publisher = Publisher(on_change, base_url)
-        self.hosts = HostPool(backends, self.records_dir, spare_host)
+        self.hosts = HostPool(backends, self.records_dir, host_forker)
         self.jobs = JobWatcher(
             backends, self.list, self._publish, job_poll_interval, fail=self._fail_start
         )
@@ -214,8 +214,7 @@ class ClusterManager:
             files=files,
             start_timeout=self.start_timeout,
             spec=spec,
-            spare=self.hosts.spare_for(backend),
-            refill=self.hosts.refill,
+            forker=self.hosts.forker_for(backend),
         )
 
     def _start(self, launched: LaunchedCluster, handle: ClusterHandle) -> None:
@@ -338,8 +337,8 @@ class ClusterManager:
     # --- watching and taking clusters in --------------------------------------------------------
     def start_watchers(self) -> None:
         """Watch from now on, with or without clusters (the server's start): clusters started
-        elsewhere (a notebook's ``quick_connect``) then appear within a second. A spare host
-        process gets ready for the first launch."""
+        elsewhere (a notebook's ``quick_connect``) then appear within a second. The host forker
+        gets ready for the first launch."""
         self._ensure_watchers()
         self.hosts.warm(b for b in self.backends.values() if runs_in_host(b))
 

@@ -1,5 +1,6 @@
-"""``python -m dask_cluster_launcher.run_host SPEC.json`` (or ``--spare``): a cluster host
-process; see ``hosting.host`` for what it does and ``hosting.start`` for how it starts.
+"""``python -m dask_cluster_launcher.run_host SPEC.json``: a cluster host process (or, with
+``--forker``, the process hosts are forked from); see ``hosting.host`` for what a host does and
+``hosting.start`` for how it starts.
 
 A module of its own that imports nothing at its top: multiprocessing starts each worker process
 of a local cluster by importing the host's main module again (as ``__mp_main__``), and this one

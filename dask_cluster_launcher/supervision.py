@@ -1,4 +1,4 @@
-"""The host processes the manager keeps beside its clusters (see ``host``): spare hosts and the
+"""The host processes the manager keeps beside its clusters (see ``host``): host forkers and the
 records of hosts to take back after a restart."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable, Container, Iterable
 from pathlib import Path
 
 from .backends import Backend
-from .hosting.processes import SpareHost
+from .hosting.host_forker import HostForker
 from .hosting.records import Record, read_records, record_ids
 from .private import ClusterFiles, PrivateDir
 
@@ -20,40 +20,36 @@ ADOPT_INTERVAL = 1.0
 
 
 class HostPool:
-    """The host processes beside the manager's clusters: one spare host per private directory
-    (started ahead of time, see ``SpareHost``) and the records of hosts this server may take
+    """The host processes beside the manager's clusters: one host forker per private directory
+    (started with the server, see ``HostForker``) and the records of hosts this server may take
     back (after a restart, or started elsewhere by ``quick_connect``)."""
 
-    def __init__(self, backends: dict[str, Backend], records_dir: Path, spare_host: bool) -> None:
+    def __init__(self, backends: dict[str, Backend], records_dir: Path, fork_hosts: bool) -> None:
         self.backends = backends
         self.records_dir = records_dir
-        self.spare_host = spare_host
-        self.spares: dict[Path, SpareHost] = {}
+        self.fork_hosts = fork_hosts
+        self.forkers: dict[Path, HostForker] = {}
         #: Clusters stopped or let go here: never taken back while their record lingers.
         self.let_go: set[str] = set()
-        #: Set at shutdown: no spare starts any more.
+        #: Set at shutdown: no forker starts any more.
         self.closing = False
 
-    def spare_for(self, backend: Backend) -> SpareHost | None:
-        """The spare host for clusters with this backend's private directory (None when the
-        operator turned spare hosts off)."""
-        if not self.spare_host:
+    def forker_for(self, backend: Backend) -> HostForker | None:
+        """The forker of hosts for clusters with this backend's private directory (None when
+        the operator turned it off, or at shutdown)."""
+        if not self.fork_hosts or self.closing:
             return None
         root = backend.private_dir.root
-        if root not in self.spares:
-            self.spares[root] = SpareHost(root)
-        return self.spares[root]
-
-    def refill(self, spare: SpareHost) -> None:
-        if not self.closing:
-            spare.refill()
+        if root not in self.forkers:
+            self.forkers[root] = HostForker(root)
+        return self.forkers[root]
 
     def warm(self, backends: Iterable[Backend]) -> None:
-        """A spare host gets ready for the first launch of each of these backends."""
+        """A forker gets ready for the first launch of each of these backends."""
         for backend in backends:
-            spare = self.spare_for(backend)
-            if spare is not None:
-                self.refill(spare)
+            forker = self.forker_for(backend)
+            if forker is not None:
+                forker.ensure_running()
 
     async def live_records(self, ids: Iterable[str] | None, known: Container[str]) -> list[Record]:
         """The records (all, or those of ``ids``) of this machine's running hosts that are not
@@ -100,8 +96,8 @@ class HostPool:
 
     async def close(self) -> None:
         self.closing = True
-        for spare in self.spares.values():
-            await spare.close()
+        for forker in self.forkers.values():
+            await forker.close()
 
 
 def _remove_record_and_files(record: Record, files: ClusterFiles) -> None:

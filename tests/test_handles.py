@@ -89,7 +89,7 @@ def new_manager(recorder, records, **kwargs):
 
 
 async def test_a_hosted_cluster_let_go_keeps_running_and_the_next_manager_takes_it_back(records):
-    first = new_manager(Recorder(), records, spare_host=False)
+    first = new_manager(Recorder(), records, host_forker=False)
     launched = await first.launch(THREADS)
     await _running(first, launched.id, 2)
     pid = launched.handle.host.pid
@@ -99,7 +99,7 @@ async def test_a_hosted_cluster_let_go_keeps_running_and_the_next_manager_takes_
     assert [r.spec.cluster_id for r in read_records(records)] == [launched.id]
 
     recorder = Recorder()
-    second = new_manager(recorder, records, spare_host=False)
+    second = new_manager(recorder, records, host_forker=False)
     try:
         await second.reattach()
         await _running(second, launched.id, 2)
@@ -118,7 +118,7 @@ async def test_a_hosted_cluster_let_go_keeps_running_and_the_next_manager_takes_
 
 async def test_a_hosted_cluster_stopped_by_its_owner_elsewhere_leaves_without_failing(records):
     recorder = Recorder()
-    manager = new_manager(recorder, records, spare_host=False)
+    manager = new_manager(recorder, records, host_forker=False)
     try:
         launched = await manager.launch(THREADS)
         await _running(manager, launched.id, 2)

@@ -28,29 +28,29 @@ def children_named(process: psutil.Process, name: str, timeout: float) -> list[p
     return []
 
 
-def test_a_spare_host_forks_its_resource_tracker_and_has_no_numpy():
-    spare = subprocess.Popen(
-        [sys.executable, "-m", "dask_cluster_launcher.run_host", "--spare"],
-        stdin=subprocess.PIPE,  # it waits for its spec here once warmed up
+def test_the_host_forker_forks_its_resource_tracker_and_has_no_numpy():
+    forker = subprocess.Popen(
+        [sys.executable, "-m", "dask_cluster_launcher.run_host", "--forker"],
+        stdin=subprocess.PIPE,  # it waits for specs here once warmed up
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         cwd=PACKAGE.parent,
     )
     try:
-        process = psutil.Process(spare.pid)
+        process = psutil.Process(forker.pid)
         [tracker] = children_named(process, "dcl-tracker", timeout=60)
-        # a fork: the spare's own command line, not ``python -c from multiprocessing...``
+        # a fork: the forker's own command line, not ``python -c from multiprocessing...``
         assert tracker.cmdline() == process.cmdline()
         assert len(process.children()) == 1
-        mapped = Path(f"/proc/{spare.pid}/maps").read_text()
+        mapped = Path(f"/proc/{forker.pid}/maps").read_text()
         assert "numpy" not in mapped
     finally:
-        assert spare.stdin is not None
-        spare.stdin.close()  # no spec: it exits, and its tracker with it
-        spare.wait(timeout=60)
-        assert spare.stderr is not None
-        errors = spare.stderr.read().decode(errors="replace")
-    assert spare.returncode == 0, errors[-2000:]
+        assert forker.stdin is not None
+        forker.stdin.close()  # the end of its input: it exits, and its tracker with it
+        forker.wait(timeout=60)
+        assert forker.stderr is not None
+        errors = forker.stderr.read().decode(errors="replace")
+    assert forker.returncode == 0, errors[-2000:]
     tracker.wait(timeout=10)
 
 
@@ -83,8 +83,8 @@ def test_the_forked_resource_tracker_unlinks_what_a_dead_host_left():
     assert "leaked semaphore objects to clean up" in done.stderr
 
 
-#: A spare host's forked tracker, stopped by a host that starts no worker processes: idle, it
-#: would keep the original of every page the host writes (30 MB with 100 thread workers).
+#: A host's forked tracker, stopped by a host that starts no worker processes: idle, it would
+#: keep the original of every page the host writes (30 MB with 100 thread workers).
 STOPPED = textwrap.dedent(
     """
     import os

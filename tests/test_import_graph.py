@@ -114,18 +114,19 @@ def test_the_check_sees_a_cycle_through_any_kind_of_import(tmp_path, guarded):
     assert cycles(import_graph(package)) == [["pkg.a", "pkg.b"]]
 
 
-#: What a cluster host must not import at start-up (a spare host holds its imports for hours on
-#: a shared login node): bokeh (the dashboard, imported on its first request), and what the
-#: scheduler's worker-proxy route brings (jupyter-server-proxy, jupyter_server, aiohttp).
+#: What a cluster host must not import at start-up (the host forker holds its imports for hours
+#: on a shared login node, and every host has them): bokeh (the dashboard, imported on its first
+#: request), and what the scheduler's worker-proxy route brings (jupyter-server-proxy,
+#: jupyter_server, aiohttp).
 NOT_IN_A_HOST = ("bokeh", "jupyter_server", "jupyter_server_proxy", "aiohttp", "jsonschema")
 
 
-def test_a_spare_host_imports_no_dashboard_nor_jupyter():
+def test_the_host_forker_imports_no_dashboard_nor_jupyter():
     import subprocess
     import sys
 
     done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "dask_cluster_launcher.run_host", "--spare"],
+        [sys.executable, "-X", "importtime", "-m", "dask_cluster_launcher.run_host", "--forker"],
         stdin=subprocess.DEVNULL,  # no spec comes: it warms up and exits
         capture_output=True,
         text=True,

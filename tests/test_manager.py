@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
+import os
 import signal
-import time
+from pathlib import Path
 
+import psutil
 import pytest
 
 from dask_cluster_launcher.backends import default_backends
@@ -166,54 +167,65 @@ async def test_a_cluster_closed_behind_the_launchers_back_shows_as_failed(manage
     assert recorder.states(launched.id)[-1] == "failed"
 
 
-async def test_the_next_spare_host_starts_once_the_launch_has_its_workers(manager):
-    """A launch takes the warmed-up spare host; the next spare's imports would compete with
-    the new cluster's starting workers for the CPU, so it starts only once they are up, and
-    a moment later: the notebook's first cell (the inserted code's imports) runs then."""
+def shared_dirty_mb(pid):
+    """Memory a process has written (or its parent had, before a fork) that is mapped by other
+    processes too, in MB (``/proc/PID/smaps_rollup``)."""
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith("Shared_Dirty:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError(f"no Shared_Dirty for {pid}")
+
+
+async def test_hosts_are_forked_from_one_warmed_up_forker(manager):
+    """Every launch forks its host from the server's one forker (its imports shared, no Python
+    start-up); the forker stays for the next launch. Without a forker (it died) a launch starts
+    a new Python, and a new forker gets ready for the launch after."""
     manager.start_watchers()
-    spare = manager.hosts.spare_for(BACKENDS["local"])
+    forker = manager.hosts.forker_for(BACKENDS["local"])
 
-    async def spare_ready():
-        return spare._process is not None and spare._process.returncode is None
+    async def forker_running():
+        return forker.running
 
-    await wait_for(spare_ready, timeout=30)
-    warm_pid = spare._process.pid
-    launched = await manager.launch({**THREADS, "options": {"processes": True}})
-    samples = []  # (workers all up, a next spare started)
-    settled_at = None
-    while settled_at is None or time.monotonic() - settled_at < 1.0:
-        if launched.handle.host is None:  # the spare not taken yet
-            await asyncio.sleep(0.01)
-            continue
-        settled = launched.state == "running" and len(launched.workers) == 2
-        starting = spare._starting is not None and not spare._starting.done()
-        next_spare = spare._process is not None or starting
-        if settled and settled_at is None:
-            settled_at = time.monotonic()
-        if settled_at is None or time.monotonic() - settled_at < 1.0:  # a slow sleep may pass it
-            samples.append((settled, next_spare))
-        await asyncio.sleep(0.01)
-    assert launched.handle.host.pid == warm_pid  # the launch used the spare
-    waiting = [next_spare for settled, next_spare in samples if not settled]
-    assert len(waiting) > 10 and not any(waiting)  # none started while the workers started
-    after = [next_spare for settled, next_spare in samples if settled]
-    assert len(after) > 3 and not any(after)  # nor in the second after they were up
-    await wait_for(spare_ready, timeout=30)  # and then one did
-    assert spare._process.pid != warm_pid
+    await wait_for(forker_running, timeout=30)
+    forker_pid = forker._process.pid
+    first = await manager.launch({**THREADS, "options": {"processes": True}})
+    second = await manager.launch(THREADS)
+    await _running(manager, first.id, 2)
+    await _running(manager, second.id, 2)
+    for launched in (first, second):
+        host = psutil.Process(launched.handle.host.pid)
+        assert host.ppid() == forker_pid
+        assert host.name() == f"dcl{launched.id}"[:15]
+        assert host.cmdline()[-1] == "--forker"  # a fork: no Python of its own
+    assert forker.running and forker._process.pid == forker_pid
+    # the forker's imports are the hosts' too: tens of MB of written pages shared, not copied
+    forked_shared = shared_dirty_mb(first.handle.host.pid)
+    assert forked_shared > 10
+
+    forker._process.kill()
+    await forker._process.wait()
+    third = await manager.launch(THREADS)
+    await _running(manager, third.id, 2)
+    host = psutil.Process(third.handle.host.pid)
+    assert host.ppid() == os.getpid() and host.cmdline()[-1].endswith("host.json")
+    assert shared_dirty_mb(host.pid) < forked_shared / 4  # a new Python: its imports its own
+    await wait_for(forker_running, timeout=30)  # ready for the next launch
+    assert forker._process.pid != forker_pid
     await manager.close_all()
+    assert manager.list() == []
 
 
-async def test_spare_host_off_starts_each_host_on_demand(recorder, tmp_path):
+async def test_host_forker_off_starts_each_host_as_a_new_python(recorder, tmp_path):
     manager = ClusterManager(
         BACKENDS,
         ProfileStore.for_backends(BACKENDS),
         recorder,
         records_dir=tmp_path / "records",
-        spare_host=False,
+        host_forker=False,
     )
     manager.start_watchers()
     launched = await manager.launch(THREADS)
     await _running(manager, launched.id, 2)
-    assert manager.hosts.spares == {}  # no warmed-up process kept around
+    assert manager.hosts.forkers == {}  # no warmed-up process kept around
     await manager.close_all()
     assert manager.list() == []

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,8 @@ from ..backends import Backend
 from ..changes import ClusterPatch
 from ..dashboard_urls import private_dashboard_url
 from ..errors import ConflictError, NotFound
-from ..hosting.processes import HostGone, HostProcess, SpareHost
+from ..hosting.host_forker import HostForker
+from ..hosting.processes import HostGone, HostProcess
 from ..hosting.records import HostSpec
 from ..private import ClusterFiles, checked_dashboard_socket
 from .base import (
@@ -30,15 +30,6 @@ log = logging.getLogger("dask_cluster_launcher.manager")
 
 #: Unanswered watch calls in a row before a host that is still alive counts as lost.
 WATCH_RETRIES = 10
-#: Seconds after a launch took the spare host before the next spare starts even if the
-#: cluster has not got its workers yet (see ``SpareHost``).
-SPARE_REFILL_AFTER = 30.0
-#: Seconds after a launch settled before the next spare starts: a notebook's first cell (the
-#: inserted code, importing distributed) runs then, and the spare's imports took a core from it
-#: (2 cores: that cell took 0.56-0.65 s with the spare starting beside it, 0.43 s without).
-#: A cluster that stops before then refills at once (``run``).
-SPARE_REFILL_DELAY = 2.0
-
 #: The host's fields a row takes (its state is starting or running here; the handle reports
 #: the others). The host's ``running`` means its scheduler is up: the row is running once a
 #: worker joined (see ``settle_state``).
@@ -64,18 +55,9 @@ def apply_host_patch(
     return bool(fields) or "workers" in patch or before != (row.state, row.phase)
 
 
-def launch_settled(row: ClusterRow) -> bool:
-    """Running with the workers it asked for (at least the minimum when adaptive)."""
-    scaling = row.scaling
-    wanted = scaling["adapt"]["minimum"] if "adapt" in scaling else scaling.get("workers", 0)
-    running = sum(1 for worker in row.worker_rows.values() if worker["status"] == "running")
-    return row.state == "running" and running >= wanted
-
-
 class HostedHandle(ClusterHandle):
-    """A cluster in its host process: started from ``spec`` (taking the ``spare`` host when it
-    runs the same Python), or followed from an existing ``host`` (reattached from its record).
-    ``refill`` is asked to start the next spare once this launch has settled."""
+    """A cluster in its host process: started from ``spec`` (forked from ``forker`` when it
+    runs the same Python), or followed from an existing ``host`` (reattached from its record)."""
 
     def __init__(
         self,
@@ -87,8 +69,7 @@ class HostedHandle(ClusterHandle):
         start_timeout: float,
         spec: HostSpec | None = None,
         host: HostProcess | None = None,
-        spare: SpareHost | None = None,
-        refill: Callable[[SpareHost], None] | None = None,
+        forker: HostForker | None = None,
     ) -> None:
         super().__init__(row, backend, reports)
         self.files = files
@@ -96,9 +77,7 @@ class HostedHandle(ClusterHandle):
         self.spec = spec
         #: The host process (None until spawned).
         self.host = host
-        self._spare = spare
-        self._refill = refill
-        self._refill_timer: asyncio.TimerHandle | None = None
+        self._forker = forker
         #: The host's start (see ``start``): it runs on when a stop cancels the start.
         self._spawning: asyncio.Future[HostProcess | None] | None = None
         self._start_cancelled = False
@@ -110,17 +89,6 @@ class HostedHandle(ClusterHandle):
     @property
     def outlives_server(self) -> bool:
         return self.host is not None
-
-    async def run(self) -> None:
-        try:
-            await super().run()
-        finally:
-            self._refill_spare()  # the launch ended before it settled
-
-    def _refill_spare(self) -> None:
-        spare, self._spare = self._spare, None
-        if spare is not None and self._refill is not None:
-            self._refill(spare)
 
     async def start(self) -> None:
         if self.host is None:
@@ -145,7 +113,7 @@ class HostedHandle(ClusterHandle):
         spec_path = await HostProcess.prepare(self.spec, self.files, log_path)
         if self._start_cancelled:
             return None
-        return await HostProcess.launch(self.spec, spec_path, self.files, log_path, self._spare)
+        return await HostProcess.launch(self.spec, spec_path, self.files, log_path, self._forker)
 
     async def _spawned(self) -> None:
         """Wait for a start that a stop cancelled: its host (if it got that far) is then here
@@ -163,7 +131,6 @@ class HostedHandle(ClusterHandle):
         host, row = self.host, self.row
         assert host is not None
         loop = asyncio.get_running_loop()
-        refill_at = loop.time() + SPARE_REFILL_AFTER
         deadline = loop.time() + self.start_timeout
         unanswered = 0
         while True:
@@ -195,10 +162,6 @@ class HostedHandle(ClusterHandle):
                 return
             if apply_host_patch(row, patch, model["state"], self.backend):
                 self.reports.publish()
-            if self._spare is not None and loop.time() > refill_at:
-                self._refill_spare()
-            elif self._spare is not None and self._refill_timer is None and launch_settled(row):
-                self._refill_timer = loop.call_later(SPARE_REFILL_DELAY, self._refill_spare)
 
     async def report_failure(self, exc: Exception) -> None:
         if isinstance(exc, HostGone):

@@ -30,7 +30,7 @@ import math
 import os
 import signal
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -55,8 +55,20 @@ FOLLOW_UP_FOR = 2.0
 RESCALE_SECONDS = 15.0
 
 
+def print_answer(answer: dict[str, Any]) -> None:
+    """A host started by its supervisor answers on its standard output."""
+    print(json.dumps(answer), flush=True)
+
+
 class ClusterHost:
-    def __init__(self, spec: HostSpec, backend: Backend) -> None:
+    def __init__(
+        self,
+        spec: HostSpec,
+        backend: Backend,
+        announce: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        #: How it says where it listens, once it does (a forked host: through its forker).
+        self.announce = announce or print_answer
         self.spec = job_host.placed_on_node(spec)  # inside a batch job: the node's interface
         self.backend = backend
         job_host.keep_own_job(self.spec, backend)
@@ -164,8 +176,7 @@ class ClusterHost:
             dashboard_address=None if dashboard is None else dashboard.address,
         )
         self._record.write()
-        answer = {"control": server.address, "dashboard_socket": self.dashboard_socket}
-        print(json.dumps(answer), flush=True)
+        self.announce({"control": server.address, "dashboard_socket": self.dashboard_socket})
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             # with the reason: a supervisor shows it (a stop without one is its owner's, and

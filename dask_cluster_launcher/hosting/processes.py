@@ -19,6 +19,7 @@ from typing import Any
 from ..changes import ClusterPatch, Mirror
 from ..child_env import child_environment
 from ..private import ClusterFiles, make_private_dir, write_private_file
+from .host_forker import FORKER_ARGS, ForkFailed, HostForker
 from .records import HostSpec, Record, pid_alive, process_start_time, signal_process
 
 SPAWN_TIMEOUT = 60.0
@@ -38,7 +39,7 @@ def _package_path(private_root: Path) -> str:
     return str(directory)
 
 
-async def _start_host(
+async def start_host_process(
     python: str, args: list[str], log_path: Path, env: dict[str, str] | None, cwd: Path
 ) -> asyncio.subprocess.Process:
     """``python -m HOST_MODULE ARGS`` in ``cwd`` (the private directory: ``-m`` puts the working
@@ -50,7 +51,7 @@ async def _start_host(
             "-m",
             HOST_MODULE,
             *args,
-            stdin=asyncio.subprocess.PIPE if args == ["--spare"] else asyncio.subprocess.DEVNULL,
+            stdin=asyncio.subprocess.PIPE if args == FORKER_ARGS else asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=log_file,
             env=child_environment(env),
@@ -59,56 +60,6 @@ async def _start_host(
             # can outlive the server when the operator wants clusters to survive restarts
             start_new_session=True,
         )
-
-
-class SpareHost:
-    """One host process started ahead of time with its imports done, waiting for a spec: a
-    launch then skips Python's start-up and the imports (a second or more on a login node).
-    It exits when the supervisor goes away (end of its input).
-
-    A taken spare is not replaced at once: the next one's imports (1-2 s of CPU) would compete
-    with the starting cluster's scheduler and workers, and with the notebook's first cell. The
-    supervisor calls ``refill`` 2 s after that launch has settled (``SPARE_REFILL_DELAY``), or
-    when the cluster stops before then."""
-
-    def __init__(self, private_root: Path) -> None:
-        self.private_root = private_root
-        self.log_path = private_root / "logs" / "spare-host.log"
-        self._process: asyncio.subprocess.Process | None = None
-        self._starting: asyncio.Task[None] | None = None
-        self._closed = False
-
-    def refill(self) -> None:
-        """Start a spare unless one is ready or starting (or the supervisor is closing)."""
-        ready = self._process is not None and self._process.returncode is None
-        starting = self._starting is not None and not self._starting.done()
-        if not (ready or starting or self._closed):
-            self._starting = asyncio.ensure_future(self._start())
-
-    async def _start(self) -> None:
-        await asyncio.to_thread(make_private_dir, self.log_path.parent)
-        self._process = await _start_host(
-            sys.executable, ["--spare"], self.log_path, None, self.private_root
-        )
-
-    def take(self) -> asyncio.subprocess.Process | None:
-        """The spare process, or None when none is ready (``refill`` starts the next one)."""
-        process, self._process = self._process, None
-        if process is None or process.returncode is not None:
-            return None
-        return process
-
-    async def close(self) -> None:
-        self._closed = True
-        if self._starting is not None:
-            # a spare being started is let start (a process spawn: milliseconds), then
-            # stopped; cancelling the spawn could leave its process unowned
-            await asyncio.wait({self._starting})
-        process, self._process = self._process, None
-        if process is not None and process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
-            await process.wait()
 
 
 class HostGone(Exception):
@@ -161,11 +112,11 @@ class HostProcess:
 
     @classmethod
     async def spawn(
-        cls, spec: HostSpec, files: ClusterFiles, log_path: Path, spare: SpareHost | None = None
+        cls, spec: HostSpec, files: ClusterFiles, log_path: Path, forker: HostForker | None = None
     ) -> HostProcess:
         """``prepare``, then ``launch``."""
         spec_path = await cls.prepare(spec, files, log_path)
-        return await cls.launch(spec, spec_path, files, log_path, spare)
+        return await cls.launch(spec, spec_path, files, log_path, forker)
 
     @classmethod
     async def launch(
@@ -174,11 +125,11 @@ class HostProcess:
         spec_path: Path,
         files: ClusterFiles,
         log_path: Path,
-        spare: SpareHost | None = None,
+        forker: HostForker | None = None,
     ) -> HostProcess:
-        """Start the host from its prepared spec (or hand the spec to the spare host, when it
-        runs the same Python) and wait until it listens. Once a process holds the spec it is
-        starting a cluster: it is stopped through its control server, not killed (a killed
+        """Start the host from its prepared spec (forked from ``forker`` when it runs the same
+        Python, else a new process) and wait until it listens. Once a process holds the spec it
+        is starting a cluster: it is stopped through its control server, not killed (a killed
         host leaves its record and socket folders), so callers shield this from a stop."""
         python, env = spec.python or sys.executable, None
         if python != sys.executable:
@@ -190,14 +141,21 @@ class HostProcess:
                 **os.environ,
                 "PYTHONPATH": os.pathsep.join(filter(None, [package_path, inherited])),
             }
-        process = spare.take() if spare is not None and env is None else None
-        if process is not None:
-            assert process.stdin is not None
-            process.stdin.write(f"{spec_path}\n".encode())
-            await process.stdin.drain()
-        else:
-            cwd = Path(spec.private_root)
-            process = await _start_host(python, [str(spec_path)], log_path, env, cwd)
+        if forker is not None and env is None:
+            try:
+                forked = await forker.fork(spec_path, SPAWN_TIMEOUT)
+            except (ForkFailed, TimeoutError) as exc:
+                raise HostGone(f"the cluster host did not start (see {log_path})") from exc
+            if forked is not None:
+                return cls(
+                    forked.answer["control"],
+                    files,
+                    forked.pid,
+                    started=forked.started,
+                    dashboard_socket=forked.answer.get("dashboard_socket"),
+                )
+        cwd = Path(spec.private_root)
+        process = await start_host_process(python, [str(spec_path)], log_path, env, cwd)
         assert process.stdout is not None
         try:
             line = await asyncio.wait_for(process.stdout.readline(), SPAWN_TIMEOUT)

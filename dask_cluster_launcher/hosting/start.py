@@ -1,7 +1,7 @@
 """Starting a cluster host process: ``python -m dask_cluster_launcher.run_host SPEC.json`` (or
-``--spare``) comes here. A spare host imports ahead what any cluster needs, then waits for its
-spec; every host names itself, loads its backend as the supervisor chose it and runs its
-:class:`~.host.ClusterHost`.
+``--forker``) comes here. The forker imports ahead what any cluster needs, then forks a host for
+each spec it is given (``fork_hosts``); every host names itself, loads its backend as the
+supervisor chose it and runs its :class:`~.host.ClusterHost`.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any
 from ..backends import default_backends
 from ..backends.registry import load_class
 from ..private import PrivateDir
+from .fork_hosts import Announce, serve_forks
 from .host import ClusterHost
 from .records import HostSpec
 from .worker_forkserver import fork_resource_tracker, fork_worker_server, stop_resource_tracker
@@ -43,7 +44,7 @@ def trim_scheduler() -> None:
 
 def warm_up() -> None:
     """Import what starting any cluster imports (the cluster classes, the scheduler's routes),
-    so that a spare host starts its cluster as fast as a notebook that already made one. Not the
+    so that a forked host starts its cluster as fast as a notebook that already made one. Not the
     dashboard: it is imported when first opened (17 MB of every idle host otherwise)."""
     import importlib
 
@@ -73,7 +74,7 @@ def name_process(cluster_id: str) -> None:
 
 
 def redirect_stderr(spec: HostSpec) -> None:
-    """A spare host logs where a host started for this cluster would."""
+    """Standard error to the cluster's host log (a forked host's was the forker's)."""
     directory = Path(PrivateDir.at(spec.private_root).log_directory(spec.cluster_id))
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd = os.open(directory / "host.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
@@ -82,23 +83,29 @@ def redirect_stderr(spec: HostSpec) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``run_host SPEC.json``, or ``run_host --spare``: warm up, then read the spec's path from
-    stdin (the supervisor keeps one spare host ready; an end of input means it went away)."""
+    """``run_host SPEC.json``: run that host. ``run_host --forker``: warm up, then fork a host
+    for each spec path read from stdin until it ends (see ``fork_hosts``)."""
     argv = sys.argv[1:] if argv is None else argv
-    spare = argv == ["--spare"]
     trim_scheduler()
-    if spare:
+    if argv == ["--forker"]:
         warm_up()
-        # before its launch, so that a local cluster's workers do not wait for it (a host
-        # that starts no worker processes stops it)
+        # once, before any host: every host forked from here holds its pipe (a local cluster's
+        # workers do not wait for one to start; a host that starts no worker process lets go)
         fork_resource_tracker("dcl-tracker")
-        line = sys.stdin.readline().strip()
-        if not line:
-            return
-        argv = [line]
-    spec = HostSpec(**json.loads(Path(argv[0]).read_text(encoding="utf-8")))
-    if spare:
-        redirect_stderr(spec)
+        serve_forks(run_forked_host)
+        return
+    run_host(HostSpec(**json.loads(Path(argv[0]).read_text(encoding="utf-8"))))
+
+
+def run_forked_host(spec_path: str, announce: Announce) -> None:
+    """A host forked from the forker: it logs where a host started for this cluster would."""
+    spec = HostSpec(**json.loads(Path(spec_path).read_text(encoding="utf-8")))
+    redirect_stderr(spec)
+    run_host(spec, announce)
+
+
+def run_host(spec: HostSpec, announce: Announce | None = None) -> None:
+    """Run the cluster host of ``spec`` until it stops."""
     name_process(spec.cluster_id)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     # the class the supervisor chose (made with no arguments, as the registry makes it)
@@ -115,7 +122,7 @@ def main(argv: list[str] | None = None) -> None:
         fork_worker_server(files.directory, spec.cluster_id)  # removed with the cluster's files
     else:
         stop_resource_tracker()
-    run_until_stopped(ClusterHost(spec, backend))
+    run_until_stopped(ClusterHost(spec, backend, announce))
 
 
 #: Seconds the tasks still running when the host has stopped get to end once cancelled.

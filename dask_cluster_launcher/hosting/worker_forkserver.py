@@ -60,7 +60,7 @@ def fork_worker_server(folder: Path, name: str) -> bool:
         os.rmdir(private_tmp)
         del current_process()._config["tempdir"]  # type: ignore[attr-defined]
         return False
-    fork_resource_tracker(f"dclr{name}")  # unless the spare host forked it already
+    fork_resource_tracker(f"dclr{name}")  # unless the host forker forked it already
     resource_tracker.ensure_running()  # every worker gets its descriptor, as with spawn
     gc.freeze()  # the server's garbage collections leave the shared pages unwritten
     with socket.socket(socket.AF_UNIX) as listener:
@@ -113,7 +113,11 @@ def fork_resource_tracker(name: str) -> bool:
     if pid == 0:  # the tracker: never returns into the host's code
         code = 1
         try:
-            close_all_but(0, 1, 2, read_end)  # what a spawned tracker is given
+            close_all_but(2, read_end)  # what a spawned tracker is given, less the streams
+            null = os.open(os.devnull, os.O_RDWR)  # that its parent may be read to their end
+            for fd in (0, 1):
+                if fd != null:
+                    os.dup2(null, fd)
             with contextlib.suppress(OSError):
                 Path("/proc/self/comm").write_text(name[:15], encoding="ascii")
             resource_tracker.main(read_end)  # until every holder of write_end closed it
@@ -129,9 +133,10 @@ def fork_resource_tracker(name: str) -> bool:
 
 
 def stop_resource_tracker() -> None:
-    """A host that starts no worker processes stops the tracker its spare host forked: being
-    idle, it would keep the original of every page the host writes (30 MB with 100 thread
-    workers). Should one be needed after all, multiprocessing starts a new one."""
+    """A host that starts no worker processes lets go of the tracker: one it forked itself,
+    idle, would keep the original of every page the host writes (30 MB with 100 thread
+    workers); the host forker's stays for the other hosts. Should one be needed after all,
+    multiprocessing starts a new one."""
     from multiprocessing import resource_tracker
 
     tracker: Any = resource_tracker._resource_tracker
