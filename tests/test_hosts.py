@@ -208,3 +208,53 @@ def test_local_workers_start_without_importing_the_launcher(tmp_path: Path):
         cluster.close()
     assert main == "dask_cluster_launcher.run_host"
     assert not backends
+
+
+async def test_a_forked_host_that_dies_before_it_listens_fails_at_once(
+    tmp_path: Path, jp_asyncio_loop: Any
+):
+    """A host forked from the forker that exits before it listens (here: its backend class
+    cannot be loaded) fails the launch at once, naming its log, not after the start timeout;
+    the forker forks the next host as before."""
+    from dask_cluster_launcher.hosting.host_forker import HostForker
+    from dask_cluster_launcher.hosting.processes import HostGone
+
+    backend = default_backends()["local"]
+    backend.private_dir = PrivateDir.at(tmp_path / "private")
+    options = {"threads_per_worker": 1, "processes": False, "memory_limit": "auto"}
+    plan = LaunchPlan(backend, options, {"workers": 1}, Limits())
+    forker = HostForker(tmp_path / "private")
+    forker.ensure_running()
+    await wait_for(lambda: _true(forker.running), timeout=30)
+    try:
+        spec = plan.host_spec(
+            "forkfail001", "broken", records_dir=tmp_path / "records", grace_period=60.0,
+            idle_timeout=0.0,
+        )  # fmt: skip
+        spec.backend_class = "no_such_module_here:Backend"
+        files = backend.private_dir.cluster(spec.cluster_id)
+        log = Path(backend.private_dir.log_directory(spec.cluster_id), "host.log")
+        started = time.monotonic()
+        try:
+            await HostProcess.spawn(spec, files, log, forker)
+            raise AssertionError("the broken host started")
+        except HostGone as exc:
+            assert str(log) in str(exc)
+        assert time.monotonic() - started < 10
+        assert "no_such_module_here" in log.read_text()  # why, in the cluster's own log
+
+        good = plan.host_spec(
+            "forkgood001", "good", records_dir=tmp_path / "records", grace_period=60.0,
+            idle_timeout=0.0,
+        )  # fmt: skip
+        files = backend.private_dir.cluster(good.cluster_id)
+        host = await HostProcess.spawn(good, files, tmp_path / "logs" / "g" / "host.log", forker)
+        assert psutil.Process(host.pid).ppid() == forker._process.pid
+        await host.stop()
+        assert not host.alive()
+    finally:
+        await forker.close()
+
+
+async def _true(value: bool) -> bool:
+    return value

@@ -82,7 +82,7 @@ def serve_forks(run_host: RunHost) -> None:
             line, pending = pending.split(b"\n", 1)
             spec_path = line.decode(errors="replace").strip()
             if spec_path:
-                pid, answer = fork_host(spec_path, run_host, (wake_read, wake_write))
+                pid, answer = fork_host(spec_path, run_host, (wake_read, wake_write, *answers))
                 children[pid] = spec_path
                 answers[answer] = spec_path
                 write_line({"spec": spec_path, "pid": pid, "started": process_start_time(pid)})
@@ -113,9 +113,10 @@ def reap(children: dict[int, str]) -> None:
             write_line({"spec": spec_path, "exited": os.waitstatus_to_exitcode(status)})
 
 
-def fork_host(spec_path: str, run_host: RunHost, wake_pipe: tuple[int, int]) -> tuple[int, int]:
+def fork_host(spec_path: str, run_host: RunHost, forkers_own: tuple[int, ...]) -> tuple[int, int]:
     """Fork a host for the spec at ``spec_path``; its pid, and the pipe it answers on (both in
-    the forker)."""
+    the forker). ``forkers_own``: descriptors the host closes (the forker's wake-up pipe, the
+    pipes other hosts answer on)."""
     gc.freeze()  # the host's garbage collections leave the shared pages unwritten
     for stream in (sys.stdout, sys.stderr):  # nothing buffered is written twice
         with contextlib.suppress(Exception):
@@ -129,7 +130,7 @@ def fork_host(spec_path: str, run_host: RunHost, wake_pipe: tuple[int, int]) -> 
     try:  # the host: never returns into the forker's loop
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        for fd in (*wake_pipe, answer_read):
+        for fd in (*forkers_own, answer_read):
             os.close(fd)
         # the forker's input and output are the supervisor's: the host and the processes it
         # starts hold neither (the supervisor sees the forker's end when it exits)
