@@ -7,7 +7,7 @@ launcher, ``PUT /dask/clusters`` for dask-labextension), read from what each ste
 - **answered**: the REST answer (dask-labextension answers once its cluster is up: its "shown");
 - **credentials**: the cluster's TLS files written (their oldest mtime, the server writes them);
 - **host listening**: the host's record written (``hosting.host``: after its control server
-  listens; a spare host is handed its spec before this);
+  listens; a host is forked from the host forker before this);
 - **scheduler created**: the scheduler's own ``started`` (``Scheduler.__init__``);
 - **1st / last worker process**: the worker processes' start (``psutil`` ``create_time``, 10 ms
   steps): descendants of the host (or of dask-labextension's server) started after the request;
@@ -89,8 +89,9 @@ def new_processes(root: psutil.Process, after: float) -> list[float]:
 
 
 def host_of(server: JupyterServer, cluster_id: str) -> psutil.Process:
+    """The cluster's host: the server's child, or its host forker's."""
     assert server.process is not None
-    for child in psutil.Process(server.process.pid).children():
+    for child in psutil.Process(server.process.pid).children(recursive=True):
         try:
             if child.name() == f"dcl{cluster_id}"[:15]:
                 return child

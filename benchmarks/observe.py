@@ -24,7 +24,7 @@ async def wait_until_quiet(
     """Wait until the CPUs were busy less than ``threshold`` of the time over one ``window``,
     at most ``timeout`` s, and return the seconds waited. Each run of either side starts on a
     quiet machine, not while the previous run's processes still exit or its background work
-    goes on (the launcher's next spare host warming up, a batch daemon's clean-up)."""
+    goes on (the launcher's host forker warming up, a batch daemon's clean-up)."""
     t0 = time.monotonic()
     busy, total = _cpu_times()
     while time.monotonic() - t0 < timeout:
