@@ -119,3 +119,35 @@ def test_a_relay_to_a_node_that_is_gone_closes_the_connection(tmp_path: Path):
 def test_a_relay_reads_its_nodes_address(address: str, tmp_path: Path):
     relay = DashboardRelay(address, ClusterFiles(tmp_path))
     assert (relay.host, relay.port) == (address.rsplit(":", 1)[0].strip("[]"), 8443)
+
+
+async def test_the_relay_reads_the_credentials_off_the_event_loop(tmp_path, monkeypatch):
+    """Opening the relay (on the dashboard route) reads no file on the Jupyter server's event
+    loop: the cluster's TLS context is made in a thread, for the first connection."""
+    import threading
+
+    from dask_cluster_launcher.hosting import dashboard_tunnel
+
+    files = ClusterFiles(tmp_path / "private" / "clusters" / "tunnel03").create()
+    dashboard_path = str(tmp_path / "dashboard.sock")
+    dashboard = await fake_dashboard(dashboard_path)
+    listener = NodeDashboardListener(dashboard_path, files)
+    address = await listener.start("127.0.0.1")
+    made_in: list[threading.Thread] = []
+    real = dashboard_tunnel.tls_contexts
+
+    def recording(files: ClusterFiles):
+        made_in.append(threading.current_thread())
+        return real(files)
+
+    monkeypatch.setattr(dashboard_tunnel, "tls_contexts", recording)
+    relay = DashboardRelay(address, files)
+    try:
+        path = relay.open()
+        assert made_in == []  # nothing read yet
+        assert await through_relay(path, b"GET / HTTP/1.0\r\n\r\n") == ANSWER
+        assert made_in and threading.main_thread() not in made_in
+    finally:
+        await relay.close()
+        await listener.close()
+        dashboard.close()

@@ -140,7 +140,8 @@ class DashboardRelay:
     """Beside Jupyter: a private Unix socket whose connections go over mutual TLS to the
     node's listener at ``address`` (``host:port``). ``open`` is synchronous (the dashboard
     route asks for the socket's path): the socket listens at once and its connections are
-    accepted as soon as the event loop runs."""
+    accepted as soon as the event loop runs; the TLS context is made (in a thread) for the
+    first of them."""
 
     def __init__(self, address: str, files: ClusterFiles) -> None:
         host, _, port = address.rpartition(":")
@@ -167,7 +168,6 @@ class DashboardRelay:
             listening.close()
             remove_runtime_dir(folder)
             raise
-        _, self._client_context = tls_contexts(self.files)
         self._serving = asyncio.ensure_future(
             asyncio.start_unix_server(self._relay, sock=listening)
         )
@@ -176,6 +176,9 @@ class DashboardRelay:
 
     async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._connections.add_current()
+        if self._client_context is None:
+            # reading the cluster's credential files: in a thread, never on the server's loop
+            _, self._client_context = await asyncio.to_thread(tls_contexts, self.files)
         try:
             node = await asyncio.wait_for(
                 asyncio.open_connection(
