@@ -1,0 +1,1 @@
+"""Where a batch worker's join -> sidebar event time goes (see ``join``)."""
