@@ -16,8 +16,8 @@ import pytest
 import yaml
 
 from dask_cluster_launcher import make_cluster, quick_connect
-from dask_cluster_launcher.hosting.processes import HOST_MODULE
 from dask_cluster_launcher.hosting.records import Record, pid_alive, read_records
+from dask_cluster_launcher.hosting.spawn import HOST_MODULE
 from dask_cluster_launcher.private import PrivateDir
 from tests.helpers import wait_until
 

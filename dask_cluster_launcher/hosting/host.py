@@ -42,6 +42,7 @@ from ..private import ClusterFiles, PrivateDir, check_private_folder, make_sched
 from . import job_host
 from .records import HostSpec, Record, process_start_time
 from .scheduler_events import SchedulerEvents
+from .self_stop import stop_when_abandoned, stop_when_idle
 
 log = logging.getLogger("dask_cluster_launcher.hosting.host")
 
@@ -89,8 +90,9 @@ class ClusterHost:
         #: for a watcher (see ``_update``).
         self._changed = asyncio.Event()
         self._stopped = asyncio.Event()
-        self._watchers = 0
-        self._last_watched = time.monotonic()
+        #: Watch calls in progress, and when the last one ended (see ``self_stop``).
+        self.watchers = 0
+        self.last_watched = time.monotonic()
         self._record: Record | None = None
         self._pending: set[asyncio.Future[None]] = set()  # updates and stops in flight
         self._client_notices: dict[str, str] = {}  # client id -> what the card says about it
@@ -107,28 +109,28 @@ class ClusterHost:
         # a supervisor that died mid-call is noticed when the call ends: keep calls short
         # against the grace period
         timeout = min(timeout, max(self.spec.grace_period / 2, 0.5))
-        self._watchers += 1
+        self.watchers += 1
         try:
             if self.model.version == since:
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._changed.wait(), timeout)
             return self.model.since(since)
         finally:
-            self._watchers -= 1
-            self._last_watched = time.monotonic()
+            self.watchers -= 1
+            self.last_watched = time.monotonic()
 
     async def rescale(self, scaling: dict[str, Any]) -> dict[str, Any]:
-        if self._state != "running":
-            raise RuntimeError(f"the cluster is {self._state}, not running")
+        if self.state != "running":
+            raise RuntimeError(f"the cluster is {self.state}, not running")
         await self._apply_scaling(scaling)
         await self._update(scaling=scaling)
         return self.model.whole()
 
     async def close(self, reason: str | None = None) -> None:
         """Stop the cluster and its jobs, then the host; ``reason``: why, when it stops itself."""
-        if self._state in ("stopping", "stopped") or self._stopped.is_set():
+        if self.state in ("stopping", "stopped") or self._stopped.is_set():
             return
-        failed = self._state == "failed"  # the reason stays what watchers see
+        failed = self.state == "failed"  # the reason stays what watchers see
         if not failed:
             changes: dict[str, Any] = {"error": reason} if reason else {}
             await self._update(state="stopping", **changes)
@@ -186,8 +188,8 @@ class ClusterHost:
         tasks = [
             asyncio.create_task(self._start()),
             asyncio.create_task(self._watch_workers()),
-            asyncio.create_task(self._stop_when_abandoned()),
-            asyncio.create_task(self._stop_when_idle()),
+            asyncio.create_task(stop_when_abandoned(self)),
+            asyncio.create_task(stop_when_idle(self)),
         ]
         try:
             await self._stopped.wait()
@@ -282,7 +284,7 @@ class ClusterHost:
             await self.backend.scale(self.cluster, scaling["workers"])
 
     @property
-    def _state(self) -> str:
+    def state(self) -> str:
         return str(self.model.fields["state"])
 
     async def _update(self, workers: list[Row] | None = None, **fields: Any) -> None:
@@ -311,7 +313,7 @@ class ClusterHost:
             if self._workers_changed.is_set():
                 last_event = loop.time()
             self._workers_changed.clear()
-            if self._state != "running" or self.cluster is None:
+            if self.state != "running" or self.cluster is None:
                 continue
             reason = self.backend.lost(self.cluster)
             if reason:
@@ -379,43 +381,6 @@ class ClusterHost:
             # ended while it was being replaced) is not retried by the cluster itself: ask again
             self._last_scaled = time.monotonic()
             await self.backend.scale(self.cluster, scaling["workers"])
-
-    async def _stop_when_abandoned(self) -> None:
-        """No supervisor watching and no client connected for the grace period: stop."""
-        grace = self.spec.grace_period
-        while True:
-            await asyncio.sleep(min(5.0, max(grace / 4, 0.1)))
-            if self._watchers or time.monotonic() - self._last_watched < grace:
-                continue
-            activity = await self.backend.activity(self.cluster)
-            if activity is not None and activity.clients:
-                self._last_watched = time.monotonic()
-                continue
-            log.warning("No supervisor for %.0f s and no client: stopping the cluster", grace)
-            await self.close()
-            return
-
-    async def _stop_when_idle(self) -> None:
-        """No client connected and no task on the scheduler for ``idle_timeout`` seconds (a
-        site setting, 0: never): stop, cancelling the jobs, so an idle cluster burns no
-        allocation."""
-        idle = self.spec.idle_timeout
-        if not idle or idle <= 0:
-            return
-        busy_at = time.monotonic()
-        while True:
-            await asyncio.sleep(min(5.0, max(idle / 4, 0.1)))
-            running = self._state == "running"
-            activity = await self.backend.activity(self.cluster) if running else None
-            # unknown (a scheduler that does not answer) counts as busy: never stop blindly
-            if activity is None or activity.clients or activity.tasks:
-                busy_at = time.monotonic()
-                continue
-            if time.monotonic() - busy_at >= idle:
-                reason = f"stopped after {idle:g} s with no client and no task (idle timeout)"
-                log.warning("The cluster %s", reason)
-                await self.close(reason)
-                return
 
 
 def _reason(exc: BaseException) -> str:

@@ -20,9 +20,7 @@ from typing import Any
 
 from ..private import make_private_dir
 from .records import signal_process
-
-#: What a forker runs: ``python -m run_host --forker``.
-FORKER_ARGS = ["--forker"]
+from .spawn import FORKER_ARGS, start_host_process
 
 
 @dataclass(frozen=True)
@@ -62,8 +60,6 @@ class HostForker:
             self._starting = asyncio.ensure_future(self._start())
 
     async def _start(self) -> None:
-        from .processes import start_host_process
-
         await asyncio.to_thread(make_private_dir, self.log_path.parent)
         process = await start_host_process(
             sys.executable, FORKER_ARGS, self.log_path, None, self.private_root

@@ -17,14 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from ..changes import ClusterPatch, Mirror
-from ..child_env import child_environment
 from ..private import ClusterFiles, make_private_dir, write_private_file
-from .host_forker import FORKER_ARGS, ForkFailed, HostForker
+from .host_forker import ForkFailed, HostForker
 from .records import HostSpec, Record, pid_alive, process_start_time, signal_process
+from .spawn import start_host_process
 
 SPAWN_TIMEOUT = 60.0
-#: What a host process runs: ``python -m HOST_MODULE SPEC.json`` (see ``run_host``).
-HOST_MODULE = "dask_cluster_launcher.run_host"
 
 
 def _package_path(private_root: Path) -> str:
@@ -37,29 +35,6 @@ def _package_path(private_root: Path) -> str:
         link.unlink(missing_ok=True)
         link.symlink_to(package, target_is_directory=True)
     return str(directory)
-
-
-async def start_host_process(
-    python: str, args: list[str], log_path: Path, env: dict[str, str] | None, cwd: Path
-) -> asyncio.subprocess.Process:
-    """``python -m HOST_MODULE ARGS`` in ``cwd`` (the private directory: ``-m`` puts the working
-    directory first on ``sys.path``, and a module planted in a notebook folder must not be
-    imported), with ``env`` (default: this process's) less the secrets (see ``child_env``)."""
-    with open(log_path, "ab") as log_file:
-        return await asyncio.create_subprocess_exec(
-            python,
-            "-m",
-            HOST_MODULE,
-            *args,
-            stdin=asyncio.subprocess.PIPE if args == FORKER_ARGS else asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=log_file,
-            env=child_environment(env),
-            cwd=cwd,
-            # its own session: a Ctrl-C meant for the Jupyter server does not reach it, and it
-            # can outlive the server when the operator wants clusters to survive restarts
-            start_new_session=True,
-        )
 
 
 class HostGone(Exception):
