@@ -3,6 +3,7 @@ server takes it back, and with no server it stops itself (and its jobs) after a 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -258,3 +259,23 @@ async def test_a_forked_host_that_dies_before_it_listens_fails_at_once(
 
 async def _true(value: bool) -> bool:
     return value
+
+
+async def test_the_forkers_output_survives_lines_that_are_not_its_own(jp_asyncio_loop: Any):
+    """Something printed on the forker's output by a library (a number, text) is passed over;
+    the launches still get their messages, and the forker's end reaches every waiting one."""
+    from dask_cluster_launcher.hosting.host_forker import HostForker
+
+    class Output:
+        stdout = asyncio.StreamReader()
+
+    forker = HostForker(Path("/nonexistent"))
+    waiting: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    forker._launches["/spec.json"] = waiting
+    Output.stdout.feed_data(b'1\nWarning: text\n["spec"]\n{"spec": "/spec.json", "pid": 7}\n')
+    Output.stdout.feed_eof()
+    await forker._read(Output())  # type: ignore[arg-type]
+    assert [waiting.get_nowait(), waiting.get_nowait()] == [
+        {"spec": "/spec.json", "pid": 7},
+        {"exited": None},
+    ]

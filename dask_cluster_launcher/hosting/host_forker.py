@@ -71,11 +71,14 @@ class HostForker:
         """Hand each line of the forker's output to the launch it is about."""
         assert process.stdout is not None
         while line := await process.stdout.readline():
-            with contextlib.suppress(ValueError):
+            try:
                 message = json.loads(line)
-                queue = self._launches.get(message.get("spec"))
-                if queue is not None:
-                    queue.put_nowait(message)
+            except ValueError:
+                continue  # not the forker's (a library printing): never a reason to stop
+            spec = message.get("spec") if isinstance(message, dict) else None
+            queue = self._launches.get(spec) if isinstance(spec, str) else None
+            if queue is not None:
+                queue.put_nowait(message)
         for queue in self._launches.values():  # the forker (and every host on it) let go
             queue.put_nowait({"exited": None})
 
