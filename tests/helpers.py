@@ -54,3 +54,22 @@ async def wait_cluster(
         return await wait_for(check, timeout=timeout, interval=interval)
     except AssertionError as exc:
         raise AssertionError(f"{exc}; the cluster: {last[0]}") from None
+
+
+def local_host_spec(tmp_path: Any, cluster_id: str, workers: int = 1) -> tuple[Any, Any]:
+    """(the local backend, the spec of a host for a local cluster of ``workers`` thread
+    workers), its private directory and records under ``tmp_path``."""
+    from dask_cluster_launcher.backends import default_backends
+    from dask_cluster_launcher.limits import Limits
+    from dask_cluster_launcher.private import PrivateDir
+    from dask_cluster_launcher.requests import LaunchPlan
+
+    backend = default_backends()["local"]
+    backend.private_dir = PrivateDir.at(tmp_path / "private")
+    options = {"threads_per_worker": 1, "processes": False, "memory_limit": "auto"}
+    plan = LaunchPlan(backend, options, {"workers": workers}, Limits())
+    spec = plan.host_spec(
+        cluster_id, cluster_id, records_dir=tmp_path / "records", grace_period=60.0,
+        idle_timeout=0.0,
+    )  # fmt: skip
+    return backend, spec

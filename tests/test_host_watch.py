@@ -8,23 +8,13 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
-from dask_cluster_launcher.backends import default_backends
 from dask_cluster_launcher.hosting.host import ClusterHost
-from dask_cluster_launcher.limits import Limits
-from dask_cluster_launcher.private import PrivateDir
-from dask_cluster_launcher.requests import LaunchPlan
+from tests.helpers import local_host_spec
 
 
 def a_host(tmp_path: Path) -> ClusterHost:
     """A host object with its model (no cluster started: the model is what is tested)."""
-    backend = default_backends()["local"]
-    backend.private_dir = PrivateDir.at(tmp_path / "private")
-    options = {"threads_per_worker": 1, "processes": False, "memory_limit": "auto"}
-    plan = LaunchPlan(backend, options, {"workers": 1}, Limits())
-    spec = plan.host_spec(
-        "watchtest01", "watch", records_dir=tmp_path / "records", grace_period=60.0,
-        idle_timeout=0.0,
-    )  # fmt: skip
+    backend, spec = local_host_spec(tmp_path, "watchtest01")
     return ClusterHost(spec, backend)
 
 

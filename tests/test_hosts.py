@@ -14,14 +14,10 @@ from typing import Any
 
 import psutil
 
-from dask_cluster_launcher.backends import default_backends
 from dask_cluster_launcher.changes import Mirror
 from dask_cluster_launcher.hosting.processes import HostProcess
-from dask_cluster_launcher.limits import Limits
-from dask_cluster_launcher.private import PrivateDir
-from dask_cluster_launcher.requests import LaunchPlan
 from tests.batch_testbeds import Testbed
-from tests.helpers import wait_for, wait_until
+from tests.helpers import local_host_spec, wait_for, wait_until
 from tests.jupyter_process import JupyterServerProcess
 
 COMPUTE = "\nprint(client.submit(lambda x: x + 1, 41).result())"
@@ -131,14 +127,7 @@ def test_kept_on_shutdown_when_the_operator_says_so(tmp_path: Path):
 async def test_a_host_sends_what_changed_since_a_version(tmp_path: Path, jp_asyncio_loop: Any):
     """The host->server hop carries patches: ``watch(since=v-1)`` answers the rows changed at
     version v only; ``since`` 0 the whole model, which the mirror then follows."""
-    backend = default_backends()["local"]
-    backend.private_dir = PrivateDir.at(tmp_path / "private")
-    options = {"threads_per_worker": 1, "processes": False, "memory_limit": "auto"}
-    plan = LaunchPlan(backend, options, {"workers": 3}, Limits())
-    spec = plan.host_spec(
-        "patchtest01", "patches", records_dir=tmp_path / "records", grace_period=60.0,
-        idle_timeout=0.0,
-    )  # fmt: skip
+    backend, spec = local_host_spec(tmp_path, "patchtest01", workers=3)
     files = backend.private_dir.cluster(spec.cluster_id)
     host = await HostProcess.spawn(spec, files, tmp_path / "logs" / "x" / "host.log")
     try:
@@ -220,18 +209,11 @@ async def test_a_forked_host_that_dies_before_it_listens_fails_at_once(
     from dask_cluster_launcher.hosting.host_forker import HostForker
     from dask_cluster_launcher.hosting.processes import HostGone
 
-    backend = default_backends()["local"]
-    backend.private_dir = PrivateDir.at(tmp_path / "private")
-    options = {"threads_per_worker": 1, "processes": False, "memory_limit": "auto"}
-    plan = LaunchPlan(backend, options, {"workers": 1}, Limits())
     forker = HostForker(tmp_path / "private")
     forker.ensure_running()
     await wait_for(lambda: _true(forker.running), timeout=30)
     try:
-        spec = plan.host_spec(
-            "forkfail001", "broken", records_dir=tmp_path / "records", grace_period=60.0,
-            idle_timeout=0.0,
-        )  # fmt: skip
+        backend, spec = local_host_spec(tmp_path, "forkfail001")
         spec.backend_class = "no_such_module_here:Backend"
         files = backend.private_dir.cluster(spec.cluster_id)
         log = Path(backend.private_dir.log_directory(spec.cluster_id), "host.log")
@@ -244,10 +226,7 @@ async def test_a_forked_host_that_dies_before_it_listens_fails_at_once(
         assert time.monotonic() - started < 10
         assert "no_such_module_here" in log.read_text()  # why, in the cluster's own log
 
-        good = plan.host_spec(
-            "forkgood001", "good", records_dir=tmp_path / "records", grace_period=60.0,
-            idle_timeout=0.0,
-        )  # fmt: skip
+        _, good = local_host_spec(tmp_path, "forkgood001")
         files = backend.private_dir.cluster(good.cluster_id)
         host = await HostProcess.spawn(good, files, tmp_path / "logs" / "g" / "host.log", forker)
         assert psutil.Process(host.pid).ppid() == forker._process.pid
