@@ -4,10 +4,14 @@ SLURMRunner (no MPI), one cluster for the module."""
 
 from __future__ import annotations
 
+import os
 import signal
+import subprocess
+import sys
 
-from tests.helpers import wait_cluster
+from tests.helpers import wait_cluster, wait_until
 from tests.jupyter_process import JupyterServerProcess
+from tests.test_hosts import crash, running_with
 from tests.test_rest_batch import PREFIX, queued, running_workers, wait_no_jobs
 from tests.test_rest_local import run_snippet
 from tests.victim_clusters import wait_running
@@ -80,17 +84,83 @@ async def test_adaptive_scaling_in_one_allocation_is_refused(launcher_api, slurm
     assert clusters == []
 
 
-def test_sigterm_of_the_server_leaves_no_job(slurm_testbed, tmp_path):
-    """Stopping the Jupyter server stops the cluster: its one job (the scheduler's) is gone."""
+async def test_at_its_walltime_the_cluster_shows_failed_with_its_jobs_reason(
+    launcher_api, slurm_testbed
+):
+    """The one job ends at its walltime, scheduler and workers with it: the card says the
+    cluster failed (within seconds, not minutes) and the scheduler's job row says why."""
+    body = {
+        "backend": "slurm",
+        "options": {**OPTIONS, "walltime": "00:01:00"},
+        "scaling": {"workers": 1},
+    }
+    code, cluster = await launcher_api("clusters", method="POST", body=body)
+    assert code == 202, cluster
+    cluster_id = cluster["id"]
+    try:
+        running = await wait_cluster(
+            launcher_api,
+            cluster_id,
+            lambda m: m["state"] == "failed" or len(running_workers(m)) == 1,
+            timeout=120,
+        )
+        assert running["state"] == "running", running.get("error")
+        # SLURM ends it at 1 minute (and a few seconds: its kill wait); then 10 s unanswered
+        model = await wait_cluster(
+            launcher_api, cluster_id, lambda m: m["state"] != "running", timeout=120
+        )
+        assert model["state"] == "failed"
+        assert f"job {running['scheduler_job']} stopped answering" in model["error"]
+        ended = await wait_cluster(
+            launcher_api,
+            cluster_id,
+            lambda m: any((j.get("end") or {}).get("reason") for j in m["jobs"]),
+            timeout=60,
+        )
+        [job] = ended["jobs"]
+        assert job["job_id"] == running["scheduler_job"]
+        assert job["end"]["reason"] == "reached its walltime (00:01:00)"
+    finally:
+        await launcher_api("clusters", cluster_id, method="DELETE")
+        await wait_no_jobs(slurm_testbed, f"{PREFIX}{cluster_id}", timeout=60)
+
+
+def test_a_new_server_takes_it_back_after_a_crash_and_sigterm_leaves_no_job(
+    slurm_testbed, tmp_path
+):
+    """A SIGKILLed Jupyter server's successor lists the cluster again (the same job) and its
+    client code still computes; stopping that server (SIGTERM) stops the cluster: its one job
+    (the scheduler's) is gone."""
     home = tmp_path / "home"
     home.mkdir()
+    env = {**slurm_testbed.env, "HOME": str(home)}
     body = {"backend": "slurm", "options": OPTIONS, "scaling": {"workers": 1}}
-    with JupyterServerProcess(
-        tmp_path / "server", env={**slurm_testbed.env, "HOME": str(home)}
-    ) as server:
+    with JupyterServerProcess(tmp_path / "server", env=env) as server:
         cluster_id = server.call("clusters", body)["id"]
-        wait_running(server, cluster_id, 1, timeout=120)
+        before = wait_running(server, cluster_id, 1, timeout=120)
         assert len(slurm_testbed.queue_jobs(f"{PREFIX}{cluster_id}")) == 1
+        crash(server)
+    with JupyterServerProcess(tmp_path / "server", env=env) as server:
+
+        def back_with_its_job():
+            model = running_with(server, cluster_id, 1)
+            return model if model and model["scheduler_job"] else None  # from the next poll
+
+        after = wait_until(back_with_its_job, 30, "the cluster back, with its job")
+        assert after["scheduler_job"] == before["scheduler_job"]
+        snippet = server.call(f"clusters/{cluster_id}/snippet")
+        code = snippet["code"] + "\nprint(client.submit(lambda x: x * 2, 21).result())"
+        notebook = {
+            **os.environ,
+            "HOME": str(home),
+            "JUPYTER_CONFIG_DIR": str(tmp_path / "server" / "config"),
+            "JUPYTER_RUNTIME_DIR": str(server.runtime_dir),
+        }
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=notebook
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert done.stdout.split()[-1] == "42"
         server.process.send_signal(signal.SIGTERM)
         assert server.process.wait(60) is not None
     slurm_testbed.wait_queue_empty(timeout=30, name_prefix=f"{PREFIX}{cluster_id}")

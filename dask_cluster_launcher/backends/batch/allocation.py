@@ -33,6 +33,7 @@ import logging
 import math
 import os
 import shlex
+import time
 from pathlib import Path
 from typing import Any
 
@@ -202,8 +203,12 @@ class OneAllocationJob:
     ``backend`` is the SLURM backend (``run``, ``job_states``); it treats this object as it
     treats a dask-jobqueue cluster."""
 
-    #: identity calls failing in a row (about one a second) before the cluster counts as lost
-    UNREACHABLE = 10
+    #: seconds the scheduler may not answer before the cluster counts as lost (its job ended:
+    #: cancelled, or at its walltime; or its node is gone)
+    UNREACHABLE_SECONDS = 10.0
+    #: seconds a call may take to connect: a dead scheduler's port refuses at once, and
+    #: distributed would otherwise retry for its connect timeout (30 s) each time
+    CONNECT_TIMEOUT = 3.0
     dashboard_link = None  # the scheduler's HTTP routes are closed inside the job
 
     def __init__(self, backend: Any, kwargs: dict[str, Any], progress: Progress | None):
@@ -215,7 +220,7 @@ class OneAllocationJob:
         self.scheduler_info: dict[str, Any] = {}
         self.lost: str | None = None
         self._rpc: Any = None
-        self._failures = 0
+        self._unanswered_since: float | None = None
         self._refreshing: asyncio.Task[None] | None = None
 
     @property
@@ -289,16 +294,23 @@ class OneAllocationJob:
         if self._rpc is None:
             security = Security(require_encryption=True, **self.kwargs["security"])
             args = security.get_connection_args("client")
-            self._rpc = rpc(self.scheduler_address, connection_args=args)
+            self._rpc = rpc(
+                self.scheduler_address, connection_args=args, timeout=self.CONNECT_TIMEOUT
+            )
         try:
             self.scheduler_info = await asyncio.wait_for(self._rpc.identity(), 10)
-            self._failures = 0
+            self._unanswered_since = None
         except Exception as exc:
             if raise_errors:
                 raise
-            self._failures += 1
-            if self._failures >= self.UNREACHABLE:
-                self.lost = f"the job's scheduler stopped answering ({type(exc).__name__})"
+            now = time.monotonic()
+            if self._unanswered_since is None:
+                self._unanswered_since = now
+            elif now - self._unanswered_since >= self.UNREACHABLE_SECONDS:
+                self.lost = (
+                    f"the scheduler in job {self.job_id} stopped answering (its job ended?): "
+                    f"{type(exc).__name__}"
+                )
 
     async def activity(self) -> Activity | None:
         """Clients and tasks of the job's scheduler, asked over its RPC (``run_function``,
