@@ -50,9 +50,10 @@ UNEXPECTED = frozenset(
 )
 
 #: What slurmstepd writes in a job's log when it kills the job for memory without cgroups
-#: (``JobAcctGatherParams=OverMemoryKill``): the accounting says FAILED by SIGKILL, and the peak
-#: it sampled before the kill may be under the limit (a job killed within one sample).
-SLURM_MEMORY_KILL = "Exceeded job memory limit"
+#: (``JobAcctGatherParams=OverMemoryKill``), for the job or for one step ("StepId=N.batch
+#: exceeded memory limit (USED > LIMIT), being killed"), lower-cased: the accounting says
+#: FAILED by SIGKILL, and the peak it sampled before the kill may be under the limit.
+SLURM_MEMORY_KILLS = ("exceeded job memory limit", "exceeded memory limit")
 
 Row = dict[str, Any]
 
@@ -230,7 +231,8 @@ def _record_may_come(cluster: _Cluster, job_id: str, backend: Any) -> bool:
 def _end_of(cluster: _Cluster, row: Row) -> JobEnd | None:
     """A row's accounted end; killed for memory where its log says slurmstepd killed it so."""
     end = cluster.ends.get(row["job_id"])
-    if end is not None and SLURM_MEMORY_KILL in (row.get("error") or ""):
+    error = (row.get("error") or "").lower()
+    if end is not None and any(words in error for words in SLURM_MEMORY_KILLS):
         return cluster.memory_kills.get(row["job_id"], end)
     return end
 

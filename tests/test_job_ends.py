@@ -158,3 +158,20 @@ exit_status  1
 ru_wallclock 1s
 category     -l h_rt=1200,h_vmem=1G
 """
+
+
+def test_a_job_its_log_says_slurmstepd_killed_for_memory_ends_killed_for_memory():
+    """The accounting says FAILED by signal 9; slurmstepd's line in the log says why, for the
+    job or for its batch step (both seen here)."""
+    from dask_cluster_launcher.job_ends import _Cluster, _end_of
+
+    cluster = _Cluster()
+    cluster.ends["641"] = {"state": "FAILED", "reason": "killed by signal 9", "exit_code": 0}
+    killed = {"state": "OUT_OF_MEMORY", "reason": "killed for memory (400 MB)", "exit_code": 0}
+    cluster.memory_kills["641"] = killed
+    step = "slurmstepd-vm: error: StepId=641.batch exceeded memory limit (1270341632 > 400556032)"
+    job = "slurmstepd: error: Exceeded job memory limit at some point."
+    for error in (step + ", being killed", job):
+        assert _end_of(cluster, {"job_id": "641", "error": error}) == killed
+    other = {"job_id": "641", "error": "Segmentation fault"}
+    assert _end_of(cluster, other)["reason"] == "killed by signal 9"
